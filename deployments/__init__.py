@@ -1,0 +1,1 @@
+"""How the runbook flows are served."""

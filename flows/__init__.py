@@ -1,0 +1,1 @@
+"""The phases of an incident response as Prefect flows."""

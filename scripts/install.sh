@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# Install Warroom into ./.venv (and, with --dev, what the tests need: dev tools and system packages).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+dev=0
+[ "${1:-}" = "--dev" ] && dev=1
+
+apt_install() {
+  # Only what is missing, and only where we may (root); apt-get update once.
+  [ "$(id -u)" = 0 ] || { echo "warning: not root, cannot apt-get install $*" >&2; return 0; }
+  if [ -z "${_apt_updated:-}" ]; then apt-get update -qq >/dev/null; _apt_updated=1; fi
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@" >/dev/null
+}
+
+if [ "$dev" = 1 ]; then
+  missing=()
+  [ -x /usr/sbin/sshd ] || missing+=(openssh-server)
+  ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || missing+=(postgresql)
+  [ "${#missing[@]}" = 0 ] || apt_install "${missing[@]}"
+fi
+
+pip_install() {
+  local log
+  log=$(mktemp)
+  if ! .venv/bin/python -m pip install -q "$@" >"$log" 2>&1; then
+    grep -v "is ignored" "$log" >&2
+    rm -f "$log"
+    echo "pip install $* failed" >&2
+    exit 1
+  fi
+  rm -f "$log"
+}
+
+python3 -m venv .venv
+pip_install --upgrade pip
+if [ "$dev" = 1 ]; then pip_install -e ".[dev]"; else pip_install -e .; fi
+.venv/bin/python -c "import warroom, prefect" # fail loudly here if the install did not take

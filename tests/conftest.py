@@ -1,0 +1,68 @@
+"""Shared fixtures: a fresh ledger per test, on SQLite, and on PostgreSQL when one is given."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
+
+from warroom.settings import get_settings
+from warroom.store import Store
+
+PG_URL = os.environ.get("WARROOM_TEST_DATABASE_URL")
+REPO = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(autouse=True)
+def _isolated_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """Every test gets its own WARROOM_HOME, so nothing leaks between tests or into ~/.warroom."""
+    monkeypatch.setenv("WARROOM_HOME", str(tmp_path / "home"))
+    monkeypatch.delenv("WARROOM_DATABASE_URL", raising=False)
+    get_settings.cache_clear()
+    yield
+    get_settings.cache_clear()
+
+
+def _fresh_pg_database(base: str) -> tuple[str, str]:
+    name = f"warroom_test_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(base, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    admin.dispose()
+    return make_url(base).set(database=name).render_as_string(hide_password=False), name
+
+
+def _drop_pg_database(base: str, name: str) -> None:
+    admin = create_engine(base, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
+
+
+BACKENDS = ["sqlite"] + (["postgresql"] if PG_URL else [])
+
+
+@pytest.fixture(params=BACKENDS)
+def ledger_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A URL of an empty ledger database: SQLite in tmp_path, or a new PostgreSQL database."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'ledger' / 'warroom.db'}"
+        return
+    assert PG_URL
+    url, name = _fresh_pg_database(PG_URL)
+    try:
+        yield url
+    finally:
+        _drop_pg_database(PG_URL, name)
+
+
+@pytest.fixture
+def store(ledger_url: str) -> Iterator[Store]:
+    s = Store(ledger_url)
+    yield s
+    s.close()

@@ -1,0 +1,101 @@
+"""The `warroom` command as an on-call engineer runs it: a real process, real files, real ledger."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from tests.conftest import REPO
+from warroom.incident import Severity, Status
+from warroom.store import Store
+
+
+def warroom(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "warroom.cli", *args],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        env={**os.environ, "COLUMNS": "200", **(env or {})},
+        timeout=120,
+    )
+
+
+def test_validate_shipped_runbooks_exits_zero() -> None:
+    result = warroom("runbooks", "validate")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert result.stdout == ""
+
+
+def test_validate_prints_one_line_per_problem_and_exits_one(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(
+        "name: bad\ndescription: d\ndiagnostics:\n  - id: a\n    use: http.check\n    with: {url: 3}\n"
+        "  - id: b\n    use: no.such\n"
+    )
+    result = warroom("runbooks", "validate", str(bad), str(REPO / "runbooks"))
+    assert result.returncode == 1
+    assert result.stdout.splitlines() == [
+        f"{bad}:6: diagnostics[0].with.url: Input should be a valid string",
+        f"{bad}:8: diagnostics[1].use: unknown step 'no.such' (known: "
+        + result.stdout.split("(known: ")[1].split(")")[0]
+        + ")",
+    ]
+    assert "Traceback" not in result.stderr
+
+
+def test_validate_a_yaml_syntax_error_is_one_line_not_a_traceback(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("name: bad\ndescription: 'unterminated\n")
+    result = warroom("runbooks", "validate", str(bad))
+    assert result.returncode == 1
+    assert result.stdout.startswith(f"{bad}:") and ": yaml: syntax error" in result.stdout
+    assert "Traceback" not in result.stderr
+
+
+def test_runbooks_list_and_show_json() -> None:
+    listed = json.loads(warroom("runbooks", "list", "--json").stdout)
+    names = [r["name"] for r in listed["runbooks"]]
+    assert names[0] == "k8s-bad-deploy" and "host-disk-full" in names
+    shown = json.loads(warroom("runbooks", "show", "k8s-bad-deploy", "--json").stdout)
+    assert shown["mitigations"][0]["use"] == "kubernetes.rollback"
+    assert shown["mitigations"][0]["approval"]["timeout"] == "15m"
+
+
+def test_incidents_list_and_show(tmp_path: Path) -> None:
+    env = {"WARROOM_HOME": str(tmp_path / "h")}
+    store = Store(f"sqlite:///{tmp_path / 'h' / 'warroom.db'}")
+    a = store.open_or_attach("a", title="checkout down", severity=Severity.P1, service="checkout").incident
+    store.open_or_attach("b", title="slow search", severity=Severity.P3)
+    store.set_status(a.id, Status.TRIAGED, actor="alice")
+    store.close()
+
+    listed = json.loads(warroom("incidents", "list", "--json", env=env).stdout)
+    assert listed["version"] == 1
+    assert [i["id"] for i in listed["incidents"]] == ["INC-2", "INC-1"]
+    only = json.loads(warroom("incidents", "list", "--severity", "P1", "--json", env=env).stdout)
+    assert [i["id"] for i in only["incidents"]] == ["INC-1"]
+    triaged = json.loads(warroom("incidents", "list", "--status", "triaged", "--json", env=env).stdout)
+    assert [i["title"] for i in triaged["incidents"]] == ["checkout down"]
+
+    shown = json.loads(warroom("incidents", "show", "INC-1", "--json", env=env).stdout)
+    assert shown["incident"]["status"] == "triaged"
+    assert [e["kind"] for e in shown["timeline"]] == ["incident.opened", "status.changed"]
+    text = warroom("incidents", "show", "INC-1", env=env).stdout
+    assert "INC-1 P1 triaged: checkout down" in text and "status detected -> triaged" in text
+
+    missing = warroom("incidents", "show", "INC-99", env=env)
+    assert missing.returncode == 1 and "no incident INC-99" in missing.stderr
+
+
+def test_unreachable_database_is_one_line_without_the_password() -> None:
+    result = warroom(
+        "incidents", "list", env={"WARROOM_DATABASE_URL": "postgresql+psycopg://u:pa55word@127.0.0.1:9/x"}
+    )
+    assert result.returncode == 2
+    assert "pa55word" not in result.stderr + result.stdout
+    assert result.stderr.strip().count("\n") == 0
+    assert "cannot reach database postgresql+psycopg://u:***@127.0.0.1:9/x" in result.stderr

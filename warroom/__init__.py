@@ -1,0 +1,3 @@
+"""Warroom: incident-response runbook automation on Prefect."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,275 @@
+"""The ``warroom`` command line."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Annotated, Any, NoReturn
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from warroom.duration import format_duration
+from warroom.incident import Incident, Severity, Status
+from warroom.runbook import Catalogue, load_catalogue
+from warroom.settings import get_settings
+from warroom.store import Store, StoreError
+
+app = typer.Typer(help="Incident-response runbooks on Prefect.", no_args_is_help=True, add_completion=False)
+runbooks_app = typer.Typer(help="Validate, list and show runbooks.", no_args_is_help=True)
+incidents_app = typer.Typer(help="Incidents in the ledger.", no_args_is_help=True)
+app.add_typer(runbooks_app, name="runbooks")
+app.add_typer(incidents_app, name="incidents")
+
+out = Console(highlight=False, markup=False)
+err = Console(stderr=True, highlight=False, markup=False)
+
+JSON_VERSION = 1
+
+
+def fail(message: str, code: int = 2) -> NoReturn:
+    err.print(f"[red]error:[/red] {message}", markup=True, soft_wrap=True)
+    raise typer.Exit(code)
+
+
+def _store() -> Store:
+    try:
+        return Store.from_settings()
+    except StoreError as exc:
+        fail(str(exc))
+
+
+def _catalogue(paths: list[Path] | None) -> Catalogue:
+    return load_catalogue(paths or [get_settings().runbooks_dir])
+
+
+def _dump_json(data: Any) -> None:
+    sys.stdout.write(json.dumps(data, indent=2, sort_keys=True, ensure_ascii=False) + "\n")
+
+
+# --- runbooks ------------------------------------------------------------------------------------------
+
+
+@runbooks_app.command("validate")
+def runbooks_validate(
+    paths: Annotated[
+        list[Path] | None, typer.Argument(help="Files or directories; default: the runbooks dir")
+    ] = None,
+) -> None:
+    """Validate runbooks: exit 0 when all are valid, else 1 with one FILE:LINE: field: message per problem."""
+    catalogue = _catalogue(paths)
+    for problem in catalogue.problems:
+        sys.stdout.write(f"{problem}\n")
+    if catalogue.problems:
+        raise typer.Exit(1)
+    if not catalogue.runbooks:
+        fail("no runbooks found", 1)
+    err.print(f"{len(catalogue.runbooks)} runbook(s) valid")
+
+
+@runbooks_app.command("list")
+def runbooks_list(
+    paths: Annotated[list[Path] | None, typer.Argument(help="Files or directories")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output")] = False,
+) -> None:
+    """The runbooks, in the order they are matched against alerts."""
+    catalogue = _catalogue(paths)
+    rows = catalogue.ordered()
+    if as_json:
+        _dump_json(
+            {
+                "version": JSON_VERSION,
+                "runbooks": [
+                    {
+                        "name": r.runbook.name,
+                        "path": str(r.path),
+                        "priority": r.runbook.priority,
+                        "description": r.runbook.description.strip(),
+                        "match": [str(m) for m in r.runbook.match],
+                        "diagnostics": [d.use for d in r.runbook.diagnostics],
+                        "mitigations": [m.use for m in r.runbook.mitigations],
+                    }
+                    for r in rows
+                ],
+                "problems": [str(p) for p in catalogue.problems],
+            }
+        )
+    else:
+        table = Table("name", "priority", "match", "diagnostics", "mitigations", box=None)
+        for r in rows:
+            rb = r.runbook
+            table.add_row(
+                rb.name,
+                str(rb.priority),
+                " ".join(str(m) for m in rb.match) or "(manual only)",
+                ", ".join(d.use for d in rb.diagnostics),
+                ", ".join(m.use for m in rb.mitigations),
+            )
+        out.print(table)
+        for problem in catalogue.problems:
+            err.print(f"[yellow]invalid:[/yellow] {problem}", markup=True)
+    if catalogue.problems:
+        raise typer.Exit(1)
+
+
+@runbooks_app.command("show")
+def runbooks_show(
+    name: str,
+    paths: Annotated[list[Path] | None, typer.Option("--path", help="Files or directories")] = None,
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """What a runbook does, step by step, without running it."""
+    catalogue = _catalogue(paths)
+    loaded = catalogue.runbooks.get(name)
+    if loaded is None:
+        fail(f"no valid runbook named {name!r} (known: {', '.join(catalogue.runbooks) or 'none'})", 1)
+    rb = loaded.runbook
+    if as_json:
+        _dump_json(
+            {"version": JSON_VERSION, "path": str(loaded.path), **rb.model_dump(mode="json", by_alias=True)}
+        )
+        return
+    out.print(f"[bold]{rb.name}[/bold]  ({loaded.path})", markup=True)
+    out.print(rb.description.strip())
+    out.print(f"match: {' '.join(str(m) for m in rb.match) or '(manual only)'}   priority: {rb.priority}")
+    if rb.severity:
+        out.print("severity: " + "; ".join(f"{r.level.value} when {r.when or 'always'}" for r in rb.severity))
+    if rb.params:
+        out.print("params:")
+        for pname, spec in rb.params.items():
+            src = f" from {spec.from_}" if spec.from_ else ""
+            default = f" default {spec.default!r}" if spec.default is not None else ""
+            out.print(f"  {pname}: {spec.type.value}{src}{default}")
+    for title, calls in (("diagnostics (in parallel)", rb.diagnostics), ("verify", rb.verify)):
+        if calls:
+            out.print(f"{title}:")
+            for c in calls:
+                out.print(f"  {c.id or '-'}: {c.use} {json.dumps(c.with_, default=str)}")
+    if rb.mitigations:
+        out.print("mitigations (each needs approval):")
+        for m in rb.mitigations:
+            who = ", ".join(
+                f"user {a.user}" if a.user else f"group {a.group}" if a.group else f"on-call {a.oncall}"
+                for a in m.approval.approvers
+            )
+            out.print(f"  {m.id}: {m.use} {json.dumps(m.with_, default=str)}")
+            out.print(f"    when: {m.when or 'always'}")
+            eyes = "on" if m.approval.four_eyes else "off"
+            out.print(
+                f"    approval: {m.approval.required} of [{who}], four-eyes {eyes},"
+                f" timeout {format_duration(m.approval.timeout)}"
+            )
+
+
+# --- incidents -----------------------------------------------------------------------------------------
+
+
+def incident_json(incident: Incident) -> dict[str, Any]:
+    return incident.model_dump(mode="json")
+
+
+@incidents_app.command("list")
+def incidents_list(
+    status: Annotated[Status | None, typer.Option(help="Only this status")] = None,
+    severity: Annotated[Severity | None, typer.Option(help="Only this severity")] = None,
+    open_only: Annotated[bool, typer.Option("--open", help="Only open incidents")] = False,
+    limit: Annotated[int, typer.Option(help="At most this many, newest first; 0 for all")] = 50,
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """Incidents, newest first."""
+    store = _store()
+    statuses: Any = status
+    if open_only:
+        statuses = [s for s in Status if s.is_open and (status is None or s is status)]
+    items = store.list_incidents(status=statuses, severity=severity, limit=limit or None)
+    if as_json:
+        _dump_json({"version": JSON_VERSION, "incidents": [incident_json(i) for i in items]})
+        return
+    rows = [
+        [
+            i.id,
+            i.severity.value,
+            i.status.value,
+            i.detected_at.strftime("%Y-%m-%d %H:%M:%SZ"),
+            i.roles.commander or "-",
+            i.service or "-",
+            i.title,
+        ]
+        for i in items
+    ]
+    sys.stdout.write(columns(["ID", "SEV", "STATUS", "DETECTED", "COMMANDER", "SERVICE", "TITLE"], rows))
+    if not items:
+        err.print("no incidents")
+    elif limit and len(items) == limit:
+        err.print(f"showing the newest {limit}; --limit 0 shows all")
+
+
+def columns(headers: list[str], rows: list[list[str]]) -> str:
+    """Plain aligned columns, like kubectl get: fast for thousands of rows and easy to grep."""
+    widths = [max([len(h)] + [len(r[n]) for r in rows]) for n, h in enumerate(headers)]
+    lines = [
+        "  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip()
+        for row in [headers, *rows]
+    ]
+    return "\n".join(lines) + "\n"
+
+
+@incidents_app.command("show")
+def incidents_show(
+    incident_id: Annotated[str, typer.Argument(metavar="ID", help="INC-N")],
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """One incident with its full timeline."""
+    store = _store()
+    try:
+        incident = store.get(incident_id)
+        timeline = store.timeline(incident.number)
+        items = store.action_items(incident.number)
+    except (StoreError, ValueError) as exc:
+        fail(str(exc), 1)
+    if as_json:
+        _dump_json(
+            {
+                "version": JSON_VERSION,
+                "incident": incident_json(incident),
+                "timeline": [e.model_dump(mode="json") for e in timeline],
+                "action_items": [a.model_dump(mode="json") for a in items],
+            }
+        )
+        return
+    out.print(
+        f"[bold]{incident.id}[/bold] {incident.severity.value} {incident.status.value}: {incident.title}",
+        markup=True,
+    )
+    r = incident.roles
+    out.print(
+        f"commander: {r.commander or '-'}  comms: {r.comms_lead or '-'}  responders: "
+        f"{', '.join(r.responders) or '-'}  SMEs: {', '.join(r.smes) or '-'}"
+    )
+    for label, value in (
+        ("detected", incident.detected_at),
+        ("acknowledged", incident.acknowledged_at),
+        ("mitigated", incident.mitigated_at),
+        ("resolved", incident.resolved_at),
+        ("closed", incident.closed_at),
+    ):
+        if value is not None:
+            out.print(f"{label}: {value.strftime('%Y-%m-%d %H:%M:%SZ')}")
+    table = Table("time", "kind", "actor", "what", box=None)
+    for e in timeline:
+        table.add_row(e.at.strftime("%H:%M:%S"), e.kind, e.actor, e.text)
+    out.print(table)
+    for a in items:
+        out.print(
+            f"action item {a.id} [{a.status.value}] {a.title} (owner {a.owner or '-'}, due {a.due or '-'})"
+        )
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,75 @@
+"""The ledger's tables (SQLAlchemy Core). Migrations in ``warroom/migrations`` create exactly these."""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    JSON,
+    Column,
+    Date,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+
+metadata = MetaData()
+
+incidents = Table(
+    "incidents",
+    metadata,
+    Column("number", Integer, primary_key=True, autoincrement=True),
+    Column("title", Text, nullable=False),
+    Column("service", String(200)),
+    Column("severity", String(2), nullable=False),
+    Column("status", String(20), nullable=False),
+    Column("dedup_key", String(500)),
+    # Equal to dedup_key while the incident is open, NULL once resolved: the unique constraint on it is
+    # what makes "at most one open incident per key" hold across processes.
+    Column("open_key", String(500), unique=True),
+    Column("runbook", String(200)),
+    Column("roles", JSON, nullable=False),
+    Column("detected_at", DateTime(timezone=True), nullable=False),
+    Column("acknowledged_at", DateTime(timezone=True)),
+    Column("mitigated_at", DateTime(timezone=True)),
+    Column("resolved_at", DateTime(timezone=True)),
+    Column("closed_at", DateTime(timezone=True)),
+    Index("ix_incidents_status", "status"),
+    Index("ix_incidents_severity", "severity"),
+    Index("ix_incidents_dedup_key", "dedup_key"),
+)
+
+timeline_events = Table(
+    "timeline_events",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("incident_number", Integer, ForeignKey("incidents.number"), nullable=False),
+    Column("at", DateTime(timezone=True), nullable=False),
+    Column("kind", String(100), nullable=False),
+    Column("actor", String(200), nullable=False),
+    Column("text", Text, nullable=False),
+    Column("data", JSON, nullable=False),
+    # Optional caller-chosen key: re-recording the same fact (a re-run flow) is a no-op, not a duplicate.
+    Column("event_key", String(300)),
+    UniqueConstraint("incident_number", "event_key", name="uq_timeline_event_key"),
+    Index("ix_timeline_incident", "incident_number", "id"),
+)
+
+action_items = Table(
+    "action_items",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("incident_number", Integer, ForeignKey("incidents.number"), nullable=False),
+    Column("title", Text, nullable=False),
+    Column("owner", String(200)),
+    Column("due", Date),
+    Column("status", String(20), nullable=False),
+    Column("tracker_url", Text),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("completed_at", DateTime(timezone=True)),
+    Index("ix_action_items_incident", "incident_number"),
+)

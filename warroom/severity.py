@@ -1,0 +1,134 @@
+"""The severity policy table and the triage rules that pick a level."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from datetime import timedelta
+from enum import StrEnum
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from warroom.expressions import evaluate_condition
+from warroom.incident import Severity
+
+
+class PostmortemPolicy(StrEnum):
+    REQUIRED = "required"
+    OPTIONAL = "optional"
+    NONE = "none"
+
+
+class SeverityPolicy(BaseModel):
+    """What a level means and what it obliges the responders to do."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    meaning: str
+    update_every: timedelta | None = Field(description="Stakeholder update cadence; None means as needed")
+    notify: tuple[str, ...] = Field(description="Who is told")
+    status_page: bool
+    postmortem: PostmortemPolicy
+
+
+DEFAULT_POLICY: dict[Severity, SeverityPolicy] = {
+    Severity.P1: SeverityPolicy(
+        meaning="critical: full outage, major feature down, security breach, data loss, all customers",
+        update_every=timedelta(minutes=15),
+        notify=("all-hands", "c-level"),
+        status_page=True,
+        postmortem=PostmortemPolicy.REQUIRED,
+    ),
+    Severity.P2: SeverityPolicy(
+        meaning="high: significant feature impaired, many customers, degraded",
+        update_every=timedelta(minutes=30),
+        notify=("manager", "support"),
+        status_page=True,
+        postmortem=PostmortemPolicy.REQUIRED,
+    ),
+    Severity.P3: SeverityPolicy(
+        meaning="medium: minor feature, limited impact, workaround",
+        update_every=None,
+        notify=("team",),
+        status_page=False,
+        postmortem=PostmortemPolicy.OPTIONAL,
+    ),
+    Severity.P4: SeverityPolicy(
+        meaning="low: cosmetic, minimal impact",
+        update_every=None,
+        notify=("backlog",),
+        status_page=False,
+        postmortem=PostmortemPolicy.NONE,
+    ),
+}
+
+
+def policy_table(
+    overrides: Mapping[Severity, SeverityPolicy] | None = None,
+) -> dict[Severity, SeverityPolicy]:
+    """The seed table with per-level overrides (from settings) laid over it."""
+    table = dict(DEFAULT_POLICY)
+    table.update(overrides or {})
+    return table
+
+
+def policy_for(level: Severity, overrides: Mapping[Severity, SeverityPolicy] | None = None) -> SeverityPolicy:
+    return policy_table(overrides)[level]
+
+
+# Conventional alert `severity` label values, as Alertmanager and Grafana rules use them.
+LABEL_LEVELS: dict[str, Severity] = {
+    "critical": Severity.P1,
+    "page": Severity.P1,
+    "p1": Severity.P1,
+    "high": Severity.P2,
+    "error": Severity.P2,
+    "major": Severity.P2,
+    "p2": Severity.P2,
+    "warning": Severity.P3,
+    "medium": Severity.P3,
+    "minor": Severity.P3,
+    "p3": Severity.P3,
+    "info": Severity.P4,
+    "low": Severity.P4,
+    "p4": Severity.P4,
+}
+
+
+class SeverityRule(BaseModel):
+    """``when`` is a sandboxed condition; a rule without one always matches."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    when: str | None = None
+    level: Severity
+
+
+class Triage(BaseModel):
+    level: Severity
+    reason: str
+
+
+def classify(
+    rules: Sequence[SeverityRule], context: Mapping[str, Any], default: Severity = Severity.P3
+) -> Triage:
+    """The first rule that matches wins; with none, the alert's ``severity`` label, then ``default``.
+
+    A rule whose condition cannot be evaluated (missing data) does not match; the reason says so.
+    """
+    skipped: list[str] = []
+    for i, rule in enumerate(rules):
+        if rule.when is None:
+            return Triage(level=rule.level, reason=f"rule {i + 1} (unconditional)")
+        outcome = evaluate_condition(rule.when, context)
+        if outcome.error:
+            skipped.append(f"rule {i + 1}: {outcome.error}")
+        elif outcome.value:
+            return Triage(level=rule.level, reason=f"rule {i + 1}: {rule.when}")
+    alert = context.get("alert") or {}
+    labels = alert.get("labels", {}) if isinstance(alert, Mapping) else {}
+    label = str(labels.get("severity", "")).strip().lower()
+    note = f" ({'; '.join(skipped)})" if skipped else ""
+    if label in LABEL_LEVELS:
+        return Triage(level=LABEL_LEVELS[label], reason=f"alert label severity={label}{note}")
+    return Triage(level=default, reason=f"default policy{note}")

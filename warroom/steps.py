@@ -1,0 +1,105 @@
+"""The step registry: every name a runbook may ``use:``, with its params and result models.
+
+Steps are Prefect tasks that live in ``tasks/``; they register themselves here on import, so that
+validating a runbook checks every ``with:`` against the step's own params model.
+"""
+
+from __future__ import annotations
+
+import importlib
+import inspect
+from collections.abc import Callable
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any, TypeVar, get_type_hints
+
+from pydantic import BaseModel
+
+BUILTIN_MODULES = ("tasks.http", "tasks.kubernetes", "tasks.ssh", "tasks.flags")
+
+
+class StepKind(StrEnum):
+    DIAGNOSTIC = "diagnostic"  # reads only; runs without approval
+    MITIGATION = "mitigation"  # changes production; runs only after an authorized approval
+
+
+class StepUnavailable(RuntimeError):
+    """A step that is declared (its params are checked) but cannot run in this build."""
+
+
+@dataclass(frozen=True)
+class StepSpec:
+    name: str
+    kind: StepKind
+    params: type[BaseModel]
+    result: type[BaseModel]
+    summary: str
+    fn: Callable[..., Any] | None = None
+    dry_run: Callable[..., Any] | None = None
+
+    @property
+    def implemented(self) -> bool:
+        return self.fn is not None
+
+
+_REGISTRY: dict[str, StepSpec] = {}
+_loaded = False
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def _summary(fn: Callable[..., Any] | None, fallback: str = "") -> str:
+    doc = inspect.getdoc(fn) if fn is not None else None
+    return (doc or fallback).strip().splitlines()[0] if (doc or fallback) else ""
+
+
+def _signature_models(fn: Callable[..., Any]) -> tuple[type[BaseModel], type[BaseModel]]:
+    target = getattr(fn, "fn", fn)  # a Prefect Task keeps the function it wraps in .fn
+    hints = get_type_hints(target)
+    ret = hints.pop("return", None)
+    models = [h for h in hints.values() if isinstance(h, type) and issubclass(h, BaseModel)]
+    if len(models) != 1 or not (isinstance(ret, type) and issubclass(ret, BaseModel)):
+        raise TypeError(f"{target.__qualname__}: a step takes one pydantic params model and returns one")
+    return models[0], ret
+
+
+def register(spec: StepSpec) -> StepSpec:
+    if spec.name in _REGISTRY and _REGISTRY[spec.name].fn is not spec.fn:
+        raise ValueError(f"step {spec.name!r} is registered twice")
+    _REGISTRY[spec.name] = spec
+    return spec
+
+
+def step(name: str, kind: StepKind, *, dry_run: Callable[..., Any] | None = None) -> Callable[[F], F]:
+    """Register a task as a runbook step; its params and result models come from its signature."""
+
+    def wrap(fn: F) -> F:
+        params, result = _signature_models(fn)
+        register(StepSpec(name, StepKind(kind), params, result, _summary(getattr(fn, "fn", fn)), fn, dry_run))
+        return fn
+
+    return wrap
+
+
+def declare(
+    name: str, kind: StepKind, params: type[BaseModel], result: type[BaseModel], summary: str
+) -> None:
+    """Declare a step whose params are known but whose implementation is not in this build."""
+    register(StepSpec(name, StepKind(kind), params, result, summary))
+
+
+def load_builtin_steps() -> None:
+    global _loaded
+    if not _loaded:
+        for module in BUILTIN_MODULES:
+            importlib.import_module(module)
+        _loaded = True
+
+
+def get_step(name: str) -> StepSpec | None:
+    load_builtin_steps()
+    return _REGISTRY.get(name)
+
+
+def all_steps() -> dict[str, StepSpec]:
+    load_builtin_steps()
+    return dict(sorted(_REGISTRY.items()))
