@@ -66,3 +66,17 @@ def store(ledger_url: str) -> Iterator[Store]:
     s = Store(ledger_url)
     yield s
     s.close()
+
+
+@pytest.fixture(scope="session")
+def prefect_api() -> Iterator[str]:
+    """One real Prefect server (the test harness: a subprocess server on SQLite) for the session."""
+    from prefect.settings import PREFECT_API_URL
+    from prefect.testing.utilities import prefect_test_harness
+
+    with prefect_test_harness(server_startup_timeout=120):
+        url = PREFECT_API_URL.value()
+        assert url
+        os.environ["PREFECT_API_URL"] = url  # for the `warroom` processes the tests start
+        yield url
+        os.environ.pop("PREFECT_API_URL", None)

@@ -267,6 +267,151 @@ def incidents_show(
         )
 
 
+# --- running and approving ----------------------------------------------------------------------------
+
+approvers_app = typer.Typer(help="Approvers and their one-time codes.", no_args_is_help=True)
+app.add_typer(approvers_app, name="approvers")
+
+
+def _pairs(items: list[str] | None, what: str) -> dict[str, Any]:
+    """``key=value`` options; values are JSON when they parse as JSON (``6`` is a number), else text."""
+    out: dict[str, Any] = {}
+    for item in items or []:
+        key, sep, raw = item.partition("=")
+        if not sep or not key:
+            fail(f"{what} takes key=value, not {item!r}", 2)
+        try:
+            out[key] = json.loads(raw)
+        except json.JSONDecodeError:
+            out[key] = raw
+    return out
+
+
+@approvers_app.command("enroll")
+def approvers_enroll(
+    name: str,
+    replace: Annotated[
+        bool, typer.Option("--replace", help="Issue a new secret (the old one stops working)")
+    ] = False,
+) -> None:
+    """Create NAME's one-time-code secret and print the URI to add to an authenticator app (shown once)."""
+    from flows.approval import EnrollmentError, enroll
+
+    try:
+        uri = enroll(name, replace=replace)
+    except EnrollmentError as exc:
+        fail(str(exc), 1)
+    out.print(f"Add this to {name}'s authenticator app (it is shown once, and never logged):")
+    sys.stdout.write(uri + "\n")
+
+
+@app.command("approve")
+def approve(
+    incident_id: Annotated[str, typer.Argument(metavar="INC-N")],
+    as_: Annotated[str, typer.Option("--as", help="Your name as enrolled")],
+    reason: Annotated[str, typer.Option(help="Why; recorded on the timeline")],
+    proposal: Annotated[str | None, typer.Option(help="Which proposal, when several wait")] = None,
+    reject: Annotated[bool, typer.Option("--reject", help="Reject instead of approve")] = False,
+    set_: Annotated[list[str] | None, typer.Option("--set", help="Adjust a param: key=value")] = None,
+    code: Annotated[str | None, typer.Option(help="One-time code (asked for when missing)")] = None,
+) -> None:
+    """Answer the approval gate waiting on an incident; print whether the answer counted and why."""
+    from flows.approval import GateError, answer_gate
+
+    store = _store()
+    otp = code or typer.prompt(f"one-time code for {as_}", hide_input=True)
+    try:
+        outcome = answer_gate(
+            store,
+            incident_id.upper(),
+            approver=as_,
+            code=otp,
+            reason=reason,
+            decision="reject" if reject else "approve",
+            proposal=proposal,
+            adjust=_pairs(set_, "--set"),
+        )
+    except GateError as exc:
+        fail(str(exc), 1)
+    out.print(f"{incident_id.upper()} {outcome.proposal}: {outcome.verdict}: {outcome.text}")
+    if outcome.verdict not in ("granted", "rejected"):
+        raise typer.Exit(3)
+
+
+@app.command("run")
+def run(
+    name: Annotated[str, typer.Argument(help="Runbook name")],
+    param: Annotated[list[str] | None, typer.Option("--param", help="key=value")] = None,
+    alert: Annotated[
+        Path | None, typer.Option(help="A JSON file with the alert (labels, annotations, ...)")
+    ] = None,
+    local: Annotated[
+        bool, typer.Option("--local", help="Run in this process instead of through the deployment")
+    ] = False,
+    as_: Annotated[str | None, typer.Option("--as", help="Who starts it (default: the user setting)")] = None,
+) -> None:
+    """Start a runbook and follow its incident live; exit 0 when it ends resolved."""
+    from deployments.launch import run_and_follow
+
+    settings = get_settings()
+    catalogue = _catalogue(None)
+    if name not in catalogue.runbooks:
+        fail(f"no valid runbook named {name!r} (known: {', '.join(catalogue.runbooks) or 'none'})", 2)
+    alert_data: dict[str, Any] | None = None
+    if alert is not None:
+        try:
+            alert_data = json.loads(alert.read_text())
+        except (OSError, json.JSONDecodeError) as exc:
+            fail(f"cannot read the alert {alert}: {exc}", 2)
+    from contextlib import ExitStack
+
+    from prefect.settings import PREFECT_API_URL, temporary_settings
+
+    with ExitStack() as stack:
+        if not PREFECT_API_URL.value():
+            if not local:
+                fail(
+                    "no Prefect API configured: start `warroom up` and set PREFECT_API_URL, or use --local", 2
+                )
+            from deployments.serve import local_prefect_server
+
+            try:
+                api = stack.enter_context(local_prefect_server(settings))
+            except RuntimeError as exc:
+                fail(str(exc), 1)
+            stack.enter_context(temporary_settings(updates={PREFECT_API_URL: api}))
+            out.print(
+                f"started a Prefect server for this run; from another terminal: export PREFECT_API_URL={api}"
+            )
+        code = run_and_follow(
+            _store(),
+            catalogue.runbooks[name].runbook,
+            params=_pairs(param, "--param"),
+            alert=alert_data,
+            requested_by=as_ or settings.user,
+            local=local,
+            console=out,
+        )
+    raise typer.Exit(code)
+
+
+@app.command("up")
+def up() -> None:
+    """Start everything on the embedded defaults: Prefect server (unless one is configured) and every runbook
+    served as a deployment. Ctrl-C stops what it started."""
+    from deployments.serve import serve_everything
+
+    catalogue = _catalogue(None)
+    for problem in catalogue.problems:
+        err.print(f"not served: {problem}")
+    if not catalogue.runbooks:
+        fail("no valid runbooks to serve", 1)
+    try:
+        serve_everything(get_settings(), catalogue, out)
+    except RuntimeError as exc:
+        fail(str(exc), 1)
+
+
 def main() -> None:
     app()
 

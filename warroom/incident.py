@@ -132,6 +132,7 @@ class TimelineEvent(BaseModel):
     actor: str
     text: str
     data: dict[str, Any] = Field(default_factory=dict)
+    key: str | None = Field(default=None, description="Idempotency key the event was recorded under")
 
 
 class ActionItemStatus(StrEnum):

@@ -228,6 +228,9 @@ class ApprovalPolicy(BaseModel):
 class Mitigation(StepCall):
     id: str = Field(pattern=IDENT)
     approval: ApprovalPolicy
+    adjustable: list[str] = Field(
+        default_factory=list, description="Step params an approver may change in the approval form"
+    )
 
 
 class Communicate(BaseModel):
@@ -416,6 +419,9 @@ def _check_step_call(call: StepCall, section: str, index: int, runbook: Runbook)
             yield (*loc, "expect"), problem
     elif section == "verify" and getattr(spec.result.model_fields.get("ok"), "annotation", None) is not bool:
         yield (*loc, "expect"), f"{call.use} has no ok verdict: say what recovered means with expect"
+    for i, name in enumerate(getattr(call, "adjustable", [])):
+        if name not in spec.params.model_fields:
+            yield (*loc, "adjustable", i), f"{call.use} has no param {name!r} to adjust"
     try:
         spec.params.model_validate(call.with_)
     except ValidationError as exc:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
     Column,
     Date,
     DateTime,
@@ -72,4 +73,16 @@ action_items = Table(
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("completed_at", DateTime(timezone=True)),
     Index("ix_action_items_incident", "incident_number"),
+)
+
+approval_codes = Table(
+    "approval_codes",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("approver", String(200), nullable=False),
+    # The TOTP time step the code belongs to: (approver, counter) is unique, so a code is used once.
+    Column("counter", BigInteger, nullable=False),
+    Column("used_at", DateTime(timezone=True), nullable=False),
+    Column("incident_number", Integer, ForeignKey("incidents.number")),
+    UniqueConstraint("approver", "counter", name="uq_approval_code_once"),
 )

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import getpass
 from functools import lru_cache
 from pathlib import Path
+from typing import Any
 
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -24,12 +26,59 @@ class Settings(BaseSettings):
         default=None, description="SQLAlchemy URL of the ledger; default sqlite:///$WARROOM_HOME/warroom.db"
     )
     runbooks_dir: Path = Field(default=Path("runbooks"), description="Where the team's runbooks live")
+    step_modules: list[str] = Field(
+        default_factory=list, description="Extra Python modules that register the team's own steps"
+    )
     severity: dict[Severity, SeverityPolicy] = Field(
         default_factory=dict, description="Per-level overrides of the severity policy table"
     )
     default_severity: Severity = Field(
         default=Severity.P3, description="Level used when no triage rule or alert label decides"
     )
+    user: str = Field(default_factory=getpass.getuser, description="Who runs the CLI (four-eyes)")
+    approver_groups: dict[str, list[str]] = Field(
+        default_factory=dict, description="Approval groups: name -> people (runbooks say `group: sre`)"
+    )
+    oncall: dict[str, list[str]] = Field(
+        default_factory=dict,
+        description="On-call schedules: name -> people, current first (`primary`, `secondary`, `comms`)",
+    )
+    approval_poll_seconds: int = Field(
+        default=1, ge=1, description="How often a paused gate looks for an answer"
+    )
+    prefect_host: str = Field(default="127.0.0.1", description="Where `warroom up` starts its Prefect server")
+    prefect_port: int = Field(default=4200, description="Port of the Prefect server `warroom up` starts")
+    prefect_auth: SecretStr | None = Field(
+        default=None, description="user:password basic auth for the Prefect API/UI that `warroom up` starts"
+    )
+    runner_poll_seconds: int = Field(
+        default=1, ge=1, description="How often served deployments look for runs"
+    )
+
+    ssh_inventory: Path | None = Field(default=None, description="Ansible YAML inventory of SSH hosts")
+    ssh_config: Path | None = Field(
+        default=Path.home() / ".ssh" / "config", description="ssh_config to honour"
+    )
+    ssh_known_hosts: Path = Field(
+        default=Path.home() / ".ssh" / "known_hosts", description="Strict host keys"
+    )
+    ssh_user: str | None = Field(default=None, description="Default login when the inventory names none")
+    ssh_key_file: Path | None = Field(default=None, description="Private key file")
+    ssh_key_block: str | None = Field(
+        default=None, description="Prefect Secret block holding the private key"
+    )
+    ssh_key_passphrase: SecretStr | None = None
+    ssh_password: SecretStr | None = None
+    ssh_concurrency: int = Field(default=32, ge=1, le=512, description="Hosts worked on at once")
+    ssh_connect_timeout: float = Field(default=10.0, gt=0)
+    ssh_command_timeout: float = Field(default=60.0, gt=0)
+    ssh_output_limit: int = Field(
+        default=64_000, ge=1_000, description="Bytes of stdout/stderr kept per host"
+    )
+    ssh_commands_file: Path | None = Field(
+        default=None, description="YAML command catalogue over the built-in"
+    )
+    ssh_commands: dict[str, Any] = Field(default_factory=dict, description="Catalogue entries over the file")
 
     def ledger_url(self) -> str:
         """The ledger's database URL, with the embedded SQLite default."""

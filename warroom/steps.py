@@ -34,7 +34,7 @@ class StepSpec:
     params: type[BaseModel]
     result: type[BaseModel]
     summary: str
-    fn: Callable[..., Any] | None = None
+    fn: Any = None  # a Prefect Task (not imported here: the domain stays free of Prefect)
     dry_run: Callable[..., Any] | None = None
 
     @property
@@ -43,7 +43,7 @@ class StepSpec:
 
 
 _REGISTRY: dict[str, StepSpec] = {}
-_loaded = False
+_loaded: set[str] = set()
 F = TypeVar("F", bound=Callable[..., Any])
 
 
@@ -88,11 +88,13 @@ def declare(
 
 
 def load_builtin_steps() -> None:
-    global _loaded
-    if not _loaded:
-        for module in BUILTIN_MODULES:
+    """Import the built-in step modules and the team's own (setting ``step_modules``)."""
+    from warroom.settings import get_settings
+
+    for module in (*BUILTIN_MODULES, *get_settings().step_modules):
+        if module not in _loaded:
             importlib.import_module(module)
-        _loaded = True
+            _loaded.add(module)
 
 
 def get_step(name: str) -> StepSpec | None:

@@ -34,7 +34,7 @@ from warroom.incident import (
     parse_incident_ref,
 )
 from warroom.redact import redact, redact_text
-from warroom.schema import action_items, incidents, timeline_events
+from warroom.schema import action_items, approval_codes, incidents, timeline_events
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 PG_MIGRATION_LOCK = 0x5741_5252  # "WARR": serializes concurrent first starts on one PostgreSQL database
@@ -128,6 +128,7 @@ def _row_event(row: RowMapping) -> TimelineEvent:
         actor=row["actor"],
         text=row["text"],
         data=row["data"] or {},
+        key=row["event_key"],
     )
 
 
@@ -369,6 +370,20 @@ class Store:
         with self._read() as conn:
             return [_row_incident(r) for r in conn.execute(q).mappings()]
 
+    def latest_for_key(self, dedup_key: str) -> Incident | None:
+        """The newest incident, open or not, that carries ``dedup_key``."""
+        with self._read() as conn:
+            row = (
+                conn.execute(
+                    select(incidents)
+                    .where(incidents.c.dedup_key == dedup_key)
+                    .order_by(incidents.c.number.desc())
+                )
+                .mappings()
+                .first()
+            )
+        return _row_incident(row) if row else None
+
     def count_incidents(self) -> int:
         with self._read() as conn:
             return int(conn.execute(select(func.count()).select_from(incidents)).scalar_one())
@@ -454,6 +469,33 @@ class Store:
             rows = conn.execute(
                 select(timeline_events)
                 .where(timeline_events.c.incident_number == number)
+                .order_by(timeline_events.c.id)
+            ).mappings()
+            return [_row_event(r) for r in rows]
+
+    def event_by_key(self, ref: str | int, key: str) -> TimelineEvent | None:
+        """The event recorded under ``key`` on this incident, if any."""
+        with self._read() as conn:
+            row = (
+                conn.execute(
+                    select(timeline_events).where(
+                        timeline_events.c.incident_number == _number(ref), timeline_events.c.event_key == key
+                    )
+                )
+                .mappings()
+                .first()
+            )
+        return _row_event(row) if row else None
+
+    def events_keyed(self, ref: str | int, prefix: str) -> list[TimelineEvent]:
+        """Events whose key starts with ``prefix``, in recorded order."""
+        with self._read() as conn:
+            rows = conn.execute(
+                select(timeline_events)
+                .where(
+                    timeline_events.c.incident_number == _number(ref),
+                    timeline_events.c.event_key.startswith(prefix, autoescape=True),
+                )
                 .order_by(timeline_events.c.id)
             ).mappings()
             return [_row_event(r) for r in rows]
@@ -600,6 +642,23 @@ class Store:
                 )
             new = conn.execute(select(incidents).where(incidents.c.number == number)).mappings().one()
         return _row_incident(new)
+
+    # -- approvals -----------------------------------------------------------------------------------------
+    def use_code(self, approver: str, counter: int, ref: str | int | None = None) -> bool:
+        """Mark a one-time code as used; False when it was used before (a replay)."""
+        try:
+            with self.engine.begin() as conn:
+                conn.execute(
+                    insert(approval_codes).values(
+                        approver=approver,
+                        counter=counter,
+                        used_at=now(),
+                        incident_number=None if ref is None else _number(ref),
+                    )
+                )
+        except IntegrityError:
+            return False
+        return True
 
     # -- action items -------------------------------------------------------------------------------
     def add_action_item(

@@ -1,0 +1,223 @@
+"""Approval latency and a whole respond run, against a real Prefect server on 127.0.0.1.
+
+(a) From `warroom approve` returning (and from it starting) to the approved mitigation's first request
+    reaching the service: median and p95 over --runs runs.
+(b) One respond run with 5 diagnostics and 1 mitigation, approved at once by a second process: its time,
+    phase by phase, read off the incident's timeline.
+
+Run: python bench/approval_latency.py [--runs 20]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import textwrap
+import threading
+import time
+import uuid
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+RUNBOOK = """\
+    name: bench-capacity
+    description: bench
+    params:
+      service_url: {type: string}
+    diagnostics:
+    DIAGNOSTICS
+    mitigations:
+      - id: scale_up
+        when: "not d1.ok"
+        use: svc.scale
+        with: {url: "{{ params.service_url }}", replicas: 4}
+        approval: {approvers: [{group: sre}], timeout: 5m}
+    verify:
+      - use: http.check
+        with: {url: "{{ params.service_url }}/healthz", retries: 0}
+"""
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _pct(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--runs", type=int, default=20)
+    ap.add_argument("--measure", action="store_true", help=argparse.SUPPRESS)
+    args = ap.parse_args()
+    if args.measure:
+        _bench(args.runs)
+        return
+    holder = tempfile.TemporaryDirectory(prefix="warroom-bench-")
+    tmp = Path(holder.name)
+    diagnostics = "\n".join(
+        f"  - id: d{i}\n    use: http.check\n"
+        f'    with: {{url: "{{{{ params.service_url }}}}/healthz", retries: 0}}'
+        for i in range(1, 6)
+    )
+    (tmp / "runbooks").mkdir()
+    (tmp / "runbooks" / "bench.yaml").write_text(
+        textwrap.dedent(RUNBOOK).replace("DIAGNOSTICS", textwrap.indent(diagnostics, ""))
+    )
+    os.environ.update(
+        WARROOM_HOME=str(tmp / "home"),
+        WARROOM_RUNBOOKS_DIR=str(tmp / "runbooks"),
+        WARROOM_STEP_MODULES='["tests.plugin_steps"]',
+        WARROOM_APPROVER_GROUPS=json.dumps({"sre": [f"approver{i}" for i in range(args.runs + 1)]}),
+        WARROOM_PREFECT_PORT=str(_free_port()),
+        PREFECT_HOME=str(tmp / "prefect-client"),
+    )
+    os.environ.pop("PREFECT_API_URL", None)
+
+    from deployments.serve import local_prefect_server
+    from warroom.settings import get_settings
+
+    # The measuring process is started afresh with PREFECT_API_URL in its environment, as `warroom`
+    # processes are: Prefect reads its settings when it is imported.
+    with local_prefect_server(get_settings()) as api:
+        subprocess.run(
+            [sys.executable, __file__, "--runs", str(args.runs), "--measure"],
+            env={**os.environ, "PREFECT_API_URL": api},
+            check=True,
+        )
+
+
+def _bench(runs: int) -> None:
+    import pyotp
+    from prefect.flow_runs import resume_flow_run
+
+    from flows.approval import enroll, open_gates
+    from flows.respond import respond
+    from tests.service import ServiceState, running_service
+    from warroom.settings import get_settings
+    from warroom.store import Store
+
+    store = Store.from_settings()
+    secrets = {
+        f"approver{i}": pyotp.parse_uri(enroll(f"approver{i}", replace=True)).secret for i in range(runs + 1)
+    }
+    after_return: list[float] = []
+    after_start: list[float] = []
+    env = {**os.environ}
+
+    in_process: list[float] = []
+
+    def one_run(
+        approver: str, state: ServiceState, url: str, via_cli: bool = True
+    ) -> tuple[float, float, float, str]:
+        key = f"bench:{uuid.uuid4().hex}"
+        thread = threading.Thread(
+            target=respond,
+            kwargs={
+                "runbook": "bench-capacity",
+                "params": {"service_url": url},
+                "dedup_key": key,
+                "requested_by": "bench",
+            },
+            daemon=True,
+        )
+        thread.start()
+        while (incident := store.latest_for_key(key)) is None:
+            time.sleep(0.05)
+        while not open_gates(incident.id):
+            time.sleep(0.05)
+        state.scale_received.clear()
+        code = pyotp.TOTP(secrets[approver]).now()
+        started = time.time()
+        if via_cli:
+            cli = [sys.executable, "-m", "warroom.cli", "approve", incident.id, "--as", approver]
+            done = subprocess.run(
+                [*cli, "--reason", "bench", "--code", code],
+                cwd=REPO,
+                env=env,
+                capture_output=True,
+                text=True,
+                check=True,
+            )
+            assert "granted" in done.stdout, done.stdout
+        else:
+            answer = {"decision": "approve", "approver": approver, "code": code, "reason": "bench"}
+            resume_flow_run(open_gates(incident.id)[0].flow_run_id, run_input=answer)
+        returned = time.time()
+        assert state.scale_received.wait(30)
+        arrived = state.scale_arrivals[-1]
+        thread.join(60)
+        return started, returned, arrived, incident.id
+
+    for i in range(1, runs + 1):
+        with running_service(ServiceState()) as (url, state):
+            started, returned, arrived, _ = one_run(f"approver{i}", state, url)
+        after_return.append(arrived - returned)
+        after_start.append(arrived - started)
+    time.sleep(31)  # the next window's codes: each code is accepted once
+    for i in range(1, runs + 1):
+        with running_service(ServiceState()) as (url, state):
+            started, _returned, arrived, _ = one_run(f"approver{i}", state, url, via_cli=False)
+        in_process.append(arrived - started)
+
+    poll = get_settings().approval_poll_seconds
+    print(f"approval -> mitigation start over {runs} runs (gate poll {poll}s):")
+    print(
+        f"  from `warroom approve` returning: median {statistics.median(after_return):.3f}s "
+        f"p95 {_pct(after_return, 0.95):.3f}s max {max(after_return):.3f}s"
+    )
+    print(
+        f"  from `warroom approve` starting:  median {statistics.median(after_start):.3f}s "
+        f"p95 {_pct(after_start, 0.95):.3f}s max {max(after_start):.3f}s (includes CLI start-up)"
+    )
+    print(
+        f"  from the resume API call:         median {statistics.median(in_process):.3f}s "
+        f"p95 {_pct(in_process, 0.95):.3f}s max {max(in_process):.3f}s (what the gate itself adds)"
+    )
+    print(
+        "  (negative: the change had already started when the command returned: `warroom approve` waits\n"
+        "   for the gate's judgement, which is recorded just before the mitigation task is submitted)"
+    )
+
+    with running_service(ServiceState()) as (url, state):
+        t0 = time.time()
+        _, _, _, incident = one_run("approver0", state, url)
+        total = time.time() - t0
+    events = store.timeline(incident)
+    store.close()
+    print(f"\none respond run, 5 diagnostics + 1 approved mitigation: {total:.2f}s wall")
+    marks: list[tuple[str, float]] = []
+    wanted = {
+        "incident.opened": "open",
+        "status.changed": None,
+        "mitigation.proposed": "propose",
+        "approval.requested": "gate open",
+        "approval.granted": "approved",
+        "mitigation.started": "mitigate",
+        "mitigation.applied": "applied",
+    }
+    for e in events:
+        if e.kind in wanted:
+            label = wanted[e.kind] or f"-> {e.data.get('to')}"
+            marks.append((label, e.at.timestamp()))
+    base = marks[0][1]
+    previous = base
+    for label, at in marks:
+        print(f"  {label:<20} +{at - base:6.3f}s  (step {at - previous:6.3f}s)")
+        previous = at
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,108 @@
+"""Starting a runbook (through its deployment, or in this process) and following its incident live."""
+
+from __future__ import annotations
+
+import contextvars
+import threading
+import time
+import uuid
+from typing import Any
+
+from rich.console import Console
+
+from flows.respond import dedup_key_for
+from warroom.incident import Incident
+from warroom.runbook import Runbook
+from warroom.store import Store
+
+TERMINAL = {"COMPLETED", "FAILED", "CRASHED", "CANCELLED"}
+
+
+def run_and_follow(
+    store: Store,
+    rb: Runbook,
+    *,
+    params: dict[str, Any],
+    alert: dict[str, Any] | None,
+    requested_by: str | None,
+    local: bool,
+    console: Console,
+    poll: float = 0.5,
+) -> int:
+    """Start the runbook and print its timeline as it grows. 0 when it ends resolved, 1 otherwise."""
+    key = dedup_key_for(rb, alert, f"{rb.name}:manual:{uuid.uuid4().hex[:12]}")
+    parameters: dict[str, Any] = {
+        "runbook": rb.name,
+        "params": params,
+        "alert": alert,
+        "requested_by": requested_by,
+        "dedup_key": key,
+    }
+    done = threading.Event()
+    state: dict[str, Any] = {}
+    flow_run_id = None
+    if local:
+        from flows.respond import respond
+
+        def target() -> None:
+            try:
+                state["outcome"] = respond(**parameters)
+            except BaseException as exc:
+                state["error"] = exc
+            finally:
+                done.set()
+
+        # The thread runs in a copy of this context, so it talks to the same Prefect API as this one.
+        context = contextvars.copy_context()
+        threading.Thread(target=context.run, args=(target,), daemon=True, name="warroom-local-run").start()
+    else:
+        from prefect.deployments import run_deployment
+
+        flow_run: Any = run_deployment(f"respond/{rb.name}", parameters=parameters, timeout=0)
+        flow_run_id = flow_run.id
+        console.print(f"started flow run {flow_run.name} ({flow_run_id}) of respond/{rb.name}")
+
+    seen = 0
+    incident: Incident | None = None
+    hinted: set[int] = set()
+    while True:
+        if incident is None:
+            incident = store.latest_for_key(key)
+            if incident is not None:
+                console.print(f"{incident.id}: {incident.title}")
+        if incident is not None:
+            events = store.timeline(incident.number)
+            for event in events[seen:]:
+                console.print(f"{event.at:%H:%M:%S} {event.kind:<22} {event.actor:<10} {event.text}")
+                if event.kind == "approval.requested" and event.id not in hinted:
+                    hinted.add(event.id)
+                    proposal = event.data.get("proposal")
+                    console.print(
+                        f"  waiting for approval: warroom approve {incident.id} --proposal {proposal} "
+                        "--as NAME --reason TEXT   (or the form on the flow run in the Prefect UI)"
+                    )
+            seen = len(events)
+        if local and done.is_set():
+            break
+        if flow_run_id is not None and _terminal(flow_run_id):
+            break
+        time.sleep(poll)
+    if "error" in state:
+        console.print(f"run failed: {state['error']}")
+    final = store.latest_for_key(key)
+    if final is None:
+        console.print("the run ended before it opened an incident")
+        return 1
+    if seen < len(store.timeline(final.number)):
+        for event in store.timeline(final.number)[seen:]:
+            console.print(f"{event.at:%H:%M:%S} {event.kind:<22} {event.actor:<10} {event.text}")
+    console.print(f"{final.id} is {final.status.value}")
+    return 0 if final.status.value in ("resolved", "closed") else 1
+
+
+def _terminal(flow_run_id: Any) -> bool:
+    from prefect.client.orchestration import get_client
+
+    with get_client(sync_client=True) as client:
+        run = client.read_flow_run(flow_run_id)
+    return bool(run.state and run.state.type.value in TERMINAL)

@@ -1,0 +1,242 @@
+"""How runbooks are served: one Prefect deployment per runbook (``respond/NAME``), with its params as the
+UI form and an event trigger for alerts routed to it; and the local Prefect server of the embedded setup.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import httpx
+from prefect.client.schemas.objects import ConcurrencyLimitConfig
+from prefect.deployments.runner import RunnerDeployment
+from prefect.events.schemas.deployment_triggers import DeploymentEventTrigger
+from prefect.utilities.callables import ParameterSchema
+
+from flows.respond import respond
+from warroom.runbook import Catalogue, ParamType, Runbook
+from warroom.settings import Settings
+
+ALERT_EVENT = "warroom.alert.firing"
+
+_JSON_TYPES = {
+    ParamType.STRING: "string",
+    ParamType.INTEGER: "integer",
+    ParamType.NUMBER: "number",
+    ParamType.BOOLEAN: "boolean",
+    ParamType.DURATION: "string",
+}
+
+
+def parameter_schema(rb: Runbook) -> dict[str, Any]:
+    """The deployment's parameter schema: the runbook's params as a typed form in the Prefect UI."""
+    props: dict[str, Any] = {}
+    required: list[str] = []
+    for name, spec in rb.params.items():
+        prop: dict[str, Any] = {"type": _JSON_TYPES[spec.type], "title": name}
+        description = spec.description
+        if spec.from_:
+            description = f"{description} (from {spec.from_} when started by an alert)".strip()
+        if description:
+            prop["description"] = description
+        if spec.default is not None:
+            prop["default"] = spec.default if spec.type is not ParamType.DURATION else str(spec.default)
+        if spec.enum is not None:
+            prop["enum"] = spec.enum
+        if spec.pattern is not None:
+            prop["pattern"] = f"^(?:{spec.pattern})$"
+        if spec.type is ParamType.DURATION:
+            prop["pattern"] = r"^(\d+(\.\d+)?(ms|s|m|h|d|w))+$"
+        props[name] = prop
+        if spec.required:
+            required.append(name)
+    return {
+        "title": "Parameters",
+        "type": "object",
+        "properties": {
+            "runbook": {
+                "type": "string",
+                "title": "runbook",
+                "default": rb.name,
+                "enum": [rb.name],
+                "readOnly": True,
+                "position": 0,
+            },
+            "params": {
+                "type": "object",
+                "title": "params",
+                "description": rb.description.strip(),
+                "properties": props,
+                "required": required,
+                "position": 1,
+            },
+            "requested_by": {
+                "anyOf": [{"type": "string", "pattern": r"^[A-Za-z0-9_.@-]{1,100}$"}, {"type": "null"}],
+                "default": None,
+                "title": "requested_by",
+                "description": "Who starts this run (may not approve its mitigations: four-eyes)",
+                "position": 2,
+            },
+            "alert": {
+                "anyOf": [{"type": "object"}, {"type": "null"}],
+                "default": None,
+                "title": "alert",
+                "position": 3,
+            },
+            "dedup_key": {
+                "anyOf": [{"type": "string"}, {"type": "null"}],
+                "default": None,
+                "title": "dedup_key",
+                "position": 4,
+            },
+        },
+        "required": ["runbook", "params"] if required else ["runbook"],
+        "definitions": {},
+    }
+
+
+def alert_trigger(rb: Runbook) -> DeploymentEventTrigger:
+    """Run this deployment when the intake routes an alert to this runbook (``warroom.alert.firing``)."""
+    return DeploymentEventTrigger(
+        name=f"alert routed to {rb.name}",
+        expect={ALERT_EVENT},
+        match={"prefect.resource.id": f"warroom.runbook.{rb.name}"},
+        parameters={
+            "runbook": rb.name,
+            "params": {"__prefect_kind": "json", "value": "{{ event.payload.params | tojson }}"},
+            "alert": {"__prefect_kind": "json", "value": "{{ event.payload.alert | tojson }}"},
+            "dedup_key": "{{ event.payload.dedup_key }}",
+        },
+    )
+
+
+def build_deployments(catalogue: Catalogue) -> list[RunnerDeployment]:
+    out = []
+    for loaded in catalogue.ordered():
+        rb = loaded.runbook
+        deployment: Any = respond.to_deployment(
+            name=rb.name,
+            description=rb.description.strip(),
+            parameters={"runbook": rb.name, "params": {}},
+            tags=[f"runbook:{rb.name}"],
+            triggers=[alert_trigger(rb)] if rb.match else [],
+            concurrency_limit=ConcurrencyLimitConfig(limit=50),
+        )
+        deployment._parameter_openapi_schema = ParameterSchema(**parameter_schema(rb))
+        out.append(deployment)
+    return out
+
+
+# --- the embedded Prefect server ---------------------------------------------------------------------
+
+
+def _healthy(url: str, auth: str | None = None) -> bool:
+    basic = tuple(auth.split(":", 1)) if auth and ":" in auth else None
+    try:
+        return httpx.get(f"{url}/health", timeout=2, auth=basic).status_code == 200  # type: ignore[arg-type]
+    except httpx.HTTPError:
+        return False
+
+
+@contextmanager
+def local_prefect_server(settings: Settings, log: Path | None = None) -> Iterator[str]:
+    """Start ``prefect server start`` on SQLite under $WARROOM_HOME/prefect; yield its API URL; stop it."""
+    url = f"http://{settings.prefect_host}:{settings.prefect_port}/api"
+    if _healthy(url):
+        raise RuntimeError(
+            f"something already answers on {url}; set PREFECT_API_URL to use it, or another port"
+        )
+    home = settings.home / "prefect"
+    home.mkdir(parents=True, exist_ok=True)
+    env = {
+        **os.environ,
+        "PREFECT_HOME": str(home),
+        "PREFECT_SERVER_API_HOST": settings.prefect_host,
+        "PREFECT_SERVER_API_PORT": str(settings.prefect_port),
+        "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+        "PREFECT_UI_API_URL": url,
+    }
+    if settings.prefect_auth is not None:
+        env["PREFECT_SERVER_API_AUTH_STRING"] = settings.prefect_auth.get_secret_value()
+    env.pop("PREFECT_API_URL", None)
+    out = open(log or home / "server.log", "ab")  # lives as long as the server
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "prefect",
+            "server",
+            "start",
+            "--host",
+            settings.prefect_host,
+            "--port",
+            str(settings.prefect_port),
+        ],
+        env=env,
+        stdout=out,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    try:
+        deadline = time.monotonic() + 120
+        auth = settings.prefect_auth.get_secret_value() if settings.prefect_auth else None
+        while not _healthy(url, auth):
+            if proc.poll() is not None:
+                raise RuntimeError(f"the Prefect server exited with {proc.returncode}; see {out.name}")
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"the Prefect server did not answer on {url} within 120s; see {out.name}")
+            time.sleep(0.5)
+        yield url
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+        out.close()
+
+
+def serve_everything(settings: Settings, catalogue: Catalogue, console: Any) -> None:
+    """`warroom up`: a Prefect server unless one is configured, then every runbook served until Ctrl-C."""
+    from contextlib import ExitStack
+
+    from prefect import serve
+    from prefect.settings import (
+        PREFECT_API_AUTH_STRING,
+        PREFECT_API_URL,
+        PREFECT_RUNNER_POLL_FREQUENCY,
+        temporary_settings,
+    )
+
+    with ExitStack() as stack:
+        api = PREFECT_API_URL.value()
+        if not api:
+            console.print(
+                f"starting a local Prefect server on {settings.prefect_host}:{settings.prefect_port} ..."
+            )
+            api = stack.enter_context(local_prefect_server(settings))
+        updates: dict[Any, Any] = {
+            PREFECT_API_URL: api,
+            PREFECT_RUNNER_POLL_FREQUENCY: settings.runner_poll_seconds,
+        }
+        os.environ["PREFECT_API_URL"] = api  # the flow-run processes the runner starts inherit it
+        os.environ["PREFECT_RUNNER_POLL_FREQUENCY"] = str(settings.runner_poll_seconds)
+        if settings.prefect_auth is not None:
+            updates[PREFECT_API_AUTH_STRING] = settings.prefect_auth.get_secret_value()
+            os.environ["PREFECT_API_AUTH_STRING"] = settings.prefect_auth.get_secret_value()
+        stack.enter_context(temporary_settings(updates=updates))
+        deployments = build_deployments(catalogue)
+        console.print(f"Prefect UI: {api.removesuffix('/api')}")
+        for d in deployments:
+            console.print(f"serving respond/{d.name}")
+        console.print("Ctrl-C stops everything started here.")
+        try:
+            serve(*deployments, print_starting_message=False)
+        except KeyboardInterrupt:
+            pass

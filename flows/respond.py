@@ -1,0 +1,536 @@
+"""The respond flow: one runbook, from alert (or a human) to a resolved incident or a clear hand-back.
+
+open/attach -> triage -> investigate -> propose -> approve -> mitigate -> verify -> resolve.
+Tasks return result models; this flow decides and records. Every phase is a timeline event, and the
+timeline is published as a Markdown artifact (``inc-N-timeline``) as it grows.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import uuid
+from collections.abc import Mapping
+from typing import Any
+
+from prefect import flow, get_run_logger
+from prefect.artifacts import create_markdown_artifact
+from prefect.client.orchestration import get_client
+from prefect.context import FlowRunContext
+from prefect.futures import PrefectFuture, wait
+from pydantic import BaseModel, ValidationError
+
+from flows.approval import GateOutcome, approval_gate
+from warroom.expressions import ExpressionError, evaluate_condition, render_value
+from warroom.incident import TRANSITIONS, Incident, Role, Status
+from warroom.redact import redact, redact_text
+from warroom.render import timeline_markdown
+from warroom.runbook import Mitigation, Runbook, StepCall, load_catalogue, resolve_params
+from warroom.settings import Settings, get_settings
+from warroom.severity import classify
+from warroom.steps import StepKind, StepSpec, get_step
+from warroom.store import Store
+
+
+class Outcome(BaseModel):
+    incident: str
+    status: str
+    outcome: str  # resolved | handed_back | failed
+    detail: str
+
+
+class Proposal(BaseModel):
+    id: str
+    use: str
+    params: dict[str, Any]
+    summary: str
+    evidence: dict[str, Any]
+    dry_run: dict[str, Any] | None
+    way_back: str
+    apply_key: str
+
+
+def dedup_key_for(runbook: Runbook, alert: Mapping[str, Any] | None, fallback: str) -> str:
+    """The alert's fingerprint (or group key, when the runbook groups), else a per-run key."""
+    if alert:
+        value = alert.get("group_key") if runbook.group_by == "group" else alert.get("fingerprint")
+        if value:
+            return f"{runbook.name}:{value}"
+    return fallback
+
+
+def _short_error(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+    return redact_text(f"{type(exc).__name__}: {text}" if text else type(exc).__name__)
+
+
+class _Run:
+    """The state of one respond run; each method is one phase."""
+
+    def __init__(
+        self, settings: Settings, store: Store, runbook: Runbook, run_key: str, requested_by: str | None
+    ):
+        self.settings = settings
+        self.store = store
+        self.rb = runbook
+        self.run_key = run_key
+        self.requested_by = requested_by
+        self.logger = get_run_logger()
+        self.incident: Incident
+        self.params: dict[str, Any] = {}
+        self.alert: dict[str, Any] = {}
+        self.results: dict[str, Any] = {}
+
+    # -- recording ---------------------------------------------------------------------------------------
+    def record(
+        self, kind: str, text: str, data: dict[str, Any] | None = None, *, once: str | None = None
+    ) -> None:
+        self.store.append(
+            self.incident.number,
+            kind,
+            text,
+            data=data,
+            key=None if once is None else f"{self.run_key}:{once}",
+        )
+        self.publish()
+
+    def publish(self) -> None:
+        incident = self.store.get(self.incident.number)
+        events = self.store.timeline(incident.number)
+        create_markdown_artifact(
+            key=f"inc-{incident.number}-timeline",
+            markdown=timeline_markdown(incident, events),
+            description=f"{incident.id} timeline ({len(events)} events)",
+        )
+
+    def advance(self, status: Status, text: str | None = None) -> None:
+        """Move to ``status`` when the state machine allows it from where the incident is now."""
+        current = self.store.get(self.incident.number)
+        if current.status is status or status not in TRANSITIONS[current.status]:
+            self.incident = current
+            return
+        self.incident = self.store.set_status(
+            current.number,
+            status,
+            text=text,
+            key=f"{self.run_key}:status:{status.value}:{current.status.value}",
+        )
+        self.publish()
+
+    def context(self) -> dict[str, Any]:
+        return {
+            "params": self.params,
+            "alert": self.alert,
+            "incident": self.incident.model_dump(mode="json"),
+            **self.results,
+        }
+
+    # -- phases ------------------------------------------------------------------------------------------
+    def triage(self) -> None:
+        triage = classify(
+            self.rb.severity, {"alert": self.alert, "params": self.params}, self.settings.default_severity
+        )
+        if self.incident.severity is not triage.level:
+            self.incident = self.store.set_severity(
+                self.incident.number, triage.level, reason=triage.reason, key=f"{self.run_key}:severity"
+            )
+        else:
+            self.record("triage", f"severity {triage.level.value}: {triage.reason}", once="triage")
+        roles = self.incident.roles
+        oncall = self.settings.oncall
+        if roles.commander is None and oncall.get("primary"):
+            self.incident = self.store.assign_role(self.incident.number, Role.COMMANDER, oncall["primary"][0])
+        if roles.comms_lead is None and oncall.get("comms"):
+            self.incident = self.store.assign_role(self.incident.number, Role.COMMS_LEAD, oncall["comms"][0])
+        self.advance(Status.TRIAGED, f"triaged as {triage.level.value} by runbook {self.rb.name}")
+        self.tag_run()
+
+    def tag_run(self) -> None:
+        ctx = FlowRunContext.get()
+        if ctx is None or ctx.flow_run is None:
+            return
+        tags = {
+            f"incident:{self.incident.id}",
+            f"severity:{self.incident.severity.value}",
+            f"runbook:{self.rb.name}",
+        }
+        with get_client(sync_client=True) as client:
+            current = client.read_flow_run(ctx.flow_run.id)
+            keep = [t for t in current.tags if not t.startswith(("incident:", "severity:", "runbook:"))]
+            client.update_flow_run(ctx.flow_run.id, tags=sorted({*keep, *tags}))
+
+    def _submit(self, call: StepCall, label: str) -> tuple[StepSpec | None, PrefectFuture[Any] | str]:
+        """Render and validate a step call and start it as a task; or say why it cannot start."""
+        spec = get_step(call.use)
+        if spec is None or spec.fn is None:
+            return spec, f"{call.use} is not available in this build"
+        try:
+            params = spec.params.model_validate(render_value(call.with_, self.context()))
+        except (ExpressionError, ValidationError) as exc:
+            return spec, f"bad params: {redact_text(str(exc))}"
+        options: dict[str, Any] = {"task_run_name": label}
+        if call.timeout is not None:
+            options["timeout_seconds"] = call.timeout.total_seconds()
+        return spec, spec.fn.with_options(**options).submit(params)
+
+    def investigate(self) -> None:
+        self.advance(
+            Status.INVESTIGATING, f"investigating: {len(self.rb.diagnostics)} diagnostics in parallel"
+        )
+        started: dict[str, PrefectFuture[Any]] = {}
+        for d in self.rb.diagnostics:
+            if d.when is not None:
+                cond = evaluate_condition(d.when, self.context())
+                if not cond.value:
+                    self.record(
+                        "diagnostic.skipped", f"{d.id}: skipped ({cond.error or d.when + ' is false'})"
+                    )
+                    continue
+            _spec, future = self._submit(d, d.id)
+            if isinstance(future, str):
+                self.record("diagnostic.failed", f"{d.id} ({d.use}) could not run: {future}", {"step": d.use})
+            else:
+                started[d.id] = future
+        wait(list(started.values()))
+        for d_id, future in started.items():
+            call = next(d for d in self.rb.diagnostics if d.id == d_id)
+            result = future.result(raise_on_failure=False)
+            if isinstance(result, BaseModel):
+                data = result.model_dump(mode="json")
+                self.results[d_id] = data
+                self.record(
+                    "diagnostic.result",
+                    f"{d_id} ({call.use}): {_headline(data)}",
+                    {"step": call.use, "result": redact(data)},
+                    once=f"diag:{d_id}",
+                )
+            else:
+                error = _short_error(result) if isinstance(result, BaseException) else repr(result)
+                self.record(
+                    "diagnostic.failed",
+                    f"{d_id} ({call.use}) failed: {error}",
+                    {"step": call.use},
+                    once=f"diag:{d_id}",
+                )
+
+    def propose(self, m: Mitigation) -> Proposal | None:
+        spec = get_step(m.use)
+        assert spec is not None and spec.kind is StepKind.MITIGATION  # guaranteed by validation
+        if m.when is not None:
+            cond = evaluate_condition(m.when, self.context())
+            if not cond.value:
+                why = cond.error or f"{m.when} is false"
+                self.record(
+                    "mitigation.not_proposed", f"{m.id}: not proposed ({why})", once=f"notprop:{m.id}"
+                )
+                return None
+        try:
+            params = spec.params.model_validate(render_value(m.with_, self.context()))
+        except (ExpressionError, ValidationError) as exc:
+            self.record("mitigation.not_proposed", f"{m.id}: bad params: {redact_text(str(exc))}")
+            return None
+        rendered = params.model_dump(mode="json")
+        digest = hashlib.sha256(
+            json.dumps({"use": m.use, "params": rendered}, sort_keys=True).encode()
+        ).hexdigest()
+        evidence = {k: v for k, v in self.results.items() if m.when and k in m.when}
+        dry: dict[str, Any] | None = None
+        way_back = "see the step's result"
+        if spec.dry_run is not None:
+            try:
+                dry_result = spec.dry_run(params)
+                dry = dry_result.model_dump(mode="json")
+                way_back = str(dry.get("way_back") or way_back)
+            except Exception as exc:
+                dry = {"error": _short_error(exc)}
+        proposal = Proposal(
+            id=m.id,
+            use=m.use,
+            params=rendered,
+            summary=m.description or spec.summary,
+            evidence=evidence,
+            dry_run=dry,
+            way_back=way_back,
+            apply_key=f"mitigation:{m.id}:{digest[:16]}",
+        )
+        self.record(
+            "mitigation.proposed",
+            f"proposed {m.id} ({m.use}): {proposal.summary}",
+            redact(proposal.model_dump(mode="json")),
+            once=f"proposed:{m.id}",
+        )
+        return proposal
+
+    def approve(self, m: Mitigation, p: Proposal) -> GateOutcome:
+        spec = get_step(m.use)
+        assert spec is not None
+        excluded: dict[str, str] = {}
+        if self.requested_by:
+            excluded[self.requested_by] = "started this run"
+        return approval_gate(
+            self.store,
+            self.incident,
+            proposal_id=p.id,
+            summary=p.summary,
+            description=_gate_description(self.incident, p, m),
+            policy=m.approval,
+            params_model=spec.params,
+            adjustable=m.adjustable,
+            excluded=excluded,
+            settings=self.settings,
+            event_key=f"{self.run_key}:gate:{p.id}",
+        )
+
+    def already_attempted(self, m: Mitigation, p: Proposal) -> bool:
+        """Has this exact change been executed on this incident before (by this or an earlier run)?
+
+        Applied: not again. Started with no recorded outcome (the run crashed mid-change): not re-applied
+        blindly either. Both go straight to verification, with no new approval asked.
+        """
+        keys = [e.key or "" for e in self.store.events_keyed(self.incident.number, f"{p.apply_key}:")]
+        if f"{p.apply_key}:applied" in keys:
+            self.record(
+                "mitigation.skipped",
+                f"{m.id} was already applied to this incident; not applying it again",
+                once=f"skipped:{p.apply_key}",
+            )
+            return True
+        started = {k.rsplit(":", 1)[1] for k in keys if k.startswith(f"{p.apply_key}:started:")}
+        failed = {k.rsplit(":", 1)[1] for k in keys if k.startswith(f"{p.apply_key}:failed:")}
+        # A recorded failure may be tried again after a new approval (never automatically); a start with no
+        # recorded outcome means a run died mid-change.
+        if started - failed:
+            self.record(
+                "mitigation.unknown",
+                f"{m.id} was started before and its outcome was never recorded (a crash?): not re-applied; "
+                "verifying instead",
+                once=f"unknown:{p.apply_key}",
+            )
+            return True
+        return False
+
+    def mitigate(self, m: Mitigation, p: Proposal, gate: GateOutcome) -> bool:
+        """Execute exactly the approved change, once. True when it was applied."""
+        spec = get_step(m.use)
+        assert spec is not None
+        if spec.fn is None:
+            self.record(
+                "mitigation.failed", f"{m.id}: {m.use} is not available in this build; nothing executed"
+            )
+            return False
+        try:
+            params = spec.params.model_validate({**p.params, **gate.adjustments})
+        except ValidationError as exc:
+            self.record("mitigation.failed", f"{m.id}: adjusted params invalid: {redact_text(str(exc))}")
+            return False
+        self.advance(Status.MITIGATING, f"mitigating: {m.id} approved by {', '.join(gate.approvers)}")
+        self.store.append(
+            self.incident.number,
+            "mitigation.started",
+            f"executing {m.id} ({m.use}) as approved by {', '.join(gate.approvers)}",
+            data={"params": redact(params.model_dump(mode="json")), "approvers": gate.approvers},
+            key=f"{p.apply_key}:started:{self.run_key}",
+        )
+        self.publish()
+        options: dict[str, Any] = {"task_run_name": m.id, "retries": 0}
+        if m.timeout is not None:
+            options["timeout_seconds"] = m.timeout.total_seconds()
+        result = spec.fn.with_options(**options).submit(params).result(raise_on_failure=False)
+        if isinstance(result, BaseModel) and getattr(result, "applied", True) is not False:
+            self.store.append(
+                self.incident.number,
+                "mitigation.applied",
+                f"{m.id} applied: {_headline(result.model_dump(mode='json'))}",
+                data={"result": redact(result.model_dump(mode="json"))},
+                key=f"{p.apply_key}:applied",
+            )
+            self.publish()
+            return True
+        error = (
+            _short_error(result)
+            if isinstance(result, BaseException)
+            else _headline(result.model_dump(mode="json"))
+            if isinstance(result, BaseModel)
+            else repr(result)
+        )
+        # Recorded, never retried: a human decides what happens next.
+        self.store.append(
+            self.incident.number,
+            "mitigation.failed",
+            f"{m.id} failed: {error}; not retried",
+            data={"error": error},
+            key=f"{p.apply_key}:failed:{self.run_key}",
+        )
+        self.advance(Status.INVESTIGATING, f"back to investigating: {m.id} failed")
+        return False
+
+    def verify(self) -> bool:
+        if not self.rb.verify:
+            self.record("verification.skipped", "no verify steps: a human confirms recovery")
+            return False
+        self.advance(Status.MONITORING, "monitoring: verifying recovery")
+        started: list[tuple[StepCall, PrefectFuture[Any] | str]] = []
+        for i, v in enumerate(self.rb.verify):
+            _spec, future = self._submit(v, v.id or f"verify-{i + 1}")
+            started.append((v, future))
+        wait([f for _, f in started if not isinstance(f, str)])
+        ok = True
+        for i, (v, future) in enumerate(started):
+            label = v.id or f"verify[{i}]"
+            if isinstance(future, str):
+                ok = False
+                self.record("verification.failed", f"{label} ({v.use}) could not run: {future}")
+                continue
+            result = future.result(raise_on_failure=False)
+            if not isinstance(result, BaseModel):
+                ok = False
+                error = _short_error(result) if isinstance(result, BaseException) else repr(result)
+                self.record("verification.failed", f"{label} ({v.use}) failed: {error}")
+                continue
+            data = result.model_dump(mode="json")
+            if v.expect is not None:
+                cond = evaluate_condition(v.expect, {**self.context(), "result": data})
+                passed, why = cond.value, cond.error or (v.expect if cond.value else f"not ({v.expect})")
+            else:
+                passed, why = bool(data.get("ok")), str(data.get("reason", ""))
+            ok = ok and passed
+            self.record(
+                "verification.passed" if passed else "verification.failed",
+                f"{label} ({v.use}): {why}",
+                {"result": redact(data)},
+            )
+        return ok
+
+
+def _headline(data: Mapping[str, Any]) -> str:
+    for key in ("summary", "reason"):
+        if data.get(key):
+            return redact_text(str(data[key]))
+    keys = ", ".join(f"{k}={data[k]}" for k in list(data)[:4])
+    return redact_text(keys)
+
+
+def _gate_description(incident: Incident, p: Proposal, m: Mitigation) -> str:
+    who = ", ".join(
+        f"user {a.user}" if a.user else f"group {a.group}" if a.group else f"on-call {a.oncall}"
+        for a in m.approval.approvers
+    )
+    lines = [
+        f"## {incident.id}: approve `{p.id}`?",
+        "",
+        f"**What will change**: {p.summary}: `{p.use}` with",
+        "```json",
+        json.dumps(p.params, indent=2, sort_keys=True),
+        "```",
+        f"**Evidence**: `{json.dumps(redact(p.evidence), sort_keys=True)[:1500]}`",
+        "",
+        "**Dry run**: "
+        + (
+            f"`{json.dumps(redact(p.dry_run), sort_keys=True)[:1500]}`"
+            if p.dry_run
+            else "not supported by this step"
+        ),
+        "",
+        f"**Way back**: {p.way_back}",
+        "",
+        f"**Who may approve**: {m.approval.required} of [{who}]"
+        + (" (four-eyes: not whoever started this run)" if m.approval.four_eyes else ""),
+        "",
+        "Identity is proven by the 6-digit code from your authenticator app. "
+        f"From a terminal: `warroom approve {incident.id} --proposal {p.id} --as NAME --reason TEXT`.",
+    ]
+    return "\n".join(lines)
+
+
+@flow(name="respond", flow_run_name="{runbook}", persist_result=False, log_prints=False)
+def respond(
+    runbook: str,
+    params: dict[str, Any] | None = None,
+    alert: dict[str, Any] | None = None,
+    requested_by: str | None = None,
+    dedup_key: str | None = None,
+) -> Outcome:
+    """Run a runbook: open or attach, triage, investigate, propose, approve, mitigate, verify, resolve."""
+    settings = get_settings()
+    catalogue = load_catalogue([settings.runbooks_dir])
+    loaded = catalogue.runbooks.get(runbook)
+    if loaded is None:
+        problems = "; ".join(str(p) for p in catalogue.problems if runbook in p.file) or "not found"
+        raise ValueError(f"runbook {runbook!r} cannot run: {problems}")
+    rb = loaded.runbook
+    ctx = FlowRunContext.get()
+    run_key = str(ctx.flow_run.id) if ctx and ctx.flow_run else uuid.uuid4().hex
+    store = Store.from_settings(settings)
+    run = _Run(settings, store, rb, run_key, requested_by)
+    run.alert = dict(alert or {})
+    key = dedup_key or dedup_key_for(rb, run.alert, f"{rb.name}:run:{run_key}")
+
+    param_error: ValueError | None = None
+    try:
+        run.params = resolve_params(rb, params, run.alert)
+    except ValueError as exc:
+        param_error = exc
+    title = f"{rb.name}: {run.alert.get('labels', {}).get('alertname', 'started by hand')}"
+    if rb.title and param_error is None:
+        try:
+            title = str(render_value(rb.title, {"params": run.params, "alert": run.alert}))
+        except ExpressionError:
+            pass
+    opened = store.open_or_attach(
+        key,
+        title=title,
+        severity=settings.default_severity,
+        service=rb.service,
+        runbook=rb.name,
+        data={"runbook": rb.name, "flow_run_id": run_key, "requested_by": requested_by},
+    )
+    run.incident = opened.incident
+    run.record(
+        "run.started",
+        f"runbook {rb.name} started by {requested_by or ('alert' if alert else 'warroom')}",
+        {"flow_run_id": run_key, "params": redact(params or {}), "created_incident": opened.created},
+        once="started",
+    )
+    if param_error is not None:
+        run.record("run.failed", f"invalid params: {param_error}", once="failed")
+        raise param_error
+    run.triage()
+    run.investigate()
+
+    for m in rb.mitigations:
+        proposal = run.propose(m)
+        if proposal is None:
+            continue
+        if not run.already_attempted(m, proposal):
+            gate = run.approve(m, proposal)
+            run.publish()
+            if not gate.approved:
+                detail = (
+                    "approval timed out: nothing executed"
+                    if gate.timed_out
+                    else f"not approved: {gate.reason}"
+                )
+                run.record("run.handed_back", f"{m.id} {detail}; over to the humans", once=f"handback:{m.id}")
+                return Outcome(
+                    incident=run.incident.id,
+                    status=run.incident.status.value,
+                    outcome="handed_back",
+                    detail=detail,
+                )
+            if not run.mitigate(m, proposal, gate):
+                continue  # the next proposal is offered
+        if run.verify():
+            run.advance(Status.RESOLVED, f"resolved: {m.id} applied and verified")
+            return Outcome(
+                incident=run.incident.id, status="resolved", outcome="resolved", detail=f"{m.id} verified"
+            )
+        run.advance(Status.INVESTIGATING, f"verification failed after {m.id}; investigating again")
+
+    run.record("run.handed_back", "no further mitigation to propose; over to the humans", once="handback")
+    incident = store.get(run.incident.number)
+    return Outcome(
+        incident=incident.id,
+        status=incident.status.value,
+        outcome="handed_back",
+        detail="no mitigation resolved it",
+    )

@@ -1,0 +1,119 @@
+"""Running the respond flow in a thread while the test acts as the humans around it."""
+
+from __future__ import annotations
+
+import textwrap
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import pyotp
+
+from flows.approval import OpenGate, enroll, open_gates
+from warroom.incident import Incident
+from warroom.store import Store
+
+
+class FlowThread(threading.Thread):
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(daemon=True)
+        self.kwargs = kwargs
+        self.outcome: Any = None
+        self.error: BaseException | None = None
+
+    def run(self) -> None:
+        from flows.respond import respond
+
+        try:
+            self.outcome = respond(**self.kwargs)
+        except BaseException as exc:
+            self.error = exc
+
+    def finish(self, timeout: float = 120) -> Any:
+        self.join(timeout)
+        assert not self.is_alive(), "the respond flow did not finish"
+        return self.outcome
+
+
+def wait_for_incident(store: Store, dedup_key: str, timeout: float = 60) -> Incident:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        found = store.latest_for_key(dedup_key)
+        if found is not None:
+            return found
+        time.sleep(0.1)
+    raise AssertionError(f"no incident for {dedup_key}")
+
+
+def wait_for_gate(incident: str, timeout: float = 60, after_attempt: int = 0) -> OpenGate:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        gates = [g for g in open_gates(incident) if g.attempt > after_attempt]
+        if gates:
+            return gates[0]
+        time.sleep(0.2)
+    raise AssertionError(f"no approval gate opened on {incident}")
+
+
+_SECRETS: dict[str, str] = {}
+
+
+def enrolled(name: str) -> pyotp.TOTP:
+    """Enroll an approver once per session; return their authenticator."""
+    if name not in _SECRETS:
+        uri = enroll(name, replace=True)
+        _SECRETS[name] = pyotp.parse_uri(uri).secret
+    return pyotp.TOTP(_SECRETS[name])
+
+
+_USED: dict[str, set[int]] = {}
+
+
+def code(name: str) -> str:
+    """A valid code the gate has not seen yet: this window's or the next one's (the gate allows one step of
+    drift); waits for a new window when both were used. Codes are single-use, as the gate enforces."""
+    totp = enrolled(name)
+    used = _USED.setdefault(name, set())
+    while True:
+        now = time.time()
+        counter = int(now // totp.interval)
+        for c in (counter, counter + 1):
+            if c not in used and (c == counter or counter * totp.interval + totp.interval - now > 3):
+                used.add(c)
+                return totp.generate_otp(c)
+        time.sleep(1)
+
+
+def write_runbook(directory: Path, text: str) -> None:
+    directory.mkdir(parents=True, exist_ok=True)
+    (directory / "svc-capacity.yaml").write_text(textwrap.dedent(text))
+
+
+CAPACITY_RUNBOOK = """\
+    name: svc-capacity
+    description: The service is unhealthy because it runs too few replicas; scale it up.
+    title: "capacity: {{ params.service_url }}"
+    params:
+      service_url: {type: string}
+      replicas: {type: integer, default: 4}
+      timeout: {type: duration, default: 60s}
+    diagnostics:
+      - id: health
+        use: http.check
+        with: {url: "{{ params.service_url }}/healthz", retries: 0}
+      - id: replicas_endpoint
+        use: http.check
+        with: {url: "{{ params.service_url }}/replicas", retries: 0}
+    mitigations:
+      - id: scale_up
+        description: Scale the service up
+        when: "not health.ok"
+        use: svc.scale
+        with: {url: "{{ params.service_url }}", replicas: "{{ params.replicas }}"}
+        adjustable: [replicas]
+        approval: {approvers: [{group: sre}], four_eyes: true, timeout: APPROVAL_TIMEOUT ESCALATE}
+    verify:
+      - use: http.check
+        with: {url: "{{ params.service_url }}/healthz", retries: 0}
+"""

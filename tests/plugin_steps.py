@@ -1,0 +1,50 @@
+"""A team's own step, loaded through the `step_modules` setting: scale the loopback service."""
+
+from __future__ import annotations
+
+import httpx
+from prefect import task
+from pydantic import BaseModel, ConfigDict, Field
+
+from warroom.steps import StepKind, step
+
+
+class ServiceScaleParams(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    url: str
+    replicas: int = Field(ge=1, le=50, description="How many replicas to run")
+
+
+class ServiceScaleResult(BaseModel):
+    applied: bool
+    replicas: int
+    summary: str
+    way_back: str
+    dry_run: bool = False
+
+
+def preview(params: ServiceScaleParams) -> ServiceScaleResult:
+    current = httpx.get(f"{params.url}/replicas", timeout=5).json()["replicas"]
+    return ServiceScaleResult(
+        applied=False,
+        dry_run=True,
+        replicas=params.replicas,
+        summary=f"would scale from {current} to {params.replicas} replicas",
+        way_back=f"scale back to {current} replicas",
+    )
+
+
+@step("svc.scale", StepKind.MITIGATION, dry_run=preview)
+@task(name="svc.scale")
+def scale(params: ServiceScaleParams) -> ServiceScaleResult:
+    """Set the service's replica count through its admin endpoint. Changes production capacity."""
+    before = httpx.get(f"{params.url}/replicas", timeout=5).json()["replicas"]
+    resp = httpx.post(f"{params.url}/scale", json={"replicas": params.replicas}, timeout=5)
+    resp.raise_for_status()
+    return ServiceScaleResult(
+        applied=True,
+        replicas=resp.json()["replicas"],
+        summary=f"scaled from {before} to {params.replicas} replicas",
+        way_back=f"scale back to {before} replicas",
+    )

@@ -1,0 +1,44 @@
+"""The approval form's rules are in its JSON Schema; the policy judges identity-proven answers."""
+
+from __future__ import annotations
+
+from flows.approval import form_for
+from tests.plugin_steps import ServiceScaleParams
+from warroom.approvals import Verdict, eligible, judge
+from warroom.runbook import ApprovalPolicy
+
+
+def test_form_schema_carries_every_rule_and_defaults_to_reject() -> None:
+    form = form_for(ServiceScaleParams, ["replicas"], "what will change")
+    schema = form.model_json_schema()
+    props = schema["properties"]
+    assert props["decision"]["enum"] == ["approve", "reject"] and props["decision"]["default"] == "reject"
+    assert props["code"]["pattern"] == "^[0-9]{6}$"
+    assert props["approver"]["pattern"]
+    assert props["reason"]["minLength"] == 1
+    assert set(schema["required"]) == {"approver", "code", "reason"}
+    replicas = props["replicas"]["anyOf"][0]
+    assert replicas["minimum"] == 1 and replicas["maximum"] == 50
+    assert form._description == "what will change"  # type: ignore[attr-defined]
+
+
+def policy(**kw: object) -> ApprovalPolicy:
+    return ApprovalPolicy.model_validate({"approvers": [{"group": "sre"}, {"oncall": "primary"}], **kw})
+
+
+def test_eligible_people_are_the_groups_and_who_is_on_call_now() -> None:
+    people = eligible(policy(), {"sre": ["a", "b"]}, {"primary": ["c", "d"]})
+    assert people == {"a", "b", "c"}
+
+
+def test_four_eyes_and_n_of_m() -> None:
+    p = policy(required=2)
+    kw = {"eligible_people": {"a", "b", "c"}, "excluded": {"a": "started this run"}}
+    assert judge("approve", "a", p, granted_by=[], **kw).verdict is Verdict.REFUSED  # type: ignore[arg-type]
+    assert judge("approve", "b", p, granted_by=[], **kw).verdict is Verdict.GRANTED  # type: ignore[arg-type]
+    again = judge("approve", "b", p, granted_by=["b"], **kw)  # type: ignore[arg-type]
+    assert again.verdict is Verdict.REFUSED and "already approved" in again.why
+    assert judge("reject", "c", p, granted_by=["b"], **kw).verdict is Verdict.REJECTED  # type: ignore[arg-type]
+    assert judge("reject", "z", p, granted_by=[], **kw).verdict is Verdict.REFUSED  # type: ignore[arg-type]
+    no_four_eyes = policy(four_eyes=False)
+    assert judge("approve", "a", no_four_eyes, granted_by=[], **kw).verdict is Verdict.GRANTED  # type: ignore[arg-type]

@@ -1,0 +1,413 @@
+"""The respond flow end to end on a real Prefect server, with a real HTTP service and real approvers."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from flows.approval import answer_gate
+from tests.flow_helpers import (
+    CAPACITY_RUNBOOK,
+    FlowThread,
+    code,
+    wait_for_gate,
+    wait_for_incident,
+    write_runbook,
+)
+from tests.service import ServiceState, running_service
+from warroom.settings import get_settings
+from warroom.store import Store
+
+PHASES = ["detected", "triaged", "investigating", "mitigating", "monitoring", "resolved"]
+
+
+@pytest.fixture(scope="module")
+def ledger(tmp_path_factory: pytest.TempPathFactory) -> str:
+    """One ledger for the module, like the one Prefect server: incident numbers (and so the run tags
+    `incident:INC-N`) stay unique across tests."""
+    return f"sqlite:///{tmp_path_factory.mktemp('ledger') / 'warroom.db'}"
+
+
+@pytest.fixture
+def env(
+    prefect_api: str,
+    ledger: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    request: pytest.FixtureRequest,
+) -> Iterator[Store]:
+    timeout = getattr(request, "param", "60s")
+    escalate = ", escalate_after: 2s" if timeout != "60s" else ""
+    write_runbook(
+        tmp_path / "runbooks",
+        CAPACITY_RUNBOOK.replace("APPROVAL_TIMEOUT", timeout).replace(" ESCALATE", escalate),
+    )
+    monkeypatch.setenv("WARROOM_RUNBOOKS_DIR", str(tmp_path / "runbooks"))
+    monkeypatch.setenv("WARROOM_DATABASE_URL", ledger)
+    monkeypatch.setenv("WARROOM_STEP_MODULES", '["tests.plugin_steps"]')
+    monkeypatch.setenv(
+        "WARROOM_APPROVER_GROUPS",
+        json.dumps(
+            {
+                "sre": [
+                    "alice",
+                    "bob",
+                    "carol",
+                    "dave",
+                    "erin",
+                    "grace",
+                    "heidi",
+                    "ivan",
+                    "judy",
+                    "karl",
+                    "leo",
+                    "mia",
+                    "nora",
+                    "oscar",
+                ]
+            }
+        ),
+    )
+    monkeypatch.setenv("WARROOM_ONCALL", '{"primary": ["alice"], "secondary": ["bob"]}')
+    get_settings.cache_clear()
+    store = Store.from_settings()
+    yield store
+    store.close()
+
+
+def start(service_url: str, **params: object) -> tuple[FlowThread, str]:
+    key = f"test:{uuid.uuid4().hex}"
+    thread = FlowThread(
+        runbook="svc-capacity",
+        params={"service_url": service_url, **params},
+        requested_by="dave",
+        dedup_key=key,
+    )
+    thread.start()
+    return thread, key
+
+
+def kinds(store: Store, incident: str) -> list[str]:
+    return [e.kind for e in store.timeline(incident)]
+
+
+def statuses(store: Store, incident: str) -> list[str]:
+    changes = [e.data["to"] for e in store.timeline(incident) if e.kind == "status.changed"]
+    return ["detected", *changes]
+
+
+def test_approved_mitigation_runs_and_every_phase_is_on_the_timeline(env: Store) -> None:
+    with running_service() as (url, state):
+        thread, key = start(url)
+        incident = wait_for_incident(env, key)
+        gate = wait_for_gate(incident.id)
+        assert gate.proposal == "scale_up"
+        assert state.scale_calls == []  # nothing runs while the gate is open
+        outcome = answer_gate(
+            env, incident.id, approver="alice", code=code("alice"), reason="capacity is the cause"
+        )
+        assert outcome.verdict == "granted"
+        result = thread.finish()
+    assert thread.error is None, thread.error
+    assert result.outcome == "resolved"
+    assert state.scale_calls == [4]
+    assert statuses(env, incident.id) == PHASES
+    timeline = kinds(env, incident.id)
+    order = [
+        "incident.opened",
+        "run.started",
+        "status.changed",
+        "diagnostic.result",
+        "mitigation.proposed",
+        "approval.requested",
+        "approval.granted",
+        "mitigation.started",
+        "mitigation.applied",
+        "verification.passed",
+    ]
+    positions = [timeline.index(k) for k in order]
+    assert positions == sorted(positions), timeline
+    assert env.get(incident.id).title == f"capacity: {url}"
+
+
+def test_timeline_artifact_matches_the_ledger_and_run_is_tagged(env: Store) -> None:
+    from prefect.client.orchestration import get_client
+
+    with running_service() as (url, _state):
+        thread, key = start(url)
+        incident = wait_for_incident(env, key)
+        wait_for_gate(incident.id)
+        answer_gate(env, incident.id, approver="bob", code=code("bob"), reason="go")
+        thread.finish()
+    with get_client(sync_client=True) as client:
+        from prefect.client.schemas.filters import (
+            ArtifactFilter,
+            ArtifactFilterKey,
+            FlowRunFilter,
+            FlowRunFilterTags,
+        )
+
+        [artifact] = client.read_artifacts(
+            artifact_filter=ArtifactFilter(key=ArtifactFilterKey(any_=[f"inc-{incident.number}-timeline"])),
+            limit=1,
+            sort="CREATED_DESC",
+        )
+        runs = client.read_flow_runs(
+            flow_run_filter=FlowRunFilter(tags=FlowRunFilterTags(all_=[f"incident:{incident.id}"]))
+        )
+    from warroom.render import timeline_markdown
+
+    final = env.get(incident.id)
+    assert artifact.data == timeline_markdown(final, env.timeline(incident.id))
+    assert final.status.value == "resolved"
+    [run] = runs
+    assert {f"incident:{incident.id}", "runbook:svc-capacity", "severity:P3"} <= set(run.tags)
+
+
+def test_rejected_mitigation_executes_nothing(env: Store) -> None:
+    with running_service() as (url, state):
+        thread, key = start(url)
+        incident = wait_for_incident(env, key)
+        wait_for_gate(incident.id)
+        outcome = answer_gate(
+            env,
+            incident.id,
+            approver="carol",
+            code=code("carol"),
+            reason="not during the sale",
+            decision="reject",
+        )
+        result = thread.finish()
+    assert outcome.verdict == "rejected"
+    assert state.scale_calls == []
+    assert result.outcome == "handed_back"
+    timeline = kinds(env, incident.id)
+    assert "approval.rejected" in timeline and "run.handed_back" in timeline
+    assert "mitigation.started" not in timeline
+
+
+def test_unauthorized_approver_is_refused_then_an_authorized_one_counts(env: Store) -> None:
+    with running_service() as (url, state):
+        thread, key = start(url)
+        incident = wait_for_incident(env, key)
+        gate = wait_for_gate(incident.id)
+        refused = answer_gate(env, incident.id, approver="mallory", code=code("mallory"), reason="me")
+        assert refused.verdict == "refused" and "not an authorized approver" in refused.text
+        assert state.scale_calls == []
+        wait_for_gate(incident.id, after_attempt=gate.attempt)  # the gate waits again
+        granted = answer_gate(env, incident.id, approver="erin", code=code("erin"), reason="ok")
+        assert granted.verdict == "granted"
+        thread.finish()
+    assert state.scale_calls == [4]
+
+
+def test_right_name_with_a_wrong_code_is_refused(env: Store) -> None:
+    with running_service() as (url, state):
+        thread, key = start(url)
+        incident = wait_for_incident(env, key)
+        gate = wait_for_gate(incident.id)
+        good = code("alice")
+        wrong = f"{(int(good) + 1) % 1_000_000:06d}"
+        refused = answer_gate(env, incident.id, approver="alice", code=wrong, reason="trust me")
+        assert refused.verdict == "refused" and "wrong one-time code for alice" in refused.text
+        wait_for_gate(incident.id, after_attempt=gate.attempt)
+        answer_gate(
+            env, incident.id, approver="alice", code=good, reason="now with my code", decision="reject"
+        )
+        thread.finish()
+    assert state.scale_calls == []
+    assert all("code" not in e.data.get("answer", {}) for e in env.timeline(incident.id))
+
+
+def test_a_reused_code_is_refused(env: Store) -> None:
+    with running_service() as (url, state):
+        thread, key = start(url)
+        incident = wait_for_incident(env, key)
+        gate = wait_for_gate(incident.id)
+        once = code("mallory")
+        first = answer_gate(env, incident.id, approver="mallory", code=once, reason="let me")
+        assert first.verdict == "refused" and "not an authorized approver" in first.text  # the code was spent
+        gate = wait_for_gate(incident.id, after_attempt=gate.attempt)
+        replay = answer_gate(env, incident.id, approver="mallory", code=once, reason="again")
+        assert replay.verdict == "refused" and "already used" in replay.text
+        wait_for_gate(incident.id, after_attempt=gate.attempt)
+        answer_gate(env, incident.id, approver="grace", code=code("grace"), reason="no", decision="reject")
+        thread.finish()
+    assert state.scale_calls == []
+
+
+def test_four_eyes_refuses_whoever_started_the_run(env: Store) -> None:
+    with running_service() as (url, state):
+        thread, key = start(url)  # started by dave, who is in the sre group
+        incident = wait_for_incident(env, key)
+        gate = wait_for_gate(incident.id)
+        refused = answer_gate(env, incident.id, approver="dave", code=code("dave"), reason="my own fix")
+        assert refused.verdict == "refused" and "four-eyes" in refused.text
+        wait_for_gate(incident.id, after_attempt=gate.attempt)
+        answer_gate(env, incident.id, approver="heidi", code=code("heidi"), reason="stop", decision="reject")
+        thread.finish()
+    assert state.scale_calls == []
+
+
+def test_adjusted_parameter_reaches_the_mitigation(env: Store) -> None:
+    with running_service() as (url, state):
+        thread, key = start(url)
+        incident = wait_for_incident(env, key)
+        wait_for_gate(incident.id)
+        answer_gate(
+            env, incident.id, approver="ivan", code=code("ivan"), reason="go big", adjust={"replicas": 7}
+        )
+        result = thread.finish()
+    assert state.scale_calls == [7]
+    assert result.outcome == "resolved"
+
+
+def test_adjustment_outside_the_params_schema_is_refused_by_the_server(env: Store) -> None:
+    from flows.approval import GateError
+
+    with running_service() as (url, state):
+        thread, key = start(url)
+        incident = wait_for_incident(env, key)
+        wait_for_gate(incident.id)
+        with pytest.raises(GateError, match=r"Validation failed for field 'replicas'.*maximum of 50"):
+            answer_gate(
+                env, incident.id, approver="judy", code=code("judy"), reason="x", adjust={"replicas": 500}
+            )
+        answer_gate(env, incident.id, approver="karl", code=code("karl"), reason="no", decision="reject")
+        thread.finish()
+    assert state.scale_calls == []
+
+
+@pytest.mark.parametrize("env", ["5s"], indirect=True)
+def test_timeout_executes_nothing_and_escalation_is_recorded(env: Store) -> None:
+    with running_service() as (url, state):
+        thread, key = start(url)
+        incident = wait_for_incident(env, key)
+        result = thread.finish(timeout=60)
+    assert thread.error is None, thread.error
+    assert state.scale_calls == []
+    assert result.outcome == "handed_back" and "timed out" in result.detail
+    events = env.timeline(incident.id)
+    [escalated] = [e for e in events if e.kind == "approval.escalated"]
+    assert escalated.data["notified"] == ["bob"]
+    [timed_out] = [e for e in events if e.kind == "approval.timed_out"]
+    assert "nothing executed" in timed_out.text
+    assert escalated.id < timed_out.id
+
+
+def test_failed_mitigation_is_recorded_not_retried_and_goes_back_to_investigating(env: Store) -> None:
+    with running_service(ServiceState(fail_scale=True)) as (url, state):
+        thread, key = start(url)
+        incident = wait_for_incident(env, key)
+        wait_for_gate(incident.id)
+        answer_gate(env, incident.id, approver="leo", code=code("leo"), reason="try it")
+        result = thread.finish()
+    assert state.scale_calls == [4]  # once: never retried blindly
+    assert result.outcome == "handed_back"
+    [failed] = [e for e in env.timeline(incident.id) if e.kind == "mitigation.failed"]
+    assert "500" in failed.text and "not retried" in failed.text
+    assert statuses(env, incident.id)[-2:] == ["mitigating", "investigating"]
+
+
+def test_a_failing_diagnostic_does_not_stop_the_others(env: Store) -> None:
+    with running_service():
+        # health is checked on a port nobody listens on: that diagnostic fails, the other still runs.
+        thread = FlowThread(
+            runbook="svc-capacity",
+            params={"service_url": "http://127.0.0.1:9"},
+            requested_by="dave",
+            dedup_key=f"test:{uuid.uuid4().hex}",
+        )
+        thread.start()
+        incident = wait_for_incident(env, thread.kwargs["dedup_key"])
+        wait_for_gate(incident.id)
+        answer_gate(env, incident.id, approver="mia", code=code("mia"), reason="no", decision="reject")
+        thread.finish()
+    texts = [e.text for e in env.timeline(incident.id) if e.kind.startswith("diagnostic.")]
+    assert any(t.startswith("health (http.check): ConnectError") or "Connect" in t for t in texts), texts
+    assert len(texts) == 2
+
+
+def test_a_param_of_the_wrong_type_fails_the_run_and_the_incident_says_which(env: Store) -> None:
+    thread, key = start("http://127.0.0.1:9", replicas="many")
+    thread.finish()
+    assert thread.error is not None and "params.replicas" in str(thread.error)
+    incident = env.latest_for_key(key)
+    assert incident is not None
+    [failed] = [e for e in env.timeline(incident.id) if e.kind == "run.failed"]
+    assert "params.replicas: expected integer" in failed.text
+
+
+def test_running_the_runbook_again_for_the_incident_does_not_repeat_the_mitigation(env: Store) -> None:
+    # The service needs 10 replicas: scaling to 4 is applied but verification fails, so a human runs it again.
+    with running_service(ServiceState(healthy_at=10)) as (url, state):
+        first, key = start(url)
+        incident = wait_for_incident(env, key)
+        wait_for_gate(incident.id)
+        answer_gate(env, incident.id, approver="nora", code=code("nora"), reason="scale")
+        assert first.finish().outcome == "handed_back"
+        events_after_first = len(env.timeline(incident.id))
+        second = FlowThread(
+            runbook="svc-capacity", params={"service_url": url}, requested_by="erin", dedup_key=key
+        )
+        second.start()
+        result = second.finish()
+    assert state.scale_calls == [4]
+    assert result.incident == incident.id and result.outcome == "handed_back"
+    new = env.timeline(incident.id)[events_after_first:]
+    assert "mitigation.skipped" in [e.kind for e in new]
+    assert "approval.requested" not in [e.kind for e in new]  # nothing to approve: nothing will run
+    assert "mitigation.started" not in [e.kind for e in new]
+
+
+def test_a_run_that_died_mid_mitigation_is_not_repeated_when_restarted(
+    env: Store, prefect_api: str, tmp_path: Path
+) -> None:
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    from tests.conftest import REPO
+
+    with running_service(ServiceState(hang_scale=True)) as (url, state):
+        key = f"test:{uuid.uuid4().hex}"
+        script = (
+            "from flows.respond import respond; "
+            f"respond(runbook='svc-capacity', params={{'service_url': {url!r}}}, requested_by='dave', "
+            f"dedup_key={key!r})"
+        )
+        proc = subprocess.Popen(
+            [sys.executable, "-c", script],
+            cwd=REPO,
+            env={**os.environ},
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+        try:
+            incident = wait_for_incident(env, key)
+            wait_for_gate(incident.id)
+            answer_gate(env, incident.id, approver="oscar", code=code("oscar"), reason="scale it")
+            assert state.scale_received.wait(60)
+        finally:
+            os.killpg(proc.pid, signal.SIGKILL)  # the worker dies while the change is in flight
+            proc.wait()
+        assert "mitigation.started" in kinds(env, incident.id)
+        assert "mitigation.applied" not in kinds(env, incident.id)
+        state.hang_scale = False
+        restarted = FlowThread(
+            runbook="svc-capacity", params={"service_url": url}, requested_by="dave", dedup_key=key
+        )
+        restarted.start()
+        result = restarted.finish()
+    assert state.scale_calls == [4]  # never sent twice
+    assert (
+        result.outcome == "handed_back"
+    )  # its outcome is unknown, so humans decide; verification said unhealthy
+    assert "mitigation.unknown" in kinds(env, incident.id)
+    assert kinds(env, incident.id).count("mitigation.started") == 1

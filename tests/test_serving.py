@@ -1,0 +1,226 @@
+"""`warroom up`, `warroom run` and `warroom approve` as an on-call engineer uses them: three processes."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pyotp
+import pytest
+
+from deployments.serve import parameter_schema
+from tests.conftest import REPO
+from tests.flow_helpers import CAPACITY_RUNBOOK, write_runbook
+from tests.service import running_service
+from warroom.runbook import load_catalogue
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _env(tmp_path: Path, port: int) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PREFECT_", "WARROOM_"))}
+    env.update(
+        WARROOM_HOME=str(tmp_path / "home"),
+        WARROOM_RUNBOOKS_DIR=str(tmp_path / "runbooks"),
+        WARROOM_STEP_MODULES='["tests.plugin_steps"]',
+        WARROOM_APPROVER_GROUPS='{"sre": ["alice", "dave"]}',
+        WARROOM_PREFECT_PORT=str(port),
+        PREFECT_HOME=str(tmp_path / "prefect-client"),
+        COLUMNS="200",
+    )
+    return env
+
+
+def _warroom(*args: str, env: dict[str, str], **kw: object) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [sys.executable, "-m", "warroom.cli", *args],
+        cwd=REPO,
+        env=env,
+        text=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        **kw,  # type: ignore[call-overload]
+    )
+
+
+@pytest.fixture
+def served(tmp_path: Path) -> Iterator[tuple[dict[str, str], str]]:
+    write_runbook(
+        tmp_path / "runbooks", CAPACITY_RUNBOOK.replace("APPROVAL_TIMEOUT", "120s").replace(" ESCALATE", "")
+    )
+    port = _free_port()
+    env = _env(tmp_path, port)
+    proc = _warroom("up", env=env, start_new_session=True)
+    api = f"http://127.0.0.1:{port}/api"
+    deadline = time.monotonic() + 120
+    try:
+        while True:
+            assert proc.poll() is None, proc.stdout.read() if proc.stdout else ""
+            try:
+                found = httpx.post(f"{api}/deployments/filter", json={}, timeout=2).json()
+                if any(d["name"] == "svc-capacity" for d in found):
+                    break
+            except (httpx.HTTPError, ValueError):
+                pass
+            assert time.monotonic() < deadline, "warroom up did not serve the runbooks in time"
+            time.sleep(0.5)
+        yield {**env, "PREFECT_API_URL": api}, api
+    finally:
+        os.killpg(proc.pid, signal.SIGINT)
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+    # Ctrl-C stopped everything it started: nothing answers on the port any more.
+    with pytest.raises(httpx.HTTPError):
+        httpx.get(f"{api}/health", timeout=2)
+
+
+def test_up_serves_runbooks_and_a_run_is_approved_from_another_process(
+    served: tuple[dict[str, str], str],
+) -> None:
+    env, api = served
+    [deployment] = [
+        d for d in httpx.post(f"{api}/deployments/filter", json={}).json() if d["name"] == "svc-capacity"
+    ]
+    props = deployment["parameter_openapi_schema"]["properties"]["params"]["properties"]
+    assert props["replicas"] == {"type": "integer", "title": "replicas", "default": 4}
+    enrolled = subprocess.run(
+        [sys.executable, "-m", "warroom.cli", "approvers", "enroll", "alice"],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert enrolled.returncode == 0, enrolled.stdout + enrolled.stderr
+    totp = pyotp.parse_uri(enrolled.stdout.strip().splitlines()[-1])
+
+    with running_service() as (url, state):
+        run = _warroom("run", "svc-capacity", "--param", f"service_url={url}", "--as", "dave", env=env)
+        assert run.stdout is not None
+        lines: list[str] = []
+        incident = None
+        deadline = time.monotonic() + 90
+        while time.monotonic() < deadline:
+            line = run.stdout.readline()
+            lines.append(line)
+            m = re.search(r"warroom approve (INC-\d+) --proposal scale_up", line)
+            if m:
+                incident = m.group(1)
+                break
+        assert incident, "".join(lines)
+        assert state.scale_calls == []
+        approved = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "warroom.cli",
+                "approve",
+                incident,
+                "--as",
+                "alice",
+                "--reason",
+                "add capacity",
+                "--set",
+                "replicas=5",
+                "--code",
+                totp.now(),
+            ],
+            cwd=REPO,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert approved.returncode == 0, approved.stdout + approved.stderr
+        assert "scale_up: granted: scale_up: approved by alice" in approved.stdout
+        rest, _ = run.communicate(timeout=90)
+    assert run.returncode == 0, "".join(lines) + rest
+    assert f"{incident} is resolved" in rest
+    assert state.scale_calls == [5]
+
+
+def test_parameter_schema_is_the_runbook_form() -> None:
+    rb = load_catalogue([REPO / "runbooks"]).runbooks["k8s-bad-deploy"].runbook
+    schema = parameter_schema(rb)
+    params = schema["properties"]["params"]
+    assert params["properties"]["namespace"]["default"] == "prod"
+    assert params["properties"]["namespace"]["pattern"] == "^(?:[a-z0-9-]+)$"
+    assert "from alert.labels.deployment" in params["properties"]["deployment"]["description"]
+    assert schema["properties"]["runbook"]["enum"] == ["k8s-bad-deploy"]
+    json.dumps(schema)
+
+
+def test_run_local_follows_the_incident_and_exits_zero_when_resolved(
+    prefect_api: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from flows.approval import answer_gate
+    from tests.flow_helpers import code
+    from warroom.settings import get_settings
+    from warroom.store import Store
+
+    write_runbook(
+        tmp_path / "runbooks", CAPACITY_RUNBOOK.replace("APPROVAL_TIMEOUT", "120s").replace(" ESCALATE", "")
+    )
+    env = {
+        **_env(tmp_path, _free_port()),
+        "PREFECT_API_URL": prefect_api,
+        "WARROOM_APPROVER_GROUPS": '{"sre": ["peggy"]}',
+    }
+    monkeypatch.setenv("WARROOM_HOME", env["WARROOM_HOME"])
+    get_settings.cache_clear()
+    store = Store.from_settings()
+    with running_service() as (url, state):
+        run = _warroom(
+            "run", "svc-capacity", "--local", "--param", f"service_url={url}", "--as", "dave", env=env
+        )
+        assert run.stdout is not None
+        lines = []
+        while not any("waiting for approval" in line for line in lines):
+            line = run.stdout.readline()
+            assert line, "".join(lines)
+            lines.append(line)
+        incident = re.search(r"warroom approve (INC-\d+)", lines[-1]).group(1)  # type: ignore[union-attr]
+        assert (
+            answer_gate(store, incident, approver="peggy", code=code("peggy"), reason="ok").verdict
+            == "granted"
+        )
+        rest, _ = run.communicate(timeout=90)
+    assert run.returncode == 0, "".join(lines) + rest
+    assert state.scale_calls == [4]
+    store.close()
+
+
+def test_run_exits_non_zero_when_not_resolved(prefect_api: str, tmp_path: Path) -> None:
+    write_runbook(
+        tmp_path / "runbooks", CAPACITY_RUNBOOK.replace("APPROVAL_TIMEOUT", "120s").replace(" ESCALATE", "")
+    )
+    env = {**_env(tmp_path, _free_port()), "PREFECT_API_URL": prefect_api}
+    run = _warroom(
+        "run",
+        "svc-capacity",
+        "--local",
+        "--param",
+        "service_url=http://127.0.0.1:9",
+        "--param",
+        "replicas=lots",
+        env=env,
+    )
+    out, _ = run.communicate(timeout=120)
+    assert run.returncode == 1
+    assert "params.replicas: expected integer" in out
