@@ -15,6 +15,7 @@ apt_install() {
 if [ "$dev" = 1 ]; then
   missing=()
   [ -x /usr/sbin/sshd ] || missing+=(openssh-server)
+  command -v sudo >/dev/null || missing+=(sudo)
   ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || missing+=(postgresql)
   [ "${#missing[@]}" = 0 ] || apt_install "${missing[@]}"
 fi

@@ -11,6 +11,7 @@ import pytest
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
+from tests.sshd import Sshd, running_sshd
 from warroom.settings import get_settings
 from warroom.store import Store
 
@@ -80,3 +81,13 @@ def prefect_api() -> Iterator[str]:
         os.environ["PREFECT_API_URL"] = url  # for the `warroom` processes the tests start
         yield url
         os.environ.pop("PREFECT_API_URL", None)
+
+
+PASSPHRASE = "correct-horse-battery-staple"
+
+
+@pytest.fixture(scope="session")
+def sshd(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sshd]:
+    """A real OpenSSH server on 127.0.0.1 with its own host key; the client key has a passphrase."""
+    with running_sshd(tmp_path_factory.mktemp("sshd"), passphrase=PASSPHRASE) as server:
+        yield server
