@@ -10,9 +10,8 @@ from typing import Any
 
 from rich.console import Console
 
-from flows.respond import dedup_key_for
 from warroom.incident import Incident
-from warroom.runbook import Runbook
+from warroom.runbook import Runbook, dedup_key_for
 from warroom.store import Store
 
 TERMINAL = {"COMPLETED", "FAILED", "CRASHED", "CANCELLED"}
@@ -106,3 +105,39 @@ def _terminal(flow_run_id: Any) -> bool:
     with get_client(sync_client=True) as client:
         run = client.read_flow_run(flow_run_id)
     return bool(run.state and run.state.type.value in TERMINAL)
+
+
+class PrefectLauncher:
+    """Launches a runbook's deployment for an alert; the idempotency key makes a retried launch a no-op."""
+
+    def __init__(self) -> None:
+        self._ids: dict[str, Any] = {}
+
+    def _deployment_id(self, runbook: str) -> Any:
+        from prefect.client.orchestration import get_client
+
+        if runbook not in self._ids:
+            with get_client(sync_client=True) as client:
+                self._ids[runbook] = client.read_deployment_by_name(f"respond/{runbook}").id
+        return self._ids[runbook]
+
+    def launch(self, runbook: str, parameters: dict[str, Any], idempotency_key: str) -> str:
+        from prefect.exceptions import ObjectNotFound
+
+        try:
+            return self._run(self._deployment_id(runbook), runbook, parameters, idempotency_key)
+        except ObjectNotFound:
+            self._ids.pop(runbook, None)  # re-registered under a new id: look it up once more
+            return self._run(self._deployment_id(runbook), runbook, parameters, idempotency_key)
+
+    def _run(self, deployment_id: Any, runbook: str, parameters: dict[str, Any], idempotency_key: str) -> str:
+        from prefect.deployments import run_deployment
+
+        flow_run: Any = run_deployment(
+            deployment_id,
+            parameters=parameters,
+            timeout=0,
+            idempotency_key=idempotency_key,
+            tags=[f"runbook:{runbook}", "source:alert"],
+        )
+        return str(flow_run.id)

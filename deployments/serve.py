@@ -7,9 +7,11 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -20,8 +22,13 @@ from prefect.events.schemas.deployment_triggers import DeploymentEventTrigger
 from prefect.utilities.callables import ParameterSchema
 
 from flows.respond import respond
+from warroom.intake.auth import home_token
+from warroom.intake.launcher import LaunchLoop
+from warroom.intake.receiver import create_app
+from warroom.intake.router import CatalogueCache, Router
 from warroom.runbook import Catalogue, ParamType, Runbook
 from warroom.settings import Settings
+from warroom.store import Store
 
 ALERT_EVENT = "warroom.alert.firing"
 
@@ -101,6 +108,12 @@ def parameter_schema(rb: Runbook) -> dict[str, Any]:
     }
 
 
+def _json_from_event(field: str) -> dict[str, Any]:
+    # Rendered by Prefect's automations when the event arrives, then parsed as JSON.
+    template = {"__prefect_kind": "jinja", "template": f"{{{{ event.payload.{field} | tojson }}}}"}
+    return {"__prefect_kind": "json", "value": template}
+
+
 def alert_trigger(rb: Runbook) -> DeploymentEventTrigger:
     """Run this deployment when the intake routes an alert to this runbook (``warroom.alert.firing``)."""
     return DeploymentEventTrigger(
@@ -109,9 +122,9 @@ def alert_trigger(rb: Runbook) -> DeploymentEventTrigger:
         match={"prefect.resource.id": f"warroom.runbook.{rb.name}"},
         parameters={
             "runbook": rb.name,
-            "params": {"__prefect_kind": "json", "value": "{{ event.payload.params | tojson }}"},
-            "alert": {"__prefect_kind": "json", "value": "{{ event.payload.alert | tojson }}"},
-            "dedup_key": "{{ event.payload.dedup_key }}",
+            "params": _json_from_event("params"),
+            "alert": _json_from_event("alert"),
+            "dedup_key": {"__prefect_kind": "jinja", "template": "{{ event.payload.dedup_key }}"},
         },
     )
 
@@ -202,6 +215,66 @@ def local_prefect_server(settings: Settings, log: Path | None = None) -> Iterato
         out.close()
 
 
+@dataclass
+class Intake:
+    """The receiver and its launch loop, wired to the ledger and to Prefect."""
+
+    app: Any
+    loop: LaunchLoop
+    store: Store
+
+
+def build_intake(settings: Settings) -> Intake:
+    from deployments.launch import PrefectLauncher
+
+    store = Store.from_settings(settings)
+    loop = LaunchLoop(store, PrefectLauncher(), poll_seconds=settings.intake_launch_poll_seconds)
+    router = Router(store, CatalogueCache(settings.runbooks_dir).get, settings.default_severity, loop.wake)
+    return Intake(create_app(settings, store, router), loop, store)
+
+
+def receiver_app() -> Any:
+    """ASGI factory for running the receiver alone: `uvicorn --factory deployments.serve:receiver_app`."""
+    from warroom.settings import get_settings
+
+    intake = build_intake(get_settings())
+    intake.loop.start()
+    return intake.app
+
+
+@contextmanager
+def running_receiver(settings: Settings) -> Iterator[Intake]:
+    """The receiver on settings.receiver_host:port in a thread, with its launch loop; stopped on exit."""
+    import uvicorn
+
+    intake = build_intake(settings)
+    config = uvicorn.Config(
+        intake.app,
+        host=settings.receiver_host,
+        port=settings.receiver_port,
+        log_level="warning",
+        access_log=False,
+    )
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, name="warroom-receiver", daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 30
+    while not server.started:
+        if not thread.is_alive() or time.monotonic() > deadline:
+            raise RuntimeError(
+                f"the receiver could not start on {settings.receiver_host}:{settings.receiver_port}"
+            )
+        time.sleep(0.05)
+    intake.loop.start()
+    try:
+        yield intake
+    finally:
+        intake.loop.stop()
+        server.should_exit = True
+        thread.join(10)
+        intake.store.close()
+
+
 def serve_everything(settings: Settings, catalogue: Catalogue, console: Any) -> None:
     """`warroom up`: a Prefect server unless one is configured, then every runbook served until Ctrl-C."""
     from contextlib import ExitStack
@@ -232,7 +305,13 @@ def serve_everything(settings: Settings, catalogue: Catalogue, console: Any) -> 
             os.environ["PREFECT_API_AUTH_STRING"] = settings.prefect_auth.get_secret_value()
         stack.enter_context(temporary_settings(updates=updates))
         deployments = build_deployments(catalogue)
+        stack.enter_context(running_receiver(settings))
         console.print(f"Prefect UI: {api.removesuffix('/api')}")
+        receiver = f"http://{settings.receiver_host}:{settings.receiver_port}"
+        console.print(f"alert receiver: {receiver}/alerts/{{alertmanager,grafana,sns,pagerduty,generic}}")
+        if not settings.intake_tokens and not settings.intake_hmac_secrets:
+            home_token(settings)
+            console.print(f"  bearer token: in {settings.home / 'intake-token'}")
         for d in deployments:
             console.print(f"serving respond/{d.name}")
         console.print("Ctrl-C stops everything started here.")

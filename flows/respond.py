@@ -25,7 +25,7 @@ from warroom.expressions import ExpressionError, evaluate_condition, render_valu
 from warroom.incident import TRANSITIONS, Incident, Role, Status
 from warroom.redact import redact, redact_text
 from warroom.render import timeline_markdown
-from warroom.runbook import Mitigation, Runbook, StepCall, load_catalogue, resolve_params
+from warroom.runbook import Mitigation, Runbook, StepCall, dedup_key_for, load_catalogue, resolve_params
 from warroom.settings import Settings, get_settings
 from warroom.severity import classify
 from warroom.steps import StepKind, StepSpec, get_step
@@ -48,15 +48,6 @@ class Proposal(BaseModel):
     dry_run: dict[str, Any] | None
     way_back: str
     apply_key: str
-
-
-def dedup_key_for(runbook: Runbook, alert: Mapping[str, Any] | None, fallback: str) -> str:
-    """The alert's fingerprint (or group key, when the runbook groups), else a per-run key."""
-    if alert:
-        value = alert.get("group_key") if runbook.group_by == "group" else alert.get("fingerprint")
-        if value:
-            return f"{runbook.name}:{value}"
-    return fallback
 
 
 def _short_error(exc: BaseException) -> str:
@@ -83,8 +74,15 @@ class _Run:
 
     # -- recording ---------------------------------------------------------------------------------------
     def record(
-        self, kind: str, text: str, data: dict[str, Any] | None = None, *, once: str | None = None
+        self,
+        kind: str,
+        text: str,
+        data: dict[str, Any] | None = None,
+        *,
+        once: str | None = None,
+        publish: bool = False,
     ) -> None:
+        """Add a timeline event; the artifact is republished at phase boundaries, not for every event."""
         self.store.append(
             self.incident.number,
             kind,
@@ -92,7 +90,8 @@ class _Run:
             data=data,
             key=None if once is None else f"{self.run_key}:{once}",
         )
-        self.publish()
+        if publish:
+            self.publish()
 
     def publish(self) -> None:
         incident = self.store.get(self.incident.number)
@@ -212,6 +211,7 @@ class _Run:
                     {"step": call.use},
                     once=f"diag:{d_id}",
                 )
+        self.publish()
 
     def propose(self, m: Mitigation) -> Proposal | None:
         spec = get_step(m.use)
@@ -258,6 +258,7 @@ class _Run:
             f"proposed {m.id} ({m.use}): {proposal.summary}",
             redact(proposal.model_dump(mode="json")),
             once=f"proposed:{m.id}",
+            publish=True,
         )
         return proposal
 
@@ -492,7 +493,7 @@ def respond(
         once="started",
     )
     if param_error is not None:
-        run.record("run.failed", f"invalid params: {param_error}", once="failed")
+        run.record("run.failed", f"invalid params: {param_error}", once="failed", publish=True)
         raise param_error
     run.triage()
     run.investigate()
@@ -510,7 +511,12 @@ def respond(
                     if gate.timed_out
                     else f"not approved: {gate.reason}"
                 )
-                run.record("run.handed_back", f"{m.id} {detail}; over to the humans", once=f"handback:{m.id}")
+                run.record(
+                    "run.handed_back",
+                    f"{m.id} {detail}; over to the humans",
+                    once=f"handback:{m.id}",
+                    publish=True,
+                )
                 return Outcome(
                     incident=run.incident.id,
                     status=run.incident.status.value,
@@ -526,7 +532,12 @@ def respond(
             )
         run.advance(Status.INVESTIGATING, f"verification failed after {m.id}; investigating again")
 
-    run.record("run.handed_back", "no further mitigation to propose; over to the humans", once="handback")
+    run.record(
+        "run.handed_back",
+        "no further mitigation to propose; over to the humans",
+        once="handback",
+        publish=True,
+    )
     incident = store.get(run.incident.number)
     return Outcome(
         incident=incident.id,

@@ -212,8 +212,13 @@ class ConnectionPool:
     @staticmethod
     def _key(host: Host, settings: Settings, creds: Credentials) -> tuple[str, ...]:
         # Who, where, and what we trust: a connection is only reused under the same host keys and identity.
-        return (host.user or creds.user or "", host.address, str(host.port), str(settings.ssh_known_hosts),
-                host.key_file or str(creds.key_file or ""))
+        return (
+            host.user or creds.user or "",
+            host.address,
+            str(host.port),
+            str(settings.ssh_known_hosts),
+            host.key_file or str(creds.key_file or ""),
+        )
 
     def get(self, host: Host, settings: Settings, creds: Credentials) -> paramiko.SSHClient:
         user = host.user or creds.user

@@ -94,8 +94,9 @@ CAPACITY_RUNBOOK = """\
     name: svc-capacity
     description: The service is unhealthy because it runs too few replicas; scale it up.
     title: "capacity: {{ params.service_url }}"
+    match: {alertname: ServiceUnhealthy}
     params:
-      service_url: {type: string}
+      service_url: {type: string, from: alert.annotations.service_url}
       replicas: {type: integer, default: 4}
       timeout: {type: duration, default: 60s}
     diagnostics:

@@ -21,6 +21,7 @@ class ServiceState:
     released: threading.Event = field(default_factory=threading.Event)
     scale_calls: list[int] = field(default_factory=list)
     scale_arrivals: list[float] = field(default_factory=list)  # time.time() of each scale request
+    health_arrivals: list[float] = field(default_factory=list)  # time.time() of each health check
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     @property
@@ -44,6 +45,7 @@ class _Handler(BaseHTTPRequestHandler):
 
     def do_GET(self) -> None:
         if self.path == "/healthz":
+            self.state.health_arrivals.append(time.time())
             ok = self.state.healthy
             self._send(200 if ok else 503, {"healthy": ok, "replicas": self.state.replicas})
         elif self.path == "/replicas":

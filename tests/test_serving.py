@@ -38,6 +38,7 @@ def _env(tmp_path: Path, port: int) -> dict[str, str]:
         WARROOM_STEP_MODULES='["tests.plugin_steps"]',
         WARROOM_APPROVER_GROUPS='{"sre": ["alice", "dave"]}',
         WARROOM_PREFECT_PORT=str(port),
+        WARROOM_RECEIVER_PORT=str(_free_port()),
         PREFECT_HOME=str(tmp_path / "prefect-client"),
         COLUMNS="200",
     )
@@ -224,3 +225,70 @@ def test_run_exits_non_zero_when_not_resolved(prefect_api: str, tmp_path: Path) 
     out, _ = run.communicate(timeout=120)
     assert run.returncode == 1
     assert "params.replicas: expected integer" in out
+
+
+def test_alert_posted_to_the_receiver_runs_the_runbook(
+    served: tuple[dict[str, str], str], tmp_path: Path
+) -> None:
+    from warroom.store import Store
+
+    env, _api = served
+    token = (Path(env["WARROOM_HOME"]) / "intake-token").read_text().strip()
+    enrolled = subprocess.run(
+        [sys.executable, "-m", "warroom.cli", "approvers", "enroll", "alice"],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    totp = pyotp.parse_uri(enrolled.stdout.strip().splitlines()[-1])
+    receiver = f"http://127.0.0.1:{env['WARROOM_RECEIVER_PORT']}"
+    with running_service() as (url, state):
+        alert = {
+            "title": "ServiceUnhealthy",
+            "labels": {"service": "checkout"},
+            "annotations": {"service_url": url, "summary": "healthz failing"},
+            "fingerprint": "svc-1",
+        }
+        resp = httpx.post(
+            f"{receiver}/alerts/generic", json=alert, headers={"Authorization": f"Bearer {token}"}
+        )
+        assert resp.status_code == 202, resp.text
+        incident = resp.json()["results"][0]["incident"]
+        deadline = time.monotonic() + 90
+        approved = None
+        while time.monotonic() < deadline:
+            approved = subprocess.run(
+                [
+                    sys.executable,
+                    "-m",
+                    "warroom.cli",
+                    "approve",
+                    incident,
+                    "--as",
+                    "alice",
+                    "--reason",
+                    "scale",
+                    "--code",
+                    totp.now(),
+                ],
+                cwd=REPO,
+                env=env,
+                capture_output=True,
+                text=True,
+                timeout=60,
+            )
+            if approved.returncode == 0:
+                break
+            time.sleep(1)
+        assert approved is not None and approved.returncode == 0, approved.stdout + approved.stderr
+        store = Store(f"sqlite:///{Path(env['WARROOM_HOME']) / 'warroom.db'}")
+        while time.monotonic() < deadline and store.get(incident).status.value != "resolved":
+            time.sleep(0.5)
+    timeline = store.timeline(incident)
+    store.close()
+    assert [e.kind for e in timeline][:1] == ["alert.firing"]
+    assert "runbook.launched" in [e.kind for e in timeline]
+    assert timeline[-1].kind == "status.changed" and timeline[-1].data["to"] == "resolved"
+    assert state.scale_calls == [4]

@@ -203,3 +203,14 @@ def test_unreachable_database_names_the_url_without_its_password() -> None:
     assert "s3cr3t-pw" not in message
     assert "postgresql+psycopg://warroom:***@127.0.0.1:9/ledger" in message
     assert "\n" not in message
+
+
+def test_store_head_is_the_newest_migration() -> None:
+    from alembic.config import Config
+    from alembic.script import ScriptDirectory
+
+    from warroom.store import HEAD, MIGRATIONS
+
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS))
+    assert ScriptDirectory.from_config(cfg).get_current_head() == HEAD

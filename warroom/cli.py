@@ -412,6 +412,49 @@ def up() -> None:
         fail(str(exc), 1)
 
 
+alerts_app = typer.Typer(help="The alert receiver.", no_args_is_help=True)
+app.add_typer(alerts_app, name="alerts")
+
+
+@alerts_app.command("replay")
+def alerts_replay(
+    file: Annotated[Path, typer.Argument(help="A saved alert payload (JSON)")],
+    format_: Annotated[str, typer.Option("--format", help="alertmanager, grafana, sns, pagerduty, generic")],
+    url: Annotated[
+        str | None, typer.Option(help="Receiver base URL; default: what `warroom up` serves")
+    ] = None,
+) -> None:
+    """Post a saved payload to a running receiver (runbook testing, game days); print its answer."""
+    import hashlib
+    import hmac
+
+    import httpx
+
+    from warroom.intake.auth import home_token
+
+    settings = get_settings()
+    try:
+        body = file.read_bytes()
+    except OSError as exc:
+        fail(f"cannot read {file}: {exc.strerror}", 2)
+    headers = {"Content-Type": "application/json"}
+    secret = settings.intake_hmac_secrets.get(format_) or settings.intake_hmac_secrets.get("*")
+    if secret is not None:
+        digest = hmac.new(secret.get_secret_value().encode(), body, hashlib.sha256).hexdigest()
+        headers["X-Warroom-Signature"] = f"sha256={digest}"
+    else:
+        token = settings.intake_tokens.get(format_) or settings.intake_tokens.get("*")
+        headers["Authorization"] = f"Bearer {token.get_secret_value() if token else home_token(settings)}"
+    base = url or f"http://{settings.receiver_host}:{settings.receiver_port}"
+    try:
+        resp = httpx.post(f"{base.rstrip('/')}/alerts/{format_}", content=body, headers=headers, timeout=30)
+    except httpx.HTTPError as exc:
+        fail(f"cannot reach the receiver at {base}: {exc}", 1)
+    sys.stdout.write(json.dumps(resp.json(), indent=2, sort_keys=True) + "\n")
+    if resp.status_code >= 300:
+        raise typer.Exit(1)
+
+
 def main() -> None:
     app()
 

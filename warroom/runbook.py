@@ -560,6 +560,15 @@ def load_catalogue(paths: Iterable[Path]) -> Catalogue:
     return Catalogue(found, problems)
 
 
+def dedup_key_for(runbook: Runbook, alert: Mapping[str, Any] | None, fallback: str) -> str:
+    """The alert's fingerprint (or group key, when the runbook groups), else a per-run key."""
+    if alert:
+        value = alert.get("group_key") if runbook.group_by == "group" else alert.get("fingerprint")
+        if value:
+            return f"{runbook.name}:{value}"
+    return fallback
+
+
 # --- params at run time -----------------------------------------------------------------------------------
 
 

@@ -11,6 +11,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     String,
     Table,
@@ -85,4 +86,40 @@ approval_codes = Table(
     Column("used_at", DateTime(timezone=True), nullable=False),
     Column("incident_number", Integer, ForeignKey("incidents.number")),
     UniqueConstraint("approver", "counter", name="uq_approval_code_once"),
+)
+
+alert_payloads = Table(
+    "alert_payloads",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("received_at", DateTime(timezone=True), nullable=False),
+    Column("source", String(40), nullable=False),
+    Column("remote", String(100)),
+    Column("content_type", String(200)),
+    Column("body", LargeBinary, nullable=False),
+    # received -> accepted | rejected (with error) | ignored
+    Column("state", String(20), nullable=False),
+    Column("error", Text),
+    Column("alerts", Integer, nullable=False, server_default="0"),
+    Index("ix_alert_payloads_state", "state"),
+)
+
+alert_launches = Table(
+    "alert_launches",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    # One launch per (runbook, dedup key, alert start): Alertmanager retries and storms collapse here.
+    Column("idempotency_key", String(200), nullable=False, unique=True),
+    Column("payload_id", Integer, ForeignKey("alert_payloads.id"), nullable=False),
+    Column("incident_number", Integer, ForeignKey("incidents.number"), nullable=False),
+    Column("runbook", String(200), nullable=False),
+    Column("dedup_key", String(500), nullable=False),
+    Column("alert", JSON, nullable=False),
+    Column("state", String(20), nullable=False),  # pending -> launched | failed (retried)
+    Column("attempts", Integer, nullable=False, server_default="0"),
+    Column("next_attempt_at", DateTime(timezone=True), nullable=False),
+    Column("flow_run_id", String(64)),
+    Column("error", Text),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Index("ix_alert_launches_state", "state", "next_attempt_at"),
 )

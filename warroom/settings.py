@@ -55,6 +55,28 @@ class Settings(BaseSettings):
         default=1, ge=1, description="How often served deployments look for runs"
     )
 
+    receiver_host: str = Field(
+        default="127.0.0.1", description="Where `warroom up` serves the alert receiver"
+    )
+    receiver_port: int = Field(default=9095)
+    intake_tokens: dict[str, SecretStr] = Field(
+        default_factory=dict,
+        description="Bearer token per format (or '*'); default: $WARROOM_HOME/intake-token",
+    )
+    intake_hmac_secrets: dict[str, SecretStr] = Field(
+        default_factory=dict, description="HMAC-SHA256 secret per format: X-Warroom-Signature: sha256=<hex>"
+    )
+    pagerduty_webhook_secrets: list[SecretStr] = Field(
+        default_factory=list, description="PagerDuty v3 webhook secrets (X-PagerDuty-Signature)"
+    )
+    intake_max_body_bytes: int = Field(default=1_048_576, ge=1024)
+    sns_trusted_url_pattern: str = Field(
+        default=r"^https://sns\.[a-z0-9-]+\.amazonaws\.com(\.cn)?/",
+        description="Only URLs matching this are fetched (signing certificates, SubscribeURL)",
+    )
+    sns_regions: list[str] = Field(default_factory=list, description="SNS regions accepted; empty: any")
+    intake_launch_poll_seconds: float = Field(default=2.0, gt=0, description="Retry loop of pending launches")
+
     ssh_inventory: Path | None = Field(default=None, description="Ansible YAML inventory of SSH hosts")
     ssh_config: Path | None = Field(
         default=Path.home() / ".ssh" / "config", description="ssh_config to honour"

@@ -17,7 +17,7 @@ from typing import Any
 from pydantic_core import to_jsonable_python
 from sqlalchemy import Connection, Engine, RowMapping, create_engine, event, func, insert, select, update
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import ArgumentError, IntegrityError, OperationalError
+from sqlalchemy.exc import ArgumentError, DatabaseError, IntegrityError, OperationalError
 from sqlalchemy.exc import NoSuchModuleError as NoSuchDialect
 
 from warroom.incident import (
@@ -34,9 +34,17 @@ from warroom.incident import (
     parse_incident_ref,
 )
 from warroom.redact import redact, redact_text
-from warroom.schema import action_items, approval_codes, incidents, timeline_events
+from warroom.schema import (
+    action_items,
+    alert_launches,
+    alert_payloads,
+    approval_codes,
+    incidents,
+    timeline_events,
+)
 
 MIGRATIONS = Path(__file__).parent / "migrations"
+HEAD = "0003"  # the newest migration; a test keeps this in step with warroom/migrations/versions
 PG_MIGRATION_LOCK = 0x5741_5252  # "WARR": serializes concurrent first starts on one PostgreSQL database
 
 
@@ -200,6 +208,8 @@ class Store:
     # -- schema -------------------------------------------------------------------------------------
     def migrate(self) -> None:
         """Bring the schema to the newest migration; safe when several processes start at once."""
+        if self._at_head():
+            return  # the common case: no alembic import, no lock (flow runs open the ledger at every start)
         from alembic import command
         from alembic.config import Config
 
@@ -210,6 +220,14 @@ class Store:
                 conn.exec_driver_sql(f"SELECT pg_advisory_xact_lock({PG_MIGRATION_LOCK})")
             cfg.attributes["connection"] = conn
             command.upgrade(cfg, "head")
+
+    def _at_head(self) -> bool:
+        try:
+            with self.engine.connect() as conn:
+                version = conn.exec_driver_sql("SELECT version_num FROM alembic_version").scalar()
+        except DatabaseError:
+            return False  # a new database: no version table yet
+        return version == HEAD
 
     @contextmanager
     def _migration_lock(self) -> Iterator[None]:
@@ -244,8 +262,11 @@ class Store:
         actor: str = "warroom",
         data: dict[str, Any] | None = None,
         at: datetime | None = None,
+        event: tuple[str, str] | None = None,
     ) -> Opened:
         """Open an incident for ``dedup_key``, or attach to the one already open for it.
+
+        ``event`` (kind, text) is what the incident's first event, or the attach event, says.
 
         Safe under concurrency: the database lets exactly one insert win; the losers attach to it.
         """
@@ -255,7 +276,7 @@ class Store:
             try:
                 with self.engine.begin() as conn:
                     incident = self._insert_incident(
-                        conn, title, severity, service, runbook, dedup_key, actor, data, at
+                        conn, title, severity, service, runbook, dedup_key, actor, data, at, event
                     )
                 return Opened(incident, created=True)
             except IntegrityError:
@@ -268,11 +289,12 @@ class Store:
                 )
                 if row is None:
                     continue  # resolved between our insert and this read: try to open again
+                kind, text = event or ("incident.attached", f"attached: {title}")
                 self._append(
                     conn,
                     row["number"],
-                    "incident.attached",
-                    f"attached: {title}",
+                    kind,
+                    text,
                     actor=actor,
                     data={"dedup_key": dedup_key, **(data or {})},
                     at=at,
@@ -293,7 +315,7 @@ class Store:
     ) -> Incident:
         """Open an incident with no dedup key (declared by hand)."""
         with self.engine.begin() as conn:
-            return self._insert_incident(conn, title, severity, service, runbook, None, actor, data, at)
+            return self._insert_incident(conn, title, severity, service, runbook, None, actor, data, at, None)
 
     def _insert_incident(
         self,
@@ -306,6 +328,7 @@ class Store:
         actor: str,
         data: dict[str, Any] | None,
         at: datetime | None,
+        event: tuple[str, str] | None,
     ) -> Incident:
         detected = at or now()
         number = conn.execute(
@@ -323,11 +346,12 @@ class Store:
             )
             .returning(incidents.c.number)
         ).scalar_one()
+        kind, text = event or ("incident.opened", f"incident opened: {title}")
         self._append(
             conn,
             number,
-            "incident.opened",
-            f"incident opened: {title}",
+            kind,
+            text,
             actor=actor,
             data={"severity": Severity(severity).value, "dedup_key": dedup_key, **(data or {})},
             at=detected,
@@ -659,6 +683,122 @@ class Store:
         except IntegrityError:
             return False
         return True
+
+    # -- alert intake ----------------------------------------------------------------------------------------
+    def save_payload(self, source: str, body: bytes, *, remote: str | None, content_type: str | None) -> int:
+        """Keep a raw alert body exactly as received, before anything else is done with it."""
+        with self.engine.begin() as conn:
+            return int(
+                conn.execute(
+                    insert(alert_payloads)
+                    .values(
+                        received_at=now(),
+                        source=source,
+                        remote=remote,
+                        content_type=content_type,
+                        body=body,
+                        state="received",
+                        alerts=0,
+                    )
+                    .returning(alert_payloads.c.id)
+                ).scalar_one()
+            )
+
+    def mark_payload(self, payload_id: int, state: str, *, error: str | None = None, alerts: int = 0) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(
+                update(alert_payloads)
+                .where(alert_payloads.c.id == payload_id)
+                .values(state=state, error=error, alerts=alerts)
+            )
+
+    def payload(self, payload_id: int) -> dict[str, Any]:
+        with self._read() as conn:
+            row = (
+                conn.execute(select(alert_payloads).where(alert_payloads.c.id == payload_id))
+                .mappings()
+                .first()
+            )
+        if row is None:
+            raise NotFound(f"no alert payload {payload_id}")
+        return dict(row)
+
+    def payloads(self, state: str | None = None) -> list[dict[str, Any]]:
+        q = select(alert_payloads).order_by(alert_payloads.c.id)
+        if state is not None:
+            q = q.where(alert_payloads.c.state == state)
+        with self._read() as conn:
+            return [dict(r) for r in conn.execute(q).mappings()]
+
+    def queue_launch(
+        self, key: str, *, payload_id: int, incident: int, runbook: str, dedup_key: str, alert: dict[str, Any]
+    ) -> bool:
+        """Queue a runbook launch once per key; False when it was queued before (a retry or a storm)."""
+        try:
+            with self.engine.begin() as conn:
+                conn.execute(
+                    insert(alert_launches).values(
+                        idempotency_key=key,
+                        payload_id=payload_id,
+                        incident_number=incident,
+                        runbook=runbook,
+                        dedup_key=dedup_key,
+                        alert=alert,
+                        state="pending",
+                        attempts=0,
+                        next_attempt_at=now(),
+                        created_at=now(),
+                    )
+                )
+        except IntegrityError:
+            return False
+        return True
+
+    def due_launches(self, limit: int = 50) -> list[dict[str, Any]]:
+        with self._read() as conn:
+            rows = conn.execute(
+                select(alert_launches)
+                .where(
+                    alert_launches.c.state.in_(["pending", "failed"]),
+                    alert_launches.c.next_attempt_at <= now(),
+                )
+                .order_by(alert_launches.c.id)
+                .limit(limit)
+            ).mappings()
+            return [dict(r) for r in rows]
+
+    def launch_done(self, launch_id: int, flow_run_id: str) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(
+                update(alert_launches)
+                .where(alert_launches.c.id == launch_id)
+                .values(
+                    state="launched",
+                    flow_run_id=flow_run_id,
+                    error=None,
+                    attempts=alert_launches.c.attempts + 1,
+                )
+            )
+
+    def launch_failed(self, launch_id: int, error: str, retry_at: datetime) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(
+                update(alert_launches)
+                .where(alert_launches.c.id == launch_id)
+                .values(
+                    state="failed",
+                    error=redact_text(error),
+                    next_attempt_at=retry_at,
+                    attempts=alert_launches.c.attempts + 1,
+                )
+            )
+
+    def launches(self, incident: int | None = None) -> list[dict[str, Any]]:
+        q = select(alert_launches).order_by(alert_launches.c.id)
+        if incident is not None:
+            q = q.where(alert_launches.c.incident_number == incident)
+        with self._read() as conn:
+            return [dict(r) for r in conn.execute(q).mappings()]
 
     # -- action items -------------------------------------------------------------------------------
     def add_action_item(

@@ -1,0 +1,338 @@
+"""Alert intake against the receiver on 127.0.0.1 (uvicorn, one worker, SQLite ledger, a real Prefect server).
+
+(a) acceptance latency p50/p99 at a steady --rate alerts/s for --seconds s (fingerprints cycle over 500);
+(b) a storm of 10,000 alerts over 100 fingerprints in Alertmanager batches of 100: alerts/s accepted,
+    incidents created (must be 100), flow runs launched (must be 100);
+(c) from POST to the runbook flow's first task starting (served by `warroom up`, runner poll 1 s):
+    median and p95 over 20 alerts.
+
+Run: python bench/intake.py [--rate 200] [--seconds 30] [--storm 10000] [--first-task 20]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import textwrap
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+TOKEN = "bench-token"
+
+STORM_RUNBOOK = """\
+name: bench-storm
+description: storm target (its deployment is registered, not served)
+match: {alertname: BenchStorm}
+diagnostics:
+  - id: health
+    use: http.check
+    with: {url: "http://127.0.0.1:9/healthz", retries: 0}
+"""
+
+STEADY_RUNBOOK = """\
+name: bench-steady
+description: steady-traffic target (registered, not served)
+match: {alertname: BenchSteady}
+diagnostics:
+  - id: health
+    use: http.check
+    with: {url: "http://127.0.0.1:9/healthz", retries: 0}
+"""
+
+FIRST_TASK_RUNBOOK = """\
+name: bench-first-task
+description: first-task latency
+match: {alertname: BenchFirstTask}
+params:
+  service_url: {type: string, from: alert.annotations.service_url}
+diagnostics:
+  - id: health
+    use: http.check
+    with: {url: "{{ params.service_url }}/healthz", retries: 0}
+"""
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _pct(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
+
+
+def _wait_http(url: str, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(url, timeout=1).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.2)
+    raise RuntimeError(f"{url} did not come up")
+
+
+def _alert(name: str, fingerprint: str, annotations: dict[str, str] | None = None) -> dict[str, Any]:
+    return {
+        "status": "firing",
+        "labels": {"alertname": name, "instance": fingerprint},
+        "annotations": annotations or {},
+        "startsAt": "2026-11-27T06:00:00Z",
+        "endsAt": "0001-01-01T00:00:00Z",
+        "fingerprint": fingerprint,
+    }
+
+
+def _batch(alerts: list[dict[str, Any]]) -> bytes:
+    return json.dumps(
+        {"version": "4", "status": "firing", "receiver": "warroom", "groupKey": "{}:{}", "alerts": alerts}
+    ).encode()
+
+
+def steady(url: str, rate: int, seconds: int) -> None:
+    total = rate * seconds
+    latencies: list[float] = []
+    errors = 0
+    lock = threading.Lock()
+    start = time.perf_counter() + 0.5
+    workers = 16
+
+    def worker(offset: int) -> None:
+        nonlocal errors
+        with httpx.Client(headers={"Authorization": f"Bearer {TOKEN}"}, timeout=30) as client:
+            for i in range(offset, total, workers):
+                due = start + i / rate
+                delay = due - time.perf_counter()
+                if delay > 0:
+                    time.sleep(delay)
+                body = _batch([_alert("BenchSteady", f"steady-{i % 500:04d}")])
+                t0 = time.perf_counter()
+                resp = client.post(f"{url}/alerts/alertmanager", content=body)
+                took = time.perf_counter() - t0
+                with lock:
+                    latencies.append(took)
+                    errors += resp.status_code != 202
+
+    threads = [threading.Thread(target=worker, args=(w,)) for w in range(workers)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    wall = time.perf_counter() - start
+    print(
+        f"(a) steady {rate} alerts/s for {seconds}s: {len(latencies)} sent in {wall:.1f}s, {errors} not 202; "
+        f"acceptance latency p50 {statistics.median(latencies) * 1000:.1f} ms, "
+        f"p99 {_pct(latencies, 0.99) * 1000:.1f} ms, max {max(latencies) * 1000:.1f} ms"
+    )
+
+
+def storm(url: str, total: int, fingerprints: int, batch: int, home: Path) -> None:
+    from warroom.store import Store
+
+    alerts = [_alert("BenchStorm", f"storm-{n % fingerprints:03d}") for n in range(total)]
+    bodies = [_batch(alerts[i : i + batch]) for i in range(0, total, batch)]
+    before = _flow_runs("bench-storm")
+    t0 = time.perf_counter()
+    with httpx.Client(headers={"Authorization": f"Bearer {TOKEN}"}, timeout=120) as client:
+        lock = threading.Lock()
+        pending = list(bodies)
+
+        def worker() -> None:
+            while True:
+                with lock:
+                    if not pending:
+                        return
+                    body = pending.pop()
+                assert client.post(f"{url}/alerts/alertmanager", content=body).status_code == 202
+
+        threads = [threading.Thread(target=worker) for _ in range(8)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+    accepted = time.perf_counter() - t0
+    store = Store(f"sqlite:///{home / 'warroom.db'}")
+    incidents = {
+        i.number for i in store.list_incidents() if (i.dedup_key or "").startswith("bench-storm:storm-")
+    }
+    deadline = time.monotonic() + 300
+    while time.monotonic() < deadline:
+        launches = [x for x in store.launches() if x["incident_number"] in incidents]
+        if launches and all(x["state"] == "launched" for x in launches):
+            break
+        time.sleep(0.5)
+    launched_at = time.perf_counter() - t0
+    runs = _flow_runs("bench-storm") - before
+    store.close()
+    print(
+        f"(b) storm of {total} alerts over {fingerprints} fingerprints in batches of {batch}: accepted in "
+        f"{accepted:.2f}s = {total / accepted:,.0f} alerts/s; incidents created {len(incidents)}; "
+        f"flow runs launched {runs} (all launched {launched_at:.1f}s after the first POST)"
+    )
+
+
+def _flow_runs(deployment: str) -> int:
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import DeploymentFilter, DeploymentFilterName
+
+    with get_client(sync_client=True) as client:
+        return len(
+            client.read_flow_runs(
+                deployment_filter=DeploymentFilter(name=DeploymentFilterName(any_=[deployment])), limit=200
+            )
+        )
+
+
+def first_task(env: dict[str, str], count: int) -> None:
+    from tests.service import running_service
+    from warroom.store import Store
+
+    port = int(env["WARROOM_RECEIVER_PORT"])
+    up = subprocess.Popen(
+        [sys.executable, "-m", "warroom.cli", "up"],
+        cwd=REPO,
+        env=env,
+        start_new_session=True,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        _wait_http(f"http://127.0.0.1:{port}/healthz")
+        time.sleep(3)  # the runner registers its deployments and starts polling
+        store = Store(f"sqlite:///{Path(env['WARROOM_HOME']) / 'warroom.db'}")
+        latencies = []
+        with running_service() as (url, state):
+            for n in range(count):
+                seen = len(state.health_arrivals)
+                body = _batch([_alert("BenchFirstTask", f"first-{n:03d}", {"service_url": url})])
+                t0 = time.time()
+                resp = httpx.post(
+                    f"http://127.0.0.1:{port}/alerts/alertmanager",
+                    content=body,
+                    headers={"Authorization": f"Bearer {TOKEN}"},
+                    timeout=30,
+                )
+                assert resp.status_code == 202, resp.text
+                deadline = time.monotonic() + 120
+                while len(state.health_arrivals) == seen:
+                    assert time.monotonic() < deadline, "the flow's first task never started"
+                    time.sleep(0.01)
+                latencies.append(state.health_arrivals[seen] - t0)
+                incident = resp.json()["results"][0]["incident"]
+                while time.monotonic() < deadline and not any(
+                    e.kind == "run.handed_back" for e in store.timeline(incident)
+                ):
+                    time.sleep(0.2)
+        store.close()
+    finally:
+        os.killpg(up.pid, signal.SIGINT)
+        up.wait(60)
+    print(
+        f"(c) POST -> first task of the runbook flow, over {count} alerts (runner poll 1s, launch loop woken "
+        f"once): median {statistics.median(latencies):.2f}s, p95 {_pct(latencies, 0.95):.2f}s, "
+        f"max {max(latencies):.2f}s"
+    )
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--rate", type=int, default=200)
+    ap.add_argument("--seconds", type=int, default=30)
+    ap.add_argument("--storm", type=int, default=10_000)
+    ap.add_argument("--first-task", type=int, default=20)
+    args = ap.parse_args()
+    with tempfile.TemporaryDirectory(prefix="warroom-intake-bench-") as tmp_name:
+        tmp = Path(tmp_name)
+        for name, text in (
+            ("storm", STORM_RUNBOOK),
+            ("steady", STEADY_RUNBOOK),
+            ("first", FIRST_TASK_RUNBOOK),
+        ):
+            (tmp / name).mkdir(exist_ok=True)
+            (tmp / name / f"{name}.yaml").write_text(textwrap.dedent(text))
+        (tmp / "storm" / "steady.yaml").write_text(textwrap.dedent(STEADY_RUNBOOK))
+        base_env = {k: v for k, v in os.environ.items() if not k.startswith(("WARROOM_", "PREFECT_"))}
+        base_env.update(
+            WARROOM_INTAKE_TOKENS=json.dumps({"*": TOKEN}),
+            WARROOM_PREFECT_PORT=str(_free_port()),
+            PREFECT_HOME=str(tmp / "prefect-client"),
+            WARROOM_HOME=str(tmp / "server-home"),
+        )
+        os.environ.clear()
+        os.environ.update(base_env)
+        from deployments.serve import build_deployments, local_prefect_server
+        from warroom.runbook import load_catalogue
+        from warroom.settings import get_settings
+
+        with local_prefect_server(get_settings()) as api:
+            from prefect.settings import PREFECT_API_URL, temporary_settings
+
+            with temporary_settings(updates={PREFECT_API_URL: api}):
+                for deployment in build_deployments(load_catalogue([tmp / "storm"])):
+                    deployment.apply()
+                home = tmp / "storm-home"
+                port = _free_port()
+                env = {
+                    **base_env,
+                    "PREFECT_API_URL": api,
+                    "WARROOM_HOME": str(home),
+                    "WARROOM_RUNBOOKS_DIR": str(tmp / "storm"),
+                    "WARROOM_INTAKE_LAUNCH_POLL_SECONDS": "0.5",
+                }
+                receiver = subprocess.Popen(
+                    [
+                        sys.executable,
+                        "-m",
+                        "uvicorn",
+                        "--factory",
+                        "deployments.serve:receiver_app",
+                        "--host",
+                        "127.0.0.1",
+                        "--port",
+                        str(port),
+                        "--workers",
+                        "1",
+                        "--log-level",
+                        "warning",
+                        "--no-access-log",
+                    ],
+                    cwd=REPO,
+                    env=env,
+                )
+                try:
+                    url = f"http://127.0.0.1:{port}"
+                    _wait_http(f"{url}/healthz")
+                    steady(url, args.rate, args.seconds)
+                    storm(url, args.storm, 100, 100, home)
+                finally:
+                    receiver.terminate()
+                    receiver.wait(30)
+                first_env = {
+                    **base_env,
+                    "PREFECT_API_URL": api,
+                    "WARROOM_HOME": str(tmp / "first-home"),
+                    "WARROOM_RUNBOOKS_DIR": str(tmp / "first"),
+                    "WARROOM_RECEIVER_PORT": str(_free_port()),
+                    "WARROOM_INTAKE_LAUNCH_POLL_SECONDS": "0.5",
+                }
+                first_task(first_env, args.first_task)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,155 @@
+"""Alerts launch runbook deployments: a storm of one alert gives one incident and one flow run; Prefect being
+down loses nothing."""
+
+from __future__ import annotations
+
+import json
+import socket
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from deployments.serve import build_deployments, running_receiver
+from tests import payloads
+from tests.flow_helpers import CAPACITY_RUNBOOK, write_runbook
+from warroom.intake.launcher import LaunchLoop
+from warroom.intake.router import CatalogueCache, Router
+from warroom.runbook import load_catalogue
+from warroom.settings import get_settings
+from warroom.store import Store
+
+TOKEN = "launch-test-token"
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture
+def receiver(
+    prefect_api: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[tuple[str, Store]]:
+    write_runbook(
+        tmp_path / "runbooks", CAPACITY_RUNBOOK.replace("APPROVAL_TIMEOUT", "60s").replace(" ESCALATE", "")
+    )
+    monkeypatch.setenv("WARROOM_RUNBOOKS_DIR", str(tmp_path / "runbooks"))
+    monkeypatch.setenv("WARROOM_STEP_MODULES", '["tests.plugin_steps"]')
+    monkeypatch.setenv("WARROOM_INTAKE_TOKENS", json.dumps({"*": TOKEN}))
+    monkeypatch.setenv("WARROOM_RECEIVER_PORT", str(_free_port()))
+    monkeypatch.setenv("WARROOM_INTAKE_LAUNCH_POLL_SECONDS", "0.2")
+    get_settings.cache_clear()
+    settings = get_settings()
+    # The deployment exists in Prefect (as `warroom up` registers it); nothing executes its runs here.
+    for deployment in build_deployments(load_catalogue([settings.runbooks_dir])):
+        deployment.apply()
+    with running_receiver(settings) as intake:
+        yield f"http://{settings.receiver_host}:{settings.receiver_port}", intake.store
+
+
+def flow_runs_of(deployment_name: str) -> list[Any]:
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import DeploymentFilter, DeploymentFilterName
+
+    with get_client(sync_client=True) as client:
+        return client.read_flow_runs(
+            deployment_filter=DeploymentFilter(name=DeploymentFilterName(any_=[deployment_name]))
+        )
+
+
+def test_the_same_alert_fifty_times_at_once_gives_one_incident_and_one_flow_run(
+    receiver: tuple[str, Store],
+) -> None:
+    url, store = receiver
+    fingerprint = uuid.uuid4().hex[:16]
+    body = {
+        "title": "ServiceUnhealthy",
+        "annotations": {"service_url": "http://127.0.0.1:9"},
+        "fingerprint": fingerprint,
+        "starts_at": "2026-11-27T06:00:00Z",
+    }
+    before = len(flow_runs_of("svc-capacity"))
+    barrier = threading.Barrier(50)
+    answers: list[int] = []
+
+    def send() -> None:
+        barrier.wait()
+        resp = httpx.post(
+            f"{url}/alerts/generic", json=body, headers={"Authorization": f"Bearer {TOKEN}"}, timeout=60
+        )
+        answers.append(resp.status_code)
+
+    threads = [threading.Thread(target=send) for _ in range(50)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert answers == [202] * 50
+    incident = store.latest_for_key(f"svc-capacity:{fingerprint}")
+    assert incident is not None and store.count_incidents() == 1
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and store.launches(incident.number)[0]["state"] != "launched":
+        time.sleep(0.2)
+    [launch] = store.launches(incident.number)
+    assert launch["state"] == "launched"
+    time.sleep(1)  # any second launch would have happened by now
+    assert len(flow_runs_of("svc-capacity")) == before + 1
+    kinds = [e.kind for e in store.timeline(incident.number)]
+    assert kinds.count("alert.firing") == 50 and kinds.count("runbook.launched") == 1
+
+
+class _Down:
+    """A Prefect API that is down, then comes back."""
+
+    def __init__(self, fail_times: int) -> None:
+        self.fail_times = fail_times
+        self.calls: list[str] = []
+
+    def launch(self, runbook: str, parameters: dict[str, Any], idempotency_key: str) -> str:
+        self.calls.append(idempotency_key)
+        if len(self.calls) <= self.fail_times:
+            raise httpx.ConnectError("All connection attempts failed")
+        return f"run-{len(self.calls)}"
+
+
+def test_launch_failures_are_retried_from_the_ledger_and_never_dropped(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from fastapi.testclient import TestClient
+
+    from tests.conftest import REPO
+    from warroom.intake.receiver import create_app
+
+    monkeypatch.setenv("WARROOM_RUNBOOKS_DIR", str(REPO / "runbooks"))
+    monkeypatch.setenv("WARROOM_INTAKE_TOKENS", json.dumps({"*": TOKEN}))
+    get_settings.cache_clear()
+    settings = get_settings()
+    store = Store.from_settings(settings)
+    launcher = _Down(fail_times=2)
+    loop = LaunchLoop(store, launcher, poll_seconds=0.05, max_backoff=0.1)
+    router = Router(store, CatalogueCache(settings.runbooks_dir).get, settings.default_severity, loop.wake)
+    with TestClient(create_app(settings, store, router)) as client:
+        resp = client.post(
+            "/alerts/alertmanager", json=payloads.alertmanager(), headers={"Authorization": f"Bearer {TOKEN}"}
+        )
+    assert resp.status_code == 202
+    incident = resp.json()["results"][0]["incident"]
+    # The receiver answered before launching; the loop now works through the ledger, as after a restart.
+    loop.start()
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and store.launches()[0]["state"] != "launched":
+        time.sleep(0.05)
+    loop.stop()
+    [launch] = store.launches()
+    assert launch["state"] == "launched" and launch["attempts"] == 3 and launch["flow_run_id"] == "run-3"
+    assert len(set(launcher.calls)) == 1  # the same idempotency key every time
+    kinds = [e.kind for e in store.timeline(incident)]
+    assert kinds.count("runbook.launch_failed") == 2 and kinds.count("runbook.launched") == 1
+    store.close()

@@ -1,0 +1,1 @@
+"""Alert intake: formats, the receiver, dedup and launching."""

@@ -1,0 +1,60 @@
+"""Who may post alerts: a bearer token or an HMAC signature per format; PagerDuty's own signature."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import os
+import secrets
+from collections.abc import Mapping
+from pathlib import Path
+
+from warroom.settings import Settings
+
+
+class Unauthorized(Exception):
+    pass
+
+
+def home_token(settings: Settings) -> str:
+    """The receiver's default bearer token, made once in $WARROOM_HOME (mode 0600) when none is configured."""
+    path = Path(settings.home) / "intake-token"
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as fh:
+            fh.write(secrets.token_urlsafe(32))
+    return path.read_text().strip()
+
+
+def _hmac_ok(secret: str, body: bytes, presented: str) -> bool:
+    expected = hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+    return hmac.compare_digest(expected, presented.strip().lower())
+
+
+def check(source: str, headers: Mapping[str, str], body: bytes, settings: Settings) -> None:
+    """Raise Unauthorized unless the request carries valid credentials for ``source``."""
+    if source == "sns":
+        return  # every SNS message is signed by AWS; the signature is checked when it is parsed
+    if source == "pagerduty" and settings.pagerduty_webhook_secrets:
+        presented = [
+            p.split("=", 1)[1]
+            for p in headers.get("x-pagerduty-signature", "").split(",")
+            if p.strip().startswith("v1=")
+        ]
+        for secret in settings.pagerduty_webhook_secrets:
+            if any(_hmac_ok(secret.get_secret_value(), body, p) for p in presented):
+                return
+        raise Unauthorized("X-PagerDuty-Signature missing or wrong")
+    hmac_secret = settings.intake_hmac_secrets.get(source) or settings.intake_hmac_secrets.get("*")
+    if hmac_secret is not None:
+        signature = headers.get("x-warroom-signature", "")
+        if signature.startswith("sha256=") and _hmac_ok(hmac_secret.get_secret_value(), body, signature[7:]):
+            return
+        raise Unauthorized("X-Warroom-Signature missing or wrong (sha256=<hex HMAC of the body>)")
+    token = settings.intake_tokens.get(source) or settings.intake_tokens.get("*")
+    expected = token.get_secret_value() if token is not None else home_token(settings)
+    auth = headers.get("authorization", "")
+    if auth.lower().startswith("bearer ") and hmac.compare_digest(auth[7:].strip(), expected):
+        return
+    raise Unauthorized("bearer token missing or wrong")

@@ -1,0 +1,109 @@
+"""Launching queued runbooks from the ledger, retried while Prefect is unreachable: no alert is dropped."""
+
+from __future__ import annotations
+
+import contextvars
+import logging
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from datetime import timedelta
+from typing import Any, Protocol
+
+from warroom.redact import redact_text
+from warroom.store import Store, now
+
+log = logging.getLogger("warroom.intake")
+
+
+class Launcher(Protocol):
+    def launch(self, runbook: str, parameters: dict[str, Any], idempotency_key: str) -> str:
+        """Start the runbook's deployment; return the flow run id. Raises when it cannot."""
+        ...
+
+
+class LaunchLoop(threading.Thread):
+    """Works through pending launches; a failed launch is retried with backoff, never forgotten."""
+
+    def __init__(
+        self,
+        store: Store,
+        launcher: Launcher,
+        poll_seconds: float = 2.0,
+        max_backoff: float = 60.0,
+        parallel: int = 8,
+    ) -> None:
+        super().__init__(name="warroom-launch-loop", daemon=True)
+        self.store = store
+        self.launcher = launcher
+        self.poll_seconds = poll_seconds
+        self.max_backoff = max_backoff
+        self.parallel = parallel
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._wake.set()
+
+    def start(self) -> None:
+        # Run in the context of whoever starts the loop: it carries the settings (Prefect API) to use.
+        self._context = contextvars.copy_context()
+        super().start()
+
+    def run(self) -> None:
+        self._context.run(self._loop)
+
+    def _loop(self) -> None:
+        while not self._stop.is_set():
+            self._wake.clear()
+            try:
+                self.drain()
+            except Exception:  # the ledger itself is unreachable: keep trying, the launches are in it
+                log.exception("launch loop: cannot read the ledger")
+            self._wake.wait(self.poll_seconds)
+
+    def drain(self) -> int:
+        """Launch everything due, a few at a time (each launch is one round trip to Prefect)."""
+        rows = self.store.due_launches(limit=200)
+        if not rows:
+            return 0
+        context = contextvars.copy_context()
+        with ThreadPoolExecutor(max_workers=min(self.parallel, len(rows))) as pool:
+            results = list(pool.map(lambda row: context.copy().run(self._launch_one, row), rows))
+        return sum(results)
+
+    def _launch_one(self, row: dict[str, Any]) -> int:
+        if self._stop.is_set():
+            return 0
+        parameters = {
+            "runbook": row["runbook"],
+            "params": {},
+            "alert": row["alert"],
+            "dedup_key": row["dedup_key"],
+            "requested_by": None,
+        }
+        try:
+            flow_run_id = self.launcher.launch(row["runbook"], parameters, row["idempotency_key"])
+        except Exception as exc:
+            delay = min(self.max_backoff, 2.0 ** row["attempts"])
+            error = redact_text(f"{type(exc).__name__}: {exc}")[:500]
+            self.store.launch_failed(row["id"], error, now() + timedelta(seconds=delay))
+            self.store.append(
+                row["incident_number"],
+                "runbook.launch_failed",
+                f"could not launch respond/{row['runbook']} (attempt {row['attempts'] + 1}): {error}; "
+                f"retrying in {delay:.0f}s",
+            )
+            return 0
+        self.store.launch_done(row["id"], flow_run_id)
+        self.store.append(
+            row["incident_number"],
+            "runbook.launched",
+            f"launched respond/{row['runbook']} (flow run {flow_run_id})",
+            data={"flow_run_id": flow_run_id, "idempotency_key": row["idempotency_key"]},
+            key=f"launched:{row['idempotency_key']}",
+        )
+        return 1

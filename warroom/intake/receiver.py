@@ -1,0 +1,145 @@
+"""The alert receiver (ASGI): ``POST /alerts/{format}``, ``GET /healthz``, and its OpenAPI spec.
+
+Order of work for every request: size limit, credentials (nothing is stored for a caller who cannot
+prove who it is), the raw body into the ledger, then parsing, routing, and only then the 2xx answer.
+A body that cannot be parsed stays in the ledger with its error and is answered 400/422 naming the field.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel
+
+from warroom.intake import auth
+from warroom.intake.alert import Alert, PayloadError
+from warroom.intake.formats import PARSERS, validate
+from warroom.intake.router import Router
+from warroom.intake.sns import SnsEnvelope, SnsVerifier, parse_alarm
+from warroom.redact import redact_text
+from warroom.settings import Settings
+from warroom.store import Store
+
+FORMATS = ("alertmanager", "grafana", "sns", "pagerduty", "generic")
+
+
+class Accepted(BaseModel):
+    payload_id: int
+    alerts: int
+    results: list[dict[str, Any]]
+    note: str | None = None
+
+
+class Problem(BaseModel):
+    error: str
+    field: str | None = None
+    payload_id: int | None = None
+
+
+def _problem(
+    status: int, error: str, field: str | None = None, payload_id: int | None = None
+) -> JSONResponse:
+    return JSONResponse(
+        status_code=status, content=Problem(error=error, field=field, payload_id=payload_id).model_dump()
+    )
+
+
+async def _read_limited(request: Request, limit: int) -> bytes | None:
+    """The body, or None when it is larger than ``limit`` (checked as it streams, not just by header)."""
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > limit:
+        return None
+    body = bytearray()
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > limit:
+            return None
+    return bytes(body)
+
+
+def create_app(
+    settings: Settings, store: Store, router: Router, verifier: SnsVerifier | None = None
+) -> FastAPI:
+    app = FastAPI(
+        title="Warroom alert receiver",
+        version="1",
+        description="Alerts from Alertmanager, Grafana, CloudWatch (SNS), PagerDuty and generic JSON.",
+    )
+    sns = verifier or SnsVerifier(settings.sns_trusted_url_pattern, settings.sns_regions)
+
+    @app.get("/healthz")
+    def healthz() -> dict[str, Any]:
+        return {"status": "ok", "pending_launches": len(store.due_launches())}
+
+    @app.post(
+        "/alerts/{source}",
+        status_code=202,
+        response_model=Accepted,
+        responses={
+            400: {"model": Problem},
+            401: {"model": Problem},
+            404: {"model": Problem},
+            413: {"model": Problem},
+            422: {"model": Problem},
+        },
+    )
+    async def receive(source: str, request: Request) -> Any:
+        if source not in FORMATS:
+            return _problem(404, f"unknown alert format {source!r} (known: {', '.join(FORMATS)})", "format")
+        body = await _read_limited(request, settings.intake_max_body_bytes)
+        if body is None:
+            return _problem(413, f"body larger than {settings.intake_max_body_bytes} bytes")
+        try:
+            auth.check(source, request.headers, body, settings)
+        except auth.Unauthorized as exc:
+            return _problem(401, str(exc))
+        # Acknowledged means kept: the body is in the ledger before anything can go wrong with it.
+        remote = request.client.host if request.client else None
+        payload_id = store.save_payload(
+            source, body, remote=remote, content_type=request.headers.get("content-type")
+        )
+        from starlette.concurrency import run_in_threadpool
+
+        return await run_in_threadpool(_process, source, body, payload_id)
+
+    def _process(source: str, body: bytes, payload_id: int) -> Any:
+        try:
+            data = json.loads(body)
+        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+            error = f"invalid JSON: {exc}"
+            store.mark_payload(payload_id, "rejected", error=error)
+            return _problem(400, error, "<body>", payload_id)
+        try:
+            alerts, note = _parse(source, data)
+        except PayloadError as exc:
+            store.mark_payload(payload_id, "rejected", error=str(exc))
+            return _problem(exc.status, redact_text(exc.message), exc.field, payload_id)
+        for alert in alerts:
+            alert.payload_id = payload_id
+        results = router.route(alerts)
+        store.mark_payload(payload_id, "accepted" if alerts else "ignored", alerts=len(alerts), error=note)
+        return JSONResponse(
+            status_code=202,
+            content=Accepted(
+                payload_id=payload_id, alerts=len(alerts), results=[r.as_json() for r in results], note=note
+            ).model_dump(),
+        )
+
+    def _parse(source: str, data: Any) -> tuple[list[Alert], str | None]:
+        if source != "sns":
+            alerts = PARSERS[source](data)
+            return alerts, None if alerts else "nothing to act on in this payload"
+        envelope = validate(SnsEnvelope, data)
+        sns.verify(envelope)
+        if envelope.Type == "SubscriptionConfirmation":
+            sns.confirm(envelope)
+            return [], f"subscribed to {envelope.TopicArn}"
+        if envelope.Type == "UnsubscribeConfirmation":
+            return [], f"unsubscribed from {envelope.TopicArn}"
+        alerts = parse_alarm(envelope)
+        return alerts, None if alerts else "INSUFFICIENT_DATA: recorded, not acted on"
+
+    return app

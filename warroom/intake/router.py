@@ -1,0 +1,156 @@
+"""From parsed alerts to incidents and queued runbook launches: matching, dedup, resolved handling."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from warroom.incident import Severity
+from warroom.intake.alert import Alert, AlertStatus
+from warroom.runbook import Catalogue, dedup_key_for, load_catalogue
+from warroom.severity import classify
+from warroom.store import Store
+
+
+@dataclass(frozen=True)
+class Routed:
+    fingerprint: str
+    status: str
+    action: str  # opened | attached | resolved | resolved_without_incident
+    incident: str | None
+    runbook: str | None
+    launch_queued: bool = False
+
+    def as_json(self) -> dict[str, object]:
+        return {
+            "fingerprint": self.fingerprint,
+            "status": self.status,
+            "action": self.action,
+            "incident": self.incident,
+            "runbook": self.runbook,
+            "launch_queued": self.launch_queued,
+        }
+
+
+class CatalogueCache:
+    """The runbooks directory, reloaded when a file in it changes."""
+
+    def __init__(self, directory: Path) -> None:
+        self.directory = directory
+        self._stamp: tuple[tuple[str, int], ...] | None = None
+        self._catalogue = Catalogue({}, [])
+        self._lock = threading.Lock()
+
+    def _current_stamp(self) -> tuple[tuple[str, int], ...]:
+        if not self.directory.is_dir():
+            return ()
+        return tuple(
+            sorted(
+                (e.name, e.stat().st_mtime_ns)
+                for e in os.scandir(self.directory)
+                if e.name.endswith((".yaml", ".yml"))
+            )
+        )
+
+    def get(self) -> Catalogue:
+        stamp = self._current_stamp()
+        with self._lock:
+            if stamp != self._stamp:
+                self._catalogue = load_catalogue([self.directory])
+                self._stamp = stamp
+            return self._catalogue
+
+
+def launch_key(runbook: str, dedup_key: str, alert: Alert) -> str:
+    """Same runbook, same incident key, same alert start: the same launch (Alertmanager retries, storms)."""
+    raw = f"{runbook}|{dedup_key}|{alert.starts_at.isoformat() if alert.starts_at else ''}"
+    return "alert-" + hashlib.sha256(raw.encode()).hexdigest()[:40]
+
+
+class Router:
+    def __init__(
+        self,
+        store: Store,
+        catalogue: Callable[[], Catalogue],
+        default_severity: Severity,
+        wake_launcher: Callable[[], None] = lambda: None,
+    ) -> None:
+        self.store = store
+        self.catalogue = catalogue
+        self.default_severity = default_severity
+        self.wake_launcher = wake_launcher
+
+    def route(self, alerts: list[Alert]) -> list[Routed]:
+        catalogue = self.catalogue()
+        out = [self._one(alert, catalogue) for alert in alerts]
+        if any(r.launch_queued for r in out):
+            self.wake_launcher()
+        return out
+
+    def _one(self, alert: Alert, catalogue: Catalogue) -> Routed:
+        loaded = catalogue.match(alert.labels)
+        rb = loaded.runbook if loaded else None
+        ctx = alert.context()
+        key = dedup_key_for(rb, ctx, "") if rb else f"unrouted:{alert.group_key or alert.fingerprint}"
+        key = key or f"{rb.name if rb else 'unrouted'}:{alert.fingerprint}"
+        name = rb.name if rb else None
+
+        if alert.status is AlertStatus.RESOLVED:
+            # Recorded, never acted on: a resolved alert starts nothing.
+            incident = self.store.find_open(key)
+            if incident is None:
+                return Routed(alert.fingerprint, alert.status.value, "resolved_without_incident", None, name)
+            self.store.append(
+                incident.number,
+                "alert.resolved",
+                f"alert resolved: {alert.summary()}",
+                data={"alert": ctx},
+                key=f"alert-resolved:{alert.fingerprint}:{alert.ends_at or ''}",
+            )
+            return Routed(alert.fingerprint, alert.status.value, "resolved", incident.id, name)
+
+        triage = classify(rb.severity if rb else [], {"alert": ctx, "params": {}}, self.default_severity)
+        summary = alert.annotations.get("summary")
+        opened = self.store.open_or_attach(
+            key,
+            title=f"{alert.name}: {summary}" if summary else alert.summary(),
+            severity=triage.level,
+            service=alert.labels.get("service"),
+            runbook=name,
+            data={"alert": ctx, "payload_id": alert.payload_id, "triage": triage.reason},
+            event=("alert.firing", f"alert firing: {alert.summary()}"),
+        )
+        incident = opened.incident
+        if not opened.created:
+            return Routed(alert.fingerprint, alert.status.value, "attached", incident.id, name)
+        if rb is None:
+            self.store.append(
+                incident.number,
+                "triage",
+                f"no runbook matches these labels; severity {triage.level.value} by {triage.reason}",
+                data={"labels": alert.labels},
+            )
+            return Routed(alert.fingerprint, alert.status.value, "opened", incident.id, None)
+        if alert.payload_id is None:
+            raise ValueError("an alert is routed only after its raw payload is in the ledger")
+        queued = self.store.queue_launch(
+            launch_key(rb.name, key, alert),
+            payload_id=alert.payload_id,
+            incident=incident.number,
+            runbook=rb.name,
+            dedup_key=key,
+            alert=ctx,
+        )
+        if not queued:
+            self.store.append(
+                incident.number,
+                "runbook.not_launched",
+                f"{rb.name} was already launched for this alert (same start time)",
+            )
+        return Routed(
+            alert.fingerprint, alert.status.value, "opened", incident.id, name, launch_queued=queued
+        )
