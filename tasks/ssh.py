@@ -50,20 +50,25 @@ class RunParams(HostSelection):
     args: dict[str, str] = Field(default_factory=dict, description="Values for the command's placeholders")
 
 
+def _catalogue_entry(name: str, *, changes: bool) -> Command:
+    """The catalogue command ``name``, refused when it is of the other kind than the step needs."""
+    catalogue = _catalogue()
+    entry = catalogue.get(name)
+    if entry is None:
+        raise CommandError(f"unknown command {name!r} (catalogue: {', '.join(sorted(catalogue))})")
+    if entry.changes and not changes:
+        raise CommandError(f"{name} changes the host: use ssh.apply under mitigations, with approval")
+    if changes and not entry.changes:
+        raise CommandError(f"{name} only reads: use ssh.run under diagnostics")
+    return entry
+
+
 class ReadParams(RunParams):
     """ssh.run: only catalogue commands that read."""
 
     @model_validator(mode="after")
     def _read_only(self) -> ReadParams:
-        entry = _catalogue().get(self.command)
-        if entry is None:
-            raise ValueError(
-                f"unknown command {self.command!r} (catalogue: {', '.join(sorted(_catalogue()))})"
-            )
-        if entry.changes:
-            raise ValueError(
-                f"{self.command} changes the host: use ssh.apply under mitigations, with approval"
-            )
+        _catalogue_entry(self.command, changes=False)
         return self
 
 
@@ -72,13 +77,7 @@ class ChangeParams(RunParams):
 
     @model_validator(mode="after")
     def _changes(self) -> ChangeParams:
-        entry = _catalogue().get(self.command)
-        if entry is None:
-            raise ValueError(
-                f"unknown command {self.command!r} (catalogue: {', '.join(sorted(_catalogue()))})"
-            )
-        if not entry.changes:
-            raise ValueError(f"{self.command} only reads: use ssh.run under diagnostics")
+        _catalogue_entry(self.command, changes=True)
         return self
 
 
