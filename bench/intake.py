@@ -284,6 +284,16 @@ def main() -> None:
             from prefect.settings import PREFECT_API_URL, temporary_settings
 
             with temporary_settings(updates={PREFECT_API_URL: api}):
+                # (c) first, on a quiet server: (a) and (b) leave hundreds of scheduled runs behind.
+                first_env = {
+                    **base_env,
+                    "PREFECT_API_URL": api,
+                    "WARROOM_HOME": str(tmp / "first-home"),
+                    "WARROOM_RUNBOOKS_DIR": str(tmp / "first"),
+                    "WARROOM_RECEIVER_PORT": str(_free_port()),
+                    "WARROOM_INTAKE_LAUNCH_POLL_SECONDS": "0.5",
+                }
+                first_task(first_env, args.first_task)
                 for deployment in build_deployments(load_catalogue([tmp / "storm"])):
                     deployment.apply()
                 home = tmp / "storm-home"
@@ -323,15 +333,6 @@ def main() -> None:
                 finally:
                     receiver.terminate()
                     receiver.wait(30)
-                first_env = {
-                    **base_env,
-                    "PREFECT_API_URL": api,
-                    "WARROOM_HOME": str(tmp / "first-home"),
-                    "WARROOM_RUNBOOKS_DIR": str(tmp / "first"),
-                    "WARROOM_RECEIVER_PORT": str(_free_port()),
-                    "WARROOM_INTAKE_LAUNCH_POLL_SECONDS": "0.5",
-                }
-                first_task(first_env, args.first_task)
 
 
 if __name__ == "__main__":

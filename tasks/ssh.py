@@ -10,10 +10,10 @@ import base64
 import functools
 import hashlib
 import os
+import shlex
 import socket
 import threading
 import time
-from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from enum import StrEnum
@@ -417,7 +417,7 @@ def run_on_hosts(
         raise CommandError(f"{command_name} changes the host and is only run as an approved mitigation")
     line = entry.render(args)
     if sudo:
-        line = f"sudo -n sh -c {__import__('shlex').quote(line)}"
+        line = f"sudo -n sh -c {shlex.quote(line)}"
     inventory = load_inventory(settings.ssh_inventory, settings.ssh_config)
     hosts = inventory.select(selection)
     creds = _credentials(settings)
@@ -481,9 +481,10 @@ def run_on_hosts(
 # --- the steps ---------------------------------------------------------------------------
 
 
-def _guarded(command: str, fn: Callable[[], FanoutResult]) -> FanoutResult:
+def _fanout(selection: str, command: str, args: dict[str, str], *, sudo: bool, changes: bool) -> FanoutResult:
+    """run_on_hosts for a step: refusals (bad selection, unsafe value) name the command they were for."""
     try:
-        return fn()
+        return run_on_hosts(selection, command, args, sudo=sudo, allow_changes=changes)
     except (CommandError, InventoryError) as exc:
         raise ValueError(f"{command}: {exc}") from None
 
@@ -492,22 +493,14 @@ def _guarded(command: str, fn: Callable[[], FanoutResult]) -> FanoutResult:
 @task(name="ssh.run")
 def run(params: ReadParams) -> FanoutResult:
     """Run a read-only catalogue command on the selected hosts. Production impact: reads only."""
-    return _guarded(
-        params.command,
-        lambda: run_on_hosts(
-            params.hosts, params.command, params.args, sudo=params.sudo, allow_changes=False
-        ),
-    )
+    return _fanout(params.hosts, params.command, params.args, sudo=params.sudo, changes=False)
 
 
 @step("ssh.apply", StepKind.MITIGATION)
 @task(name="ssh.apply")
 def apply(params: ChangeParams) -> FanoutResult:
     """Run a catalogue command that CHANGES the selected hosts (only after approval)."""
-    return _guarded(
-        params.command,
-        lambda: run_on_hosts(params.hosts, params.command, params.args, sudo=params.sudo, allow_changes=True),
-    )
+    return _fanout(params.hosts, params.command, params.args, sudo=params.sudo, changes=True)
 
 
 def parse_df(text: str) -> list[dict[str, Any]]:
@@ -537,10 +530,7 @@ def parse_df(text: str) -> list[dict[str, Any]]:
 @task(name="ssh.disk")
 def disk(params: DiskParams) -> FanoutResult:
     """Filesystem usage on each host; findings list the filesystems over the threshold. Reads only."""
-    result = _guarded(
-        "disk_usage",
-        lambda: run_on_hosts(params.hosts, "disk_usage", {}, sudo=params.sudo, allow_changes=False),
-    )
+    result = _fanout(params.hosts, "disk_usage", {}, sudo=params.sudo, changes=False)
     over = []
     usage: dict[str, list[dict[str, Any]]] = {}
     for h in result.hosts:
@@ -566,11 +556,8 @@ def disk(params: DiskParams) -> FanoutResult:
 @task(name="ssh.service_status")
 def service_status(params: ServiceParams) -> FanoutResult:
     """systemctl status of a unit on each host. Reads only."""
-    return _guarded(
-        "service_status",
-        lambda: run_on_hosts(
-            params.hosts, "service_status", {"service": params.service}, sudo=params.sudo, allow_changes=False
-        ),
+    return _fanout(
+        params.hosts, "service_status", {"service": params.service}, sudo=params.sudo, changes=False
     )
 
 
@@ -579,18 +566,13 @@ def service_status(params: ServiceParams) -> FanoutResult:
 def journal(params: JournalParams) -> FanoutResult:
     """Recent journal lines of a unit on each host. Reads only."""
     args = {"service": params.service, "since": params.since, "lines": str(params.lines)}
-    return _guarded(
-        "journal", lambda: run_on_hosts(params.hosts, "journal", args, sudo=params.sudo, allow_changes=False)
-    )
+    return _fanout(params.hosts, "journal", args, sudo=params.sudo, changes=False)
 
 
 @step("ssh.restart_service", StepKind.MITIGATION)
 @task(name="ssh.restart_service")
 def restart_service(params: ServiceParams) -> FanoutResult:
     """Restart a systemd unit on each selected host (only after approval). Interrupts the service."""
-    return _guarded(
-        "restart_service",
-        lambda: run_on_hosts(
-            params.hosts, "restart_service", {"service": params.service}, sudo=params.sudo, allow_changes=True
-        ),
+    return _fanout(
+        params.hosts, "restart_service", {"service": params.service}, sudo=params.sudo, changes=True
     )
