@@ -111,7 +111,7 @@ def steady(url: str, rate: int, seconds: int) -> None:
     errors = 0
     lock = threading.Lock()
     start = time.perf_counter() + 0.5
-    workers = 16
+    workers = 64
 
     def worker(offset: int) -> None:
         nonlocal errors

@@ -275,31 +275,30 @@ class Store:
         for _ in range(20):
             try:
                 with self.engine.begin() as conn:
-                    incident = self._insert_incident(
-                        conn, title, severity, service, runbook, dedup_key, actor, data, at, event
+                    # Re-fired alerts are the common case: look first, insert only when nothing is open.
+                    row = (
+                        conn.execute(select(incidents).where(incidents.c.open_key == dedup_key))
+                        .mappings()
+                        .first()
                     )
-                return Opened(incident, created=True)
+                    if row is None:
+                        incident = self._insert_incident(
+                            conn, title, severity, service, runbook, dedup_key, actor, data, at, event
+                        )
+                        return Opened(incident, created=True)
+                    kind, text = event or ("incident.attached", f"attached: {title}")
+                    self._append(
+                        conn,
+                        row["number"],
+                        kind,
+                        text,
+                        actor=actor,
+                        data={"dedup_key": dedup_key, **(data or {})},
+                        at=at,
+                    )
+                    return Opened(_row_incident(row), created=False)
             except IntegrityError:
-                pass
-            with self.engine.begin() as conn:
-                row = (
-                    conn.execute(select(incidents).where(incidents.c.open_key == dedup_key))
-                    .mappings()
-                    .first()
-                )
-                if row is None:
-                    continue  # resolved between our insert and this read: try to open again
-                kind, text = event or ("incident.attached", f"attached: {title}")
-                self._append(
-                    conn,
-                    row["number"],
-                    kind,
-                    text,
-                    actor=actor,
-                    data={"dedup_key": dedup_key, **(data or {})},
-                    at=at,
-                )
-                return Opened(_row_incident(row), created=False)
+                continue  # another process opened it between our look and our insert: attach to theirs
         raise StoreError(f"could not open or attach an incident for {dedup_key!r}: too much contention")
 
     def open_incident(
