@@ -13,6 +13,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
+from starlette.concurrency import run_in_threadpool
 
 from warroom.intake import auth
 from warroom.intake.alert import Alert, PayloadError
@@ -96,16 +97,13 @@ def create_app(
             auth.check(source, request.headers, body, settings)
         except auth.Unauthorized as exc:
             return _problem(401, str(exc))
-        # Acknowledged means kept: the body is in the ledger before anything can go wrong with it.
         remote = request.client.host if request.client else None
-        payload_id = store.save_payload(
-            source, body, remote=remote, content_type=request.headers.get("content-type")
-        )
-        from starlette.concurrency import run_in_threadpool
+        # The ledger is blocking I/O: off the event loop, so one slow write never stalls other requests.
+        return await run_in_threadpool(_process, source, body, remote, request.headers.get("content-type"))
 
-        return await run_in_threadpool(_process, source, body, payload_id)
-
-    def _process(source: str, body: bytes, payload_id: int) -> Any:
+    def _process(source: str, body: bytes, remote: str | None, content_type: str | None) -> Any:
+        # Acknowledged means kept: the body is in the ledger before anything can go wrong with it.
+        payload_id = store.save_payload(source, body, remote=remote, content_type=content_type)
         try:
             data = json.loads(body)
         except (json.JSONDecodeError, UnicodeDecodeError) as exc:
