@@ -251,11 +251,23 @@ def test_alert_posted_to_the_receiver_runs_the_runbook(
             "annotations": {"service_url": url, "summary": "healthz failing"},
             "fingerprint": "svc-1",
         }
-        resp = httpx.post(
-            f"{receiver}/alerts/generic", json=alert, headers={"Authorization": f"Bearer {token}"}
+        saved = tmp_path / "alert.json"
+        saved.write_text(json.dumps(alert))
+        replayed = subprocess.run(
+            [sys.executable, "-m", "warroom.cli", "alerts", "replay", str(saved), "--format", "generic"],
+            cwd=REPO,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
         )
-        assert resp.status_code == 202, resp.text
-        incident = resp.json()["results"][0]["incident"]
+        assert replayed.returncode == 0, replayed.stdout + replayed.stderr
+        incident = json.loads(replayed.stdout)["results"][0]["incident"]
+        # The receiver takes the token `warroom up` made (replay used it); a wrong one is refused.
+        refused = httpx.post(
+            f"{receiver}/alerts/generic", json=alert, headers={"Authorization": "Bearer nope"}
+        )
+        assert refused.status_code == 401 and token not in refused.text
         deadline = time.monotonic() + 90
         approved = None
         while time.monotonic() < deadline:
