@@ -304,3 +304,14 @@ def test_alert_posted_to_the_receiver_runs_the_runbook(
     assert "runbook.launched" in [e.kind for e in timeline]
     assert timeline[-1].kind == "status.changed" and timeline[-1].data["to"] == "resolved"
     assert state.scale_calls == [4]
+
+
+def test_the_embedded_prefect_server_requires_basic_auth_when_configured(tmp_path: Path) -> None:
+    from deployments.serve import local_prefect_server
+    from warroom.settings import Settings
+
+    settings = Settings(home=tmp_path / "home", prefect_port=_free_port(), prefect_auth="ops:s3cret")
+    with local_prefect_server(settings) as api:
+        assert httpx.post(f"{api}/deployments/filter", json={}).status_code == 401
+        assert httpx.post(f"{api}/deployments/filter", json={}, auth=("ops", "wrong")).status_code == 401
+        assert httpx.post(f"{api}/deployments/filter", json={}, auth=("ops", "s3cret")).status_code == 200
