@@ -425,9 +425,8 @@ def run_on_hosts(
 
     def one(host: Host) -> HostResult:
         started = time.monotonic()
-        try:
-            client = pool.get(host, settings, creds)
-        except BaseException as exc:
+
+        def unreachable(exc: BaseException) -> HostResult:
             kind, message = _classify(exc)
             return HostResult(
                 host=host.name,
@@ -436,18 +435,16 @@ def run_on_hosts(
                 error=redact_text(message),
                 duration_s=round(time.monotonic() - started, 3),
             )
+
+        try:
+            client = pool.get(host, settings, creds)
+        except BaseException as exc:
+            return unreachable(exc)
         try:
             code, out, err, timed_out = _exec(client, line, settings.ssh_command_timeout, limit)
         except (paramiko.SSHException, OSError) as exc:
             pool.drop(host, settings, creds)
-            kind, message = _classify(exc)
-            return HostResult(
-                host=host.name,
-                status=Outcome.UNREACHABLE,
-                error_kind=kind,
-                error=redact_text(message),
-                duration_s=round(time.monotonic() - started, 3),
-            )
+            return unreachable(exc)
         stdout, cut_out = _tail(out, limit)
         stderr, cut_err = _tail(err, limit)
         status = Outcome.OK if code == 0 and not timed_out else Outcome.FAILED

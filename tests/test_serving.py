@@ -57,6 +57,18 @@ def _warroom(*args: str, env: dict[str, str], **kw: object) -> subprocess.Popen[
     )
 
 
+def _warroom_done(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    """A `warroom` command run to completion, as an engineer types it in another terminal."""
+    return subprocess.run(
+        [sys.executable, "-m", "warroom.cli", *args],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
 @pytest.fixture
 def served(tmp_path: Path) -> Iterator[tuple[dict[str, str], str]]:
     write_runbook(
@@ -100,14 +112,7 @@ def test_up_serves_runbooks_and_a_run_is_approved_from_another_process(
     ]
     props = deployment["parameter_openapi_schema"]["properties"]["params"]["properties"]
     assert props["replicas"] == {"type": "integer", "title": "replicas", "default": 4}
-    enrolled = subprocess.run(
-        [sys.executable, "-m", "warroom.cli", "approvers", "enroll", "alice"],
-        cwd=REPO,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    enrolled = _warroom_done("approvers", "enroll", "alice", env=env)
     assert enrolled.returncode == 0, enrolled.stdout + enrolled.stderr
     totp = pyotp.parse_uri(enrolled.stdout.strip().splitlines()[-1])
 
@@ -126,27 +131,18 @@ def test_up_serves_runbooks_and_a_run_is_approved_from_another_process(
                 break
         assert incident, "".join(lines)
         assert state.scale_calls == []
-        approved = subprocess.run(
-            [
-                sys.executable,
-                "-m",
-                "warroom.cli",
-                "approve",
-                incident,
-                "--as",
-                "alice",
-                "--reason",
-                "add capacity",
-                "--set",
-                "replicas=5",
-                "--code",
-                totp.now(),
-            ],
-            cwd=REPO,
+        approved = _warroom_done(
+            "approve",
+            incident,
+            "--as",
+            "alice",
+            "--reason",
+            "add capacity",
+            "--set",
+            "replicas=5",
+            "--code",
+            totp.now(),
             env=env,
-            capture_output=True,
-            text=True,
-            timeout=60,
         )
         assert approved.returncode == 0, approved.stdout + approved.stderr
         assert "scale_up: granted: scale_up: approved by alice" in approved.stdout
@@ -234,14 +230,7 @@ def test_alert_posted_to_the_receiver_runs_the_runbook(
 
     env, _api = served
     token = (Path(env["WARROOM_HOME"]) / "intake-token").read_text().strip()
-    enrolled = subprocess.run(
-        [sys.executable, "-m", "warroom.cli", "approvers", "enroll", "alice"],
-        cwd=REPO,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    enrolled = _warroom_done("approvers", "enroll", "alice", env=env)
     totp = pyotp.parse_uri(enrolled.stdout.strip().splitlines()[-1])
     receiver = f"http://127.0.0.1:{env['WARROOM_RECEIVER_PORT']}"
     with running_service() as (url, state):
@@ -253,14 +242,7 @@ def test_alert_posted_to_the_receiver_runs_the_runbook(
         }
         saved = tmp_path / "alert.json"
         saved.write_text(json.dumps(alert))
-        replayed = subprocess.run(
-            [sys.executable, "-m", "warroom.cli", "alerts", "replay", str(saved), "--format", "generic"],
-            cwd=REPO,
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=60,
-        )
+        replayed = _warroom_done("alerts", "replay", str(saved), "--format", "generic", env=env)
         assert replayed.returncode == 0, replayed.stdout + replayed.stderr
         incident = json.loads(replayed.stdout)["results"][0]["incident"]
         # The receiver takes the token `warroom up` made (replay used it); a wrong one is refused.
@@ -271,25 +253,8 @@ def test_alert_posted_to_the_receiver_runs_the_runbook(
         deadline = time.monotonic() + 90
         approved = None
         while time.monotonic() < deadline:
-            approved = subprocess.run(
-                [
-                    sys.executable,
-                    "-m",
-                    "warroom.cli",
-                    "approve",
-                    incident,
-                    "--as",
-                    "alice",
-                    "--reason",
-                    "scale",
-                    "--code",
-                    totp.now(),
-                ],
-                cwd=REPO,
-                env=env,
-                capture_output=True,
-                text=True,
-                timeout=60,
+            approved = _warroom_done(
+                "approve", incident, "--as", "alice", "--reason", "scale", "--code", totp.now(), env=env
             )
             if approved.returncode == 0:
                 break

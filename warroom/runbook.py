@@ -318,11 +318,12 @@ class RunbookInvalid(ValueError):
         self.problems = problems
 
 
-def format_loc(loc: Iterable[str | int]) -> str:
+def format_loc(loc: Iterable[str | int], whole: str = "<runbook>") -> str:
+    """A pydantic-style location as a field path: ``diagnostics[0].with.url``; ``whole`` for the root."""
     out = ""
     for part in loc:
         out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
-    return out or "<runbook>"
+    return out or whole
 
 
 class _Lines:

@@ -13,15 +13,9 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from warroom.intake.alert import Alert, AlertStatus, PayloadError, fingerprint_of
+from warroom.runbook import format_loc
 
 ZERO_TIME = datetime(1, 1, 1, tzinfo=UTC)
-
-
-def _field_path(loc: tuple[Any, ...]) -> str:
-    out = ""
-    for part in loc:
-        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
-    return out or "<body>"
 
 
 def validate(model: type[BaseModel], data: Any) -> Any:
@@ -33,7 +27,7 @@ def validate(model: type[BaseModel], data: Any) -> Any:
         message = err["msg"].removeprefix("Value error, ")
         if err["type"] == "missing":
             message = "required field is missing"
-        raise PayloadError(_field_path(tuple(err["loc"])), message) from None
+        raise PayloadError(format_loc(err["loc"], "<body>"), message) from None
 
 
 def _labels(value: Any) -> dict[str, str]:
