@@ -11,6 +11,7 @@ import pytest
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
+from tests.kube_api import FakeCluster, RunningCluster, running_cluster
 from tests.sshd import Sshd, running_sshd
 from warroom.settings import get_settings
 from warroom.store import Store
@@ -91,3 +92,12 @@ def sshd(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sshd]:
     """A real OpenSSH server on 127.0.0.1 with its own host key; the client key has a passphrase."""
     with running_sshd(tmp_path_factory.mktemp("sshd"), passphrase=PASSPHRASE) as server:
         yield server
+
+
+@pytest.fixture
+def kube(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[RunningCluster]:
+    """A loopback Kubernetes API server (tests/kube_api.py) with KUBECONFIG pointing at it."""
+    with running_cluster(FakeCluster(), tmp_path / "kube") as running:
+        monkeypatch.setenv("KUBECONFIG", str(running.kubeconfig))
+        get_settings.cache_clear()
+        yield running
