@@ -7,7 +7,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from pydantic import Field, SecretStr
+from pydantic import AliasChoices, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from warroom.incident import Severity
@@ -101,6 +101,22 @@ class Settings(BaseSettings):
         default=None, description="YAML command catalogue over the built-in"
     )
     ssh_commands: dict[str, Any] = Field(default_factory=dict, description="Catalogue entries over the file")
+
+    kubeconfig: str | None = Field(
+        default=None,
+        validation_alias=AliasChoices("WARROOM_KUBECONFIG", "KUBECONFIG"),
+        description="Kubeconfig file(s), ':'-separated; default ~/.kube/config, then in-cluster",
+    )
+    kube_context: str | None = Field(default=None, description="Kubeconfig context; default: current")
+    kube_timeout: float = Field(default=15.0, gt=0, description="Seconds for any one Kubernetes API call")
+    kube_serviceaccount_dir: Path = Field(
+        default=Path("/var/run/secrets/kubernetes.io/serviceaccount"),
+        description="In-cluster token and CA (used when no kubeconfig exists)",
+    )
+    kubernetes_service_host: str | None = Field(
+        default=None, validation_alias="KUBERNETES_SERVICE_HOST", description="Set by Kubernetes in a pod"
+    )
+    kubernetes_service_port: str | None = Field(default=None, validation_alias="KUBERNETES_SERVICE_PORT")
 
     def ledger_url(self) -> str:
         """The ledger's database URL, with the embedded SQLite default."""
