@@ -32,6 +32,7 @@ import ssl
 import subprocess
 import tempfile
 import threading
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -352,6 +353,10 @@ class FakeCluster:
     nodes: tuple[str, ...] = ("node-a", "node-b", "node-c")
     identities: dict[str, Identity] = field(default_factory=dict)
     requests: list[tuple[str, str]] = field(default_factory=list)
+    queries: list[str] = field(default_factory=list)  # the query string of each request, in order
+    server_seconds: float = 0.0  # time spent answering (to tell the server's share of a benchmark)
+    stall: dict[str, float] = field(default_factory=dict)  # method -> seconds to hold each such request
+    response_bytes: int = 0
     after_request: list[Callable[[str, str], None]] = field(default_factory=list)
     lock: threading.RLock = field(default_factory=threading.RLock)
 
@@ -1302,6 +1307,12 @@ class KubeServer(ThreadingHTTPServer):
         self.ssl_context = context
         self.discovery = _discovery(self.server_address[1])
 
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        import sys
+
+        if not isinstance(sys.exc_info()[1], OSError):  # a client that hung up (a timeout test) is fine
+            super().handle_error(request, client_address)
+
     def finish_request(self, request: Any, client_address: Any) -> None:
         try:
             tls = self.ssl_context.wrap_socket(request, server_side=True)
@@ -1323,7 +1334,7 @@ class _Handler(BaseHTTPRequestHandler):
     def log_message(self, *args: object) -> None:
         pass
 
-    def _send(self, code: int, body: Any, content_type: str = "application/json") -> None:
+    def _send(self, code: int, body: Any, content_type: str = "application/json") -> int:
         raw = body.encode() if isinstance(body, str) else json.dumps(body).encode()
         self.send_response(code)
         self.send_header("Content-Type", content_type)
@@ -1331,6 +1342,7 @@ class _Handler(BaseHTTPRequestHandler):
         self.send_header("Cache-Control", "no-cache, private")
         self.end_headers()
         self.wfile.write(raw)
+        return len(raw)
 
     def do_GET(self) -> None:
         self._handle("GET")
@@ -1363,12 +1375,19 @@ class _Handler(BaseHTTPRequestHandler):
         raw = self.rfile.read(length) if length else b""
         with cluster.lock:
             cluster.requests.append((method, url.path))
+            cluster.queries.append(url.query)
+        started = time.perf_counter()
+        if url.path.startswith(("/api/", "/apis/")) and url.path.count("/") > 3:
+            time.sleep(cluster.stall.get(method, 0.0))  # a slow API server (or one behind a dead LB)
         try:
             identity = self._identity()
             code, body, ctype = self._route(method, url.path, query, raw, identity)
         except ApiError as exc:
             code, body, ctype = exc.code, exc.status(), "application/json"
-        self._send(code, body, ctype)
+        size = self._send(code, body, ctype)
+        with cluster.lock:
+            cluster.server_seconds += time.perf_counter() - started
+            cluster.response_bytes += size
         for hook in list(cluster.after_request):
             hook(method, url.path)
 

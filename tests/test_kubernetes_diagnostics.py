@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import pytest
@@ -139,9 +140,11 @@ def test_diagnostics_list_with_selectors_and_never_read_pod_by_pod(kube: Running
     before = len(kube.cluster.requests)
     pods = pod_health.fn(PodHealthParams(**WEB))
     calls = kube.cluster.requests[before:]
+    queries = kube.cluster.queries[before:]
     assert pods.total == 60 + 15  # 45 old pods still up, 30 new ones (maxSurge 15 + maxUnavailable 15)
     assert [method for method, _ in calls] == ["GET", "GET", "GET"]
     assert not any("/pods/" in path for _, path in calls)
+    assert queries[1:] == ["labelSelector=app%3Dweb", "labelSelector=app%3Dweb"]  # replicasets, pods
     assert all(p.name.startswith("web-") for p in pods.pods)
 
 
@@ -205,3 +208,18 @@ def test_no_configuration_at_all_says_what_to_set(tmp_path: Path, monkeypatch: p
     with pytest.raises(KubeError) as caught:
         rollout_history.fn(RolloutHistoryParams(**WEB))
     assert caught.value.kind == "no_config" and "KUBECONFIG" in str(caught.value)
+
+
+def test_every_call_has_a_timeout(kube: RunningCluster, monkeypatch: pytest.MonkeyPatch) -> None:
+    rollout_scene(kube.cluster)
+    monkeypatch.setenv("WARROOM_KUBE_TIMEOUT", "0.5")
+    get_settings.cache_clear()
+    kube.cluster.stall["GET"] = 2.0
+    started = time.monotonic()
+    with pytest.raises(KubeError) as caught:
+        deployment_status.fn(DeploymentRef(**WEB))
+    assert time.monotonic() - started < 1.9
+    assert caught.value.kind == "timeout"
+    assert str(caught.value).startswith(
+        'cannot get deployments.apps "web" in namespace "prod": the API server at'
+    )

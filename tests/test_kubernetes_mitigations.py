@@ -3,6 +3,7 @@ why, dry runs that change nothing, and API errors that come back as results."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -294,3 +295,19 @@ def test_a_rollout_that_does_not_finish_in_time_is_reported(kube: RunningCluster
     result = rollback.fn(RollbackParams(wait="2s", **WEB))
     assert result.applied and result.ready is False
     assert result.rollout and result.rollout.startswith("not finished after 2s: Waiting for deployment")
+
+
+def test_an_api_server_that_does_not_answer_a_change_leaves_the_outcome_unknown(
+    kube: RunningCluster, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    rollout_scene(kube.cluster, state="crashloop")
+    monkeypatch.setenv("WARROOM_KUBE_TIMEOUT", "1")
+    get_settings.cache_clear()
+    kube.cluster.stall["PATCH"] = 3.0
+    started = time.monotonic()
+    result = rollback.fn(RollbackParams(**WEB))
+    assert time.monotonic() - started < 2.9  # the PATCH is not sent twice
+    assert not result.applied and result.error == "outcome_unknown"
+    assert "did not answer" in result.summary and "may or may not have been made" in result.summary
+    assert "kubectl get deployments.apps web -n prod" in result.summary
+    assert sum(1 for method, _ in kube.cluster.requests if method == "PATCH") == 1

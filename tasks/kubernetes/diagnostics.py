@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections import Counter
 from datetime import UTC, datetime
+from typing import Any
 
 from prefect import task
 
@@ -56,28 +57,27 @@ def read_deployment(kube: Kube, ref: DeploymentRef) -> Obj:
     return kube.call(target, kube.apps.read_namespaced_deployment, ref.deployment, ref.namespace)
 
 
-def replica_sets(kube: Kube, d: Obj) -> list[Obj]:
-    """The Deployment's ReplicaSets, newest revision first (as kubectl finds them: selector + owner)."""
+def _selected(kube: Kube, d: Obj, resource: str, list_method: Any) -> list[Obj]:
+    """One list of ``resource`` in the Deployment's namespace with the Deployment's label selector."""
     ns = meta(d)["namespace"]
     listed = kube.call(
-        Target("list", "replicasets.apps", namespace=ns),
-        kube.apps.list_namespaced_replica_set,
-        ns,
-        label_selector=selector_string(d["spec"].get("selector")),
-    )
-    owned = [rs for rs in listed.get("items") or [] if controlled_by(rs, d)]
-    return sorted(owned, key=lambda rs: revision_of(rs) or 0, reverse=True)
-
-
-def pods_of(kube: Kube, d: Obj) -> list[Obj]:
-    ns = meta(d)["namespace"]
-    listed = kube.call(
-        Target("list", "pods", namespace=ns),
-        kube.core.list_namespaced_pod,
+        Target("list", resource, namespace=ns),
+        list_method,
         ns,
         label_selector=selector_string(d["spec"].get("selector")),
     )
     return list(listed.get("items") or [])
+
+
+def replica_sets(kube: Kube, d: Obj) -> list[Obj]:
+    """The Deployment's ReplicaSets, newest revision first (as kubectl finds them: selector + owner)."""
+    listed = _selected(kube, d, "replicasets.apps", kube.apps.list_namespaced_replica_set)
+    owned = [rs for rs in listed if controlled_by(rs, d)]
+    return sorted(owned, key=lambda rs: revision_of(rs) or 0, reverse=True)
+
+
+def pods_of(kube: Kube, d: Obj) -> list[Obj]:
+    return _selected(kube, d, "pods", kube.core.list_namespaced_pod)
 
 
 def _revision_by_hash(rss: list[Obj]) -> dict[str, int]:

@@ -74,15 +74,32 @@ def _guarded(ref: DeploymentRef, dry_run: bool, change: Any) -> ChangeResult:
         return _failed(ref, dry_run, exc.kind, f"{exc}; nothing changed")
 
 
+def _write(kube: Kube, target: Target, method: Any, *args: Any, dry_run: bool, content_type: str) -> Obj:
+    """A PATCH. When no answer comes back the change may have been made: say so, never guess."""
+    try:
+        return kube.call(
+            target, method, *args, dry_run="All" if dry_run else None, _content_type=content_type
+        )
+    except KubeError as exc:
+        if exc.kind in ("timeout", "unreachable") and not dry_run:
+            raise KubeError(
+                "outcome_unknown",
+                f"{exc}; the change may or may not have been made: look (kubectl get "
+                f"{target.resource.split('/')[0]} {target.name} -n {target.namespace}) before anything else",
+            ) from None
+        raise
+
+
 def _patch_deployment(kube: Kube, ref: DeploymentRef, body: Any, content_type: str, dry_run: bool) -> Obj:
-    return kube.call(
+    return _write(
+        kube,
         Target("patch", "deployments.apps", ref.deployment, ref.namespace),
         kube.apps.patch_namespaced_deployment,
         ref.deployment,
         ref.namespace,
         body,
-        dry_run="All" if dry_run else None,
-        _content_type=content_type,
+        dry_run=dry_run,
+        content_type=content_type,
     )
 
 
@@ -288,14 +305,15 @@ def _scale_deployment(
     if target == current:
         raise Refused(f"{where} already has {current} replicas{note}")
     body = {"metadata": {"resourceVersion": meta(d)["resourceVersion"]}, "spec": {"replicas": target}}
-    scale = kube.call(
+    scale = _write(
+        kube,
         Target("patch", "deployments.apps/scale", params.deployment, params.namespace),
         kube.apps.patch_namespaced_deployment_scale,
         params.deployment,
         params.namespace,
         body,
-        dry_run="All" if dry_run else None,
-        _content_type=MERGE_PATCH,
+        dry_run=dry_run,
+        content_type=MERGE_PATCH,
     )
     verb = "would scale" if dry_run else "scaled"
     return ChangeResult(
@@ -328,14 +346,15 @@ def _raise_hpa_floor(
     if new_min <= old_min:
         raise Refused(f"HPA {name} already keeps {where} at {old_min} or more replicas{note}")
     body = {"metadata": {"resourceVersion": meta(hpa)["resourceVersion"]}, "spec": {"minReplicas": new_min}}
-    kube.call(
+    _write(
+        kube,
         Target("patch", "horizontalpodautoscalers.autoscaling", name, params.namespace),
         kube.autoscaling.patch_namespaced_horizontal_pod_autoscaler,
         name,
         params.namespace,
         body,
-        dry_run="All" if dry_run else None,
-        _content_type=MERGE_PATCH,
+        dry_run=dry_run,
+        content_type=MERGE_PATCH,
     )
     verb = "would raise" if dry_run else "raised"
     return ChangeResult(
