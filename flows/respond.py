@@ -372,6 +372,14 @@ class _Run:
         self.advance(Status.MONITORING, "monitoring: verifying recovery")
         started: list[tuple[StepCall, PrefectFuture[Any] | str]] = []
         for i, v in enumerate(self.rb.verify):
+            if v.when is not None:
+                cond = evaluate_condition(v.when, self.context())
+                if not cond.value:
+                    label = v.id or f"verify[{i}]"
+                    self.record(
+                        "verification.skipped", f"{label}: skipped ({cond.error or v.when + ' is false'})"
+                    )
+                    continue
             _spec, future = self._submit(v, v.id or f"verify-{i + 1}")
             started.append((v, future))
         wait([f for _, f in started if not isinstance(f, str)])

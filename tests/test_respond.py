@@ -156,8 +156,11 @@ def test_timeline_artifact_matches_the_ledger_and_run_is_tagged(env: Store) -> N
             limit=1,
             sort="CREATED_DESC",
         )
+        # other test modules keep their own ledgers (so their own INC-N) on the same Prefect server
         runs = client.read_flow_runs(
-            flow_run_filter=FlowRunFilter(tags=FlowRunFilterTags(all_=[f"incident:{incident.id}"]))
+            flow_run_filter=FlowRunFilter(
+                tags=FlowRunFilterTags(all_=[f"incident:{incident.id}", "runbook:svc-capacity"])
+            )
         )
     from warroom.render import timeline_markdown
 
