@@ -18,6 +18,8 @@ if [ "$dev" = 1 ]; then
   command -v sudo >/dev/null || missing+=(sudo)
   ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || missing+=(postgresql)
   [ "${#missing[@]}" = 0 ] || apt_install "${missing[@]}"
+  # the Kubernetes tests drive the test API server with kubectl too (Google's package, else Debian's)
+  command -v kubectl >/dev/null || apt_install kubectl || apt_install kubernetes-client
 fi
 
 pip_install() {
