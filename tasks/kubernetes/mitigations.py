@@ -71,6 +71,10 @@ def _guarded(ref: DeploymentRef, dry_run: bool, change: Any) -> ChangeResult:
     except Refused as exc:
         return _failed(ref, dry_run, "refused", f"{exc}; nothing changed")
     except KubeError as exc:
+        if exc.kind == "outcome_unknown":
+            failed = _failed(ref, dry_run, exc.kind, str(exc))
+            failed.way_back = "unknown: first look whether the change was made"
+            return failed
         return _failed(ref, dry_run, exc.kind, f"{exc}; nothing changed")
 
 
@@ -122,7 +126,12 @@ def _finish(
     if wait <= 0:
         result.rollout = "not waited for"
         return result
-    complete, message, d = wait_for_rollout(kube, ref, wait)
+    try:
+        complete, message, d = wait_for_rollout(kube, ref, wait)
+    except KubeError as exc:  # the change is made; only following it failed
+        result.rollout = f"could not follow the rollout: {exc}"
+        result.summary += f"; {result.rollout}"
+        return result
     if complete and expect_replicas is not None and d["spec"].get("replicas") != expect_replicas:
         complete, message = False, f"replicas are {d['spec'].get('replicas')}, not {expect_replicas}"
     result.ready, result.rollout, result.revision = complete, message, revision_of(d)
