@@ -223,3 +223,16 @@ def test_every_call_has_a_timeout(kube: RunningCluster, monkeypatch: pytest.Monk
     assert str(caught.value).startswith(
         'cannot get deployments.apps "web" in namespace "prod": the API server at'
     )
+
+
+def test_rollout_history_lists_what_kubectl_rollout_history_lists(kube: RunningCluster) -> None:
+    rollout_scene(kube.cluster, state="crashloop", revisions=4)
+    kube.kubectl("rollout", "undo", "deployment/web", "--to-revision=2")  # revision 2 becomes 5
+    out = kube.kubectl("rollout", "history", "deployment/web").stdout.splitlines()
+    theirs = [(int(line.split()[0]), line.split(None, 1)[1].strip()) for line in out[2:] if line.strip()]
+    history = rollout_history.fn(RolloutHistoryParams(**WEB))
+    assert sorted((r.revision, r.change_cause) for r in history.revisions) == theirs
+    assert history.current_revision == 5 and history.previous_revision == 4
+    assert history.current_images == ["web:2"] and history.previous_images == ["web:4"]
+    # a ReplicaSet brought back by the undo was created hours ago, but took over just now
+    assert history.last_change_minutes is not None and history.last_change_minutes < 1
