@@ -236,3 +236,10 @@ def test_rollout_history_lists_what_kubectl_rollout_history_lists(kube: RunningC
     assert history.current_images == ["web:2"] and history.previous_images == ["web:4"]
     # a ReplicaSet brought back by the undo was created hours ago, but took over just now
     assert history.last_change_minutes is not None and history.last_change_minutes < 1
+
+
+def test_an_unknown_context_is_refused_by_name(kube: RunningCluster) -> None:
+    rollout_scene(kube.cluster)
+    with pytest.raises(KubeError) as caught:
+        rollout_history.fn(RolloutHistoryParams(context="prod-eu", **WEB))
+    assert caught.value.kind == "no_config" and "prod-eu" in str(caught.value)

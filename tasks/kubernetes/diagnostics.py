@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from typing import Any
 
@@ -340,7 +341,7 @@ def _containers_to_read(pod: Obj) -> list[tuple[str, int]]:
 def logs(params: LogsParams) -> LogsResult:
     """The last lines of the worst pods' logs, and of the previous container when it restarted; the
     size cap is shared fairly and keeps the newest lines; secrets masked. Reads only: 3 calls, then one
-    per log read."""
+    per log, read in parallel."""
     kube = connect(params.context)
     d = read_deployment(kube, params)
     pods = sorted(pods_of(kube, d), key=pod_badness)[: params.pods]
@@ -351,9 +352,8 @@ def logs(params: LogsParams) -> LogsResult:
         for previous in ((False, True) if restarts else (False,))
     ]
     share = params.max_bytes // max(len(wanted), 1)
-    out: dict[str, str] = {}
-    truncated = False
-    for name, container, previous in wanted:
+
+    def read(name: str, container: str, previous: bool) -> tuple[str, bool]:
         try:
             text = kube.call(
                 Target("get", "pods/log", name, params.namespace),
@@ -371,9 +371,17 @@ def logs(params: LogsParams) -> LogsResult:
             text = f"(no log: {exc})"
         raw = redact_text(text).encode()
         if len(raw) > share:  # keep the end: the last lines before a crash are the ones that matter
-            truncated = True
-            raw = raw[-share:]
-        out[f"{name}/{container}" + (" (previous)" if previous else "")] = raw.decode(errors="ignore")
+            return raw[-share:].decode(errors="ignore"), True
+        return raw.decode(errors="ignore"), False
+
+    out: dict[str, str] = {}
+    truncated = False
+    with ThreadPoolExecutor(max_workers=min(len(wanted), 8) or 1) as pool:
+        futures = [pool.submit(read, *w) for w in wanted]
+        for (name, container, previous), future in zip(wanted, futures, strict=True):
+            text, cut = future.result()
+            truncated = truncated or cut
+            out[f"{name}/{container}" + (" (previous)" if previous else "")] = text
     size = sum(len(t.encode()) for t in out.values())
     summary = f"{_where(params)}: {len(out)} log(s) of {len(pods)} pod(s), {size} bytes" + (
         " (cut to the last lines)" if truncated else ""
