@@ -165,3 +165,22 @@ def test_label_and_field_selectors_filter_like_the_api_server(kube: RunningClust
     assert {e["reason"] for e in warnings["items"]} == {"FailedScheduling"}
     bad = kube.kubectl("get", "pods", "--field-selector", "spec.image=x", check=False)
     assert bad.returncode != 0 and "is not a known field selector" in bad.stderr
+
+
+def test_kubectl_logs_reads_current_and_previous_containers(kube: RunningCluster) -> None:
+    kube.cluster.behaviour["web:1"] = "crashloop"
+    kube.cluster.create_deployment("web", "web:1", replicas=2)
+    out = kube.kubectl("logs", "deployment/web", "--tail=2").stdout
+    assert out.splitlines() == [
+        "ERROR required setting DATABASE_URL is missing",
+        "panic: invalid configuration",
+    ]
+    pod = kube.cluster.pods_of("web")[0]["metadata"]["name"]
+    assert "panic" in kube.kubectl("logs", pod, "--previous").stdout
+    kube.cluster.create_deployment("api", "api:1")
+    api_pod = kube.cluster.pods_of("api")[0]["metadata"]["name"]
+    none = kube.kubectl("logs", api_pod, "--previous", check=False)
+    assert (
+        none.returncode != 0
+        and f'previous terminated container "api" in pod "{api_pod}" not found' in none.stderr
+    )
