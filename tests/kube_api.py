@@ -752,16 +752,11 @@ class FakeCluster:
             after["metadata"]["generation"] += 1
             self._store("deployments", after)
         before = copy.deepcopy(hpa)
-        hpa["status"] = {
-            "currentReplicas": current,
-            "desiredReplicas": desired,
-            "lastScaleTime": _ts(self.now),
-        }
-        if desired == current:
-            hpa["status"].pop("lastScaleTime")
-            hpa["status"]["lastScaleTime"] = before.get("status", {}).get("lastScaleTime")
-            if hpa["status"]["lastScaleTime"] is None:
-                del hpa["status"]["lastScaleTime"]
+        status = {"currentReplicas": current, "desiredReplicas": desired}
+        last_scale = (
+            _ts(self.now) if desired != current else (before.get("status") or {}).get("lastScaleTime")
+        )
+        hpa["status"] = {**status, **({"lastScaleTime": last_scale} if last_scale else {})}
         self._save_if_changed("horizontalpodautoscalers", before, hpa)
 
     def _image_state(self, template: dict[str, Any]) -> str:
