@@ -98,6 +98,12 @@ def _current(d: Obj, rss: list[Obj]) -> Obj | None:
     return next((rs for rs in rss if revision_of(rs) == revision), None)
 
 
+def _previous(d: Obj, rss: list[Obj]) -> Obj | None:
+    """The ReplicaSet of the newest revision before the Deployment's current one (rss: newest first)."""
+    current = revision_of(d) or 0
+    return next((rs for rs in rss if (revision_of(rs) or 0) < current), None)
+
+
 def _minutes_since(when: datetime | None) -> float | None:
     if when is None:
         return None
@@ -137,8 +143,7 @@ def rollout_history(params: RolloutHistoryParams) -> RolloutHistoryResult:
     rss = replica_sets(kube, d)
     current = _current(d, rss)
     current_rev = revision_of(d)
-    older = [rs for rs in rss if (revision_of(rs) or 0) < (current_rev or 0)]
-    previous = older[0] if older else None
+    previous = _previous(d, rss)
     revisions = [
         Revision(
             revision=revision_of(rs) or 0,
@@ -441,8 +446,7 @@ def baseline(params: DeploymentRef) -> BaselineResult:
     by_hash = _revision_by_hash(rss)
     current_rev = revision_of(d)
     current_rs = _current(d, rss)
-    older = [rs for rs in rss if (revision_of(rs) or 0) < (current_rev or 0)]
-    base_rs = older[0] if older else None
+    base_rs = _previous(d, rss)
 
     def pods_at(rs: Obj) -> list[Obj]:
         return [
