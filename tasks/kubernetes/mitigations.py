@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -107,6 +108,27 @@ def _patch_deployment(kube: Kube, ref: DeploymentRef, body: Any, content_type: s
     )
 
 
+class _ReadAgain(Exception):
+    """What was read is already out of date (a write landed after it): read again before deciding."""
+
+
+def _decide_and_write(
+    kube: Kube, ref: DeploymentRef, change: Callable[[Obj, Obj | None], ChangeResult]
+) -> ChangeResult:
+    """Read the Deployment and make the change decided on it. After a conflict (another write landed
+    between our read and our write), once more from a fresh read: ``change`` then also gets the first
+    read, to refuse when what it decided on has moved. A second conflict is not retried."""
+    first = read_deployment(kube, ref)
+    try:
+        return change(first, None)
+    except _ReadAgain:
+        pass
+    except KubeError as exc:
+        if exc.kind != "conflict":
+            raise
+    return change(read_deployment(kube, ref), first)
+
+
 def wait_for_rollout(kube: Kube, ref: DeploymentRef, seconds: float) -> tuple[bool, str, Obj]:
     """Poll the Deployment until kubectl would call its rollout done, it is stuck, or time is up."""
     deadline = time.monotonic() + seconds
@@ -176,16 +198,14 @@ def rollback_patch(d: Obj, target: Obj) -> list[dict[str, Any]]:
 
 def _rollback(params: RollbackParams, dry_run: bool) -> ChangeResult:
     kube = connect(params.context)
-    decided_on: int | None = None
-    for attempt in (1, 2):
-        d = read_deployment(kube, params)
+
+    def change(d: Obj, first: Obj | None) -> ChangeResult:
         current = revision_of(d)
-        if attempt == 2 and current != decided_on:
+        if first is not None and current != revision_of(first):
             raise Refused(
-                f"deployment {params.deployment} moved from revision {decided_on} to {current} while rolling "
-                "back; look again before rolling back"
+                f"deployment {params.deployment} moved from revision {revision_of(first)} to {current} "
+                "while rolling back; look again before rolling back"
             )
-        decided_on = current
         if d["spec"].get("paused"):
             raise Refused(
                 f"deployment {params.deployment} is paused: resume it first "
@@ -193,8 +213,8 @@ def _rollback(params: RollbackParams, dry_run: bool) -> ChangeResult:
             )
         rss = replica_sets(kube, d)
         if max((revision_of(rs) or 0 for rs in rss), default=0) > (current or 0):
-            if attempt == 1:
-                continue  # a rollout started after our read: read again, and refuse if it moved
+            if first is None:
+                raise _ReadAgain  # a rollout started after our read: read again, and refuse if it moved
             raise Refused(f"deployment {params.deployment} is being rolled out right now; look again")
         target = _rollback_target(d, rss, params.to_revision)
         to = revision_of(target)
@@ -204,13 +224,8 @@ def _rollback(params: RollbackParams, dry_run: bool) -> ChangeResult:
         patch.append(
             {"op": "replace", "path": "/metadata/resourceVersion", "value": meta(d)["resourceVersion"]}
         )
-        try:
-            after = _patch_deployment(kube, params, patch, JSON_PATCH, dry_run)
-        except KubeError as exc:
-            if exc.kind == "conflict" and attempt == 1:
-                continue
-            raise
-        result = ChangeResult(
+        after = _patch_deployment(kube, params, patch, JSON_PATCH, dry_run)
+        return ChangeResult(
             namespace=params.namespace,
             deployment=params.deployment,
             applied=not dry_run,
@@ -225,8 +240,9 @@ def _rollback(params: RollbackParams, dry_run: bool) -> ChangeResult:
             way_back=f"kubectl rollout undo {_deploy(params)} --to-revision={current}",
             revision=None if dry_run else revision_of(after),
         )
-        return result if dry_run else _finish(kube, params, params.wait.total_seconds(), result)
-    raise AssertionError("unreachable")
+
+    result = _decide_and_write(kube, params, change)
+    return result if dry_run else _finish(kube, params, params.wait.total_seconds(), result)
 
 
 def rollback_dry_run(params: RollbackParams) -> ChangeResult:
@@ -282,29 +298,25 @@ def _hpa_for(kube: Kube, params: ScaleParams) -> Obj | None:
 def _scale(params: ScaleParams, dry_run: bool) -> ChangeResult:
     kube = connect(params.context)
     where = f"{params.namespace}/{params.deployment}"
-    decided_on: int | None = None
-    for attempt in (1, 2):
-        d = read_deployment(kube, params)
+
+    def change(d: Obj, first: Obj | None) -> ChangeResult:
         current = int(d["spec"].get("replicas", 1))
-        if attempt == 2 and current != decided_on:
-            raise Refused(f"{where} went from {decided_on} to {current} replicas meanwhile; look again")
-        decided_on = current
+        if first is not None and current != int(first["spec"].get("replicas", 1)):
+            raise Refused(
+                f"{where} went from {first['spec'].get('replicas', 1)} to {current} replicas meanwhile; "
+                "look again"
+            )
         target, note = scale_target(current, params)
         hpa = _hpa_for(kube, params)
-        try:
-            if hpa is not None:
-                result = _raise_hpa_floor(kube, params, hpa, current, target, note, dry_run)
-            else:
-                result = _scale_deployment(kube, params, d, current, target, note, dry_run)
-        except KubeError as exc:
-            if exc.kind == "conflict" and attempt == 1:
-                continue
-            raise
-        if dry_run:
-            return result
-        expect = None if hpa is not None else target
-        return _finish(kube, params, params.wait.total_seconds(), result, expect_replicas=expect)
-    raise AssertionError("unreachable")
+        if hpa is not None:
+            return _raise_hpa_floor(kube, params, hpa, current, target, note, dry_run)
+        return _scale_deployment(kube, params, d, current, target, note, dry_run)
+
+    result = _decide_and_write(kube, params, change)
+    if dry_run:
+        return result
+    expect = None if "hpa" in result.after else result.after["replicas"]  # an HPA decides the count
+    return _finish(kube, params, params.wait.total_seconds(), result, expect_replicas=expect)
 
 
 def _scale_deployment(
@@ -403,8 +415,8 @@ def scale(params: ScaleParams) -> ChangeResult:
 def _restart(params: RestartParams, dry_run: bool) -> ChangeResult:
     kube = connect(params.context)
     where = f"{params.namespace}/{params.deployment}"
-    for attempt in (1, 2):
-        d = read_deployment(kube, params)
+
+    def change(d: Obj, _first: Obj | None) -> ChangeResult:
         if d["spec"].get("paused"):
             raise Refused(
                 f"can't restart paused deployment {params.deployment} "
@@ -416,14 +428,9 @@ def _restart(params: RestartParams, dry_run: bool) -> ChangeResult:
             "metadata": {"resourceVersion": meta(d)["resourceVersion"]},
             "spec": {"template": {"metadata": {"annotations": {RESTARTED_AT: stamp}}}},
         }
-        try:
-            after = _patch_deployment(kube, params, body, STRATEGIC_MERGE_PATCH, dry_run)
-        except KubeError as exc:
-            if exc.kind == "conflict" and attempt == 1:
-                continue
-            raise
+        after = _patch_deployment(kube, params, body, STRATEGIC_MERGE_PATCH, dry_run)
         current = revision_of(d)
-        result = ChangeResult(
+        return ChangeResult(
             namespace=params.namespace,
             deployment=params.deployment,
             applied=not dry_run,
@@ -439,8 +446,9 @@ def _restart(params: RestartParams, dry_run: bool) -> ChangeResult:
                 f"revision: kubectl rollout undo {_deploy(params)} --to-revision={current}"
             ),
         )
-        return result if dry_run else _finish(kube, params, params.wait.total_seconds(), result)
-    raise AssertionError("unreachable")
+
+    result = _decide_and_write(kube, params, change)
+    return result if dry_run else _finish(kube, params, params.wait.total_seconds(), result)
 
 
 def restart_dry_run(params: RestartParams) -> ChangeResult:
