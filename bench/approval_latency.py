@@ -13,7 +13,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import socket
 import statistics
 import subprocess
 import sys
@@ -26,6 +25,9 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
+
+from bench.figures import percentile  # noqa: E402
+from tests.net import free_port  # noqa: E402
 
 RUNBOOK = """\
     name: bench-capacity
@@ -44,17 +46,6 @@ RUNBOOK = """\
       - use: http.check
         with: {url: "{{ params.service_url }}/healthz", retries: 0}
 """
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def _pct(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
 
 def main() -> None:
@@ -81,7 +72,7 @@ def main() -> None:
         WARROOM_RUNBOOKS_DIR=str(tmp / "runbooks"),
         WARROOM_STEP_MODULES='["tests.plugin_steps"]',
         WARROOM_APPROVER_GROUPS=json.dumps({"sre": [f"approver{i}" for i in range(args.runs + 1)]}),
-        WARROOM_PREFECT_PORT=str(_free_port()),
+        WARROOM_PREFECT_PORT=str(free_port()),
         PREFECT_HOME=str(tmp / "prefect-client"),
     )
     os.environ.pop("PREFECT_API_URL", None)
@@ -176,15 +167,15 @@ def _bench(runs: int) -> None:
     print(f"approval -> mitigation start over {runs} runs (gate poll {poll}s):")
     print(
         f"  from `warroom approve` returning: median {statistics.median(after_return):.3f}s "
-        f"p95 {_pct(after_return, 0.95):.3f}s max {max(after_return):.3f}s"
+        f"p95 {percentile(after_return, 0.95):.3f}s max {max(after_return):.3f}s"
     )
     print(
         f"  from `warroom approve` starting:  median {statistics.median(after_start):.3f}s "
-        f"p95 {_pct(after_start, 0.95):.3f}s max {max(after_start):.3f}s (includes CLI start-up)"
+        f"p95 {percentile(after_start, 0.95):.3f}s max {max(after_start):.3f}s (includes CLI start-up)"
     )
     print(
         f"  from the resume API call:         median {statistics.median(in_process):.3f}s "
-        f"p95 {_pct(in_process, 0.95):.3f}s max {max(in_process):.3f}s (what the gate itself adds)"
+        f"p95 {percentile(in_process, 0.95):.3f}s max {max(in_process):.3f}s (what the gate itself adds)"
     )
     print(
         "  (negative: the change had already started when the command returned: `warroom approve` waits\n"

@@ -15,7 +15,6 @@ import argparse
 import json
 import os
 import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -30,6 +29,10 @@ import httpx
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
+
+from bench.figures import percentile  # noqa: E402
+from tests.net import free_port  # noqa: E402
+
 TOKEN = "bench-token"
 
 STORM_RUNBOOK = """\
@@ -63,17 +66,6 @@ diagnostics:
     use: http.check
     with: {url: "{{ params.service_url }}/healthz", retries: 0}
 """
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def _pct(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
 
 def _wait_http(url: str, timeout: float = 60) -> None:
@@ -138,7 +130,7 @@ def steady(url: str, rate: int, seconds: int) -> None:
     print(
         f"(a) steady {rate} alerts/s for {seconds}s: {len(latencies)} sent in {wall:.1f}s, {errors} not 202; "
         f"acceptance latency p50 {statistics.median(latencies) * 1000:.1f} ms, "
-        f"p99 {_pct(latencies, 0.99) * 1000:.1f} ms, max {max(latencies) * 1000:.1f} ms"
+        f"p99 {percentile(latencies, 0.99) * 1000:.1f} ms, max {max(latencies) * 1000:.1f} ms"
     )
 
 
@@ -247,7 +239,7 @@ def first_task(env: dict[str, str], count: int) -> None:
         up.wait(60)
     print(
         f"(c) POST -> first task of the runbook flow, over {count} alerts (runner poll 1s, launch loop woken "
-        f"once): median {statistics.median(latencies):.2f}s, p95 {_pct(latencies, 0.95):.2f}s, "
+        f"once): median {statistics.median(latencies):.2f}s, p95 {percentile(latencies, 0.95):.2f}s, "
         f"max {max(latencies):.2f}s"
     )
 
@@ -272,7 +264,7 @@ def main() -> None:
         base_env = {k: v for k, v in os.environ.items() if not k.startswith(("WARROOM_", "PREFECT_"))}
         base_env.update(
             WARROOM_INTAKE_TOKENS=json.dumps({"*": TOKEN}),
-            WARROOM_PREFECT_PORT=str(_free_port()),
+            WARROOM_PREFECT_PORT=str(free_port()),
             PREFECT_HOME=str(tmp / "prefect-client"),
             WARROOM_HOME=str(tmp / "server-home"),
         )
@@ -292,14 +284,14 @@ def main() -> None:
                     "PREFECT_API_URL": api,
                     "WARROOM_HOME": str(tmp / "first-home"),
                     "WARROOM_RUNBOOKS_DIR": str(tmp / "first"),
-                    "WARROOM_RECEIVER_PORT": str(_free_port()),
+                    "WARROOM_RECEIVER_PORT": str(free_port()),
                     "WARROOM_INTAKE_LAUNCH_POLL_SECONDS": "0.5",
                 }
                 first_task(first_env, args.first_task)
                 for deployment in build_deployments(load_catalogue([tmp / "storm"])):
                     deployment.apply()
                 home = tmp / "storm-home"
-                port = _free_port()
+                port = free_port()
                 env = {
                     **base_env,
                     "PREFECT_API_URL": api,

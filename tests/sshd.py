@@ -13,6 +13,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+from tests.net import free_port
+
 SSHD = "/usr/sbin/sshd"
 
 
@@ -34,12 +36,6 @@ def keygen(path: Path, passphrase: str = "") -> None:
         ["ssh-keygen", "-q", "-t", "ed25519", "-N", passphrase, "-f", str(path), "-C", "warroom-test"],
         check=True,
     )
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @contextmanager

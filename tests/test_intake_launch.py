@@ -4,7 +4,6 @@ down loses nothing."""
 from __future__ import annotations
 
 import json
-import socket
 import threading
 import time
 import uuid
@@ -18,6 +17,7 @@ import pytest
 from deployments.serve import build_deployments, running_receiver
 from tests import payloads
 from tests.flow_helpers import CAPACITY_RUNBOOK, write_runbook
+from tests.net import free_port
 from warroom.intake.launcher import LaunchLoop
 from warroom.intake.router import CatalogueCache, Router
 from warroom.runbook import load_catalogue
@@ -25,12 +25,6 @@ from warroom.settings import get_settings
 from warroom.store import Store
 
 TOKEN = "launch-test-token"
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @pytest.fixture
@@ -43,7 +37,7 @@ def receiver(
     monkeypatch.setenv("WARROOM_RUNBOOKS_DIR", str(tmp_path / "runbooks"))
     monkeypatch.setenv("WARROOM_STEP_MODULES", '["tests.plugin_steps"]')
     monkeypatch.setenv("WARROOM_INTAKE_TOKENS", json.dumps({"*": TOKEN}))
-    monkeypatch.setenv("WARROOM_RECEIVER_PORT", str(_free_port()))
+    monkeypatch.setenv("WARROOM_RECEIVER_PORT", str(free_port()))
     monkeypatch.setenv("WARROOM_INTAKE_LAUNCH_POLL_SECONDS", "0.2")
     get_settings.cache_clear()
     settings = get_settings()

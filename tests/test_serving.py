@@ -6,7 +6,6 @@ import json
 import os
 import re
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -20,14 +19,9 @@ import pytest
 from deployments.serve import parameter_schema
 from tests.conftest import REPO
 from tests.flow_helpers import CAPACITY_RUNBOOK, write_runbook
+from tests.net import free_port
 from tests.service import running_service
 from warroom.runbook import load_catalogue
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def _env(tmp_path: Path, port: int) -> dict[str, str]:
@@ -38,7 +32,7 @@ def _env(tmp_path: Path, port: int) -> dict[str, str]:
         WARROOM_STEP_MODULES='["tests.plugin_steps"]',
         WARROOM_APPROVER_GROUPS='{"sre": ["alice", "dave"]}',
         WARROOM_PREFECT_PORT=str(port),
-        WARROOM_RECEIVER_PORT=str(_free_port()),
+        WARROOM_RECEIVER_PORT=str(free_port()),
         PREFECT_HOME=str(tmp_path / "prefect-client"),
         COLUMNS="200",
     )
@@ -74,7 +68,7 @@ def served(tmp_path: Path) -> Iterator[tuple[dict[str, str], str]]:
     write_runbook(
         tmp_path / "runbooks", CAPACITY_RUNBOOK.replace("APPROVAL_TIMEOUT", "120s").replace(" ESCALATE", "")
     )
-    port = _free_port()
+    port = free_port()
     env = _env(tmp_path, port)
     proc = _warroom("up", env=env, start_new_session=True)
     api = f"http://127.0.0.1:{port}/api"
@@ -175,7 +169,7 @@ def test_run_local_follows_the_incident_and_exits_zero_when_resolved(
         tmp_path / "runbooks", CAPACITY_RUNBOOK.replace("APPROVAL_TIMEOUT", "120s").replace(" ESCALATE", "")
     )
     env = {
-        **_env(tmp_path, _free_port()),
+        **_env(tmp_path, free_port()),
         "PREFECT_API_URL": prefect_api,
         "WARROOM_APPROVER_GROUPS": '{"sre": ["peggy"]}',
     }
@@ -207,7 +201,7 @@ def test_run_exits_non_zero_when_not_resolved(prefect_api: str, tmp_path: Path) 
     write_runbook(
         tmp_path / "runbooks", CAPACITY_RUNBOOK.replace("APPROVAL_TIMEOUT", "120s").replace(" ESCALATE", "")
     )
-    env = {**_env(tmp_path, _free_port()), "PREFECT_API_URL": prefect_api}
+    env = {**_env(tmp_path, free_port()), "PREFECT_API_URL": prefect_api}
     run = _warroom(
         "run",
         "svc-capacity",
@@ -275,7 +269,7 @@ def test_the_embedded_prefect_server_requires_basic_auth_when_configured(tmp_pat
     from deployments.serve import local_prefect_server
     from warroom.settings import Settings
 
-    settings = Settings(home=tmp_path / "home", prefect_port=_free_port(), prefect_auth="ops:s3cret")
+    settings = Settings(home=tmp_path / "home", prefect_port=free_port(), prefect_auth="ops:s3cret")
     with local_prefect_server(settings) as api:
         assert httpx.post(f"{api}/deployments/filter", json={}).status_code == 401
         assert httpx.post(f"{api}/deployments/filter", json={}, auth=("ops", "wrong")).status_code == 401

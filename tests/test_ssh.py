@@ -15,7 +15,8 @@ import yaml
 from tasks import ssh
 from tasks.ssh import POOL, Outcome, run_on_hosts
 from tests.conftest import PASSPHRASE
-from tests.sshd import Sshd, free_port, keygen
+from tests.net import free_port
+from tests.sshd import Sshd, keygen
 from warroom.commands import CommandError
 from warroom.inventory import InventoryError
 from warroom.settings import get_settings
