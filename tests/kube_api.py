@@ -76,14 +76,12 @@ class Kind:
 
 
 KINDS = {
-    "deployments": Kind("apps", "v1", "Deployment", short=("deploy",), subresources=("scale", "status")),
-    "replicasets": Kind("apps", "v1", "ReplicaSet", short=("rs",), subresources=("scale", "status")),
-    "pods": Kind("", "v1", "Pod", short=("po",), subresources=("log", "status")),
+    "deployments": Kind("apps", "v1", "Deployment", short=("deploy",), subresources=("scale",)),
+    "replicasets": Kind("apps", "v1", "ReplicaSet", short=("rs",), subresources=("scale",)),
+    "pods": Kind("", "v1", "Pod", short=("po",), subresources=("log",)),
     "events": Kind("", "v1", "Event", short=("ev",)),
     "namespaces": Kind("", "v1", "Namespace", namespaced=False, short=("ns",)),
-    "horizontalpodautoscalers": Kind(
-        "autoscaling", "v2", "HorizontalPodAutoscaler", short=("hpa",), subresources=("status",)
-    ),
+    "horizontalpodautoscalers": Kind("autoscaling", "v2", "HorizontalPodAutoscaler", short=("hpa",)),
 }
 WRITABLE = {"deployments", "horizontalpodautoscalers", "pods", "replicasets"}
 
@@ -1255,12 +1253,11 @@ def _apply_patch(current: dict[str, Any], content_type: str, patch: Any) -> dict
 # --- HTTP ------------------------------------------------------------------------------------------
 
 
-def _discovery(port: int) -> dict[str, Any]:
+def _discovery() -> dict[str, list[dict[str, Any]]]:
+    """The resource lists of legacy discovery, per group/version: what this server serves, no more."""
     by_version: dict[str, list[dict[str, Any]]] = {}
     for resource, kind in KINDS.items():
-        verbs = ["get", "list", "watch"] + (
-            ["create", "update", "patch", "delete"] if resource in WRITABLE else []
-        )
+        verbs = ["get", "list"] + (["create", "update", "patch", "delete"] if resource in WRITABLE else [])
         by_version.setdefault(kind.api_version, []).append(
             {
                 "name": resource,
@@ -1289,7 +1286,7 @@ def _discovery(port: int) -> dict[str, Any]:
             if sub == "log":
                 entry.update(kind="Pod", verbs=["get"])
             by_version[kind.api_version].append(entry)
-    return {"by_version": by_version, "port": port}
+    return by_version
 
 
 class KubeServer(ThreadingHTTPServer):
@@ -1300,7 +1297,7 @@ class KubeServer(ThreadingHTTPServer):
         super().__init__(("127.0.0.1", 0), _Handler)
         self.cluster = cluster
         self.ssl_context = context
-        self.discovery = _discovery(self.server_address[1])
+        self.discovery = _discovery()
 
     def handle_error(self, request: Any, client_address: Any) -> None:
         import sys
@@ -1390,7 +1387,7 @@ class _Handler(BaseHTTPRequestHandler):
         self, method: str, path: str, query: dict[str, str], raw: bytes, identity: Identity
     ) -> tuple[int, Any, str]:
         cluster = self.server.cluster
-        discovery = self.server.discovery["by_version"]
+        discovery = self.server.discovery
         if method == "GET":
             if path == "/version":
                 return (
@@ -1455,8 +1452,6 @@ class _Handler(BaseHTTPRequestHandler):
                     },
                     "application/json",
                 )
-            if path.startswith("/openapi"):
-                raise ApiError(404, "NotFound", "the server could not find the requested resource")
         m = _NS_PATH.match(path)
         if not m:
             raise ApiError(404, "NotFound", "the server could not find the requested resource")
