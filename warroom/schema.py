@@ -123,3 +123,48 @@ alert_launches = Table(
     Column("created_at", DateTime(timezone=True), nullable=False),
     Index("ix_alert_launches_state", "state", "next_attempt_at"),
 )
+
+run_attempts = Table(
+    "run_attempts",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("flow_run_id", String(64), nullable=False),
+    # 1 for a run's first start; a retry of the same flow run (the UI's Retry) is the next attempt.
+    Column("attempt", Integer, nullable=False),
+    Column("incident_number", Integer, ForeignKey("incidents.number"), nullable=False),
+    Column("runbook", String(200), nullable=False),
+    Column("state", String(20), nullable=False),  # active | waiting | finished | lost
+    Column("started_at", DateTime(timezone=True), nullable=False),
+    Column("heartbeat_at", DateTime(timezone=True), nullable=False),
+    Column("ended_at", DateTime(timezone=True)),
+    Column("outcome", Text),
+    # What a re-entered attempt needs instead of running again: diagnostic results and proposals made.
+    Column("checkpoint", JSON, nullable=False),
+    UniqueConstraint("flow_run_id", "attempt", name="uq_run_attempt"),
+    Index("ix_run_attempts_state", "state"),
+    Index("ix_run_attempts_incident", "incident_number"),
+)
+
+approval_gates = Table(
+    "approval_gates",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("attempt_id", Integer, ForeignKey("run_attempts.id"), nullable=False),
+    Column("incident_number", Integer, ForeignKey("incidents.number"), nullable=False),
+    Column("proposal", String(200), nullable=False),
+    # sha256 of the step, its params and the dry run shown: what an answer approves.
+    Column("plan_digest", String(64), nullable=False),
+    Column("state", String(20), nullable=False),  # open | granted | rejected | timed_out | lost
+    Column("opened_at", DateTime(timezone=True), nullable=False),
+    Column("escalate_at", DateTime(timezone=True)),
+    Column("escalated_at", DateTime(timezone=True)),
+    Column("deadline", DateTime(timezone=True), nullable=False),
+    Column("closed_at", DateTime(timezone=True)),
+    # How many times the gate has paused for an answer (each pause takes exactly one answer).
+    Column("pauses", Integer, nullable=False, server_default="0"),
+    Column("granted", JSON, nullable=False),  # the approvers counted so far, in order
+    Column("adjustments", JSON, nullable=False),
+    Column("last_refusal", JSON),  # {"at", "approver", "why"}: shown at the top of the next form
+    UniqueConstraint("attempt_id", "proposal", name="uq_gate_per_attempt"),
+    Index("ix_approval_gates_state", "state"),
+)

@@ -44,7 +44,7 @@ from warroom.schema import (
 )
 
 MIGRATIONS = Path(__file__).parent / "migrations"
-HEAD = "0003"  # the newest migration; a test keeps this in step with warroom/migrations/versions
+HEAD = "0004"  # the newest migration; a test keeps this in step with warroom/migrations/versions
 PG_MIGRATION_LOCK = 0x5741_5252  # "WARR": serializes concurrent first starts on one PostgreSQL database
 
 

@@ -1,0 +1,430 @@
+"""Run attempts and approval gates in the ledger: what outlives the process that runs a respond flow.
+
+A flow run's process can die (a crash, ``kill -9`` of ``warroom up``, a lost worker) while a gate waits for
+people who take hours. Everything a re-entered run needs to carry on at the same gate (its deadline, the
+approvals counted so far, the last refusal) and everything the keeper needs to notice a run is gone
+(heartbeats, states) lives here, in Warroom's own store, not in Prefect.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import Connection, RowMapping, and_, func, insert, select, update
+from sqlalchemy.exc import IntegrityError
+
+from warroom.schema import approval_gates, run_attempts
+from warroom.store import Store, now
+
+
+class AttemptState(StrEnum):
+    ACTIVE = "active"  # the flow is working
+    WAITING = "waiting"  # the flow waits at an approval gate (re-entered when its process is gone)
+    FINISHED = "finished"  # the flow reached its end (resolved, handed back or failed with a record)
+    LOST = "lost"  # the flow is gone without finishing: crashed, cancelled, forced, or its process died
+
+    @property
+    def live(self) -> bool:
+        return self in (AttemptState.ACTIVE, AttemptState.WAITING)
+
+
+class GateState(StrEnum):
+    OPEN = "open"
+    GRANTED = "granted"
+    REJECTED = "rejected"
+    TIMED_OUT = "timed_out"
+    LOST = "lost"
+
+
+@dataclass(frozen=True)
+class Attempt:
+    id: int
+    flow_run_id: str
+    attempt: int
+    incident_number: int
+    runbook: str
+    state: AttemptState
+    started_at: datetime
+    heartbeat_at: datetime
+    ended_at: datetime | None
+    outcome: str | None
+    checkpoint: dict[str, Any]
+
+    @property
+    def run_key(self) -> str:
+        """The prefix of this attempt's idempotent timeline keys: a retry records its own evidence."""
+        return self.flow_run_id if self.attempt == 1 else f"{self.flow_run_id}#{self.attempt}"
+
+
+@dataclass(frozen=True)
+class Begun:
+    attempt: Attempt
+    reentered: bool  # the same attempt again, at its open gate (its earlier process is gone)
+    superseded: Attempt | None  # an earlier attempt that left no outcome, now marked lost
+
+
+@dataclass(frozen=True)
+class Gate:
+    id: int
+    attempt_id: int
+    incident_number: int
+    proposal: str
+    plan_digest: str
+    state: GateState
+    opened_at: datetime
+    escalate_at: datetime | None
+    escalated_at: datetime | None
+    deadline: datetime
+    closed_at: datetime | None
+    pauses: int
+    granted: list[str]
+    adjustments: dict[str, Any]
+    last_refusal: dict[str, Any] | None
+
+
+def _utc(value: datetime | None) -> datetime | None:
+    if value is None or value.tzinfo is not None:
+        return value
+    from datetime import UTC
+
+    return value.replace(tzinfo=UTC)
+
+
+def _attempt(row: RowMapping) -> Attempt:
+    return Attempt(
+        id=row["id"],
+        flow_run_id=row["flow_run_id"],
+        attempt=row["attempt"],
+        incident_number=row["incident_number"],
+        runbook=row["runbook"],
+        state=AttemptState(row["state"]),
+        started_at=_utc(row["started_at"]),  # type: ignore[arg-type]
+        heartbeat_at=_utc(row["heartbeat_at"]),  # type: ignore[arg-type]
+        ended_at=_utc(row["ended_at"]),
+        outcome=row["outcome"],
+        checkpoint=dict(row["checkpoint"] or {}),
+    )
+
+
+def _gate(row: RowMapping) -> Gate:
+    return Gate(
+        id=row["id"],
+        attempt_id=row["attempt_id"],
+        incident_number=row["incident_number"],
+        proposal=row["proposal"],
+        plan_digest=row["plan_digest"],
+        state=GateState(row["state"]),
+        opened_at=_utc(row["opened_at"]),  # type: ignore[arg-type]
+        escalate_at=_utc(row["escalate_at"]),
+        escalated_at=_utc(row["escalated_at"]),
+        deadline=_utc(row["deadline"]),  # type: ignore[arg-type]
+        closed_at=_utc(row["closed_at"]),
+        pauses=row["pauses"],
+        granted=list(row["granted"] or []),
+        adjustments=dict(row["adjustments"] or {}),
+        last_refusal=row["last_refusal"],
+    )
+
+
+class RunLedger:
+    """Run attempts and their gates, on the same database as the incidents they belong to."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+        self.engine = store.engine
+
+    # -- attempts ------------------------------------------------------------------------------------
+    def begin(self, flow_run_id: str, incident_number: int, runbook: str) -> Begun:
+        """Start (or re-enter) this flow run's attempt.
+
+        A flow run whose latest attempt waits at a gate is the same attempt re-entered: its process died and
+        the keeper started it again. Any other earlier attempt is over; one that never recorded an outcome
+        (it crashed) is marked lost, and this is a new attempt that records its own evidence.
+        """
+        for _ in range(3):
+            try:
+                with self.engine.begin() as conn:
+                    return self._begin(conn, flow_run_id, incident_number, runbook)
+            except IntegrityError:
+                continue  # two processes began the same flow run at once: read again
+        raise RuntimeError(f"cannot begin an attempt of flow run {flow_run_id}")
+
+    def _begin(self, conn: Connection, flow_run_id: str, incident_number: int, runbook: str) -> Begun:
+        latest = (
+            conn.execute(
+                select(run_attempts)
+                .where(run_attempts.c.flow_run_id == flow_run_id)
+                .order_by(run_attempts.c.attempt.desc())
+                .limit(1)
+            )
+            .mappings()
+            .first()
+        )
+        at = now()
+        if latest is not None and latest["state"] == AttemptState.WAITING:
+            conn.execute(
+                update(run_attempts).where(run_attempts.c.id == latest["id"]).values(heartbeat_at=at)
+            )
+            again = _attempt({**latest, "heartbeat_at": at})  # type: ignore[arg-type]
+            return Begun(again, reentered=True, superseded=None)
+        superseded = None
+        if latest is not None and latest["state"] == AttemptState.ACTIVE:
+            outcome = "lost: a new attempt of the same flow run started before this one recorded an outcome"
+            conn.execute(
+                update(run_attempts)
+                .where(run_attempts.c.id == latest["id"])
+                .values(state=AttemptState.LOST, ended_at=at, outcome=outcome)
+            )
+            ended = {**latest, "state": AttemptState.LOST, "ended_at": at, "outcome": outcome}
+            superseded = _attempt(ended)  # type: ignore[arg-type]
+        values: dict[str, Any] = {
+            "flow_run_id": flow_run_id,
+            "attempt": 1 if latest is None else latest["attempt"] + 1,
+            "incident_number": incident_number,
+            "runbook": runbook,
+            "state": AttemptState.ACTIVE.value,
+            "started_at": at,
+            "heartbeat_at": at,
+            "ended_at": None,
+            "outcome": None,
+            "checkpoint": {},
+        }
+        new_id = conn.execute(insert(run_attempts).values(**values).returning(run_attempts.c.id)).scalar_one()
+        return Begun(_attempt({**values, "id": new_id}), reentered=False, superseded=superseded)  # type: ignore[arg-type]
+
+    def attempt(self, attempt_id: int) -> Attempt:
+        with self.engine.connect() as conn:
+            row = conn.execute(select(run_attempts).where(run_attempts.c.id == attempt_id)).mappings().one()
+        return _attempt(row)
+
+    def save_checkpoint(self, attempt_id: int, checkpoint: dict[str, Any]) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(
+                update(run_attempts).where(run_attempts.c.id == attempt_id).values(checkpoint=checkpoint)
+            )
+
+    def heartbeat(self, attempt_id: int) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(
+                update(run_attempts)
+                .where(run_attempts.c.id == attempt_id, run_attempts.c.state.in_(_LIVE))
+                .values(heartbeat_at=now())
+            )
+
+    def set_waiting(self, attempt_id: int, waiting: bool) -> None:
+        """WAITING while a gate is open (the keeper re-enters such a run), ACTIVE otherwise."""
+        state = AttemptState.WAITING if waiting else AttemptState.ACTIVE
+        with self.engine.begin() as conn:
+            conn.execute(
+                update(run_attempts)
+                .where(run_attempts.c.id == attempt_id, run_attempts.c.state.in_(_LIVE))
+                .values(state=state, heartbeat_at=now())
+            )
+
+    def finish(self, attempt_id: int, outcome: str) -> bool:
+        """The flow reached its end; False when the attempt was already declared lost."""
+        return self._end(attempt_id, AttemptState.FINISHED, outcome)
+
+    def lose(self, attempt_id: int, why: str) -> bool:
+        """The attempt is gone without an outcome; its open gates close as lost. False if it had ended."""
+        return self._end(attempt_id, AttemptState.LOST, why)
+
+    def _end(self, attempt_id: int, state: AttemptState, outcome: str) -> bool:
+        at = now()
+        with self.engine.begin() as conn:
+            changed = conn.execute(
+                update(run_attempts)
+                .where(run_attempts.c.id == attempt_id, run_attempts.c.state.in_(_LIVE))
+                .values(state=state, ended_at=at, outcome=outcome[:2000])
+            ).rowcount
+            if changed and state is AttemptState.LOST:
+                conn.execute(
+                    update(approval_gates)
+                    .where(
+                        approval_gates.c.attempt_id == attempt_id, approval_gates.c.state == GateState.OPEN
+                    )
+                    .values(state=GateState.LOST, closed_at=at)
+                )
+        return bool(changed)
+
+    def live(self) -> list[Attempt]:
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                select(run_attempts).where(run_attempts.c.state.in_(_LIVE)).order_by(run_attempts.c.id)
+            ).mappings()
+            return [_attempt(r) for r in rows]
+
+    def latest_by_incident(self, numbers: list[int]) -> dict[int, Attempt]:
+        """Each incident's newest attempt (of any of its flow runs)."""
+        if not numbers:
+            return {}
+        newest = (
+            select(func.max(run_attempts.c.id).label("id"))
+            .where(run_attempts.c.incident_number.in_(numbers))
+            .group_by(run_attempts.c.incident_number)
+            .subquery()
+        )
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                select(run_attempts).join(newest, run_attempts.c.id == newest.c.id)
+            ).mappings()
+            return {r["incident_number"]: _attempt(r) for r in rows}
+
+    # -- gates ---------------------------------------------------------------------------------------
+    def open_gate(
+        self,
+        attempt_id: int,
+        incident_number: int,
+        proposal: str,
+        plan_digest: str,
+        *,
+        escalate_after: timedelta | None,
+        timeout: timedelta,
+    ) -> tuple[Gate, bool]:
+        """This attempt's gate for ``proposal``: opened now, or the one opened before (same deadline)."""
+        at = now()
+        try:
+            with self.engine.begin() as conn:
+                gate_id = conn.execute(
+                    insert(approval_gates)
+                    .values(
+                        attempt_id=attempt_id,
+                        incident_number=incident_number,
+                        proposal=proposal,
+                        plan_digest=plan_digest,
+                        state=GateState.OPEN,
+                        opened_at=at,
+                        escalate_at=None if escalate_after is None else at + escalate_after,
+                        deadline=at + timeout,
+                        pauses=0,
+                        granted=[],
+                        adjustments={},
+                    )
+                    .returning(approval_gates.c.id)
+                ).scalar_one()
+            return self.gate(gate_id), True
+        except IntegrityError:
+            with self.engine.connect() as conn:
+                row = (
+                    conn.execute(
+                        select(approval_gates).where(
+                            and_(
+                                approval_gates.c.attempt_id == attempt_id,
+                                approval_gates.c.proposal == proposal,
+                            )
+                        )
+                    )
+                    .mappings()
+                    .one()
+                )
+            return _gate(row), False
+
+    def gate(self, gate_id: int) -> Gate:
+        found = self.find_gate(gate_id)
+        if found is None:
+            raise KeyError(f"no approval gate {gate_id}")
+        return found
+
+    def find_gate(self, gate_id: int) -> Gate | None:
+        with self.engine.connect() as conn:
+            row = (
+                conn.execute(select(approval_gates).where(approval_gates.c.id == gate_id)).mappings().first()
+            )
+        return None if row is None else _gate(row)
+
+    def open_gates(self, incident_number: int | None = None) -> list[Gate]:
+        q = (
+            select(approval_gates)
+            .where(approval_gates.c.state == GateState.OPEN)
+            .order_by(approval_gates.c.id)
+        )
+        if incident_number is not None:
+            q = q.where(approval_gates.c.incident_number == incident_number)
+        with self.engine.connect() as conn:
+            return [_gate(r) for r in conn.execute(q).mappings()]
+
+    def next_pause(self, gate_id: int) -> int:
+        """Count one more pause of the gate and return its number: each pause takes exactly one answer."""
+        with self.engine.begin() as conn:
+            conn.execute(
+                update(approval_gates)
+                .where(approval_gates.c.id == gate_id)
+                .values(pauses=approval_gates.c.pauses + 1)
+            )
+            return int(
+                conn.execute(
+                    select(approval_gates.c.pauses).where(approval_gates.c.id == gate_id)
+                ).scalar_one()
+            )
+
+    def mark_escalated(self, gate_id: int) -> bool:
+        """True once: for whoever escalates the open gate first."""
+        with self.engine.begin() as conn:
+            return bool(
+                conn.execute(
+                    update(approval_gates)
+                    .where(
+                        approval_gates.c.id == gate_id,
+                        approval_gates.c.state == GateState.OPEN,
+                        approval_gates.c.escalated_at.is_(None),
+                    )
+                    .values(escalated_at=now())
+                ).rowcount
+            )
+
+    def grant(self, gate_id: int, approver: str, adjustments: dict[str, Any]) -> Gate:
+        """Count one approval (and its adjustments) on the open gate."""
+        with self.engine.begin() as conn:
+            row = (
+                conn.execute(select(approval_gates).where(approval_gates.c.id == gate_id).with_for_update())
+                .mappings()
+                .one()
+            )
+            conn.execute(
+                update(approval_gates)
+                .where(approval_gates.c.id == gate_id)
+                .values(
+                    granted=[*(row["granted"] or []), approver],
+                    adjustments={**(row["adjustments"] or {}), **adjustments},
+                    last_refusal=None,
+                )
+            )
+        return self.gate(gate_id)
+
+    def refuse(self, gate_id: int, refusal: dict[str, Any]) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(
+                update(approval_gates).where(approval_gates.c.id == gate_id).values(last_refusal=refusal)
+            )
+
+    def close(self, gate_id: int, state: GateState) -> bool:
+        """Close the open gate with its verdict; False when it was closed already (one verdict per gate)."""
+        with self.engine.begin() as conn:
+            return bool(
+                conn.execute(
+                    update(approval_gates)
+                    .where(approval_gates.c.id == gate_id, approval_gates.c.state == GateState.OPEN)
+                    .values(state=state, closed_at=now())
+                ).rowcount
+            )
+
+
+def pause_key(gate_id: int, pause: int) -> str:
+    """The Prefect pause key of a gate's pause (input keys are lowercase, digits and dashes)."""
+    return f"gate-{gate_id}-{pause}"
+
+
+_PAUSE_KEY = re.compile(r"^gate-(?P<gate>\d+)-(?P<pause>\d+)$")
+
+
+def parse_pause_key(key: str | None) -> tuple[int, int] | None:
+    """(gate id, pause number) of a paused run's pause key; None for pauses that are not gates."""
+    m = _PAUSE_KEY.match(key or "")
+    return (int(m.group("gate")), int(m.group("pause"))) if m else None
+
+
+_LIVE = [AttemptState.ACTIVE.value, AttemptState.WAITING.value]
