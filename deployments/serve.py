@@ -16,11 +16,11 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from prefect.client.schemas.objects import ConcurrencyLimitConfig
 from prefect.deployments.runner import RunnerDeployment
 from prefect.events.schemas.deployment_triggers import DeploymentEventTrigger
 from prefect.utilities.callables import ParameterSchema
 
+from deployments.keeper import Keeper
 from flows.respond import respond
 from warroom.intake.auth import home_token
 from warroom.intake.launcher import LaunchLoop
@@ -139,7 +139,8 @@ def build_deployments(catalogue: Catalogue) -> list[RunnerDeployment]:
             parameters={"runbook": rb.name, "params": {}},
             tags=[f"runbook:{rb.name}"],
             triggers=[alert_trigger(rb)] if rb.match else [],
-            concurrency_limit=ConcurrencyLimitConfig(limit=50),
+            # No concurrency limit: Prefect gives a limited run a lease that it drops while the run is
+            # paused, and the run then crashes renewing it (~4 minutes in). A gate waits for hours.
         )
         deployment._parameter_openapi_schema = ParameterSchema(**parameter_schema(rb))
         out.append(deployment)
@@ -305,7 +306,10 @@ def serve_everything(settings: Settings, catalogue: Catalogue, console: Any) -> 
             os.environ["PREFECT_API_AUTH_STRING"] = settings.prefect_auth.get_secret_value()
         stack.enter_context(temporary_settings(updates=updates))
         deployments = build_deployments(catalogue)
-        stack.enter_context(running_receiver(settings))
+        intake = stack.enter_context(running_receiver(settings))
+        keeper = Keeper(intake.store, settings)
+        keeper.start()
+        stack.callback(keeper.stop)
         console.print(f"Prefect UI: {api.removesuffix('/api')}")
         receiver = f"http://{settings.receiver_host}:{settings.receiver_port}"
         console.print(f"alert receiver: {receiver}/alerts/{{alertmanager,grafana,sns,pagerduty,generic}}")

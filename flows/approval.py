@@ -1,7 +1,12 @@
 """The approval gate: a paused flow run with a typed form, identity by one-time code, policy, escalation.
 
 Nothing behind the gate runs unless enough authorized, identity-proven people approved it. Every answer,
-counted or not, is recorded on the incident's timeline.
+counted or not, is recorded on the incident's timeline under its own id, and the verdict is shown where it
+was given: `warroom approve` prints it, the re-paused form in the UI starts with it.
+
+The gate's state (deadline, escalation, approvals counted, last refusal) lives in the ledger, so a gate
+outlives its process: when the process dies, the keeper of `warroom up` starts the run again and it
+re-enters the same gate with the same deadline, asking for no second approval of what was counted.
 """
 
 from __future__ import annotations
@@ -10,33 +15,32 @@ import copy
 import hmac
 import json
 import re
-import secrets
-import threading
 import time
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
-from uuid import UUID
 
 import pyotp
 from prefect.blocks.system import Secret
+from prefect.client.schemas.objects import StateType
 from prefect.context import FlowRunContext
 from prefect.exceptions import ObjectNotFound
-from prefect.flow_runs import pause_flow_run, resume_flow_run
 from prefect.input import RunInput
-from pydantic import BaseModel, Field, create_model
+from pydantic import BaseModel, Field, ValidationError, create_model
 
+from flows.pause import PauseRefused, PrefectPause
 from warroom.approvals import Judgement, Verdict, eligible, judge
 from warroom.duration import format_duration
 from warroom.incident import Incident
-from warroom.redact import redact_text, register_secret
+from warroom.redact import register_secret
 from warroom.runbook import ApprovalPolicy
+from warroom.runs import Attempt, Gate, GateState, RunLedger, pause_key
 from warroom.settings import Settings
-from warroom.store import Store
+from warroom.store import Store, now
 
 APPROVER = r"^[A-Za-z0-9_.@-]{1,100}$"
-TIMEOUT_APPROVER = "warroom"
 ISSUER = "Warroom"
 
 
@@ -103,32 +107,66 @@ def check_code(approver: str, code: str, at: datetime | None = None) -> Identity
     return Identity(False, f"wrong one-time code for {approver}")
 
 
-# --- the form -----------------------------------------------------------------------------------------------
+# --- the form and the answer ----------------------------------------------------------------------------
 
 
 class ApprovalForm(RunInput):
-    """What an approver fills in. Every rule is in the JSON Schema, which the Prefect server enforces."""
+    """What the Prefect UI shows and its server checks: the decision is a required choice with no default.
 
-    decision: Literal["approve", "reject"] = Field(default="reject", description="approve runs the change")
-    approver: str = Field(pattern=APPROVER, description="Your name as enrolled")
-    code: str = Field(pattern=r"^[0-9]{6}$", description="The 6-digit code from your authenticator app")
-    reason: str = Field(min_length=1, max_length=2000, description="Why; it goes on the incident timeline")
+    The other fields are deliberately loose here: a wrong code or a missing reason must reach the gate,
+    which records it and shows the refusal on the next form, instead of vanishing in the UI.
+    """
+
+    decision: Literal["approve", "reject"] = Field(description="approve runs exactly the change above")
+    approver: str = Field(max_length=200, description="Your name as enrolled")
+    code: str = Field(max_length=100, description="The 6-digit code from your authenticator app")
+    reason: str = Field(max_length=4000, description="Why; it goes on the incident timeline")
+    answer_id: str | None = Field(
+        default=None, max_length=64, description="Filled in by `warroom approve`; leave empty"
+    )
 
 
-def form_for(params_model: type[BaseModel], adjustable: list[str], description: str) -> type[ApprovalForm]:
-    """The form for one proposal: the base fields plus the step params the runbook lets approvers adjust."""
+class Answer(BaseModel):
+    """An answer as the gate accepts it: the strict rules."""
+
+    decision: Literal["approve", "reject"]
+    approver: str = Field(pattern=APPROVER)
+    code: str = Field(pattern=r"^[0-9]{6}$")
+    reason: str = Field(min_length=1, max_length=2000)
+    answer_id: str | None = Field(default=None, pattern=r"^[A-Za-z0-9-]{1,64}$")
+
+
+def _adjustable_fields(params_model: type[BaseModel], adjustable: list[str]) -> dict[str, Any]:
     fields: dict[str, Any] = {}
     for name in adjustable:
         info = copy.copy(params_model.model_fields[name])
         info.default = None
         info.default_factory = None
         fields[name] = (info.annotation | None, info)  # type: ignore[operator]
-    form = create_model("ApprovalForm", __base__=ApprovalForm, **fields)
+    return fields
+
+
+def form_for(params_model: type[BaseModel], adjustable: list[str], description: str) -> type[ApprovalForm]:
+    """The form for one proposal: the base fields plus the step params the runbook lets approvers adjust."""
+    form = create_model("ApprovalForm", __base__=ApprovalForm, **_adjustable_fields(params_model, adjustable))
     form._description = description  # shown above the form in the Prefect UI
     return form
 
 
-# --- the gate -----------------------------------------------------------------------------------------------
+def _answer_model(params_model: type[BaseModel], adjustable: list[str]) -> type[Answer]:
+    return create_model("Answer", __base__=Answer, **_adjustable_fields(params_model, adjustable))
+
+
+def _validation_text(exc: ValidationError) -> str:
+    parts = []
+    for e in exc.errors()[:5]:
+        loc = ".".join(str(x) for x in e["loc"]) or "answer"
+        msg = "the 6 digits from your authenticator app" if loc == "code" else e["msg"]
+        parts.append(f"{loc}: {msg}")
+    return "the answer is incomplete or malformed: " + "; ".join(parts)
+
+
+# --- the gate ---------------------------------------------------------------------------------------------
 
 
 @dataclass
@@ -140,284 +178,260 @@ class GateOutcome:
     reason: str = ""
 
 
-class _Watchdog(threading.Thread):
-    """Escalates while the gate is open, and at the deadline answers it itself: nothing executes.
+class GateLost(RuntimeError):
+    """The run was taken away from the gate (cancelled, failed or otherwise forced); recorded as run.lost."""
 
-    Prefect fails a run whose pause times out, even if the timeout is caught, so the deadline must never
-    be Prefect's: this thread resumes the gate with a reject carrying a nonce only it knows.
-    """
 
-    def __init__(
-        self,
-        flow_run_id: UUID,
-        escalate_in: float | None,
-        deadline_in: float,
-        on_escalate: Callable[[], None],
-        answer: dict[str, Any],
-    ) -> None:
-        super().__init__(name="warroom-approval-watchdog", daemon=True)
+@dataclass
+class GateRequest:
+    """One proposal waiting for people, with everything the gate needs to judge answers to it."""
+
+    store: Store
+    runs: RunLedger
+    attempt: Attempt
+    incident: Incident
+    proposal_id: str
+    plan_digest: str
+    summary: str
+    page: Callable[[Gate], str]  # the Markdown above the form, rendered at every pause
+    policy: ApprovalPolicy
+    params_model: type[BaseModel]
+    adjustable: list[str]
+    excluded: dict[str, str]
+    settings: Settings
+    event_key: str
+
+
+class _Gate:
+    def __init__(self, req: GateRequest, gate: Gate, flow_run_id: Any) -> None:
+        self.req = req
+        self.gate = gate
         self.flow_run_id = flow_run_id
-        self.started = time.monotonic()
-        self.escalate_at = None if escalate_in is None else self.started + escalate_in
-        self.deadline = self.started + deadline_in
-        self.on_escalate = on_escalate
-        self.answer = answer
-        self.stopped = threading.Event()
-        self.escalated = False
+        self.people = eligible(req.policy, req.settings.approver_groups, req.settings.oncall)
+        if gate.escalated_at is not None:
+            self.people.update(self._secondary())
+        self.answer_model = _answer_model(req.params_model, req.adjustable)
+        self.last_beat = 0.0
 
-    def run(self) -> None:
-        while not self.stopped.is_set():
-            now = time.monotonic()
-            if self.escalate_at is not None and not self.escalated and now >= self.escalate_at:
-                self.escalated = True
-                self.on_escalate()
-            if now >= self.deadline:
-                try:
-                    resume_flow_run(self.flow_run_id, run_input=self.answer)
-                    return
-                except Exception:  # noqa: S110 - not paused this instant (an answer is being judged): retry
-                    pass
-            self.stopped.wait(0.5)
+    def _secondary(self) -> list[str]:
+        return list(self.req.settings.oncall.get("secondary", []))[:1]
 
-    def stop(self) -> None:
-        self.stopped.set()
+    def record(self, kind: str, text: str, data: dict[str, Any], **kw: Any) -> None:
+        self.req.store.append(
+            self.req.incident.number, kind, text, data={"proposal": self.req.proposal_id, **data}, **kw
+        )
+
+    # -- time ----------------------------------------------------------------------------------------
+    def tick(self) -> bool:
+        """Heartbeat and escalation; True when the deadline has passed."""
+        at = now()
+        if time.monotonic() - self.last_beat >= self.req.settings.run_heartbeat_seconds:
+            self.req.runs.heartbeat(self.req.attempt.id)
+            self.last_beat = time.monotonic()
+        g = self.gate
+        if g.escalate_at is not None and g.escalated_at is None and at >= g.escalate_at:
+            if self.req.runs.mark_escalated(g.id):
+                secondary = self._secondary()
+                self.people.update(secondary)
+                who = ", ".join(secondary) or "nobody (no secondary on-call configured)"
+                waited = format_duration(self.req.policy.escalate_after or timedelta())
+                self.record(
+                    "approval.escalated",
+                    f"{g.proposal}: no answer after {waited}; escalated to secondary on-call: {who}",
+                    {"notified": secondary},
+                    key=f"{self.req.event_key}:escalated",
+                )
+            self.gate = self.req.runs.gate(g.id)
+        return at >= g.deadline
+
+    def time_out(self) -> GateOutcome:
+        if not self.req.runs.close(self.gate.id, GateState.TIMED_OUT):
+            raise GateLost(f"gate {self.gate.id} was closed elsewhere while it waited")
+        self.record(
+            "approval.timed_out",
+            f"approval timed out for {self.gate.proposal} after "
+            f"{format_duration(self.req.policy.timeout)}: nothing executed",
+            {"granted": self.gate.granted},
+            key=f"{self.req.event_key}:timed_out",
+        )
+        return GateOutcome(False, timed_out=True, approvers=self.gate.granted, reason="approval timed out")
+
+    def lost(self, state: str, message: str) -> GateLost:
+        why = f"the run left the approval gate: Prefect state {state}" + (f" ({message})" if message else "")
+        if self.req.runs.lose(self.req.attempt.id, why):
+            self.record(
+                "run.lost",
+                f"{why}; the gate for {self.gate.proposal} is closed and nothing was executed",
+                {"prefect_state": state, "message": message, "flow_run_id": str(self.flow_run_id)},
+                key=f"{self.req.attempt.run_key}:lost",
+            )
+        return GateLost(why)
+
+    # -- waiting -------------------------------------------------------------------------------------
+    def wait_for_answer(self) -> dict[str, Any] | GateOutcome:
+        """Pause once and wait for one answer; or the verdict of time."""
+        pause_no = self.req.runs.next_pause(self.gate.id)
+        pause = PrefectPause(self.flow_run_id, pause_key(self.gate.id, pause_no))
+        form = form_for(self.req.params_model, self.req.adjustable, self.req.page(self.gate))
+        needed = self.req.policy.required - len(self.gate.granted)
+        message = (
+            f"waiting for approval of {self.gate.proposal} on {self.req.incident.id}: {needed} more needed, "
+            f"closes {self.gate.deadline:%H:%M:%S} UTC"
+        )
+        try:
+            pause.pause(form, message)
+        except PauseRefused as exc:
+            raise self.lost("not pausable", str(exc)) from None
+        while True:
+            if self.tick():
+                pause.release()
+                return self.time_out()
+            poll = pause.poll()
+            if poll.answer is not None:
+                return poll.answer
+            if poll.state is StateType.RUNNING:
+                self.record(
+                    "approval.disturbed",
+                    f"{self.gate.proposal}: the run was set running without an answer (through the Prefect "
+                    "API?); nothing executed, the gate waits again",
+                    {"pause": pause_no},
+                )
+                return {}
+            if poll.state is not StateType.PAUSED:
+                raise self.lost(poll.state_name or "unknown", poll.message)
+            time.sleep(self.req.settings.approval_poll_seconds)
+
+    # -- judging -------------------------------------------------------------------------------------
+    def judge(self, raw: dict[str, Any]) -> GateOutcome | None:
+        """Judge one answer and record it under its own id; an outcome when the gate is decided."""
+        answer_id = str(raw.get("answer_id") or uuid.uuid4().hex)
+        key = f"answer:{answer_id}"
+        approver = str(raw.get("approver") or "")[:100]
+        if self.req.store.event_by_key(self.req.incident.number, key) is not None:
+            key, judgement = (
+                f"{key}:again:{uuid.uuid4().hex[:8]}",
+                Judgement(Verdict.REFUSED, f"answer {answer_id} was judged before; an answer counts once"),
+            )
+            answer = None
+        else:
+            answer, judgement = self._judge(raw)
+        shown = {k: v for k, v in raw.items() if k != "code"}
+        data = {"answer": shown, "answer_id": answer_id, "why": judgement.why, "gate": self.gate.id}
+        text = f"{self.gate.proposal}: {judgement.why}"
+        if judgement.verdict is not Verdict.REFUSED and answer is not None:
+            text += f": {answer.reason}"
+        self.record(f"approval.{judgement.verdict.value}", text, data, actor=approver or "unknown", key=key)
+        if judgement.verdict is Verdict.REFUSED:
+            refusal = {"at": f"{now():%H:%M:%S} UTC", "approver": approver, "why": judgement.why}
+            self.req.runs.refuse(self.gate.id, refusal)
+            self.gate = self.req.runs.gate(self.gate.id)
+            return None
+        assert answer is not None
+        if judgement.verdict is Verdict.REJECTED:
+            self._close(GateState.REJECTED)
+            return GateOutcome(False, approvers=self.gate.granted, reason=judgement.why)
+        adjustments = {
+            k: v for k, v in answer.model_dump().items() if k in self.req.adjustable and v is not None
+        }
+        self.gate = self.req.runs.grant(self.gate.id, answer.approver, adjustments)
+        if len(self.gate.granted) < self.req.policy.required:
+            return None
+        self._close(GateState.GRANTED)
+        return GateOutcome(
+            True, approvers=self.gate.granted, adjustments=self.gate.adjustments, reason=answer.reason
+        )
+
+    def _close(self, state: GateState) -> None:
+        if not self.req.runs.close(self.gate.id, state):
+            raise GateLost(f"gate {self.gate.id} was closed elsewhere before its verdict")
+
+    def _judge(self, raw: dict[str, Any]) -> tuple[Answer | None, Judgement]:
+        if not raw:
+            return None, Judgement(Verdict.REFUSED, "no answer was given")
+        try:
+            answer = self.answer_model.model_validate(raw)
+        except ValidationError as exc:
+            return None, Judgement(Verdict.REFUSED, _validation_text(exc))
+        if now() >= self.gate.deadline:
+            return answer, Judgement(Verdict.REFUSED, "the answer arrived after the gate's deadline")
+        identity = check_code(answer.approver, answer.code)
+        if identity.ok and identity.counter is not None:
+            if not self.req.store.use_code(answer.approver, identity.counter, self.req.incident.number):
+                identity = Identity(False, f"one-time code already used by {answer.approver}")
+        if not identity.ok:
+            return answer, Judgement(Verdict.REFUSED, identity.why)
+        return answer, judge(
+            answer.decision,
+            answer.approver,
+            self.req.policy,
+            eligible_people=set(self.people),
+            excluded=self.req.excluded,
+            granted_by=self.gate.granted,
+        )
 
 
-def approval_gate(
-    store: Store,
-    incident: Incident,
-    *,
-    proposal_id: str,
-    summary: str,
-    description: str,
-    policy: ApprovalPolicy,
-    params_model: type[BaseModel],
-    adjustable: list[str],
-    excluded: dict[str, str],
-    settings: Settings,
-    event_key: str,
-) -> GateOutcome:
+def approval_gate(req: GateRequest) -> GateOutcome:
     """Pause until the proposal is approved by enough authorized people, rejected, or out of time."""
     ctx = FlowRunContext.get()
     if ctx is None or ctx.flow_run is None:
         raise RuntimeError("the approval gate runs inside a flow run")
-    flow_run_id = ctx.flow_run.id
-    people = eligible(policy, settings.approver_groups, settings.oncall)
-    nonce = secrets.token_hex(16)
-    form = form_for(params_model, adjustable, description)
-    timeout_answer: dict[str, Any] = {
-        "decision": "reject",
-        "approver": TIMEOUT_APPROVER,
-        "code": "000000",
-        "reason": f"approval deadline passed [{nonce}]",
-    }
-    escalation_lock = threading.Lock()
-
-    def escalate() -> None:
-        secondary = list(settings.oncall.get("secondary", []))[:1]
-        with escalation_lock:
-            people.update(secondary)
-        who = ", ".join(secondary) or "nobody (no secondary on-call configured)"
-        store.append(
-            incident.number,
-            "approval.escalated",
-            f"{proposal_id}: no answer after {format_duration(policy.escalate_after or timedelta())}; "
-            f"escalated to secondary on-call: {who}",
-            data={"proposal": proposal_id, "notified": secondary},
-            key=f"{event_key}:escalated",
+    gate, created = req.runs.open_gate(
+        req.attempt.id,
+        req.incident.number,
+        req.proposal_id,
+        req.plan_digest,
+        escalate_after=req.policy.escalate_after,
+        timeout=req.policy.timeout,
+    )
+    g = _Gate(req, gate, ctx.flow_run.id)
+    if created:
+        g.record(
+            "approval.requested",
+            f"approval requested for {req.proposal_id}: {req.summary}",
+            {
+                "gate": gate.id,
+                "eligible": sorted(g.people),
+                "required": req.policy.required,
+                "four_eyes": req.policy.four_eyes,
+                "timeout": format_duration(req.policy.timeout),
+                "deadline": gate.deadline.isoformat(),
+                "plan_digest": req.plan_digest,
+                "flow_run_id": str(ctx.flow_run.id),
+            },
+            key=f"{req.event_key}:requested",
         )
-
-    store.append(
-        incident.number,
-        "approval.requested",
-        f"approval requested for {proposal_id}: {summary}",
-        data={
-            "proposal": proposal_id,
-            "eligible": sorted(people),
-            "required": policy.required,
-            "four_eyes": policy.four_eyes,
-            "timeout": format_duration(policy.timeout),
-            "flow_run_id": str(flow_run_id),
-        },
-        key=f"{event_key}:requested",
-    )
-    watchdog = _Watchdog(
-        flow_run_id,
-        None if policy.escalate_after is None else policy.escalate_after.total_seconds(),
-        policy.timeout.total_seconds(),
-        escalate,
-        timeout_answer,
-    )
-    granted: list[str] = []
-    adjustments: dict[str, Any] = {}
-    watchdog.start()
+    elif gate.state is not GateState.OPEN:
+        return _decided(gate)
+    else:
+        g.record(
+            "approval.reentered",
+            f"{req.proposal_id}: the gate is open again in a new process; same proposal, "
+            f"{len(gate.granted)} of {req.policy.required} approvals counted, "
+            f"closes {gate.deadline:%H:%M:%S} UTC as before",
+            {"gate": gate.id, "pauses": gate.pauses},
+            key=f"{req.event_key}:reentered:{gate.pauses}",
+        )
+    req.runs.set_waiting(req.attempt.id, True)
     try:
-        attempt = 0
         while True:
-            attempt += 1
-            remaining = max(1.0, watchdog.deadline - time.monotonic())
-            answer = pause_flow_run(
-                wait_for_input=form,
-                # Prefect's own pause timeout is only a backstop behind the watchdog's deadline.
-                timeout=int(remaining) + 300,
-                poll_interval=settings.approval_poll_seconds,
-                key=pause_key(proposal_id, attempt),
-            )
-            data = answer.model_dump(exclude={"code"})
-            if answer.approver == TIMEOUT_APPROVER and nonce in answer.reason:
-                store.append(
-                    incident.number,
-                    "approval.timed_out",
-                    f"approval timed out for {proposal_id} after {format_duration(policy.timeout)}: "
-                    "nothing executed",
-                    data={"proposal": proposal_id, "granted": granted, "attempt": attempt},
-                    key=f"{event_key}:timed_out",
-                )
-                return GateOutcome(False, timed_out=True, approvers=granted, reason="approval timed out")
-            identity = check_code(answer.approver, answer.code)
-            if identity.ok and identity.counter is not None:
-                if not store.use_code(answer.approver, identity.counter, incident.number):
-                    identity = Identity(False, f"one-time code already used by {answer.approver}")
-            if not identity.ok:
-                judgement = Judgement(Verdict.REFUSED, identity.why)
-            else:
-                with escalation_lock:
-                    judgement = judge(
-                        answer.decision,
-                        answer.approver,
-                        policy,
-                        eligible_people=set(people),
-                        excluded=excluded,
-                        granted_by=granted,
-                    )
-            kind = f"approval.{judgement.verdict.value}"
-            text = f"{proposal_id}: {judgement.why}"
-            if judgement.verdict is not Verdict.REFUSED:
-                text += f": {answer.reason}"
-            store.append(
-                incident.number,
-                kind,
-                text,
-                actor=answer.approver,
-                data={"proposal": proposal_id, "answer": data, "why": judgement.why, "attempt": attempt},
-            )
-            if judgement.verdict is Verdict.REJECTED:
-                return GateOutcome(False, approvers=granted, reason=judgement.why)
-            if judgement.verdict is Verdict.GRANTED:
-                granted.append(answer.approver)
-                adjustments.update({k: v for k, v in data.items() if k in adjustable and v is not None})
-                if len(granted) >= policy.required:
-                    return GateOutcome(True, approvers=granted, adjustments=adjustments, reason=answer.reason)
+            answer = g.wait_for_answer()
+            if isinstance(answer, GateOutcome):
+                return answer
+            if answer == {}:
+                continue  # resumed without an answer: recorded, wait again
+            outcome = g.judge(answer)
+            if outcome is not None:
+                return outcome
     finally:
-        watchdog.stop()
+        req.runs.set_waiting(req.attempt.id, False)
 
 
-# --- answering a gate (the CLI, chat, tests) ----------------------------------------------------------------
-
-
-class GateError(RuntimeError):
-    """No gate to answer, or the answer was refused before it reached the flow."""
-
-
-@dataclass(frozen=True)
-class OpenGate:
-    flow_run_id: UUID
-    flow_run_name: str
-    proposal: str
-    attempt: int
-
-
-_PAUSE_KEY = re.compile(r"^approve-(?P<proposal>[a-z0-9-]+)-(?P<attempt>\d+)$")
-
-
-def pause_key(proposal_id: str, attempt: int) -> str:
-    """Prefect input keys are lowercase, digits and dashes; proposal ids have no dashes: reversible."""
-    return f"approve-{proposal_id.replace('_', '-')}-{attempt}"
-
-
-def open_gates(incident_ref: str) -> list[OpenGate]:
-    """Approval gates waiting for an answer on this incident (paused flow runs tagged with it)."""
-    from prefect.client.orchestration import get_client
-    from prefect.client.schemas.filters import (
-        FlowRunFilter,
-        FlowRunFilterState,
-        FlowRunFilterStateType,
-        FlowRunFilterTags,
-    )
-    from prefect.client.schemas.objects import StateType
-
-    with get_client(sync_client=True) as client:
-        runs = client.read_flow_runs(
-            flow_run_filter=FlowRunFilter(
-                tags=FlowRunFilterTags(all_=[f"incident:{incident_ref}"]),
-                state=FlowRunFilterState(type=FlowRunFilterStateType(any_=[StateType.PAUSED])),
-            )
-        )
-    gates = []
-    for run in runs:
-        key = run.state.state_details.pause_key if run.state else None
-        m = _PAUSE_KEY.match(key or "")
-        if m:
-            proposal = m.group("proposal").replace("-", "_")
-            gates.append(OpenGate(run.id, run.name, proposal, int(m.group("attempt"))))
-    return gates
-
-
-@dataclass(frozen=True)
-class AnswerOutcome:
-    verdict: str  # granted | rejected | refused | timed_out | unknown
-    text: str
-    proposal: str
-    flow_run_id: UUID
-
-
-def answer_gate(
-    store: Store,
-    incident_ref: str,
-    *,
-    approver: str,
-    code: str,
-    reason: str,
-    decision: Literal["approve", "reject"] = "approve",
-    proposal: str | None = None,
-    adjust: dict[str, Any] | None = None,
-    wait_seconds: float = 30.0,
-) -> AnswerOutcome:
-    """Resume the incident's waiting gate with an answer, then report how the gate judged it."""
-    from prefect.exceptions import PrefectHTTPStatusError
-
-    gates = open_gates(incident_ref)
-    if proposal is not None:
-        gates = [g for g in gates if g.proposal == proposal]
-    if not gates:
-        raise GateError(
-            f"no approval is waiting on {incident_ref}" + (f" for {proposal}" if proposal else "")
-        )
-    if len(gates) > 1:
-        names = ", ".join(sorted(g.proposal for g in gates))
-        raise GateError(
-            f"{len(gates)} approvals are waiting on {incident_ref} ({names}): pick one with --proposal"
-        )
-    gate = gates[0]
-    answer = {"decision": decision, "approver": approver, "code": code, "reason": reason, **(adjust or {})}
-    try:
-        resume_flow_run(gate.flow_run_id, run_input=answer)
-    except PrefectHTTPStatusError as exc:
-        detail = exc.response.text if exc.response is not None else str(exc)
-        raise GateError(f"the Prefect API refused the answer: {redact_text(detail)[:500]}") from None
-    except RuntimeError as exc:
-        raise GateError(f"the answer was not accepted: {exc}") from None
-    deadline = time.monotonic() + wait_seconds
-    while time.monotonic() < deadline:
-        for event in reversed(store.timeline(incident_ref)):
-            data = event.data
-            if (
-                event.kind.startswith("approval.")
-                and data.get("proposal") == gate.proposal
-                and data.get("attempt") == gate.attempt
-            ):
-                return AnswerOutcome(event.kind.split(".", 1)[1], event.text, gate.proposal, gate.flow_run_id)
-        time.sleep(0.2)
-    return AnswerOutcome(
-        "unknown", "the flow did not record a judgement in time", gate.proposal, gate.flow_run_id
-    )
+def _decided(gate: Gate) -> GateOutcome:
+    """A gate decided before this process re-entered it: its verdict stands."""
+    if gate.state is GateState.GRANTED:
+        return GateOutcome(True, approvers=gate.granted, adjustments=gate.adjustments)
+    if gate.state is GateState.TIMED_OUT:
+        return GateOutcome(False, timed_out=True, approvers=gate.granted, reason="approval timed out")
+    if gate.state is GateState.REJECTED:
+        return GateOutcome(False, approvers=gate.granted, reason="rejected")
+    raise GateLost(f"gate {gate.id} was lost")

@@ -9,27 +9,33 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
+import threading
 import uuid
 from collections.abc import Mapping
 from typing import Any
+from uuid import UUID
 
 from prefect import flow, get_run_logger
 from prefect.artifacts import create_markdown_artifact
 from prefect.client.orchestration import get_client
+from prefect.client.schemas.actions import ArtifactUpdate
 from prefect.context import FlowRunContext
 from prefect.futures import PrefectFuture, wait
 from pydantic import BaseModel, ValidationError
 
-from flows.approval import GateOutcome, approval_gate
+from flows.approval import GateLost, GateOutcome, GateRequest, approval_gate
 from warroom.expressions import ExpressionError, evaluate_condition, render_value
 from warroom.incident import TRANSITIONS, Incident, Role, Status
+from warroom.proposal import Proposal, gate_page
 from warroom.redact import redact, redact_text
 from warroom.render import timeline_markdown
 from warroom.runbook import Mitigation, Runbook, StepCall, dedup_key_for, load_catalogue, resolve_params
+from warroom.runs import Attempt, Gate, RunLedger
 from warroom.settings import Settings, get_settings
 from warroom.severity import classify
 from warroom.steps import StepKind, StepSpec, get_step
-from warroom.store import Store
+from warroom.store import Store, now
 
 
 class Outcome(BaseModel):
@@ -37,17 +43,6 @@ class Outcome(BaseModel):
     status: str
     outcome: str  # resolved | handed_back | failed
     detail: str
-
-
-class Proposal(BaseModel):
-    id: str
-    use: str
-    params: dict[str, Any]
-    summary: str
-    evidence: dict[str, Any]
-    dry_run: dict[str, Any] | None
-    way_back: str
-    apply_key: str
 
 
 def _short_error(exc: BaseException) -> str:
@@ -59,18 +54,53 @@ class _Run:
     """The state of one respond run; each method is one phase."""
 
     def __init__(
-        self, settings: Settings, store: Store, runbook: Runbook, run_key: str, requested_by: str | None
+        self, settings: Settings, store: Store, runbook: Runbook, flow_run_id: str, requested_by: str | None
     ):
         self.settings = settings
         self.store = store
+        self.runs = RunLedger(store)
         self.rb = runbook
-        self.run_key = run_key
+        self.flow_run_id = flow_run_id
+        self.run_key = flow_run_id  # until the attempt is known: then attempt.run_key
         self.requested_by = requested_by
         self.logger = get_run_logger()
         self.incident: Incident
+        self.attempt: Attempt
+        self.reentered = False
         self.params: dict[str, Any] = {}
         self.alert: dict[str, Any] = {}
         self.results: dict[str, Any] = {}
+        self.proposals: dict[str, dict[str, Any]] = {}
+        self.artifact_id: UUID | None = None
+
+    def begin(self) -> None:
+        """Start this attempt: a re-entry carries on from its checkpoint, a retry starts anew."""
+        begun = self.runs.begin(self.flow_run_id, self.incident.number, self.rb.name)
+        self.attempt = begun.attempt
+        self.run_key = begun.attempt.run_key
+        self.reentered = begun.reentered
+        if begun.superseded is not None:
+            self.store.append(
+                self.incident.number,
+                "run.lost",
+                f"attempt {begun.superseded.attempt} of this run ended without an outcome; "
+                f"attempt {begun.attempt.attempt} starts afresh (new evidence, new proposals)",
+                data={"flow_run_id": self.flow_run_id, "attempt": begun.superseded.attempt},
+                key=f"{begun.superseded.run_key}:lost",
+            )
+        if begun.reentered:
+            self.results = dict(self.attempt.checkpoint.get("results", {}))
+            self.proposals = dict(self.attempt.checkpoint.get("proposals", {}))
+            self.record(
+                "run.reentered",
+                f"the run's process was gone while a gate waited; carrying on at the gate "
+                f"(attempt {self.attempt.attempt}, nothing done before is done again)",
+                {"flow_run_id": self.flow_run_id},
+                once=f"reentered:{uuid.uuid4().hex[:8]}",
+            )
+
+    def checkpoint(self) -> None:
+        self.runs.save_checkpoint(self.attempt.id, {"results": self.results, "proposals": self.proposals})
 
     # -- recording ---------------------------------------------------------------------------------------
     def record(
@@ -94,13 +124,18 @@ class _Run:
             self.publish()
 
     def publish(self) -> None:
+        """The incident's timeline as one artifact: created once by this run, then updated in place."""
         incident = self.store.get(self.incident.number)
         events = self.store.timeline(incident.number)
-        create_markdown_artifact(
-            key=f"inc-{incident.number}-timeline",
-            markdown=timeline_markdown(incident, events),
-            description=f"{incident.id} timeline ({len(events)} events)",
-        )
+        markdown = timeline_markdown(incident, events)
+        description = f"{incident.id} timeline ({len(events)} events)"
+        if self.artifact_id is None:
+            self.artifact_id = create_markdown_artifact(  # type: ignore[assignment]
+                key=f"inc-{incident.number}-timeline", markdown=markdown, description=description
+            )
+            return
+        with get_client(sync_client=True) as client:
+            client.update_artifact(self.artifact_id, ArtifactUpdate(data=markdown, description=description))
 
     def advance(self, status: Status, text: str | None = None) -> None:
         """Move to ``status`` when the state machine allows it from where the incident is now."""
@@ -173,6 +208,8 @@ class _Run:
         return spec, spec.fn.with_options(**options).submit(params)
 
     def investigate(self) -> None:
+        if self.reentered:
+            return  # the results this attempt found are in its checkpoint: evidence is not gathered twice
         self.advance(
             Status.INVESTIGATING, f"investigating: {len(self.rb.diagnostics)} diagnostics in parallel"
         )
@@ -211,9 +248,27 @@ class _Run:
                     {"step": call.use},
                     once=f"diag:{d_id}",
                 )
+        self.checkpoint()
+        self.mark_trouble(started)
         self.publish()
 
+    def mark_trouble(self, started: dict[str, PrefectFuture[Any]]) -> None:
+        """A diagnostic that found the service unhealthy must not read as a plain green success."""
+        with get_client(sync_client=True) as client:
+            for d_id, future in started.items():
+                data = self.results.get(d_id)
+                if isinstance(data, dict) and (data.get("ok") is False or data.get("regressed") is True):
+                    name = f"{d_id}: TROUBLE FOUND: {_headline(data)}"[:200]
+                    client.request(
+                        "PATCH",
+                        "/task_runs/{id}",
+                        path_params={"id": future.task_run_id},
+                        json={"name": name},
+                    )
+
     def propose(self, m: Mitigation) -> Proposal | None:
+        if self.reentered and m.id in self.proposals:
+            return Proposal.model_validate(self.proposals[m.id])  # as shown at the gate, not made again
         spec = get_step(m.use)
         assert spec is not None and spec.kind is StepKind.MITIGATION  # guaranteed by validation
         if m.when is not None:
@@ -256,10 +311,12 @@ class _Run:
         self.record(
             "mitigation.proposed",
             f"proposed {m.id} ({m.use}): {proposal.summary}",
-            redact(proposal.model_dump(mode="json")),
+            {**redact(proposal.model_dump(mode="json")), "plan_digest": proposal.plan_digest},
             once=f"proposed:{m.id}",
             publish=True,
         )
+        self.proposals[m.id] = proposal.model_dump(mode="json")
+        self.checkpoint()
         return proposal
 
     def approve(self, m: Mitigation, p: Proposal) -> GateOutcome:
@@ -268,18 +325,49 @@ class _Run:
         excluded: dict[str, str] = {}
         if self.requested_by:
             excluded[self.requested_by] = "started this run"
+        who = ", ".join(
+            f"user {a.user}" if a.user else f"group {a.group}" if a.group else f"on-call {a.oncall}"
+            for a in m.approval.approvers
+        )
+        if m.approval.four_eyes:
+            who += " (four-eyes: not whoever started this run)"
+
+        def page(gate: Gate) -> str:
+            return gate_page(
+                incident=self.store.get(self.incident.number),
+                proposal=p,
+                alert=self.alert,
+                who_may_approve=who,
+                required=m.approval.required,
+                granted=gate.granted,
+                deadline=gate.deadline,
+                last_refusal=gate.last_refusal,
+                at=now(),
+            )
+
         return approval_gate(
-            self.store,
-            self.incident,
-            proposal_id=p.id,
-            summary=p.summary,
-            description=_gate_description(self.incident, p, m),
-            policy=m.approval,
-            params_model=spec.params,
-            adjustable=m.adjustable,
-            excluded=excluded,
-            settings=self.settings,
-            event_key=f"{self.run_key}:gate:{p.id}",
+            GateRequest(
+                store=self.store,
+                runs=self.runs,
+                attempt=self.attempt,
+                incident=self.incident,
+                proposal_id=p.id,
+                plan_digest=p.plan_digest,
+                summary=p.summary,
+                page=page,
+                policy=m.approval,
+                params_model=spec.params,
+                adjustable=m.adjustable,
+                excluded=excluded,
+                settings=self.settings,
+                event_key=f"{self.run_key}:gate:{p.id}",
+            )
+        )
+
+    def failed_here(self, p: Proposal) -> bool:
+        """Did this attempt already execute this change and see it fail?"""
+        return (
+            self.store.event_by_key(self.incident.number, f"{p.apply_key}:failed:{self.run_key}") is not None
         )
 
     def already_attempted(self, m: Mitigation, p: Proposal) -> bool:
@@ -419,39 +507,45 @@ def _headline(data: Mapping[str, Any]) -> str:
     return redact_text(keys)
 
 
-def _gate_description(incident: Incident, p: Proposal, m: Mitigation) -> str:
-    who = ", ".join(
-        f"user {a.user}" if a.user else f"group {a.group}" if a.group else f"on-call {a.oncall}"
-        for a in m.approval.approvers
-    )
-    lines = [
-        f"## {incident.id}: approve `{p.id}`?",
-        "",
-        f"**What will change**: {p.summary}: `{p.use}` with",
-        "```json",
-        json.dumps(p.params, indent=2, sort_keys=True),
-        "```",
-        f"**Evidence**: `{json.dumps(redact(p.evidence), sort_keys=True)[:1500]}`",
-        "",
-        "**Dry run**: "
-        + (
-            f"`{json.dumps(redact(p.dry_run), sort_keys=True)[:1500]}`"
-            if p.dry_run
-            else "not supported by this step"
-        ),
-        "",
-        f"**Way back**: {p.way_back}",
-        "",
-        f"**Who may approve**: {m.approval.required} of [{who}]"
-        + (" (four-eyes: not whoever started this run)" if m.approval.four_eyes else ""),
-        "",
-        "Identity is proven by the 6-digit code from your authenticator app. "
-        f"From a terminal: `warroom approve {incident.id} --proposal {p.id} --as NAME --reason TEXT`.",
-    ]
-    return "\n".join(lines)
+def _on_gone(flow: Any, flow_run: Any, state: Any) -> None:
+    """Prefect's hook for a crashed or cancelled run: the timeline says so at once."""
+    settings = get_settings()
+    store = Store.from_settings(settings)
+    try:
+        record_lost(store, str(flow_run.id), state.name or state.type.value, state.message or "")
+    finally:
+        store.close()
 
 
-@flow(name="respond", flow_run_name="{runbook}", persist_result=False, log_prints=False)
+def record_lost(store: Store, flow_run_id: str, state: str, message: str) -> bool:
+    """Mark this flow run's live attempt lost and say so on its incident; False when none was live."""
+    runs = RunLedger(store)
+    for attempt in runs.live():
+        if attempt.flow_run_id != flow_run_id:
+            continue
+        why = f"Prefect state {state}" + (f": {message}" if message else "")
+        if runs.lose(attempt.id, why):
+            store.append(
+                attempt.incident_number,
+                "run.lost",
+                f"the respond run is gone ({why}); any open gate is closed and nothing more is executed",
+                data={"flow_run_id": flow_run_id, "attempt": attempt.attempt, "prefect_state": state},
+                key=f"{attempt.run_key}:lost",
+            )
+            return True
+    return False
+
+
+_GENERATED_NAME = re.compile(r"^[a-z]+-[a-z]+$")  # Prefect's own adjective-animal run names
+
+
+@flow(
+    name="respond",
+    persist_result=False,
+    log_prints=False,
+    on_crashed=[_on_gone],
+    on_cancellation=[_on_gone],
+)
 def respond(
     runbook: str,
     params: dict[str, Any] | None = None,
@@ -468,38 +562,98 @@ def respond(
         raise ValueError(f"runbook {runbook!r} cannot run: {problems}")
     rb = loaded.runbook
     ctx = FlowRunContext.get()
-    run_key = str(ctx.flow_run.id) if ctx and ctx.flow_run else uuid.uuid4().hex
+    flow_run_id = str(ctx.flow_run.id) if ctx and ctx.flow_run else uuid.uuid4().hex
     store = Store.from_settings(settings)
-    run = _Run(settings, store, rb, run_key, requested_by)
+    run = _Run(settings, store, rb, flow_run_id, requested_by)
     run.alert = dict(alert or {})
-    key = dedup_key or dedup_key_for(rb, run.alert, f"{rb.name}:run:{run_key}")
+    key = dedup_key or dedup_key_for(rb, run.alert, f"{rb.name}:run:{flow_run_id}")
 
     param_error: ValueError | None = None
     try:
         run.params = resolve_params(rb, params, run.alert)
     except ValueError as exc:
         param_error = exc
-    title = f"{rb.name}: {run.alert.get('labels', {}).get('alertname', 'started by hand')}"
-    if rb.title and param_error is None:
-        try:
-            title = str(render_value(rb.title, {"params": run.params, "alert": run.alert}))
-        except ExpressionError:
-            pass
     opened = store.open_or_attach(
         key,
-        title=title,
+        title=_title(rb, run.params, run.alert, param_error is None),
         severity=settings.default_severity,
         service=rb.service,
         runbook=rb.name,
-        data={"runbook": rb.name, "flow_run_id": run_key, "requested_by": requested_by},
+        data={"runbook": rb.name, "flow_run_id": flow_run_id, "requested_by": requested_by},
     )
     run.incident = opened.incident
+    run.begin()
+    heartbeat = _Heartbeat(run.runs, run.attempt.id, settings.run_heartbeat_seconds)
+    heartbeat.start()
+    try:
+        outcome = _respond(run, params, opened.created, param_error)
+    except GateLost:
+        raise  # recorded as run.lost where it was noticed
+    except BaseException as exc:
+        error = _short_error(exc)
+        if run.runs.finish(run.attempt.id, f"failed: {error}"):
+            run.record("run.failed", f"the run failed: {error}", once="failed", publish=True)
+        raise
+    finally:
+        heartbeat.stop()
+    run.runs.finish(run.attempt.id, f"{outcome.outcome}: {outcome.detail}")
+    return outcome
+
+
+def _title(rb: Runbook, params: dict[str, Any], alert: dict[str, Any], params_ok: bool) -> str:
+    """The runbook's title template, for alerts and hand-started runs alike."""
+    labels = alert.get("labels") or {}
+    fallback = f"{rb.name}: {labels.get('alertname') or 'started by hand'}"
+    if not rb.title or not params_ok:
+        return fallback
+    context = {"params": params, "alert": {"labels": {}, "annotations": {}, **alert}}
+    try:
+        return str(render_value(rb.title, context))
+    except ExpressionError:
+        return fallback
+
+
+def _name_run(run: _Run) -> None:
+    """Name the flow run after the incident, unless a person typed a name when starting it."""
+    ctx = FlowRunContext.get()
+    if ctx is None or ctx.flow_run is None or not _GENERATED_NAME.match(ctx.flow_run.name or ""):
+        return
+    with get_client(sync_client=True) as client:
+        client.update_flow_run(ctx.flow_run.id, name=f"{run.incident.id}: {run.incident.title}"[:200])
+
+
+class _Heartbeat(threading.Thread):
+    """Tells the ledger this attempt's process is alive, so the keeper knows when it is not."""
+
+    def __init__(self, runs: RunLedger, attempt_id: int, interval: float) -> None:
+        super().__init__(name="warroom-run-heartbeat", daemon=True)
+        self.runs, self.attempt_id, self.interval = runs, attempt_id, interval
+        self.stopped = threading.Event()
+
+    def run(self) -> None:
+        while not self.stopped.wait(self.interval):
+            try:
+                self.runs.heartbeat(self.attempt_id)
+            except Exception:  # noqa: S112 - a busy ledger misses one beat; the keeper allows many
+                continue
+
+    def stop(self) -> None:
+        self.stopped.set()
+
+
+def _respond(
+    run: _Run, params: dict[str, Any] | None, created: bool, param_error: ValueError | None
+) -> Outcome:
+    """The phases in order; each exit is an Outcome (``respond`` records the attempt's end)."""
+    rb = run.rb
     run.record(
         "run.started",
-        f"runbook {rb.name} started by {requested_by or ('alert' if alert else 'warroom')}",
-        {"flow_run_id": run_key, "params": redact(params or {}), "created_incident": opened.created},
+        f"runbook {rb.name} started by {run.requested_by or ('alert' if run.alert else 'warroom')}"
+        + (f" (attempt {run.attempt.attempt})" if run.attempt.attempt > 1 else ""),
+        {"flow_run_id": run.flow_run_id, "params": redact(params or {}), "created_incident": created},
         once="started",
     )
+    _name_run(run)
     if param_error is not None:
         run.record("run.failed", f"invalid params: {param_error}", once="failed", publish=True)
         raise param_error
@@ -510,6 +664,8 @@ def respond(
         proposal = run.propose(m)
         if proposal is None:
             continue
+        if run.failed_here(proposal):
+            continue  # re-entered after this one failed: the next proposal, never the same change again
         if not run.already_attempted(m, proposal):
             gate = run.approve(m, proposal)
             run.publish()
@@ -546,7 +702,7 @@ def respond(
         once="handback",
         publish=True,
     )
-    incident = store.get(run.incident.number)
+    incident = run.store.get(run.incident.number)
     return Outcome(
         incident=incident.id,
         status=incident.status.value,

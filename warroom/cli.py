@@ -14,6 +14,7 @@ from rich.table import Table
 from warroom.duration import format_duration
 from warroom.incident import Incident, Severity, Status
 from warroom.runbook import Catalogue, load_catalogue
+from warroom.runs import Attempt, RunLedger
 from warroom.settings import get_settings
 from warroom.store import Store, StoreError
 
@@ -184,14 +185,21 @@ def incidents_list(
     if open_only:
         statuses = [s for s in Status if s.is_open and (status is None or s is status)]
     items = store.list_incidents(status=statuses, severity=severity, limit=limit or None)
+    runs = RunLedger(store).latest_by_incident([i.number for i in items])
     if as_json:
-        _dump_json({"version": JSON_VERSION, "incidents": [incident_json(i) for i in items]})
+        _dump_json(
+            {
+                "version": JSON_VERSION,
+                "incidents": [{**incident_json(i), "run": _run_json(runs.get(i.number))} for i in items],
+            }
+        )
         return
     rows = [
         [
             i.id,
             i.severity.value,
             i.status.value,
+            runs[i.number].state.value if i.number in runs else "-",
             i.detected_at.strftime("%Y-%m-%d %H:%M:%SZ"),
             i.roles.commander or "-",
             i.service or "-",
@@ -199,11 +207,24 @@ def incidents_list(
         ]
         for i in items
     ]
-    sys.stdout.write(columns(["ID", "SEV", "STATUS", "DETECTED", "COMMANDER", "SERVICE", "TITLE"], rows))
+    sys.stdout.write(
+        columns(["ID", "SEV", "STATUS", "RUN", "DETECTED", "COMMANDER", "SERVICE", "TITLE"], rows)
+    )
     if not items:
         err.print("no incidents")
     elif limit and len(items) == limit:
         err.print(f"showing the newest {limit}; --limit 0 shows all")
+
+
+def _run_json(attempt: Attempt | None) -> dict[str, Any] | None:
+    if attempt is None:
+        return None
+    return {
+        "flow_run_id": attempt.flow_run_id,
+        "attempt": attempt.attempt,
+        "state": attempt.state.value,
+        "outcome": attempt.outcome,
+    }
 
 
 def columns(headers: list[str], rows: list[list[str]]) -> str:
@@ -316,7 +337,7 @@ def approve(
     code: Annotated[str | None, typer.Option(help="One-time code (asked for when missing)")] = None,
 ) -> None:
     """Answer the approval gate waiting on an incident; print whether the answer counted and why."""
-    from flows.approval import GateError, answer_gate
+    from flows.answer import GateError, answer_gate
 
     store = _store()
     otp = code or typer.prompt(f"one-time code for {as_}", hide_input=True)

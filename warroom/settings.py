@@ -43,8 +43,17 @@ class Settings(BaseSettings):
         default_factory=dict,
         description="On-call schedules: name -> people, current first (`primary`, `secondary`, `comms`)",
     )
-    approval_poll_seconds: int = Field(
-        default=1, ge=1, description="How often a paused gate looks for an answer"
+    approval_poll_seconds: float = Field(
+        default=0.5, ge=0.1, le=10, description="How often a paused gate looks for an answer"
+    )
+    run_heartbeat_seconds: float = Field(
+        default=5.0, gt=0, description="How often a running respond flow tells the ledger it is alive"
+    )
+    run_stale_seconds: float = Field(
+        default=30.0, gt=0, description="Silence after which the keeper takes a run's process for gone"
+    )
+    keeper_poll_seconds: float = Field(
+        default=5.0, gt=0, description="How often `warroom up` checks the live runs and their gates"
     )
     prefect_host: str = Field(default="127.0.0.1", description="Where `warroom up` starts its Prefect server")
     prefect_port: int = Field(default=4200, description="Port of the Prefect server `warroom up` starts")

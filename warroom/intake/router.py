@@ -12,6 +12,7 @@ from pathlib import Path
 from warroom.incident import Severity
 from warroom.intake.alert import Alert, AlertStatus
 from warroom.runbook import Catalogue, dedup_key_for, load_catalogue
+from warroom.runs import AttemptState, RunLedger
 from warroom.severity import classify
 from warroom.store import Store
 
@@ -20,7 +21,7 @@ from warroom.store import Store
 class Routed:
     fingerprint: str
     status: str
-    action: str  # opened | attached | resolved | resolved_without_incident
+    action: str  # opened | attached | relaunched | resolved | resolved_without_incident
     incident: str | None
     runbook: str | None
     launch_queued: bool = False
@@ -126,7 +127,11 @@ class Router:
         )
         incident = opened.incident
         if not opened.created:
-            return Routed(alert.fingerprint, alert.status.value, "attached", incident.id, name)
+            relaunch = rb is not None and self._relaunch_if_lost(incident.number, rb.name, key, alert, ctx)
+            action = "relaunched" if relaunch else "attached"
+            return Routed(
+                alert.fingerprint, alert.status.value, action, incident.id, name, launch_queued=relaunch
+            )
         if rb is None:
             self.store.append(
                 incident.number,
@@ -154,3 +159,30 @@ class Router:
         return Routed(
             alert.fingerprint, alert.status.value, "opened", incident.id, name, launch_queued=queued
         )
+
+    def _relaunch_if_lost(
+        self, number: int, runbook: str, key: str, alert: Alert, ctx: dict[str, object]
+    ) -> bool:
+        """A re-fired alert on an incident whose run is gone starts a new attempt instead of attaching."""
+        latest = RunLedger(self.store).latest_by_incident([number]).get(number)
+        if latest is None or latest.state is not AttemptState.LOST:
+            return False  # running, waiting, finished by its own hand, or its launch still pending
+        if alert.payload_id is None:
+            raise ValueError("an alert is routed only after its raw payload is in the ledger")
+        queued = self.store.queue_launch(
+            f"{launch_key(runbook, key, alert)}-after-{latest.id}",
+            payload_id=alert.payload_id,
+            incident=number,
+            runbook=runbook,
+            dedup_key=key,
+            alert=dict(ctx),
+        )
+        if queued:
+            self.store.append(
+                number,
+                "runbook.relaunching",
+                f"the alert fired again and the incident's run is gone ({latest.outcome}); "
+                f"launching {runbook} again",
+                data={"lost_flow_run_id": latest.flow_run_id, "attempt": latest.attempt},
+            )
+        return queued

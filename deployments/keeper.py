@@ -1,0 +1,111 @@
+"""The keeper: `warroom up` watching every live respond run, so none disappears without a word.
+
+Each pass compares the ledger's live attempts with Prefect's flow runs:
+- a run Prefect holds as finished (crashed, cancelled, failed, forced) that never recorded its end is
+  written on the timeline as ``run.lost`` with Prefect's state and message;
+- a run paused at a gate whose process stopped beating (``kill -9``, a lost worker, a reboot) is scheduled
+  again: its deployment's runner starts it, and it re-enters the same gate with the same deadline;
+- a run that stopped beating anywhere else is lost: nothing it was doing is done again by itself.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import logging
+import threading
+from datetime import timedelta
+from uuid import UUID
+
+from prefect.client.orchestration import get_client
+from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId
+from prefect.client.schemas.objects import FlowRun, StateType
+from prefect.states import Scheduled
+
+from flows.respond import record_lost
+from warroom.runs import Attempt, AttemptState, RunLedger
+from warroom.settings import Settings
+from warroom.store import Store, now
+
+log = logging.getLogger("warroom.keeper")
+
+_FINISHED = {StateType.COMPLETED, StateType.FAILED, StateType.CRASHED, StateType.CANCELLED}
+
+
+class Keeper(threading.Thread):
+    def __init__(self, store: Store, settings: Settings) -> None:
+        super().__init__(name="warroom-keeper", daemon=True)
+        self.store = store
+        self.runs = RunLedger(store)
+        self.stale = timedelta(seconds=settings.run_stale_seconds)
+        self.poll = settings.keeper_poll_seconds
+        self._stop = threading.Event()
+
+    def start(self) -> None:
+        self._context = contextvars.copy_context()  # the Prefect API of whoever starts the keeper
+        super().start()
+
+    def run(self) -> None:
+        self._context.run(self._loop)
+
+    def stop(self) -> None:
+        self._stop.set()
+
+    def _loop(self) -> None:
+        while not self._stop.wait(self.poll):
+            try:
+                self.check()
+            except Exception:  # Prefect or the ledger unreachable: the runs are still there next pass
+                log.exception("keeper: pass failed")
+
+    def check(self) -> list[str]:
+        """One pass; returns what it did, one line per run acted on."""
+        live = self.runs.live()
+        if not live:
+            return []
+        ids = [UUID(a.flow_run_id) for a in live if _is_uuid(a.flow_run_id)]
+        with get_client(sync_client=True) as client:
+            found = client.read_flow_runs(flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=ids)))
+        by_id = {str(r.id): r for r in found}
+        return [done for a in live if (done := self._one(a, by_id.get(a.flow_run_id)))]
+
+    def _one(self, attempt: Attempt, run: FlowRun | None) -> str | None:
+        if run is None or run.state is None:
+            return self._lose(attempt, "DELETED", "the flow run no longer exists in Prefect")
+        state = run.state
+        if state.type in _FINISHED:
+            return self._lose(attempt, state.name or state.type.value, state.message or "")
+        if now() - attempt.heartbeat_at < self.stale:
+            return None
+        silent = f"no heartbeat for {int((now() - attempt.heartbeat_at).total_seconds())}s"
+        if state.type is StateType.PAUSED and attempt.state is AttemptState.WAITING:
+            if run.deployment_id is None:
+                return self._lose(attempt, "PAUSED", f"{silent}, and it has no deployment to start it again")
+            return self._reenter(attempt, run)
+        if state.type in (StateType.SCHEDULED, StateType.PENDING) and attempt.state is AttemptState.WAITING:
+            return None  # scheduled again, waiting for its runner
+        return self._lose(attempt, state.name or state.type.value, f"{silent}: its process is gone")
+
+    def _lose(self, attempt: Attempt, state: str, message: str) -> str | None:
+        if record_lost(self.store, attempt.flow_run_id, state, message):
+            return f"lost {attempt.flow_run_id}: {state} {message}".strip()
+        return None
+
+    def _reenter(self, attempt: Attempt, run: FlowRun) -> str:
+        with get_client(sync_client=True) as client:
+            client.set_flow_run_state(run.id, Scheduled(name="Re-entering gate"), force=True)
+        self.runs.heartbeat(attempt.id)  # the new process has until the next stale mark to take over
+        self.store.append(
+            attempt.incident_number,
+            "run.restarting",
+            "the process waiting at the approval gate is gone; starting the run again at the same gate",
+            data={"flow_run_id": attempt.flow_run_id, "attempt": attempt.attempt},
+        )
+        return f"re-entering {attempt.flow_run_id}"
+
+
+def _is_uuid(value: str) -> bool:
+    try:
+        UUID(value)
+    except ValueError:
+        return False
+    return True

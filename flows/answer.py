@@ -1,0 +1,168 @@
+"""Answering a waiting gate from outside the flow (`warroom approve`, chat, tests) and reading its verdict.
+
+This path is what a person waits on at 3 a.m., so it speaks to Prefect's REST API with httpx and does not
+import Prefect (whose import alone takes over a second). The verdict it reports is the one recorded for this
+answer's own id, never the latest row of the timeline.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+import uuid
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import httpx
+
+from warroom.redact import redact_text
+from warroom.runs import RunLedger, parse_pause_key
+from warroom.store import Store
+
+
+class GateError(RuntimeError):
+    """No gate to answer, or the answer was refused before it reached the flow."""
+
+
+@dataclass(frozen=True)
+class OpenGate:
+    flow_run_id: str
+    flow_run_name: str
+    proposal: str
+    gate_id: int
+    pause: int
+
+
+@dataclass(frozen=True)
+class AnswerOutcome:
+    verdict: str  # granted | rejected | refused | unknown
+    text: str
+    proposal: str
+    flow_run_id: str
+    answer_id: str
+
+
+def _api() -> tuple[str, dict[str, str], tuple[str, str] | None]:
+    url = os.environ.get("PREFECT_API_URL")
+    auth = os.environ.get("PREFECT_API_AUTH_STRING")
+    key = os.environ.get("PREFECT_API_KEY")
+    if not url:  # only then pay for Prefect's settings (profiles, .env)
+        from prefect.settings import PREFECT_API_AUTH_STRING, PREFECT_API_KEY, PREFECT_API_URL
+
+        url = PREFECT_API_URL.value()
+        auth = auth or PREFECT_API_AUTH_STRING.value()
+        key = key or PREFECT_API_KEY.value()
+    if not url:
+        raise GateError("no Prefect API configured: set PREFECT_API_URL (warroom up prints it)")
+    headers = {"Authorization": f"Bearer {key}"} if key else {}
+    user, _, password = (auth or "").partition(":")
+    basic = (user, password) if auth and ":" in auth else None
+    return url.rstrip("/"), headers, basic
+
+
+def _client() -> httpx.Client:
+    url, headers, basic = _api()
+    return httpx.Client(base_url=url, headers=headers, auth=basic, timeout=15)
+
+
+def open_gates(store: Store, incident_ref: str, client: httpx.Client | None = None) -> list[OpenGate]:
+    """Approval gates waiting for an answer on this incident: paused runs tagged with it, at a ledger gate."""
+    body = {
+        "flow_runs": {
+            "tags": {"all_": [f"incident:{incident_ref}"]},
+            "state": {"type": {"any_": ["PAUSED"]}},
+        }
+    }
+    own = client is None
+    http = client or _client()
+    try:
+        response = http.post("/flow_runs/filter", json=body)
+        response.raise_for_status()
+    except httpx.HTTPError as exc:
+        raise GateError(f"cannot reach the Prefect API: {redact_text(str(exc))[:300]}") from None
+    finally:
+        if own:
+            http.close()
+    runs = RunLedger(store)
+    gates = []
+    for run in response.json():
+        parsed = parse_pause_key(((run.get("state") or {}).get("state_details") or {}).get("pause_key"))
+        if parsed is None:
+            continue
+        gate = runs.find_gate(parsed[0])
+        if gate is not None:
+            gates.append(OpenGate(run["id"], run["name"], gate.proposal, gate.id, parsed[1]))
+    return gates
+
+
+def answer_gate(
+    store: Store,
+    incident_ref: str,
+    *,
+    approver: str,
+    code: str,
+    reason: str,
+    decision: Literal["approve", "reject"] = "approve",
+    proposal: str | None = None,
+    adjust: dict[str, Any] | None = None,
+    wait_seconds: float = 30.0,
+) -> AnswerOutcome:
+    """Resume the incident's waiting gate with an answer, then report how the gate judged that answer."""
+    with _client() as http:
+        gates = open_gates(store, incident_ref, http)
+        if proposal is not None:
+            gates = [g for g in gates if g.proposal == proposal]
+        if not gates:
+            raise GateError(
+                f"no approval is waiting on {incident_ref}" + (f" for {proposal}" if proposal else "")
+            )
+        if len(gates) > 1:
+            names = ", ".join(sorted(g.proposal for g in gates))
+            raise GateError(
+                f"{len(gates)} approvals are waiting on {incident_ref} ({names}): pick one with --proposal"
+            )
+        gate = gates[0]
+        answer_id = uuid.uuid4().hex
+        answer = {
+            "decision": decision,
+            "approver": approver,
+            "code": code,
+            "reason": reason,
+            "answer_id": answer_id,
+            **(adjust or {}),
+        }
+        try:
+            response = http.post(f"/flow_runs/{gate.flow_run_id}/resume", json={"run_input": answer})
+            response.raise_for_status()
+            result = response.json()
+        except httpx.HTTPError as exc:
+            raise GateError(f"the Prefect API refused the answer: {redact_text(str(exc))[:300]}") from None
+    if result.get("status") != "ACCEPT":
+        why = redact_text(str((result.get("details") or {}).get("reason") or result.get("status")))[:500]
+        refused = f"{gate.proposal}: refused before it reached the gate: {why}"
+        # Recorded too: every answer, counted or not, is on the timeline.
+        store.append(
+            incident_ref,
+            "approval.refused",
+            refused,
+            actor=approver if len(approver) <= 100 else "unknown",
+            data={
+                "proposal": gate.proposal,
+                "gate": gate.gate_id,
+                "answer_id": answer_id,
+                "answer": {k: v for k, v in answer.items() if k != "code"},
+                "why": why,
+            },
+            key=f"answer:{answer_id}",
+        )
+        return AnswerOutcome("refused", refused, gate.proposal, gate.flow_run_id, answer_id)
+    deadline = time.monotonic() + wait_seconds
+    while time.monotonic() < deadline:
+        event = store.event_by_key(incident_ref, f"answer:{answer_id}")
+        if event is not None:
+            verdict = event.kind.split(".", 1)[1]
+            return AnswerOutcome(verdict, event.text, gate.proposal, gate.flow_run_id, answer_id)
+        time.sleep(0.05)
+    return AnswerOutcome(
+        "unknown", "the flow did not record a judgement in time", gate.proposal, gate.flow_run_id, answer_id
+    )

@@ -1,0 +1,93 @@
+"""How a flow run waits for one answer in Prefect: paused with a form, polled, the answer read and removed.
+
+Prefect's ``pause_flow_run`` owns its wait loop, fails the run at its own timeout, and cannot notice a
+run forced into another state or resumed without input. The gate needs all of that, so it proposes the
+PAUSED state itself (no Prefect timeout: the gate's deadline lives in the ledger) and polls here, one
+poll at a time, deciding between polls.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+from uuid import UUID
+
+from prefect.client.orchestration import get_client
+from prefect.client.schemas.objects import State, StateType
+from prefect.exceptions import Abort, ObjectNotFound
+from prefect.input import RunInput, keyset_from_paused_state
+from prefect.input.actions import delete_flow_run_input, read_flow_run_input
+from prefect.states import Paused, Running
+from prefect.utilities.engine import propose_state_sync
+
+
+class PauseRefused(RuntimeError):
+    """Prefect would not pause the run (it is no longer running: cancelled, failed, ...)."""
+
+
+@dataclass(frozen=True)
+class Poll:
+    state: StateType | None
+    state_name: str
+    message: str
+    answer: dict[str, Any] | None  # set when the run was resumed with an answer
+
+
+@dataclass
+class PrefectPause:
+    flow_run_id: UUID
+    key: str
+    keyset: dict[str, str] | None = None
+
+    def pause(self, form: type[RunInput], message: str) -> bool:
+        """Pause with ``form``; True when this pause key was answered before (read it with ``poll``)."""
+        state: State[Any] = Paused(timeout_seconds=None, reschedule=False, pause_key=self.key)
+        state.message = message
+        self.keyset = {str(k): v for k, v in keyset_from_paused_state(state).items()}
+        state.state_details.run_input_keyset = self.keyset
+        with get_client(sync_client=True) as client:
+            try:
+                result = propose_state_sync(client, state, flow_run_id=self.flow_run_id)
+            except Abort as exc:
+                raise PauseRefused(str(exc)) from None
+        if result.is_running():
+            return True  # Prefect refuses a pause key that fired before: the run was resumed from it
+        if not result.is_paused():
+            raise PauseRefused(f"Prefect answered {result.type.value} ({result.message or 'no message'})")
+        form.save(self.keyset)  # type: ignore[arg-type]
+        return False
+
+    def poll(self) -> Poll:
+        """The run's state now, and the answer when it has been resumed (removed from Prefect once read)."""
+        assert self.keyset is not None
+        with get_client(sync_client=True) as client:
+            run = client.read_flow_run(self.flow_run_id)
+        state = run.state
+        answer = None
+        if state is not None and state.type is StateType.RUNNING:
+            try:
+                value = read_flow_run_input(self.keyset["response"], flow_run_id=self.flow_run_id)
+            except ObjectNotFound:
+                value = None
+            if value is not None:
+                answer = value if isinstance(value, dict) else {"value": value}
+                self.forget_answer()
+        return Poll(
+            state.type if state else None,
+            state.name if state and state.name else "",
+            state.message if state and state.message else "",
+            answer,
+        )
+
+    def forget_answer(self) -> None:
+        """Answers carry codes: once read, they are Warroom's alone."""
+        assert self.keyset is not None
+        try:
+            delete_flow_run_input(self.keyset["response"], flow_run_id=self.flow_run_id)
+        except ObjectNotFound:
+            pass
+
+    def release(self) -> None:
+        """Leave PAUSED without an answer (the gate's own deadline passed): back to RUNNING."""
+        with get_client(sync_client=True) as client:
+            client.set_flow_run_state(self.flow_run_id, Running(), force=True)

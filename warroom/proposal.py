@@ -1,0 +1,145 @@
+"""A proposed mitigation, and the page an approver reads before answering its gate.
+
+The page puts first what a tired person must see to decide (what changes, the dry run, the way back, who
+may answer and until when), then the incident and the alert, then the evidence; as Markdown tables, never
+raw JSON. It is rendered again at every pause, so a refused answer is the first thing its author reads.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from datetime import datetime, timedelta
+from typing import Any
+
+from pydantic import BaseModel
+
+from warroom.duration import format_duration
+from warroom.incident import Incident
+from warroom.redact import redact
+
+
+class Proposal(BaseModel):
+    id: str
+    use: str
+    params: dict[str, Any]
+    summary: str
+    evidence: dict[str, Any]
+    dry_run: dict[str, Any] | None
+    way_back: str
+    apply_key: str
+
+    @property
+    def plan_digest(self) -> str:
+        """What an answer approves: the step, its params and the dry run that was shown."""
+        plan = {"use": self.use, "params": self.params, "dry_run": self.dry_run}
+        return hashlib.sha256(json.dumps(plan, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def _cell(value: Any, limit: int = 160) -> str:
+    text = value if isinstance(value, str) else json.dumps(value, sort_keys=True, default=str)
+    text = text.replace("|", "\\|").replace("\n", " ")
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def flatten(data: Any, prefix: str = "", limit: int = 40) -> list[tuple[str, Any]]:
+    """Nested mappings as dotted keys; lists of scalars stay whole; at most ``limit`` rows."""
+    rows: list[tuple[str, Any]] = []
+
+    def walk(value: Any, key: str) -> None:
+        if len(rows) >= limit:
+            return
+        if isinstance(value, dict) and value:
+            for k, v in value.items():
+                walk(v, f"{key}.{k}" if key else str(k))
+        elif isinstance(value, list) and value and any(isinstance(v, dict | list) for v in value):
+            for i, v in enumerate(value[:10]):
+                walk(v, f"{key}[{i}]")
+        else:
+            rows.append((key or "value", value))
+
+    walk(data, prefix)
+    return rows
+
+
+def table(data: Any, headers: tuple[str, str] = ("field", "value")) -> str:
+    rows = flatten(redact(data))
+    if not rows:
+        return "_none_"
+    lines = [f"| {headers[0]} | {headers[1]} |", "|---|---|"]
+    lines += [f"| `{_cell(k, 80)}` | {_cell(v)} |" for k, v in rows]
+    return "\n".join(lines)
+
+
+def _ago(then: datetime | None, at: datetime) -> str:
+    if then is None:
+        return "unknown"
+    return f"{format_duration(at - then)} ago ({then:%H:%M:%S} UTC)" if at >= then else f"{then:%H:%M:%S} UTC"
+
+
+def gate_page(
+    *,
+    incident: Incident,
+    proposal: Proposal,
+    alert: dict[str, Any],
+    who_may_approve: str,
+    required: int,
+    granted: list[str],
+    deadline: datetime,
+    last_refusal: dict[str, Any] | None,
+    at: datetime,
+) -> str:
+    """The Markdown above the approval form in the Prefect UI."""
+    lines: list[str] = []
+    if last_refusal:
+        lines += [
+            f"> **Your last answer was refused** at {last_refusal.get('at', '?')} "
+            f"(from {last_refusal.get('approver') or 'an unnamed approver'}): {last_refusal.get('why', '')}",
+            "> Nothing was executed. Answer again below.",
+            "",
+        ]
+    lines += [
+        f"## {incident.id} · {incident.severity.value} · approve `{proposal.id}`?",
+        "",
+        f"**What will change**: {proposal.summary} (`{proposal.use}`)",
+        "",
+        table(proposal.params, ("param", "value")),
+        "",
+        "**Dry run** (what the system said it would do):",
+        "",
+        table(proposal.dry_run) if proposal.dry_run else "_this step has no dry run_",
+        "",
+        f"**Way back**: `{proposal.way_back}`" if proposal.way_back else "**Way back**: none given",
+        "",
+        f"**Who may approve**: {required} of {who_may_approve}; so far: {', '.join(granted) or 'nobody'}. "
+        f"The gate closes at {deadline:%Y-%m-%d %H:%M:%S} UTC "
+        f"(in {format_duration(max(deadline - at, timedelta(0)))}); then nothing is executed.",
+        "",
+        "**Decision** is required: *approve* runs exactly this change; *reject* closes the gate. "
+        "Prove who you are with the 6-digit code from your authenticator app.",
+        "",
+        "### The incident",
+        "",
+        f"**{incident.title}** · status {incident.status.value} · detected {_ago(incident.detected_at, at)}",
+    ]
+    labels = alert.get("labels") or {}
+    annotations = alert.get("annotations") or {}
+    if labels or annotations:
+        started = alert.get("startsAt") or alert.get("starts_at")
+        summary = annotations.get("summary") or annotations.get("description") or ""
+        lines += [
+            "",
+            f"**Alert** `{labels.get('alertname', '?')}` {summary}".rstrip()
+            + (f" · fired at {started}" if started else ""),
+            "",
+            table(labels, ("label", "value")),
+        ]
+    lines += [
+        "",
+        "### Evidence",
+        "",
+        table(proposal.evidence, ("finding", "value")) if proposal.evidence else "_no evidence named_",
+        "",
+        f"From a terminal: `warroom approve {incident.id} --proposal {proposal.id} --as NAME --reason TEXT`",
+    ]
+    return "\n".join(lines)
