@@ -22,8 +22,11 @@ import threading
 import time
 import uuid
 from pathlib import Path
+from uuid import UUID
 
 REPO = Path(__file__).resolve().parent.parent
+# Run as a script, bench/ comes first on the path, and bench/kubernetes.py would shadow the client library.
+sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != REPO / "bench"]
 sys.path.insert(0, str(REPO))
 
 from bench.figures import percentile  # noqa: E402
@@ -94,7 +97,8 @@ def _bench(runs: int) -> None:
     import pyotp
     from prefect.flow_runs import resume_flow_run
 
-    from flows.approval import enroll, open_gates
+    from flows.answer import open_gates
+    from flows.approval import enroll
     from flows.respond import respond
     from tests.service import ServiceState, running_service
     from warroom.settings import get_settings
@@ -127,7 +131,7 @@ def _bench(runs: int) -> None:
         thread.start()
         while (incident := store.latest_for_key(key)) is None:
             time.sleep(0.05)
-        while not open_gates(incident.id):
+        while not open_gates(store, incident.id):
             time.sleep(0.05)
         state.scale_received.clear()
         code = pyotp.TOTP(secrets[approver]).now()
@@ -145,7 +149,7 @@ def _bench(runs: int) -> None:
             assert "granted" in done.stdout, done.stdout
         else:
             answer = {"decision": "approve", "approver": approver, "code": code, "reason": "bench"}
-            resume_flow_run(open_gates(incident.id)[0].flow_run_id, run_input=answer)
+            resume_flow_run(UUID(open_gates(store, incident.id)[0].flow_run_id), run_input=answer)
         returned = time.time()
         assert state.scale_received.wait(30)
         arrived = state.scale_arrivals[-1]

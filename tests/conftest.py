@@ -71,6 +71,13 @@ def store(ledger_url: str) -> Iterator[Store]:
 
 
 @pytest.fixture(scope="session")
+def ledger(tmp_path_factory: pytest.TempPathFactory) -> str:
+    """One ledger for the flow tests, like the one Prefect server: incident numbers (and so the run tags
+    `incident:INC-N` and artifact keys `inc-N-timeline`) stay unique across test modules."""
+    return f"sqlite:///{tmp_path_factory.mktemp('ledger') / 'warroom.db'}"
+
+
+@pytest.fixture(scope="session")
 def prefect_api() -> Iterator[str]:
     """One real Prefect server (the test harness: a subprocess server on SQLite) for the session."""
     from prefect.settings import PREFECT_API_URL

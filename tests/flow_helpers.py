@@ -10,7 +10,8 @@ from typing import Any
 
 import pyotp
 
-from flows.approval import OpenGate, enroll, open_gates
+from flows.answer import OpenGate, open_gates
+from flows.approval import enroll
 from warroom.incident import Incident
 from warroom.store import Store
 
@@ -46,10 +47,11 @@ def wait_for_incident(store: Store, dedup_key: str, timeout: float = 60) -> Inci
     raise AssertionError(f"no incident for {dedup_key}")
 
 
-def wait_for_gate(incident: str, timeout: float = 60, after_attempt: int = 0) -> OpenGate:
+def wait_for_gate(incident: str, timeout: float = 60, after_pause: int = 0) -> OpenGate:
+    store = Store.from_settings()
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        gates = [g for g in open_gates(incident) if g.attempt > after_attempt]
+        gates = [g for g in open_gates(store, incident) if g.pause > after_pause]
         if gates:
             return gates[0]
         time.sleep(0.2)

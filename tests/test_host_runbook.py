@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from flows.approval import answer_gate
+from flows.answer import answer_gate
 from tasks.ssh import POOL
 from tests.conftest import PASSPHRASE, REPO
 from tests.flow_helpers import FlowThread, code, wait_for_gate, wait_for_incident

@@ -9,7 +9,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from flows.approval import answer_gate
+from flows.answer import answer_gate
 from tests.conftest import REPO
 from tests.flow_helpers import FlowThread, code, wait_for_gate, wait_for_incident
 from tests.kube_api import RunningCluster, rollout_scene

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import json
+import re
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from flows.approval import answer_gate
+from flows.answer import answer_gate
 from tests.flow_helpers import (
     CAPACITY_RUNBOOK,
     FlowThread,
@@ -23,13 +24,6 @@ from warroom.settings import get_settings
 from warroom.store import Store
 
 PHASES = ["detected", "triaged", "investigating", "mitigating", "monitoring", "resolved"]
-
-
-@pytest.fixture(scope="module")
-def ledger(tmp_path_factory: pytest.TempPathFactory) -> str:
-    """One ledger for the module, like the one Prefect server: incident numbers (and so the run tags
-    `incident:INC-N`) stay unique across tests."""
-    return f"sqlite:///{tmp_path_factory.mktemp('ledger') / 'warroom.db'}"
 
 
 @pytest.fixture
@@ -201,7 +195,7 @@ def test_unauthorized_approver_is_refused_then_an_authorized_one_counts(env: Sto
         refused = answer_gate(env, incident.id, approver="mallory", code=code("mallory"), reason="me")
         assert refused.verdict == "refused" and "not an authorized approver" in refused.text
         assert state.scale_calls == []
-        wait_for_gate(incident.id, after_attempt=gate.attempt)  # the gate waits again
+        wait_for_gate(incident.id, after_pause=gate.pause)  # the gate waits again
         granted = answer_gate(env, incident.id, approver="erin", code=code("erin"), reason="ok")
         assert granted.verdict == "granted"
         thread.finish()
@@ -217,7 +211,7 @@ def test_right_name_with_a_wrong_code_is_refused(env: Store) -> None:
         wrong = f"{(int(good) + 1) % 1_000_000:06d}"
         refused = answer_gate(env, incident.id, approver="alice", code=wrong, reason="trust me")
         assert refused.verdict == "refused" and "wrong one-time code for alice" in refused.text
-        wait_for_gate(incident.id, after_attempt=gate.attempt)
+        wait_for_gate(incident.id, after_pause=gate.pause)
         answer_gate(
             env, incident.id, approver="alice", code=good, reason="now with my code", decision="reject"
         )
@@ -234,10 +228,10 @@ def test_a_reused_code_is_refused(env: Store) -> None:
         once = code("mallory")
         first = answer_gate(env, incident.id, approver="mallory", code=once, reason="let me")
         assert first.verdict == "refused" and "not an authorized approver" in first.text  # the code was spent
-        gate = wait_for_gate(incident.id, after_attempt=gate.attempt)
+        gate = wait_for_gate(incident.id, after_pause=gate.pause)
         replay = answer_gate(env, incident.id, approver="mallory", code=once, reason="again")
         assert replay.verdict == "refused" and "already used" in replay.text
-        wait_for_gate(incident.id, after_attempt=gate.attempt)
+        wait_for_gate(incident.id, after_pause=gate.pause)
         answer_gate(env, incident.id, approver="grace", code=code("grace"), reason="no", decision="reject")
         thread.finish()
     assert state.scale_calls == []
@@ -250,7 +244,7 @@ def test_four_eyes_refuses_whoever_started_the_run(env: Store) -> None:
         gate = wait_for_gate(incident.id)
         refused = answer_gate(env, incident.id, approver="dave", code=code("dave"), reason="my own fix")
         assert refused.verdict == "refused" and "four-eyes" in refused.text
-        wait_for_gate(incident.id, after_attempt=gate.attempt)
+        wait_for_gate(incident.id, after_pause=gate.pause)
         answer_gate(env, incident.id, approver="heidi", code=code("heidi"), reason="stop", decision="reject")
         thread.finish()
     assert state.scale_calls == []
@@ -269,17 +263,20 @@ def test_adjusted_parameter_reaches_the_mitigation(env: Store) -> None:
     assert result.outcome == "resolved"
 
 
-def test_adjustment_outside_the_params_schema_is_refused_by_the_server(env: Store) -> None:
-    from flows.approval import GateError
-
+def test_adjustment_outside_the_params_schema_is_refused_by_the_server_and_recorded(env: Store) -> None:
     with running_service() as (url, state):
         thread, key = start(url)
         incident = wait_for_incident(env, key)
         wait_for_gate(incident.id)
-        with pytest.raises(GateError, match=r"Validation failed for field 'replicas'.*maximum of 50"):
-            answer_gate(
-                env, incident.id, approver="judy", code=code("judy"), reason="x", adjust={"replicas": 500}
-            )
+        refused = answer_gate(
+            env, incident.id, approver="judy", code=code("judy"), reason="x", adjust={"replicas": 500}
+        )
+        assert refused.verdict == "refused"
+        assert re.search(r"refused before it reached the gate: .*replicas.*maximum of 50", refused.text)
+        # On the timeline under the answer's own id, without its code.
+        event = env.event_by_key(incident.id, f"answer:{refused.answer_id}")
+        assert event is not None and event.kind == "approval.refused" and event.actor == "judy"
+        assert "code" not in event.data["answer"]
         answer_gate(env, incident.id, approver="karl", code=code("karl"), reason="no", decision="reject")
         thread.finish()
     assert state.scale_calls == []

@@ -160,7 +160,7 @@ def test_parameter_schema_is_the_runbook_form() -> None:
 def test_run_local_follows_the_incident_and_exits_zero_when_resolved(
     prefect_api: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from flows.approval import answer_gate
+    from flows.answer import answer_gate
     from tests.flow_helpers import code
     from warroom.settings import get_settings
     from warroom.store import Store

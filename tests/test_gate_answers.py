@@ -1,0 +1,202 @@
+"""What became of every answer and of every run: verdicts where they were given, runs that leave the gate
+any other way written on the timeline, re-fired alerts on a lost run launching a new attempt."""
+
+from __future__ import annotations
+
+import time
+from datetime import timedelta
+from uuid import UUID
+
+import httpx
+import pytest
+from prefect.client.orchestration import get_client
+from prefect.input.actions import read_flow_run_input
+from prefect.states import Failed, Running
+
+from deployments.keeper import Keeper
+from flows.answer import GateError, answer_gate
+from flows.approval import GateLost
+from tests.flow_helpers import code, wait_for_gate, wait_for_incident
+from tests.service import running_service
+from tests.test_respond import env, kinds, start  # noqa: F401 - fixtures
+from warroom.incident import Severity
+from warroom.intake.alert import Alert
+from warroom.intake.router import Router
+from warroom.runbook import Catalogue, LoadedRunbook, parse_runbook
+from warroom.runs import AttemptState, GateState, RunLedger
+from warroom.settings import Settings
+from warroom.store import Store
+
+
+def _force(flow_run_id: str, state: object) -> None:
+    with get_client(sync_client=True) as client:
+        client.set_flow_run_state(UUID(flow_run_id), state, force=True)  # type: ignore[arg-type]
+
+
+def _description(flow_run_id: str, gate_id: int, pause: int) -> str:
+    return str(
+        read_flow_run_input(f"paused-gate-{gate_id}-{pause}-description", flow_run_id=UUID(flow_run_id))
+    )
+
+
+def test_a_refused_ui_answer_is_recorded_and_the_next_form_starts_with_it(env: Store) -> None:
+    from prefect.settings import PREFECT_API_URL
+
+    with running_service() as (url, state):
+        thread, key = start(url)
+        incident = wait_for_incident(env, key)
+        gate = wait_for_gate(incident.id)
+        first = _description(gate.flow_run_id, gate.gate_id, gate.pause)
+        assert "What will change" in first and "refused" not in first
+        assert first.index("**Dry run**") < first.index("### Evidence")  # the change first, evidence last
+        # The UI's Resume sends what the form holds: no answer id, and here a code one digit short.
+        api = PREFECT_API_URL.value()
+        answer = {"decision": "approve", "approver": "alice", "code": "12345", "reason": "looks right"}
+        resumed = httpx.post(f"{api}/flow_runs/{gate.flow_run_id}/resume", json={"run_input": answer})
+        assert resumed.json()["status"] == "ACCEPT"
+        again = wait_for_gate(incident.id, after_pause=gate.pause)
+        page = _description(again.flow_run_id, again.gate_id, again.pause)
+        assert page.startswith("> **Your last answer was refused**")
+        assert "from alice" in page and "code: the 6 digits from your authenticator app" in page
+        [refused] = [e for e in env.timeline(incident.id) if e.kind == "approval.refused"]
+        assert refused.actor == "alice" and "code" not in refused.data["answer"]
+        # The CLI's answer gets its own verdict, not the refusal above it on the timeline.
+        granted = answer_gate(env, incident.id, approver="alice", code=code("alice"), reason="scale")
+        assert granted.verdict == "granted"
+        thread.finish()
+    assert state.scale_calls == [4]
+
+
+def test_the_form_requires_a_decision_with_no_default(env: Store) -> None:
+    with running_service() as (url, _state):
+        thread, key = start(url)
+        incident = wait_for_incident(env, key)
+        gate = wait_for_gate(incident.id)
+        schema = read_flow_run_input(
+            f"paused-gate-{gate.gate_id}-{gate.pause}-schema", UUID(gate.flow_run_id)
+        )
+        assert "decision" in schema["required"]
+        assert "default" not in schema["properties"]["decision"]
+        answer_gate(env, incident.id, approver="bob", code=code("bob"), reason="no", decision="reject")
+        thread.finish()
+
+
+def test_a_run_set_running_without_an_answer_is_recorded_and_the_gate_waits_again(env: Store) -> None:
+    with running_service() as (url, state):
+        thread, key = start(url)
+        incident = wait_for_incident(env, key)
+        gate = wait_for_gate(incident.id)
+        _force(gate.flow_run_id, Running())
+        wait_for_gate(incident.id, after_pause=gate.pause)
+        assert "approval.disturbed" in kinds(env, incident.id)
+        assert state.scale_calls == []
+        answer_gate(env, incident.id, approver="carol", code=code("carol"), reason="go")
+        result = thread.finish()
+    assert result.outcome == "resolved"
+    assert state.scale_calls == [4]
+
+
+def test_a_run_forced_to_failed_at_the_gate_is_lost_on_the_timeline_and_nothing_runs(env: Store) -> None:
+    with running_service() as (url, state):
+        thread, key = start(url)
+        incident = wait_for_incident(env, key)
+        gate = wait_for_gate(incident.id)
+        _force(gate.flow_run_id, Failed(message="forced through the API"))
+        thread.join(30)
+        assert isinstance(thread.error, GateLost)
+        [lost] = [e for e in env.timeline(incident.id) if e.kind == "run.lost"]
+        assert "Failed" in lost.text and "forced through the API" in lost.text
+        runs = RunLedger(env)
+        assert runs.gate(gate.gate_id).state is GateState.LOST
+        assert runs.latest_by_incident([incident.number])[incident.number].state is AttemptState.LOST
+        with pytest.raises(GateError, match="no approval is waiting"):
+            answer_gate(env, incident.id, approver="dave", code=code("dave"), reason="late")
+    assert state.scale_calls == []
+
+
+def test_begin_reenters_a_waiting_attempt_and_a_retry_is_a_new_attempt(store: Store) -> None:
+    number = store.open_incident(title="t", severity=Severity.P3).number
+    runs = RunLedger(store)
+    first = runs.begin("run-1", number, "rb")
+    assert first.attempt.attempt == 1 and not first.reentered and first.attempt.run_key == "run-1"
+    gate, created = runs.open_gate(
+        first.attempt.id, number, "p", "d", escalate_after=None, timeout=timedelta(1)
+    )
+    runs.set_waiting(first.attempt.id, True)
+    again = runs.begin("run-1", number, "rb")  # the process died at the gate: the same attempt
+    assert again.reentered and again.attempt.id == first.attempt.id
+    same, created_again = runs.open_gate(
+        first.attempt.id, number, "p", "d", escalate_after=None, timeout=timedelta(days=9)
+    )
+    assert created and not created_again and same.deadline == gate.deadline
+    assert runs.close(gate.id, GateState.GRANTED) and not runs.close(gate.id, GateState.REJECTED)
+    runs.set_waiting(first.attempt.id, False)
+    retry = runs.begin("run-1", number, "rb")  # active with no outcome: it crashed; a retry starts anew
+    assert retry.attempt.attempt == 2 and retry.attempt.run_key == "run-1#2"
+    assert retry.superseded is not None and retry.superseded.state is AttemptState.LOST
+    assert runs.finish(retry.attempt.id, "resolved") and not runs.lose(retry.attempt.id, "late")
+
+
+def test_keeper_writes_off_a_cancelled_run_and_a_silent_one_it_cannot_restart(
+    env: Store, prefect_api: str
+) -> None:
+    from prefect import flow
+    from prefect.states import Cancelled, Paused
+
+    @flow
+    def somewhere() -> None:
+        pass
+
+    number = env.open_incident(title="t", severity=Severity.P3).number
+    runs = RunLedger(env)
+    with get_client(sync_client=True) as client:
+        cancelled = client.create_flow_run(somewhere, state=Cancelled(message="cancelled in the UI"))
+        paused = client.create_flow_run(somewhere, state=Paused())
+    gone = runs.begin(str(cancelled.id), number, "rb").attempt
+    silent = runs.begin(str(paused.id), number, "rb").attempt
+    runs.set_waiting(silent.id, True)
+    keeper = Keeper(env, Settings(run_stale_seconds=1))
+    done = keeper.check()
+    assert [d.split(":")[0] for d in done] == [f"lost {cancelled.id}"]  # at once, whatever its heartbeat
+    time.sleep(1.2)
+    done = keeper.check()
+    assert len(done) == 1 and "no deployment to start it again" in done[0]
+    assert runs.attempt(gone.id).state is AttemptState.LOST
+    assert runs.attempt(silent.id).state is AttemptState.LOST
+    lost = [e for e in env.timeline(number) if e.kind == "run.lost"]
+    assert len(lost) == 2 and "cancelled in the UI" in lost[0].text
+    assert keeper.check() == []  # each loss is written once
+
+
+def test_a_refired_alert_on_an_incident_whose_run_is_lost_launches_a_new_attempt(store: Store) -> None:
+    from pathlib import Path
+
+    text = "name: svc\ndescription: d\nmatch: {alertname: Down}\ndiagnostics: []\n"
+    catalogue = Catalogue({"svc": LoadedRunbook(parse_runbook(text), Path("svc.yaml"))}, [])
+    router = Router(store, lambda: catalogue, Severity.P3)
+
+    def fire() -> str:
+        payload = store.save_payload("generic", b"{}", remote=None, content_type=None)
+        alert = Alert.model_validate(
+            {
+                "labels": {"alertname": "Down"},
+                "fingerprint": "f1",
+                "payload_id": payload,
+                "source": "generic",
+                "status": "firing",
+            }
+        )
+        [routed] = router.route([alert])
+        return routed.action
+
+    assert fire() == "opened"
+    [launch] = store.launches()
+    number = launch["incident_number"]
+    runs = RunLedger(store)
+    attempt = runs.begin("flow-run-1", number, "svc").attempt
+    assert fire() == "attached"  # the run is alive: the alert is one more event
+    runs.lose(attempt.id, "Prefect state Crashed")
+    assert fire() == "relaunched"
+    assert fire() == "attached"  # one new attempt per lost run, not one per re-fire
+    assert len(store.launches()) == 2
+    assert "runbook.relaunching" in [e.kind for e in store.timeline(number)]
