@@ -121,9 +121,8 @@ class ApprovalForm(RunInput):
     approver: str = Field(max_length=200, description="Your name as enrolled")
     code: str = Field(max_length=100, description="The 6-digit code from your authenticator app")
     reason: str = Field(max_length=4000, description="Why; it goes on the incident timeline")
-    answer_id: str | None = Field(
-        default=None, max_length=64, description="Filled in by `warroom approve`; leave empty"
-    )
+    # No answer id field: `warroom approve` sends one beside the form's fields (the schema allows extra
+    # keys), and a UI answer is given one by the gate. A field here would only be clutter on the form.
 
 
 class Answer(BaseModel):

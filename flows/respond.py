@@ -12,7 +12,7 @@ import json
 import re
 import threading
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 from uuid import UUID
 
@@ -72,6 +72,7 @@ class _Run:
         self.results: dict[str, Any] = {}
         self.proposals: dict[str, dict[str, Any]] = {}
         self.artifact_id: UUID | None = None
+        self.run_name: str | None = None
 
     def begin(self) -> None:
         """Start this attempt: a re-entry carries on from its checkpoint, a retry starts anew."""
@@ -98,6 +99,20 @@ class _Run:
                 {"flow_run_id": self.flow_run_id},
                 once=f"reentered:{uuid.uuid4().hex[:8]}",
             )
+
+    def name_run(self, waiting_for: str | None = None) -> None:
+        """Name the flow run after the incident (and what it waits for), unless a person named it."""
+        ctx = FlowRunContext.get()
+        if ctx is None or ctx.flow_run is None:
+            return
+        if self.run_name is None:
+            current = ctx.flow_run.name or ""
+            if not _GENERATED_NAME.match(current) and not current.startswith(f"{self.incident.id}: "):
+                return  # typed in the UI when the run was started: theirs
+            self.run_name = f"{self.incident.id}: {self.incident.title}"[:150]
+        name = self.run_name + (f" (waiting for approval of {waiting_for})" if waiting_for else "")
+        with get_client(sync_client=True) as client:
+            client.update_flow_run(ctx.flow_run.id, name=name)
 
     def checkpoint(self) -> None:
         self.runs.save_checkpoint(self.attempt.id, {"results": self.results, "proposals": self.proposals})
@@ -345,6 +360,20 @@ class _Run:
                 at=now(),
             )
 
+        self.name_run(waiting_for=p.id)
+        try:
+            return self._gate(p, m, spec.params, excluded, page)
+        finally:
+            self.name_run()
+
+    def _gate(
+        self,
+        p: Proposal,
+        m: Mitigation,
+        params_model: type[BaseModel],
+        excluded: dict[str, str],
+        page: Callable[[Gate], str],
+    ) -> GateOutcome:
         return approval_gate(
             GateRequest(
                 store=self.store,
@@ -356,7 +385,7 @@ class _Run:
                 summary=p.summary,
                 page=page,
                 policy=m.approval,
-                params_model=spec.params,
+                params_model=params_model,
                 adjustable=m.adjustable,
                 excluded=excluded,
                 settings=self.settings,
@@ -613,15 +642,6 @@ def _title(rb: Runbook, params: dict[str, Any], alert: dict[str, Any], params_ok
         return fallback
 
 
-def _name_run(run: _Run) -> None:
-    """Name the flow run after the incident, unless a person typed a name when starting it."""
-    ctx = FlowRunContext.get()
-    if ctx is None or ctx.flow_run is None or not _GENERATED_NAME.match(ctx.flow_run.name or ""):
-        return
-    with get_client(sync_client=True) as client:
-        client.update_flow_run(ctx.flow_run.id, name=f"{run.incident.id}: {run.incident.title}"[:200])
-
-
 class _Heartbeat(threading.Thread):
     """Tells the ledger this attempt's process is alive, so the keeper knows when it is not."""
 
@@ -653,7 +673,7 @@ def _respond(
         {"flow_run_id": run.flow_run_id, "params": redact(params or {}), "created_incident": created},
         once="started",
     )
-    _name_run(run)
+    run.name_run()
     if param_error is not None:
         run.record("run.failed", f"invalid params: {param_error}", once="failed", publish=True)
         raise param_error

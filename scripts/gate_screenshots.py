@@ -8,6 +8,7 @@ Run: python scripts/gate_screenshots.py OUT_DIR   (needs Debian's chromium and `
 
 from __future__ import annotations
 
+import contextvars
 import os
 import shutil
 import sys
@@ -16,6 +17,7 @@ import threading
 import time
 import uuid
 from pathlib import Path
+from uuid import UUID
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
@@ -40,17 +42,20 @@ def main() -> None:
         PREFECT_HOME=str(tmp / "prefect-client"),
     )
     os.environ.pop("PREFECT_API_URL", None)
+    from prefect.settings import PREFECT_API_URL, temporary_settings
+
     from deployments.serve import local_prefect_server
     from warroom.settings import get_settings
 
-    with local_prefect_server(get_settings()) as api:
-        os.environ["PREFECT_API_URL"] = api
+    with local_prefect_server(get_settings()) as api, temporary_settings(updates={PREFECT_API_URL: api}):
+        os.environ["PREFECT_API_URL"] = api  # for the REST client that answers the gate
         _shoot(api, out)
     shutil.rmtree(tmp, ignore_errors=True)
 
 
 def _shoot(api: str, out: Path) -> None:
     from playwright.sync_api import sync_playwright
+    from prefect.input.actions import read_flow_run_input
 
     from flows.answer import answer_gate
     from flows.respond import respond
@@ -67,10 +72,14 @@ def _shoot(api: str, out: Path) -> None:
             "startsAt": "2026-11-27T14:32:00Z",
         }
         kwargs = {"runbook": "svc-capacity", "alert": alert, "dedup_key": key, "requested_by": "dave"}
-        thread = threading.Thread(target=respond, kwargs=kwargs, daemon=True)
+        context = contextvars.copy_context()  # Prefect's settings travel in the context, not the thread
+        thread = threading.Thread(target=context.run, args=(respond,), kwargs=kwargs, daemon=True)
         thread.start()
         incident = wait_for_incident(store, key)
         gate = wait_for_gate(incident.id)
+        key = f"paused-gate-{gate.gate_id}-{gate.pause}-description"
+        page_text = read_flow_run_input(key, flow_run_id=UUID(gate.flow_run_id))
+        (out / "approval-page.md").write_text(str(page_text))
         ui = api.removesuffix("/api")
         chromium = shutil.which("chromium") or shutil.which("chromium-browser")
         with sync_playwright() as pw:

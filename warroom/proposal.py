@@ -1,7 +1,7 @@
 """A proposed mitigation, and the page an approver reads before answering its gate.
 
 The page puts first what a tired person must see to decide (what changes, the dry run, the way back, who
-may answer and until when), then the incident and the alert, then the evidence; as Markdown tables, never
+may answer and until when), then the incident and the alert, then the evidence; as Markdown lists, never
 raw JSON. It is rendered again at every pause, so a refused answer is the first thing its author reads.
 """
 
@@ -62,13 +62,12 @@ def flatten(data: Any, prefix: str = "", limit: int = 40) -> list[tuple[str, Any
     return rows
 
 
-def table(data: Any, headers: tuple[str, str] = ("field", "value")) -> str:
+def fields(data: Any) -> str:
+    """Fields as a Markdown list (``- `key`: value``): every renderer shows lists, not every one tables."""
     rows = flatten(redact(data))
     if not rows:
         return "_none_"
-    lines = [f"| {headers[0]} | {headers[1]} |", "|---|---|"]
-    lines += [f"| `{_cell(k, 80)}` | {_cell(v)} |" for k, v in rows]
-    return "\n".join(lines)
+    return "\n".join(f"- `{_cell(k, 80)}`: {_cell(v)}" for k, v in rows)
 
 
 def _ago(then: datetime | None, at: datetime) -> str:
@@ -98,16 +97,30 @@ def gate_page(
             "> Nothing was executed. Answer again below.",
             "",
         ]
+    dry = proposal.dry_run or {}
+    dry_line = str(dry.get("summary") or dry.get("error") or "") or (
+        "; ".join(f"{k}={_cell(v, 40)}" for k, v in flatten(redact(dry), limit=6)) if dry else "none"
+    )
+    params_line = ", ".join(f"{k}={_cell(v, 40)}" for k, v in flatten(redact(proposal.params), limit=6))
+    so_far = ", ".join(granted) or "nobody"
+    # The Prefect UI shows this page in a small scroll box: the decision's essentials come first, compact.
     lines += [
         f"## {incident.id} · {incident.severity.value} · approve `{proposal.id}`?",
         "",
+        f"**Change**: {proposal.summary}: `{proposal.use}` {params_line}  ",
+        f"**Dry run**: {dry_line}  ",
+        f"**Way back**: {proposal.way_back or 'none given'}  ",
+        f"**Closes** {deadline:%H:%M} UTC · {required} of {who_may_approve} · so far: {so_far}",
+        "",
+        "---",
+        "",
         f"**What will change**: {proposal.summary} (`{proposal.use}`)",
         "",
-        table(proposal.params, ("param", "value")),
+        fields(proposal.params),
         "",
         "**Dry run** (what the system said it would do):",
         "",
-        table(proposal.dry_run) if proposal.dry_run else "_this step has no dry run_",
+        fields(proposal.dry_run) if proposal.dry_run else "_this step has no dry run_",
         "",
         f"**Way back**: `{proposal.way_back}`" if proposal.way_back else "**Way back**: none given",
         "",
@@ -132,13 +145,13 @@ def gate_page(
             f"**Alert** `{labels.get('alertname', '?')}` {summary}".rstrip()
             + (f" · fired at {started}" if started else ""),
             "",
-            table(labels, ("label", "value")),
+            fields(labels),
         ]
     lines += [
         "",
         "### Evidence",
         "",
-        table(proposal.evidence, ("finding", "value")) if proposal.evidence else "_no evidence named_",
+        fields(proposal.evidence) if proposal.evidence else "_no evidence named_",
         "",
         f"From a terminal: `warroom approve {incident.id} --proposal {proposal.id} --as NAME --reason TEXT`",
     ]
