@@ -121,8 +121,11 @@ class ApprovalForm(RunInput):
     approver: str = Field(max_length=200, description="Your name as enrolled")
     code: str = Field(max_length=100, description="The 6-digit code from your authenticator app")
     reason: str = Field(max_length=4000, description="Why; it goes on the incident timeline")
-    # No answer id field: `warroom approve` sends one beside the form's fields (the schema allows extra
-    # keys), and a UI answer is given one by the gate. A field here would only be clutter on the form.
+    # The server refuses keys the schema does not name, so the id `warroom approve` sends needs a field;
+    # a UI answer that leaves it empty is given one by the gate.
+    answer_id: str | None = Field(
+        default=None, max_length=64, title="Answer id", description="Leave empty (`warroom approve` sets it)"
+    )
 
 
 class Answer(BaseModel):

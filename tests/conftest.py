@@ -16,6 +16,9 @@ from tests.sshd import Sshd, running_sshd
 from warroom.settings import get_settings
 from warroom.store import Store
 
+# Prefect's servers (the harness, `warroom up`'s) would otherwise try to send telemetry off this machine.
+os.environ["PREFECT_SERVER_ANALYTICS_ENABLED"] = "false"
+
 PG_URL = os.environ.get("WARROOM_TEST_DATABASE_URL")
 REPO = Path(__file__).resolve().parent.parent
 

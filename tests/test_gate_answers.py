@@ -62,7 +62,7 @@ def test_a_refused_ui_answer_is_recorded_and_the_next_form_starts_with_it(env: S
         assert refused.actor == "alice" and "code" not in refused.data["answer"]
         # The CLI's answer gets its own verdict, not the refusal above it on the timeline.
         granted = answer_gate(env, incident.id, approver="alice", code=code("alice"), reason="scale")
-        assert granted.verdict == "granted"
+        assert granted.verdict == "granted", granted.text
         thread.finish()
     assert state.scale_calls == [4]
 
@@ -200,3 +200,16 @@ def test_a_refired_alert_on_an_incident_whose_run_is_lost_launches_a_new_attempt
     assert fire() == "attached"  # one new attempt per lost run, not one per re-fire
     assert len(store.launches()) == 2
     assert "runbook.relaunching" in [e.kind for e in store.timeline(number)]
+
+
+def test_a_hand_started_incident_takes_the_runbooks_title_template() -> None:
+    from flows.respond import _title
+    from tests.conftest import REPO
+    from warroom.runbook import load_catalogue
+
+    rb = load_catalogue([REPO / "runbooks"]).runbooks["k8s-bad-deploy"].runbook
+    params = {"namespace": "prod", "deployment": "web"}
+    assert _title(rb, params, {}, True) == "Bad deploy on prod/web"
+    alert = {"labels": {"alertname": "HighErrorRate"}}
+    assert _title(rb, params, alert, True) == "HighErrorRate on prod/web"
+    assert _title(rb, params, alert, False) == "k8s-bad-deploy: HighErrorRate"

@@ -232,6 +232,89 @@ def test_gate_held_past_leases_survives_kill_9_of_warroom_up_and_applies_once(
             _stop(up)
 
 
+def test_a_retried_run_records_fresh_evidence_and_approve_reports_its_own_verdict(
+    prefect_server: str, tmp_path: Path
+) -> None:
+    """The UI's Retry of a run that crashed at its gate: a new attempt with its own diagnostics, proposal
+    and gate; the old gate is closed; `warroom approve` answers the new one and prints its verdict."""
+    api = prefect_server
+    write_runbook(
+        tmp_path / "runbooks", CAPACITY_RUNBOOK.replace("APPROVAL_TIMEOUT", "10m").replace(" ESCALATE", "")
+    )
+    env = _env(tmp_path, api)
+    log = tmp_path / "up.log"
+    enrolled = subprocess.run(
+        [sys.executable, "-m", "warroom.cli", "approvers", "enroll", "alice"],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    totp = pyotp.parse_uri(enrolled.stdout.strip().splitlines()[-1])
+    up = _up(env, log)
+    store = Store(f"sqlite:///{tmp_path / 'home' / 'warroom.db'}")
+    try:
+        deployment = _wait("the runbook to be served", lambda: _deployment(api), log=log)
+        with running_service() as (url, state):
+            run = httpx.post(
+                f"{api}/deployments/{deployment['id']}/create_flow_run",
+                json={"parameters": {"runbook": "svc-capacity", "params": {"service_url": url}}},
+            ).json()
+            flow_run_id = run["id"]
+
+            def state_of() -> dict:  # type: ignore[type-arg]
+                return httpx.get(f"{api}/flow_runs/{flow_run_id}").json()  # type: ignore[no-any-return]
+
+            fr = _wait(
+                "the gate to open", lambda: state_of()["state"]["type"] == "PAUSED" and state_of(), log=log
+            )
+            incident = re.sub(r":.*", "", fr["name"])
+            _kill_flow_run_processes(flow_run_id)  # the run's process dies; warroom up lives on
+            _wait(
+                "the run to be written off",
+                lambda: "run.lost" in [e.kind for e in store.timeline(incident)],
+                log=log,
+            )
+            # What the UI's Retry does: the run back to AwaitingRetry, for its runner to start again.
+            retried = httpx.post(
+                f"{api}/flow_runs/{flow_run_id}/set_state",
+                json={"state": {"type": "SCHEDULED", "name": "AwaitingRetry"}, "force": True},
+            )
+            assert retried.status_code in (200, 201), retried.text
+            _wait(
+                "the retry to reach its gate",
+                lambda: (
+                    len([e for e in store.timeline(incident) if e.kind == "approval.requested"]) == 2
+                    and state_of()["state"]["type"] == "PAUSED"
+                ),
+                log=log,
+            )
+            approved = subprocess.run(
+                [
+                    *(sys.executable, "-m", "warroom.cli", "approve", incident, "--as", "alice"),
+                    *("--reason", "retry looks right", "--code", totp.now()),
+                ],
+                cwd=REPO,
+                env=env,
+                capture_output=True,
+                text=True,
+                timeout=60,
+            )
+            assert approved.returncode == 0, approved.stdout + approved.stderr
+            assert "granted" in approved.stdout
+            _wait("the incident to resolve", lambda: store.get(incident).status.value == "resolved", log=log)
+            assert state.scale_calls == [4]
+        events = store.timeline(incident)
+        proposed = [e for e in events if e.kind == "mitigation.proposed"]
+        diagnosed = [e for e in events if e.kind == "diagnostic.result"]
+        assert len(proposed) == 2 and len(diagnosed) == 4  # the retry's own evidence, recorded anew
+        assert [e.kind for e in events].count("approval.granted") == 1
+    finally:
+        store.close()
+        _stop(up)
+
+
 @pytest.mark.realtime
 def test_gate_open_more_than_five_real_minutes_is_approved_and_applies_once(
     prefect_server: str, tmp_path: Path
