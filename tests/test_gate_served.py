@@ -133,56 +133,115 @@ def _stop(proc: subprocess.Popen[bytes]) -> None:
         proc.wait()
 
 
+class Served:
+    """`warroom up` on the test's Prefect server, alice enrolled, and the ledger it writes."""
+
+    def __init__(self, api: str, tmp_path: Path, *, timeout: str, short: bool = True) -> None:
+        write_runbook(
+            tmp_path / "runbooks",
+            CAPACITY_RUNBOOK.replace("APPROVAL_TIMEOUT", timeout).replace(" ESCALATE", ""),
+        )
+        self.api = api
+        self.env = _env(tmp_path, api)
+        if not short:  # Prefect's and Warroom's own defaults
+            for k in [*SHORT, "WARROOM_RUN_HEARTBEAT_SECONDS", "WARROOM_RUN_STALE_SECONDS"]:
+                self.env.pop(k, None)
+            self.env.pop("WARROOM_KEEPER_POLL_SECONDS")
+        self.log = tmp_path / "up.log"
+        enrolled = self.warroom("approvers", "enroll", "alice")
+        assert enrolled.returncode == 0, enrolled.stdout + enrolled.stderr
+        self.totp = pyotp.parse_uri(enrolled.stdout.strip().splitlines()[-1])
+        self.ups: list[subprocess.Popen[bytes]] = []
+        self.store = Store(f"sqlite:///{tmp_path / 'home' / 'warroom.db'}")
+
+    def warroom(self, *args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "warroom.cli", *args],
+            cwd=REPO,
+            env=self.env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+
+    def up(self) -> subprocess.Popen[bytes]:
+        self.ups.append(_up(self.env, self.log))
+        return self.ups[-1]
+
+    def deployment(self) -> dict:  # type: ignore[type-arg]
+        return _wait("the runbook to be served", lambda: _deployment(self.api), log=self.log)  # type: ignore[no-any-return]
+
+    def start(self, service_url: str) -> str:
+        """A run of the deployment, as the UI's Run button makes one; its flow run id."""
+        run = httpx.post(
+            f"{self.api}/deployments/{self.deployment()['id']}/create_flow_run",
+            json={"parameters": {"runbook": "svc-capacity", "params": {"service_url": service_url}}},
+        ).json()
+        return str(run["id"])
+
+    def flow_run(self, flow_run_id: str) -> dict:  # type: ignore[type-arg]
+        return httpx.get(f"{self.api}/flow_runs/{flow_run_id}").json()  # type: ignore[no-any-return]
+
+    def paused(self, flow_run_id: str, other_than: str | None = None) -> dict:  # type: ignore[type-arg]
+        """Wait for the run to pause at a gate (at another pause than ``other_than``)."""
+
+        def check() -> dict | None:  # type: ignore[type-arg]
+            fr = self.flow_run(flow_run_id)
+            state = fr["state"]
+            if state["type"] == "PAUSED" and state["state_details"]["pause_key"] != other_than:
+                return fr
+            return None
+
+        return _wait("the gate to open", check, timeout=120, log=self.log)  # type: ignore[no-any-return]
+
+    def approve(self, incident: str, reason: str) -> str:
+        done = self.warroom(
+            "approve", incident, "--as", "alice", "--reason", reason, "--code", self.totp.now()
+        )
+        assert done.returncode == 0, done.stdout + done.stderr
+        return done.stdout
+
+    def resolved(self, incident: str) -> None:
+        _wait(
+            "the incident to resolve",
+            lambda: self.store.get(incident).status.value == "resolved",
+            log=self.log,
+        )
+
+    def close(self) -> None:
+        self.store.close()
+        for proc in self.ups:
+            if proc.poll() is None:
+                _stop(proc)
+
+
+def _incident(flow_run: dict) -> str:  # type: ignore[type-arg]
+    incident = re.sub(r":.*", "", flow_run["name"])
+    assert re.fullmatch(r"INC-\d+", incident), flow_run["name"]
+    return incident
+
+
 def test_gate_held_past_leases_survives_kill_9_of_warroom_up_and_applies_once(
     prefect_server: str, tmp_path: Path
 ) -> None:
-    api = prefect_server
-    write_runbook(
-        tmp_path / "runbooks", CAPACITY_RUNBOOK.replace("APPROVAL_TIMEOUT", "10m").replace(" ESCALATE", "")
-    )
-    env = _env(tmp_path, api)
-    log = tmp_path / "up.log"
-    enrolled = subprocess.run(
-        [sys.executable, "-m", "warroom.cli", "approvers", "enroll", "alice"],
-        cwd=REPO,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
-    assert enrolled.returncode == 0, enrolled.stdout + enrolled.stderr
-    totp = pyotp.parse_uri(enrolled.stdout.strip().splitlines()[-1])
-
-    up = _up(env, log)
-    second: subprocess.Popen[bytes] | None = None
-    store = Store(f"sqlite:///{tmp_path / 'home' / 'warroom.db'}")
+    served = Served(prefect_server, tmp_path, timeout="10m")
+    up = served.up()
     try:
-        deployment = _wait("the runbook to be served", lambda: _deployment(api), log=log)
-        assert deployment["concurrency_limit"] is None  # a limited run's lease crashes a paused run
+        assert served.deployment()["concurrency_limit"] is None  # a limited run's lease crashes a paused run
         with running_service() as (url, state):
-            run = httpx.post(
-                f"{api}/deployments/{deployment['id']}/create_flow_run",
-                json={"parameters": {"runbook": "svc-capacity", "params": {"service_url": url}}},
-            ).json()
-            flow_run_id = run["id"]
-
-            def paused() -> dict | None:  # type: ignore[type-arg]
-                fr = httpx.get(f"{api}/flow_runs/{flow_run_id}").json()
-                return fr if fr["state"]["type"] == "PAUSED" else None
-
-            fr = _wait("the gate to open", paused, log=log)
+            flow_run_id = served.start(url)
+            fr = served.paused(flow_run_id)
             first_key = fr["state"]["state_details"]["pause_key"]
             assert "waiting for approval of scale_up" in fr["state"]["message"]
             assert fr["state"]["state_details"].get("deployment_concurrency_lease_id") is None
+            incident = _incident(fr)
 
             # Held past the lease (30 s), the service loops (1 s), a flow heartbeat (30 s) and the keeper's
             # stale mark (4 s) many times over: still paused, same pause, nothing executed.
             time.sleep(40)
-            fr = httpx.get(f"{api}/flow_runs/{flow_run_id}").json()
+            fr = served.flow_run(flow_run_id)
             assert fr["state"]["type"] == "PAUSED", fr["state"]
             assert fr["state"]["state_details"]["pause_key"] == first_key
-            incident = re.sub(r":.*", "", fr["name"])
-            assert re.fullmatch(r"INC-\d+", incident), fr["name"]
 
             # kill -9: warroom up and the run's own process, as a machine that loses power.
             os.killpg(up.pid, signal.SIGKILL)
@@ -190,46 +249,21 @@ def test_gate_held_past_leases_survives_kill_9_of_warroom_up_and_applies_once(
             _kill_flow_run_processes(flow_run_id)  # in case it outlived its parent in a session of its own
             time.sleep(2)
             assert _kill_flow_run_processes(flow_run_id) == 0  # nothing of the run is left alive
-            assert httpx.get(f"{api}/flow_runs/{flow_run_id}").json()["state"]["type"] == "PAUSED"
+            assert served.flow_run(flow_run_id)["state"]["type"] == "PAUSED"
             assert state.scale_calls == []
 
-            second = _up(env, log)
-
-            def reopened() -> dict | None:  # type: ignore[type-arg]
-                fr = paused()
-                return fr if fr and fr["state"]["state_details"]["pause_key"] != first_key else None
-
-            _wait("the gate to be open again after the restart", reopened, timeout=120, log=log)
-            approved = subprocess.run(
-                [
-                    *(sys.executable, "-m", "warroom.cli", "approve", incident, "--as", "alice"),
-                    *("--reason", "scale after the restart", "--code", totp.now()),
-                ],
-                cwd=REPO,
-                env=env,
-                capture_output=True,
-                text=True,
-                timeout=60,
-            )
-            assert approved.returncode == 0, approved.stdout + approved.stderr
-            assert "granted" in approved.stdout
-            _wait(
-                "the incident to resolve",
-                lambda: store.get(incident).status.value == "resolved",
-                log=log,
-            )
+            served.up()
+            served.paused(flow_run_id, other_than=first_key)  # the gate is open again after the restart
+            assert "granted" in served.approve(incident, "scale after the restart")
+            served.resolved(incident)
             assert state.scale_calls == [4]  # applied once
-        kinds = [e.kind for e in store.timeline(incident)]
+        kinds = [e.kind for e in served.store.timeline(incident)]
         assert kinds.count("mitigation.proposed") == 1
         assert kinds.count("approval.requested") == 1
         assert kinds.count("mitigation.applied") == 1
         assert "run.restarting" in kinds and "approval.reentered" in kinds and "run.reentered" in kinds
     finally:
-        store.close()
-        if second is not None:
-            _stop(second)
-        if up.poll() is None:
-            _stop(up)
+        served.close()
 
 
 def test_a_retried_run_records_fresh_evidence_and_approve_reports_its_own_verdict(
@@ -237,142 +271,59 @@ def test_a_retried_run_records_fresh_evidence_and_approve_reports_its_own_verdic
 ) -> None:
     """The UI's Retry of a run that crashed at its gate: a new attempt with its own diagnostics, proposal
     and gate; the old gate is closed; `warroom approve` answers the new one and prints its verdict."""
-    api = prefect_server
-    write_runbook(
-        tmp_path / "runbooks", CAPACITY_RUNBOOK.replace("APPROVAL_TIMEOUT", "10m").replace(" ESCALATE", "")
-    )
-    env = _env(tmp_path, api)
-    log = tmp_path / "up.log"
-    enrolled = subprocess.run(
-        [sys.executable, "-m", "warroom.cli", "approvers", "enroll", "alice"],
-        cwd=REPO,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
-    totp = pyotp.parse_uri(enrolled.stdout.strip().splitlines()[-1])
-    up = _up(env, log)
-    store = Store(f"sqlite:///{tmp_path / 'home' / 'warroom.db'}")
+    served = Served(prefect_server, tmp_path, timeout="10m")
+    # The runner that lost the process marks the run crashed; the keeper must not race it to re-enter.
+    served.env["WARROOM_RUN_STALE_SECONDS"] = "60"
+    served.up()
     try:
-        deployment = _wait("the runbook to be served", lambda: _deployment(api), log=log)
         with running_service() as (url, state):
-            run = httpx.post(
-                f"{api}/deployments/{deployment['id']}/create_flow_run",
-                json={"parameters": {"runbook": "svc-capacity", "params": {"service_url": url}}},
-            ).json()
-            flow_run_id = run["id"]
-
-            def state_of() -> dict:  # type: ignore[type-arg]
-                return httpx.get(f"{api}/flow_runs/{flow_run_id}").json()  # type: ignore[no-any-return]
-
-            fr = _wait(
-                "the gate to open", lambda: state_of()["state"]["type"] == "PAUSED" and state_of(), log=log
-            )
-            incident = re.sub(r":.*", "", fr["name"])
+            flow_run_id = served.start(url)
+            fr = served.paused(flow_run_id)
+            incident = _incident(fr)
             _kill_flow_run_processes(flow_run_id)  # the run's process dies; warroom up lives on
             _wait(
                 "the run to be written off",
-                lambda: "run.lost" in [e.kind for e in store.timeline(incident)],
-                log=log,
+                lambda: "run.lost" in [e.kind for e in served.store.timeline(incident)],
+                log=served.log,
             )
             # What the UI's Retry does: the run back to AwaitingRetry, for its runner to start again.
             retried = httpx.post(
-                f"{api}/flow_runs/{flow_run_id}/set_state",
+                f"{served.api}/flow_runs/{flow_run_id}/set_state",
                 json={"state": {"type": "SCHEDULED", "name": "AwaitingRetry"}, "force": True},
             )
             assert retried.status_code in (200, 201), retried.text
-            _wait(
-                "the retry to reach its gate",
-                lambda: (
-                    len([e for e in store.timeline(incident) if e.kind == "approval.requested"]) == 2
-                    and state_of()["state"]["type"] == "PAUSED"
-                ),
-                log=log,
-            )
-            approved = subprocess.run(
-                [
-                    *(sys.executable, "-m", "warroom.cli", "approve", incident, "--as", "alice"),
-                    *("--reason", "retry looks right", "--code", totp.now()),
-                ],
-                cwd=REPO,
-                env=env,
-                capture_output=True,
-                text=True,
-                timeout=60,
-            )
-            assert approved.returncode == 0, approved.stdout + approved.stderr
-            assert "granted" in approved.stdout
-            _wait("the incident to resolve", lambda: store.get(incident).status.value == "resolved", log=log)
+            served.paused(flow_run_id, other_than=fr["state"]["state_details"]["pause_key"])
+            assert "granted" in served.approve(incident, "retry looks right")
+            served.resolved(incident)
             assert state.scale_calls == [4]
-        events = store.timeline(incident)
+        events = served.store.timeline(incident)
         proposed = [e for e in events if e.kind == "mitigation.proposed"]
         diagnosed = [e for e in events if e.kind == "diagnostic.result"]
         assert len(proposed) == 2 and len(diagnosed) == 4  # the retry's own evidence, recorded anew
         assert [e.kind for e in events].count("approval.granted") == 1
     finally:
-        store.close()
-        _stop(up)
+        served.close()
 
 
 @pytest.mark.realtime
 def test_gate_open_more_than_five_real_minutes_is_approved_and_applies_once(
     prefect_server: str, tmp_path: Path
 ) -> None:
-    """Prefect's defaults are not shortened here: 5.5 minutes of real time (`pytest -m realtime`)."""
-    api = prefect_server
-    write_runbook(
-        tmp_path / "runbooks", CAPACITY_RUNBOOK.replace("APPROVAL_TIMEOUT", "30m").replace(" ESCALATE", "")
-    )
-    env = {k: v for k, v in _env(tmp_path, api).items() if k not in SHORT}
-    for k in ("WARROOM_RUN_HEARTBEAT_SECONDS", "WARROOM_RUN_STALE_SECONDS", "WARROOM_KEEPER_POLL_SECONDS"):
-        env.pop(k)
-    log = tmp_path / "up.log"
-    enrolled = subprocess.run(
-        [sys.executable, "-m", "warroom.cli", "approvers", "enroll", "alice"],
-        cwd=REPO,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
-    totp = pyotp.parse_uri(enrolled.stdout.strip().splitlines()[-1])
-    up = _up(env, log)
-    store = Store(f"sqlite:///{tmp_path / 'home' / 'warroom.db'}")
+    """5.5 minutes of real time, past the 225 s at which a run renews a deployment concurrency lease,
+    with Warroom's default heartbeat and keeper timings (`pytest -m realtime`)."""
+    served = Served(prefect_server, tmp_path, timeout="30m", short=False)
+    served.up()
     try:
-        deployment = _wait("the runbook to be served", lambda: _deployment(api), log=log)
         with running_service() as (url, state):
-            run = httpx.post(
-                f"{api}/deployments/{deployment['id']}/create_flow_run",
-                json={"parameters": {"runbook": "svc-capacity", "params": {"service_url": url}}},
-            ).json()
-            fr = _wait(
-                "the gate to open",
-                lambda: (
-                    (f := httpx.get(f"{api}/flow_runs/{run['id']}").json())["state"]["type"] == "PAUSED" and f
-                ),
-                log=log,
-            )
+            flow_run_id = served.start(url)
+            incident = _incident(served.paused(flow_run_id))
             opened = time.monotonic()
-            incident = re.sub(r":.*", "", fr["name"])
             time.sleep(330)
-            assert httpx.get(f"{api}/flow_runs/{run['id']}").json()["state"]["type"] == "PAUSED"
-            approved = subprocess.run(
-                [
-                    *(sys.executable, "-m", "warroom.cli", "approve", incident, "--as", "alice"),
-                    *("--reason", "after five minutes", "--code", totp.now()),
-                ],
-                cwd=REPO,
-                env=env,
-                capture_output=True,
-                text=True,
-                timeout=60,
-            )
-            assert approved.returncode == 0, approved.stdout + approved.stderr
-            _wait("the incident to resolve", lambda: store.get(incident).status.value == "resolved", log=log)
+            assert served.flow_run(flow_run_id)["state"]["type"] == "PAUSED"
+            assert "granted" in served.approve(incident, "after five minutes")
+            served.resolved(incident)
             held = time.monotonic() - opened
             print(f"gate open {held:.0f} s of real time, then approved; scale calls {state.scale_calls}")
             assert state.scale_calls == [4]
     finally:
-        store.close()
-        _stop(up)
+        served.close()
