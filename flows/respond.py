@@ -12,7 +12,7 @@ import json
 import re
 import threading
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from typing import Any
 from uuid import UUID
 
@@ -34,7 +34,7 @@ from warroom.runbook import Mitigation, Runbook, StepCall, dedup_key_for, load_c
 from warroom.runs import Attempt, Gate, RunLedger
 from warroom.settings import Settings, get_settings
 from warroom.severity import classify
-from warroom.steps import StepKind, StepSpec, get_step
+from warroom.steps import ChangeResult, CheckResult, StepKind, StepResult, StepSpec, get_step
 from warroom.store import Store, now
 
 
@@ -243,15 +243,18 @@ class _Run:
             else:
                 started[d.id] = future
         wait(list(started.values()))
+        troubled: list[tuple[PrefectFuture[Any], str]] = []
         for d_id, future in started.items():
             call = next(d for d in self.rb.diagnostics if d.id == d_id)
             result = future.result(raise_on_failure=False)
-            if isinstance(result, BaseModel):
+            if isinstance(result, StepResult):
                 data = result.model_dump(mode="json")
                 self.results[d_id] = data
+                if result.trouble:
+                    troubled.append((future, f"{d_id}: TROUBLE FOUND: {_headline(result)}"))
                 self.record(
                     "diagnostic.result",
-                    f"{d_id} ({call.use}): {_headline(data)}",
+                    f"{d_id} ({call.use}): {_headline(result)}",
                     {"step": call.use, "result": redact(data)},
                     once=f"diag:{d_id}",
                 )
@@ -264,22 +267,19 @@ class _Run:
                     once=f"diag:{d_id}",
                 )
         self.checkpoint()
-        self.mark_trouble(started)
+        self.mark_trouble(troubled)
         self.publish()
 
-    def mark_trouble(self, started: dict[str, PrefectFuture[Any]]) -> None:
+    def mark_trouble(self, troubled: list[tuple[PrefectFuture[Any], str]]) -> None:
         """A diagnostic that found the service unhealthy must not read as a plain green success."""
         with get_client(sync_client=True) as client:
-            for d_id, future in started.items():
-                data = self.results.get(d_id)
-                if isinstance(data, dict) and (data.get("ok") is False or data.get("regressed") is True):
-                    name = f"{d_id}: TROUBLE FOUND: {_headline(data)}"[:200]
-                    client.request(
-                        "PATCH",
-                        "/task_runs/{id}",
-                        path_params={"id": future.task_run_id},
-                        json={"name": name},
-                    )
+            for future, name in troubled:
+                client.request(
+                    "PATCH",
+                    "/task_runs/{id}",
+                    path_params={"id": future.task_run_id},
+                    json={"name": name[:200]},
+                )
 
     def propose(self, m: Mitigation) -> Proposal | None:
         if self.reentered and m.id in self.proposals:
@@ -308,9 +308,9 @@ class _Run:
         way_back = "see the step's result"
         if spec.dry_run is not None:
             try:
-                dry_result = spec.dry_run(params)
+                dry_result: ChangeResult = spec.dry_run(params)
                 dry = dry_result.model_dump(mode="json")
-                way_back = str(dry.get("way_back") or way_back)
+                way_back = dry_result.way_back or way_back
             except Exception as exc:
                 dry = {"error": _short_error(exc)}
         proposal = Proposal(
@@ -394,9 +394,11 @@ class _Run:
         )
 
     def failed_here(self, p: Proposal) -> bool:
-        """Did this attempt already execute this change and see it fail?"""
-        return (
-            self.store.event_by_key(self.incident.number, f"{p.apply_key}:failed:{self.run_key}") is not None
+        """Did this attempt already execute this change and see it fail, or only partly succeed?"""
+        return any(
+            self.store.event_by_key(self.incident.number, f"{p.apply_key}:{outcome}:{self.run_key}")
+            is not None
+            for outcome in ("failed", "partial")
         )
 
     def already_attempted(self, m: Mitigation, p: Proposal) -> bool:
@@ -414,10 +416,14 @@ class _Run:
             )
             return True
         started = {k.rsplit(":", 1)[1] for k in keys if k.startswith(f"{p.apply_key}:started:")}
-        failed = {k.rsplit(":", 1)[1] for k in keys if k.startswith(f"{p.apply_key}:failed:")}
-        # A recorded failure may be tried again after a new approval (never automatically); a start with no
-        # recorded outcome means a run died mid-change.
-        if started - failed:
+        ended = {
+            k.rsplit(":", 1)[1]
+            for k in keys
+            if k.startswith((f"{p.apply_key}:failed:", f"{p.apply_key}:partial:"))
+        }
+        # A recorded failure or partial change may be tried again after a new approval (never
+        # automatically); a start with no recorded outcome means a run died mid-change.
+        if started - ended:
             self.record(
                 "mitigation.unknown",
                 f"{m.id} was started before and its outcome was never recorded (a crash?): not re-applied; "
@@ -454,32 +460,36 @@ class _Run:
         if m.timeout is not None:
             options["timeout_seconds"] = m.timeout.total_seconds()
         result = spec.fn.with_options(**options).submit(params).result(raise_on_failure=False)
-        if isinstance(result, BaseModel) and getattr(result, "applied", True) is not False:
+        if isinstance(result, ChangeResult) and result.made:
             self.store.append(
                 self.incident.number,
                 "mitigation.applied",
-                f"{m.id} applied: {_headline(result.model_dump(mode='json'))}",
+                f"{m.id} applied: {_headline(result)}",
                 data={"result": redact(result.model_dump(mode="json"))},
                 key=f"{p.apply_key}:applied",
             )
             self.publish()
             return True
-        error = (
-            _short_error(result)
-            if isinstance(result, BaseException)
-            else _headline(result.model_dump(mode="json"))
-            if isinstance(result, BaseModel)
-            else repr(result)
-        )
-        # Recorded, never retried: a human decides what happens next.
+        # Not made, or made only in part: recorded, never retried; a human decides what happens next (a
+        # new approval may try it again).
+        if isinstance(result, ChangeResult) and result.partial:
+            kind, outcome, text = "mitigation.partial", "partial", f"{m.id} made only in part"
+        else:
+            kind, outcome, text = "mitigation.failed", "failed", f"{m.id} failed"
+        if isinstance(result, ChangeResult):
+            error = _headline(result) + (f" ({result.error})" if result.error else "")
+            data: dict[str, Any] = {"error": error, "result": redact(result.model_dump(mode="json"))}
+        else:
+            error = _short_error(result) if isinstance(result, BaseException) else repr(result)
+            data = {"error": error}
         self.store.append(
             self.incident.number,
-            "mitigation.failed",
-            f"{m.id} failed: {error}; not retried",
-            data={"error": error},
-            key=f"{p.apply_key}:failed:{self.run_key}",
+            kind,
+            f"{text}: {error}; not retried",
+            data=data,
+            key=f"{p.apply_key}:{outcome}:{self.run_key}",
         )
-        self.advance(Status.INVESTIGATING, f"back to investigating: {m.id} failed")
+        self.advance(Status.INVESTIGATING, f"back to investigating: {text}")
         return False
 
     def verify(self) -> bool:
@@ -508,7 +518,7 @@ class _Run:
                 self.record("verification.failed", f"{label} ({v.use}) could not run: {future}")
                 continue
             result = future.result(raise_on_failure=False)
-            if not isinstance(result, BaseModel):
+            if not isinstance(result, StepResult):
                 ok = False
                 error = _short_error(result) if isinstance(result, BaseException) else repr(result)
                 self.record("verification.failed", f"{label} ({v.use}) failed: {error}")
@@ -517,8 +527,10 @@ class _Run:
             if v.expect is not None:
                 cond = evaluate_condition(v.expect, {**self.context(), "result": data})
                 passed, why = cond.value, cond.error or (v.expect if cond.value else f"not ({v.expect})")
-            else:
-                passed, why = bool(data.get("ok")), str(data.get("reason", ""))
+            elif isinstance(result, CheckResult):
+                passed, why = result.ok, result.reason
+            else:  # refused by `runbooks validate`; kept for runbooks loaded around it
+                passed, why = False, f"{v.use} has no ok/reason: give this verify step an expect:"
             ok = ok and passed
             self.record(
                 "verification.passed" if passed else "verification.failed",
@@ -528,12 +540,11 @@ class _Run:
         return ok
 
 
-def _headline(data: Mapping[str, Any]) -> str:
-    for key in ("summary", "reason"):
-        if data.get(key):
-            return redact_text(str(data[key]))
-    keys = ", ".join(f"{k}={data[k]}" for k in list(data)[:4])
-    return redact_text(keys)
+def _headline(result: StepResult) -> str:
+    if result.headline:
+        return redact_text(result.headline)
+    data = result.model_dump(mode="json")
+    return redact_text(", ".join(f"{k}={data[k]}" for k in list(data)[:4]))
 
 
 def _on_gone(flow: Any, flow_run: Any, state: Any) -> None:

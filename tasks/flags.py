@@ -11,7 +11,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from warroom.steps import StepKind, declare
+from warroom.steps import ChangeResult, StepKind, StepResult, declare
 
 Provider = Literal["launchdarkly", "unleash", "ssm", "appconfig", "configmap"]
 
@@ -25,15 +25,19 @@ class FlagParams(BaseModel):
     project: str | None = Field(default=None, pattern=r"^[A-Za-z0-9_.-]+$")
 
 
-class FlagState(BaseModel):
+class FlagState(StepResult):
     provider: str
     flag: str
     environment: str
     enabled: bool | None
-    changed: bool = False
-    dry_run: bool = False
-    way_back: str = ""
+
+
+class FlagChange(ChangeResult):
+    provider: str
+    flag: str
+    environment: str
+    enabled: bool | None
 
 
 declare("flags.status", StepKind.DIAGNOSTIC, FlagParams, FlagState, "Read whether a feature flag is on.")
-declare("flags.disable", StepKind.MITIGATION, FlagParams, FlagState, "Turn a feature flag off.")
+declare("flags.disable", StepKind.MITIGATION, FlagParams, FlagChange, "Turn a feature flag off.")

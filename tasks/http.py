@@ -17,7 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 from warroom.duration import Duration
 from warroom.redact import redact_text
-from warroom.steps import StepKind, step
+from warroom.steps import CheckResult, StepKind, step
 
 
 class HttpCheckParams(BaseModel):
@@ -65,7 +65,7 @@ class HttpCheckParams(BaseModel):
         return v
 
 
-class HttpCheckResult(BaseModel):
+class HttpCheckResult(CheckResult):
     url: str
     ok: bool
     status: int | None = None
@@ -214,7 +214,9 @@ class HttpCompareParams(BaseModel):
         return self
 
 
-class HttpCompareResult(BaseModel):
+class HttpCompareResult(CheckResult):
+    """``ok`` is not ``degraded``: within the baseline."""
+
     url: str
     samples: int
     error_rate: float
@@ -279,5 +281,6 @@ def compare(params: HttpCompareParams) -> HttpCompareResult:
         baseline_p50_ms=None if base_p50 is None else round(base_p50, 2),
         latency_ratio=ratio,
         degraded=bool(reasons),
+        ok=not reasons,
         reason="; ".join(reasons) or "within the baseline",
     )

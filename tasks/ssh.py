@@ -28,7 +28,7 @@ from warroom.commands import Command, CommandError, load_catalogue
 from warroom.inventory import Host, InventoryError, load_inventory
 from warroom.redact import redact_text, register_secret
 from warroom.settings import Settings, get_settings
-from warroom.steps import StepKind, step
+from warroom.steps import ChangeResult, StepKind, StepResult, step
 
 NAME = r"^[A-Za-z0-9@_.:-]{1,200}$"
 
@@ -116,14 +116,30 @@ class HostResult(BaseModel):
     error: str | None = None
 
 
-class FanoutResult(BaseModel):
+class FanoutResult(StepResult):
     command: str
     hosts: list[HostResult]
     ok: int
     failed: int
     unreachable: int
     findings: dict[str, Any] = Field(default_factory=dict)
-    summary: str = ""
+
+
+class FanoutChange(FanoutResult, ChangeResult):
+    """A changing command on many hosts: applied when it succeeded on every one, partial on some."""
+
+    @classmethod
+    def of(cls, result: FanoutResult) -> FanoutChange:
+        everywhere = result.ok == len(result.hosts) and result.ok > 0
+        some = 0 < result.ok < len(result.hosts)
+        error = None if everywhere else ("partial" if some else "failed on every host")
+        return cls(
+            **result.model_dump(),
+            applied=everywhere,
+            partial=some,
+            error=error,
+            way_back="none automatic: see each host's output",
+        )
 
 
 # --- connections ---------------------------------------------------------------------------
@@ -495,9 +511,9 @@ def run(params: ReadParams) -> FanoutResult:
 
 @step("ssh.apply", StepKind.MITIGATION)
 @task(name="ssh.apply")
-def apply(params: ChangeParams) -> FanoutResult:
+def apply(params: ChangeParams) -> FanoutChange:
     """Run a catalogue command that CHANGES the selected hosts (only after approval)."""
-    return _fanout(params.hosts, params.command, params.args, sudo=params.sudo, changes=True)
+    return FanoutChange.of(_fanout(params.hosts, params.command, params.args, sudo=params.sudo, changes=True))
 
 
 def parse_df(text: str) -> list[dict[str, Any]]:
@@ -568,8 +584,8 @@ def journal(params: JournalParams) -> FanoutResult:
 
 @step("ssh.restart_service", StepKind.MITIGATION)
 @task(name="ssh.restart_service")
-def restart_service(params: ServiceParams) -> FanoutResult:
+def restart_service(params: ServiceParams) -> FanoutChange:
     """Restart a systemd unit on each selected host (only after approval). Interrupts the service."""
-    return _fanout(
-        params.hosts, "restart_service", {"service": params.service}, sudo=params.sudo, changes=True
+    return FanoutChange.of(
+        _fanout(params.hosts, "restart_service", {"service": params.service}, sudo=params.sudo, changes=True)
     )

@@ -6,7 +6,7 @@ import httpx
 from prefect import task
 from pydantic import BaseModel, ConfigDict, Field
 
-from warroom.steps import StepKind, step
+from warroom.steps import ChangeResult, StepKind, step
 
 
 class ServiceScaleParams(BaseModel):
@@ -16,12 +16,8 @@ class ServiceScaleParams(BaseModel):
     replicas: int = Field(ge=1, le=50, description="How many replicas to run")
 
 
-class ServiceScaleResult(BaseModel):
-    applied: bool
+class ServiceScaleResult(ChangeResult):
     replicas: int
-    summary: str
-    way_back: str
-    dry_run: bool = False
 
 
 def preview(params: ServiceScaleParams) -> ServiceScaleResult:

@@ -130,3 +130,46 @@ def test_an_injected_host_label_never_reaches_the_host(host_env: tuple[Store, Pa
     assert "params.host" in failed.text and "does not match the pattern" in failed.text
     assert POOL.opened == opened  # no connection was ever made
     assert len(list((state / "junk").iterdir())) == 3
+
+
+def test_a_partial_ssh_apply_is_not_recorded_as_applied_and_can_be_retried_after_approval(
+    host_env: tuple[Store, Path], sshd: Sshd, tmp_path: Path
+) -> None:
+    store, state = host_env
+    from tests.net import free_port
+
+    def inventory(db2_port: int) -> None:
+        hosts = {
+            "db1": {"ansible_host": "127.0.0.1", "ansible_port": sshd.port},
+            "db2": {"ansible_host": "127.0.0.1", "ansible_port": db2_port},
+        }
+        doc = {"all": {"vars": {"ansible_user": sshd.user}, "children": {"db": {"hosts": hosts}}}}
+        (tmp_path / "inventory.yaml").write_text(yaml.safe_dump(doc))
+
+    inventory(free_port())  # db2 answers nowhere: the cleanup reaches db1 only
+    firing = alert("db")
+    first = FlowThread(runbook="host-disk-full", alert=firing)
+    first.start()
+    incident = wait_for_incident(store, f"host-disk-full:{firing['fingerprint']}")
+    wait_for_gate(incident.id)
+    answer_gate(store, incident.id, approver="olga", code=code("olga"), reason="clear the cores")
+    result = first.finish()
+    assert result.outcome == "handed_back", result
+    kinds = [e.kind for e in store.timeline(incident.id)]
+    assert "mitigation.partial" in kinds and "mitigation.applied" not in kinds
+    [partial] = [e for e in store.timeline(incident.id) if e.kind == "mitigation.partial"]
+    assert "1 ok, 0 failed, 1 unreachable" in partial.text
+    assert list((state / "junk").iterdir()) == []  # db1 was cleaned
+
+    # db2 is back and its disk is still full: the humans start the runbook again; it asks again.
+    inventory(sshd.port)
+    (state / "df.txt").write_text(DF_FULL)
+    second = FlowThread(runbook="host-disk-full", alert=firing)
+    second.start()
+    wait_for_gate(incident.id)  # the first run has ended: this gate is the second run's
+    granted = answer_gate(store, incident.id, approver="pavel", code=code("pavel"), reason="db2 is back")
+    assert granted.verdict == "granted"
+    result = second.finish()
+    assert result.outcome == "resolved", result
+    applied = [e for e in store.timeline(incident.id) if e.kind == "mitigation.applied"]
+    assert len(applied) == 1 and "2 ok, 0 failed, 0 unreachable" in applied[0].text

@@ -18,7 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from warroom import expressions
 from warroom.duration import Duration
 from warroom.severity import SeverityRule
-from warroom.steps import StepKind, get_step
+from warroom.steps import CheckResult, StepKind, get_step
 
 IDENT = r"^[a-z_][a-z0-9_]*$"
 SLUG = r"^[a-z0-9][a-z0-9-]*$"
@@ -418,7 +418,7 @@ def _check_step_call(call: StepCall, section: str, index: int, runbook: Runbook)
     elif call.expect is not None:
         for problem in expressions.check(call.expect, [*names, "result"], param_names, expression=True):
             yield (*loc, "expect"), problem
-    elif section == "verify" and getattr(spec.result.model_fields.get("ok"), "annotation", None) is not bool:
+    elif section == "verify" and not issubclass(spec.result, CheckResult):
         yield (*loc, "expect"), f"{call.use} has no ok verdict: say what recovered means with expect"
     for i, name in enumerate(getattr(call, "adjustable", [])):
         if name not in spec.params.model_fields:

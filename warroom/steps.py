@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any, TypeVar, get_type_hints
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 BUILTIN_MODULES = ("tasks.http", "tasks.kubernetes", "tasks.ssh", "tasks.flags")
 
@@ -21,6 +21,52 @@ BUILTIN_MODULES = ("tasks.http", "tasks.kubernetes", "tasks.ssh", "tasks.flags")
 class StepKind(StrEnum):
     DIAGNOSTIC = "diagnostic"  # reads only; runs without approval
     MITIGATION = "mitigation"  # changes production; runs only after an authorized approval
+
+
+class StepResult(BaseModel):
+    """What every step returns: one line for the timeline, then its own typed fields."""
+
+    summary: str = ""
+
+    @property
+    def headline(self) -> str:
+        return self.summary
+
+    @property
+    def trouble(self) -> bool:
+        """Did this diagnostic find something wrong? (It shows as such in the Prefect UI.)"""
+        return False
+
+
+class CheckResult(StepResult):
+    """A yes/no finding: healthy or not, and why. A verify step passes on ``ok``."""
+
+    ok: bool
+    reason: str = ""
+
+    @property
+    def headline(self) -> str:
+        return self.summary or self.reason
+
+    @property
+    def trouble(self) -> bool:
+        return not self.ok
+
+
+class ChangeResult(StepResult):
+    """What a mitigation did. Only ``applied`` and not ``partial`` counts as the change made."""
+
+    applied: bool
+    partial: bool = Field(
+        default=False, description="Some of the change was made (some hosts, some resources), not all"
+    )
+    dry_run: bool = False
+    way_back: str = ""
+    error: str | None = None
+
+    @property
+    def made(self) -> bool:
+        return self.applied and not self.partial and not self.dry_run
 
 
 class StepUnavailable(RuntimeError):
@@ -63,6 +109,13 @@ def _signature_models(fn: Callable[..., Any]) -> tuple[type[BaseModel], type[Bas
 
 
 def register(spec: StepSpec) -> StepSpec:
+    """Add a step; its result must say what the flow needs: a change for a mitigation, a step result else."""
+    needed = ChangeResult if spec.kind is StepKind.MITIGATION else StepResult
+    if not issubclass(spec.result, needed):
+        raise TypeError(
+            f"step {spec.name!r}: a {spec.kind.value} returns a {needed.__name__} "
+            f"(warroom.steps), not {spec.result.__name__}"
+        )
     if spec.name in _REGISTRY and _REGISTRY[spec.name].fn is not spec.fn:
         raise ValueError(f"step {spec.name!r} is registered twice")
     _REGISTRY[spec.name] = spec

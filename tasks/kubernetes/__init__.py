@@ -6,6 +6,6 @@ Through the official ``kubernetes`` client (kubeconfig, context or in-cluster), 
 """
 
 from tasks.kubernetes import diagnostics, mitigations
-from tasks.kubernetes.models import ChangeResult, DeploymentRef
+from tasks.kubernetes.models import DeploymentChange, DeploymentRef
 
-__all__ = ["ChangeResult", "DeploymentRef", "diagnostics", "mitigations"]
+__all__ = ["DeploymentChange", "DeploymentRef", "diagnostics", "mitigations"]

@@ -26,7 +26,13 @@ from tasks.kubernetes.client import (
     connect,
 )
 from tasks.kubernetes.diagnostics import read_deployment, replica_sets
-from tasks.kubernetes.models import ChangeResult, DeploymentRef, RestartParams, RollbackParams, ScaleParams
+from tasks.kubernetes.models import (
+    DeploymentChange,
+    DeploymentRef,
+    RestartParams,
+    RollbackParams,
+    ScaleParams,
+)
 from tasks.kubernetes.objects import (
     ANNOTATIONS_TO_SKIP,
     HASH_LABEL,
@@ -52,8 +58,8 @@ def _deploy(ref: DeploymentRef) -> str:
     return f"deployment/{ref.deployment} -n {ref.namespace}"
 
 
-def _failed(ref: DeploymentRef, dry_run: bool, kind: str, message: str) -> ChangeResult:
-    return ChangeResult(
+def _failed(ref: DeploymentRef, dry_run: bool, kind: str, message: str) -> DeploymentChange:
+    return DeploymentChange(
         namespace=ref.namespace,
         deployment=ref.deployment,
         applied=False,
@@ -64,10 +70,10 @@ def _failed(ref: DeploymentRef, dry_run: bool, kind: str, message: str) -> Chang
     )
 
 
-def _guarded(ref: DeploymentRef, dry_run: bool, change: Any) -> ChangeResult:
+def _guarded(ref: DeploymentRef, dry_run: bool, change: Any) -> DeploymentChange:
     """Run a change; refusals and API errors become a result that says nothing was changed and why."""
     try:
-        result: ChangeResult = change()
+        result: DeploymentChange = change()
         return result
     except Refused as exc:
         return _failed(ref, dry_run, "refused", f"{exc}; nothing changed")
@@ -113,8 +119,8 @@ class _ReadAgain(Exception):
 
 
 def _decide_and_write(
-    kube: Kube, ref: DeploymentRef, change: Callable[[Obj, Obj | None], ChangeResult]
-) -> ChangeResult:
+    kube: Kube, ref: DeploymentRef, change: Callable[[Obj, Obj | None], DeploymentChange]
+) -> DeploymentChange:
     """Read the Deployment and make the change decided on it. After a conflict (another write landed
     between our read and our write), once more from a fresh read: ``change`` then also gets the first
     read, to refuse when what it decided on has moved. A second conflict is not retried."""
@@ -143,8 +149,13 @@ def wait_for_rollout(kube: Kube, ref: DeploymentRef, seconds: float) -> tuple[bo
 
 
 def _finish(
-    kube: Kube, ref: DeploymentRef, wait: float, result: ChangeResult, *, expect_replicas: int | None = None
-) -> ChangeResult:
+    kube: Kube,
+    ref: DeploymentRef,
+    wait: float,
+    result: DeploymentChange,
+    *,
+    expect_replicas: int | None = None,
+) -> DeploymentChange:
     if wait <= 0:
         result.rollout = "not waited for"
         return result
@@ -196,10 +207,10 @@ def rollback_patch(d: Obj, target: Obj) -> list[dict[str, Any]]:
     ]
 
 
-def _rollback(params: RollbackParams, dry_run: bool) -> ChangeResult:
+def _rollback(params: RollbackParams, dry_run: bool) -> DeploymentChange:
     kube = connect(params.context)
 
-    def change(d: Obj, first: Obj | None) -> ChangeResult:
+    def change(d: Obj, first: Obj | None) -> DeploymentChange:
         current = revision_of(d)
         if first is not None and current != revision_of(first):
             raise Refused(
@@ -225,7 +236,7 @@ def _rollback(params: RollbackParams, dry_run: bool) -> ChangeResult:
             {"op": "replace", "path": "/metadata/resourceVersion", "value": meta(d)["resourceVersion"]}
         )
         after = _patch_deployment(kube, params, patch, JSON_PATCH, dry_run)
-        return ChangeResult(
+        return DeploymentChange(
             namespace=params.namespace,
             deployment=params.deployment,
             applied=not dry_run,
@@ -245,14 +256,14 @@ def _rollback(params: RollbackParams, dry_run: bool) -> ChangeResult:
     return result if dry_run else _finish(kube, params, params.wait.total_seconds(), result)
 
 
-def rollback_dry_run(params: RollbackParams) -> ChangeResult:
+def rollback_dry_run(params: RollbackParams) -> DeploymentChange:
     """What the rollback would change, checked by the API server with dryRun=All; changes nothing."""
     return _guarded(params, True, lambda: _rollback(params, True))
 
 
 @step("kubernetes.rollback", StepKind.MITIGATION, dry_run=rollback_dry_run)
 @task(name="kubernetes.rollback")
-def rollback(params: RollbackParams) -> ChangeResult:
+def rollback(params: RollbackParams) -> DeploymentChange:
     """Roll a Deployment back to the previous revision (or ``to_revision``), exactly as kubectl rollout
     undo does: the pods are replaced with the old template. Refused when there is no earlier revision,
     when the Deployment is paused, or when it already runs that template. Waits for the rollout."""
@@ -295,11 +306,11 @@ def _hpa_for(kube: Kube, params: ScaleParams) -> Obj | None:
     return None
 
 
-def _scale(params: ScaleParams, dry_run: bool) -> ChangeResult:
+def _scale(params: ScaleParams, dry_run: bool) -> DeploymentChange:
     kube = connect(params.context)
     where = f"{params.namespace}/{params.deployment}"
 
-    def change(d: Obj, first: Obj | None) -> ChangeResult:
+    def change(d: Obj, first: Obj | None) -> DeploymentChange:
         current = int(d["spec"].get("replicas", 1))
         if first is not None and current != int(first["spec"].get("replicas", 1)):
             raise Refused(
@@ -321,7 +332,7 @@ def _scale(params: ScaleParams, dry_run: bool) -> ChangeResult:
 
 def _scale_deployment(
     kube: Kube, params: ScaleParams, d: Obj, current: int, target: int, note: str, dry_run: bool
-) -> ChangeResult:
+) -> DeploymentChange:
     where = f"{params.namespace}/{params.deployment}"
     if target == current:
         raise Refused(f"{where} already has {current} replicas{note}")
@@ -337,7 +348,7 @@ def _scale_deployment(
         content_type=MERGE_PATCH,
     )
     verb = "would scale" if dry_run else "scaled"
-    return ChangeResult(
+    return DeploymentChange(
         namespace=params.namespace,
         deployment=params.deployment,
         applied=not dry_run,
@@ -351,7 +362,7 @@ def _scale_deployment(
 
 def _raise_hpa_floor(
     kube: Kube, params: ScaleParams, hpa: Obj, current: int, target: int, note: str, dry_run: bool
-) -> ChangeResult:
+) -> DeploymentChange:
     """With an HPA in charge, scaling the Deployment would be undone by it: raise its minReplicas."""
     name = meta(hpa)["name"]
     where = f"{params.namespace}/{params.deployment}"
@@ -378,7 +389,7 @@ def _raise_hpa_floor(
         content_type=MERGE_PATCH,
     )
     verb = "would raise" if dry_run else "raised"
-    return ChangeResult(
+    return DeploymentChange(
         namespace=params.namespace,
         deployment=params.deployment,
         applied=not dry_run,
@@ -396,14 +407,14 @@ def _raise_hpa_floor(
     )
 
 
-def scale_dry_run(params: ScaleParams) -> ChangeResult:
+def scale_dry_run(params: ScaleParams) -> DeploymentChange:
     """What scaling would change (replica count or HPA floor), checked with dryRun=All; changes nothing."""
     return _guarded(params, True, lambda: _scale(params, True))
 
 
 @step("kubernetes.scale", StepKind.MITIGATION, dry_run=scale_dry_run)
 @task(name="kubernetes.scale")
-def scale(params: ScaleParams) -> ChangeResult:
+def scale(params: ScaleParams) -> DeploymentChange:
     """Scale a Deployment to ``replicas`` or by ``change`` (+50%, -2, x2), clamped to min/max; when an
     HPA targets it, raise the HPA's minReplicas instead (and say so). Waits for the new replicas."""
     return _guarded(params, False, lambda: _scale(params, False))
@@ -412,11 +423,11 @@ def scale(params: ScaleParams) -> ChangeResult:
 # --- restart -----------------------------------------------------------------------------------------
 
 
-def _restart(params: RestartParams, dry_run: bool) -> ChangeResult:
+def _restart(params: RestartParams, dry_run: bool) -> DeploymentChange:
     kube = connect(params.context)
     where = f"{params.namespace}/{params.deployment}"
 
-    def change(d: Obj, _first: Obj | None) -> ChangeResult:
+    def change(d: Obj, _first: Obj | None) -> DeploymentChange:
         if d["spec"].get("paused"):
             raise Refused(
                 f"can't restart paused deployment {params.deployment} "
@@ -430,7 +441,7 @@ def _restart(params: RestartParams, dry_run: bool) -> ChangeResult:
         }
         after = _patch_deployment(kube, params, body, STRATEGIC_MERGE_PATCH, dry_run)
         current = revision_of(d)
-        return ChangeResult(
+        return DeploymentChange(
             namespace=params.namespace,
             deployment=params.deployment,
             applied=not dry_run,
@@ -451,14 +462,14 @@ def _restart(params: RestartParams, dry_run: bool) -> ChangeResult:
     return result if dry_run else _finish(kube, params, params.wait.total_seconds(), result)
 
 
-def restart_dry_run(params: RestartParams) -> ChangeResult:
+def restart_dry_run(params: RestartParams) -> DeploymentChange:
     """What the restart would change, checked with dryRun=All; changes nothing."""
     return _guarded(params, True, lambda: _restart(params, True))
 
 
 @step("kubernetes.restart", StepKind.MITIGATION, dry_run=restart_dry_run)
 @task(name="kubernetes.restart")
-def restart(params: RestartParams) -> ChangeResult:
+def restart(params: RestartParams) -> DeploymentChange:
     """Restart a Deployment's pods as kubectl rollout restart does (a new restartedAt annotation on
     the pod template, so they are replaced by a rolling update). Refused when paused. Waits."""
     return _guarded(params, False, lambda: _restart(params, False))

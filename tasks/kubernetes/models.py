@@ -9,6 +9,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from warroom.duration import Duration
+from warroom.steps import ChangeResult, StepResult
 
 DNS1123 = r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$"
 
@@ -39,7 +40,7 @@ class Revision(BaseModel):
     change_cause: str | None = None
 
 
-class RolloutHistoryResult(BaseModel):
+class RolloutHistoryResult(StepResult):
     namespace: str
     deployment: str
     summary: str
@@ -53,7 +54,7 @@ class RolloutHistoryResult(BaseModel):
     paused: bool = False
 
 
-class DeploymentStatusResult(BaseModel):
+class DeploymentStatusResult(StepResult):
     namespace: str
     deployment: str
     summary: str
@@ -85,7 +86,7 @@ class PodState(BaseModel):
     message: str | None = None
 
 
-class PodHealthResult(BaseModel):
+class PodHealthResult(StepResult):
     namespace: str
     deployment: str
     summary: str
@@ -102,7 +103,7 @@ class EventsParams(DeploymentRef):
     limit: int = Field(default=50, ge=1, le=500)
 
 
-class EventsResult(BaseModel):
+class EventsResult(StepResult):
     namespace: str
     deployment: str
     summary: str
@@ -119,7 +120,7 @@ class LogsParams(DeploymentRef):
     max_bytes: int = Field(default=64_000, ge=1_000, le=1_000_000, description="For all logs together")
 
 
-class LogsResult(BaseModel):
+class LogsResult(StepResult):
     namespace: str
     deployment: str
     summary: str
@@ -136,7 +137,7 @@ class RevisionHealth(BaseModel):
     reasons: dict[str, int]
 
 
-class BaselineResult(BaseModel):
+class BaselineResult(StepResult):
     namespace: str
     deployment: str
     summary: str
@@ -146,6 +147,10 @@ class BaselineResult(BaseModel):
     baseline: RevisionHealth | None
     differences: list[str]
     regressed: bool
+
+    @property
+    def trouble(self) -> bool:
+        return self.regressed
 
 
 # --- mitigations -------------------------------------------------------------------------------------
@@ -183,11 +188,9 @@ class RestartParams(DeploymentRef):
     wait: Duration = Field(default=timedelta(minutes=5), description="Wait this long for the rollout")
 
 
-class ChangeResult(BaseModel):
+class DeploymentChange(ChangeResult):
     namespace: str
     deployment: str
-    applied: bool
-    dry_run: bool
     summary: str
     error: str | None = Field(
         default=None,
