@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -99,3 +100,24 @@ def test_unreachable_database_is_one_line_without_the_password() -> None:
     assert "pa55word" not in result.stderr + result.stdout
     assert result.stderr.strip().count("\n") == 0
     assert "cannot reach database postgresql+psycopg://u:***@127.0.0.1:9/x" in result.stderr
+
+
+def test_steps_list_and_show_say_what_a_runbook_author_needs() -> None:
+    listed = json.loads(warroom("steps", "list", "--json").stdout)
+    steps = {s["name"]: s for s in listed["steps"]}
+    rollback = steps["kubernetes.rollback"]
+    assert rollback["kind"] == "mitigation" and rollback["implemented"] and rollback["dry_run"]
+    assert rollback["result"]["kind"] == "ChangeResult"
+    assert {"applied", "partial", "way_back"} <= {f["name"] for f in rollback["result"]["fields"]}
+    assert steps["http.check"]["result"]["kind"] == "CheckResult"
+    # Every mitigation says what it did in the registry's terms: the flow reads nothing else.
+    assert all(s["result"]["kind"] == "ChangeResult" for s in steps.values() if s["kind"] == "mitigation")
+    declared = [s["name"] for s in steps.values() if not s["implemented"]]
+    text = warroom("steps", "list").stdout
+    for name in declared:
+        assert re.search(rf"^{re.escape(name)}\s.*NO \(declared\)", text, re.M)
+    shown = warroom("steps", "show", "kubernetes.scale").stdout
+    assert "kubernetes.scale (mitigation)" in shown
+    assert re.search(r"^  replicas: int \| None \(default None\)", shown, re.M)
+    missing = warroom("steps", "show", "nope.nothing")
+    assert missing.returncode == 1 and "no step named 'nope.nothing'" in missing.stderr
