@@ -21,7 +21,7 @@ from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId
 from prefect.client.schemas.objects import FlowRun, StateType
 from prefect.states import Scheduled
 
-from flows.respond import record_lost
+from flows.response import record_lost
 from warroom.runs import Attempt, AttemptState, RunLedger
 from warroom.settings import Settings
 from warroom.store import Store, now

@@ -138,7 +138,7 @@ def test_begin_reenters_a_waiting_attempt_and_a_retry_is_a_new_attempt(store: St
 
 
 def test_keeper_writes_off_a_cancelled_run_and_a_silent_one_it_cannot_restart(
-    env: Store, prefect_api: str
+    store: Store, prefect_api: str
 ) -> None:
     from prefect import flow
     from prefect.states import Cancelled, Paused
@@ -147,15 +147,15 @@ def test_keeper_writes_off_a_cancelled_run_and_a_silent_one_it_cannot_restart(
     def somewhere() -> None:
         pass
 
-    number = env.open_incident(title="t", severity=Severity.P3).number
-    runs = RunLedger(env)
+    number = store.open_incident(title="t", severity=Severity.P3).number
+    runs = RunLedger(store)
     with get_client(sync_client=True) as client:
         cancelled = client.create_flow_run(somewhere, state=Cancelled(message="cancelled in the UI"))
         paused = client.create_flow_run(somewhere, state=Paused())
     gone = runs.begin(str(cancelled.id), number, "rb").attempt
     silent = runs.begin(str(paused.id), number, "rb").attempt
     runs.set_waiting(silent.id, True)
-    keeper = Keeper(env, Settings(run_stale_seconds=1))
+    keeper = Keeper(store, Settings(run_stale_seconds=1))
     done = keeper.check()
     assert [d.split(":")[0] for d in done] == [f"lost {cancelled.id}"]  # at once, whatever its heartbeat
     time.sleep(1.2)
@@ -163,7 +163,7 @@ def test_keeper_writes_off_a_cancelled_run_and_a_silent_one_it_cannot_restart(
     assert len(done) == 1 and "no deployment to start it again" in done[0]
     assert runs.attempt(gone.id).state is AttemptState.LOST
     assert runs.attempt(silent.id).state is AttemptState.LOST
-    lost = [e for e in env.timeline(number) if e.kind == "run.lost"]
+    lost = [e for e in store.timeline(number) if e.kind == "run.lost"]
     assert len(lost) == 2 and "cancelled in the UI" in lost[0].text
     assert keeper.check() == []  # each loss is written once
 

@@ -69,10 +69,6 @@ class ChangeResult(StepResult):
         return self.applied and not self.partial and not self.dry_run
 
 
-class StepUnavailable(RuntimeError):
-    """A step that is declared (its params are checked) but cannot run in this build."""
-
-
 @dataclass(frozen=True)
 class StepSpec:
     name: str

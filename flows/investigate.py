@@ -1,0 +1,52 @@
+"""Investigate: the runbook's diagnostics in parallel, each result on the timeline and in the checkpoint."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from prefect.client.orchestration import get_client
+from prefect.futures import PrefectFuture
+
+from flows.response import Response, RunOutcome, headline
+from flows.run_steps import run_steps
+from warroom.incident import Status
+from warroom.redact import redact
+
+
+def investigate(r: Response) -> RunOutcome | None:
+    if r.reentered:
+        return None  # the results this attempt found are in its checkpoint: evidence is not gathered twice
+    r.advance(Status.INVESTIGATING, f"investigating: {len(r.rb.diagnostics)} diagnostics in parallel")
+    troubled: list[tuple[PrefectFuture[Any], str]] = []
+    for s in run_steps(r, [(d, d.id) for d in r.rb.diagnostics]):
+        d = s.call
+        if s.skipped is not None:
+            r.record("diagnostic.skipped", f"{s.label}: skipped ({s.skipped})")
+        elif s.result is None:
+            once = f"diag:{s.label}" if s.future is not None else None
+            r.record("diagnostic.failed", f"{s.label} ({d.use}) {s.error}", {"step": d.use}, once=once)
+        else:
+            data = s.result.model_dump(mode="json")
+            r.results[s.label] = data
+            if s.result.trouble and s.future is not None:
+                troubled.append((s.future, f"{s.label}: TROUBLE FOUND: {headline(s.result)}"))
+            r.record(
+                "diagnostic.result",
+                f"{s.label} ({d.use}): {headline(s.result)}",
+                {"step": d.use, "result": redact(data)},
+                once=f"diag:{s.label}",
+            )
+    r.checkpoint()
+    mark_trouble(troubled)
+    r.publish()
+    return None
+
+
+def mark_trouble(troubled: list[tuple[PrefectFuture[Any], str]]) -> None:
+    """A diagnostic that found the service unhealthy must not read as a plain green success."""
+    if not troubled:
+        return
+    with get_client(sync_client=True) as client:
+        for future, name in troubled:
+            path = {"id": future.task_run_id}
+            client.request("PATCH", "/task_runs/{id}", path_params=path, json={"name": name[:200]})

@@ -1,0 +1,216 @@
+"""One respond run's state and its recording: the incident, the attempt, params, alert, results, proposals;
+timeline events with idempotent keys, the timeline artifact, status changes, the run's name.
+
+The phases (``flows/triage.py``, ``investigate.py``, ``mitigate.py``, ``verify.py``) are functions of a
+``Response``; ``flows/respond.py`` runs them in sequence.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+import uuid
+from typing import Any
+from uuid import UUID
+
+from prefect import get_run_logger
+from prefect.artifacts import create_markdown_artifact
+from prefect.client.orchestration import get_client
+from prefect.client.schemas.actions import ArtifactUpdate
+from prefect.context import FlowRunContext
+from pydantic import BaseModel
+
+from warroom.incident import TRANSITIONS, Incident, Status
+from warroom.redact import redact_text
+from warroom.render import timeline_markdown
+from warroom.runbook import Runbook
+from warroom.runs import Attempt, RunLedger
+from warroom.settings import Settings
+from warroom.steps import StepResult
+from warroom.store import Store
+
+_GENERATED_NAME = re.compile(r"^[a-z]+-[a-z]+$")  # Prefect's own adjective-animal run names
+
+
+class RunOutcome(BaseModel):
+    """How a respond run ended: resolved, or handed back to the humans with why."""
+
+    incident: str
+    status: str
+    outcome: str  # resolved | handed_back | failed
+    detail: str
+
+
+def short_error(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+    return redact_text(f"{type(exc).__name__}: {text}" if text else type(exc).__name__)
+
+
+def headline(result: StepResult) -> str:
+    if result.headline:
+        return redact_text(result.headline)
+    data = result.model_dump(mode="json")
+    return redact_text(", ".join(f"{k}={data[k]}" for k in list(data)[:4]))
+
+
+def record_lost(store: Store, flow_run_id: str, state: str, message: str) -> bool:
+    """Mark this flow run's live attempt lost and say so on its incident; False when none was live."""
+    runs = RunLedger(store)
+    for attempt in runs.live():
+        if attempt.flow_run_id != flow_run_id:
+            continue
+        why = f"Prefect state {state}" + (f": {message}" if message else "")
+        if runs.lose(attempt.id, why):
+            store.append(
+                attempt.incident_number,
+                "run.lost",
+                f"the respond run is gone ({why}); any open gate is closed and nothing more is executed",
+                data={"flow_run_id": flow_run_id, "attempt": attempt.attempt, "prefect_state": state},
+                key=f"{attempt.run_key}:lost",
+            )
+            return True
+    return False
+
+
+class Response:
+    """The state of one respond run, and how it records: every phase is a function of it."""
+
+    def __init__(
+        self, settings: Settings, store: Store, runbook: Runbook, flow_run_id: str, requested_by: str | None
+    ):
+        self.settings = settings
+        self.store = store
+        self.runs = RunLedger(store)
+        self.rb = runbook
+        self.flow_run_id = flow_run_id
+        self.run_key = flow_run_id  # until the attempt is known: then attempt.run_key
+        self.requested_by = requested_by
+        self.logger = get_run_logger()
+        self.incident: Incident
+        self.attempt: Attempt
+        self.reentered = False
+        self.params: dict[str, Any] = {}
+        self.alert: dict[str, Any] = {}
+        self.results: dict[str, Any] = {}
+        self.proposals: dict[str, dict[str, Any]] = {}
+        self.artifact_id: UUID | None = None
+        self.run_name: str | None = None
+
+    def begin(self) -> None:
+        """Start this attempt: a re-entry carries on from its checkpoint, a retry starts anew."""
+        begun = self.runs.begin(self.flow_run_id, self.incident.number, self.rb.name)
+        self.attempt = begun.attempt
+        self.run_key = begun.attempt.run_key
+        self.reentered = begun.reentered
+        if begun.superseded is not None:
+            self.store.append(
+                self.incident.number,
+                "run.lost",
+                f"attempt {begun.superseded.attempt} of this run ended without an outcome; "
+                f"attempt {begun.attempt.attempt} starts afresh (new evidence, new proposals)",
+                data={"flow_run_id": self.flow_run_id, "attempt": begun.superseded.attempt},
+                key=f"{begun.superseded.run_key}:lost",
+            )
+        if begun.reentered:
+            self.results = dict(self.attempt.checkpoint.get("results", {}))
+            self.proposals = dict(self.attempt.checkpoint.get("proposals", {}))
+            self.record(
+                "run.reentered",
+                f"the run's process was gone while a gate waited; carrying on at the gate "
+                f"(attempt {self.attempt.attempt}, nothing done before is done again)",
+                {"flow_run_id": self.flow_run_id},
+                once=f"reentered:{uuid.uuid4().hex[:8]}",
+            )
+
+    def name_run(self, waiting_for: str | None = None) -> None:
+        """Name the flow run after the incident (and what it waits for), unless a person named it."""
+        ctx = FlowRunContext.get()
+        if ctx is None or ctx.flow_run is None:
+            return
+        if self.run_name is None:
+            current = ctx.flow_run.name or ""
+            if not _GENERATED_NAME.match(current) and not current.startswith(f"{self.incident.id}: "):
+                return  # typed in the UI when the run was started: theirs
+            self.run_name = f"{self.incident.id}: {self.incident.title}"[:150]
+        name = self.run_name + (f" (waiting for approval of {waiting_for})" if waiting_for else "")
+        with get_client(sync_client=True) as client:
+            client.update_flow_run(ctx.flow_run.id, name=name)
+
+    def checkpoint(self) -> None:
+        self.runs.save_checkpoint(self.attempt.id, {"results": self.results, "proposals": self.proposals})
+
+    # -- recording ---------------------------------------------------------------------------------------
+    def record(
+        self,
+        kind: str,
+        text: str,
+        data: dict[str, Any] | None = None,
+        *,
+        once: str | None = None,
+        publish: bool = False,
+    ) -> None:
+        """Add a timeline event; the artifact is republished at phase boundaries, not for every event."""
+        self.store.append(
+            self.incident.number,
+            kind,
+            text,
+            data=data,
+            key=None if once is None else f"{self.run_key}:{once}",
+        )
+        if publish:
+            self.publish()
+
+    def publish(self) -> None:
+        """The incident's timeline as one artifact: created once by this run, then updated in place."""
+        incident = self.store.get(self.incident.number)
+        events = self.store.timeline(incident.number)
+        markdown = timeline_markdown(incident, events)
+        description = f"{incident.id} timeline ({len(events)} events)"
+        if self.artifact_id is None:
+            self.artifact_id = create_markdown_artifact(  # type: ignore[assignment]
+                key=f"inc-{incident.number}-timeline", markdown=markdown, description=description
+            )
+            return
+        with get_client(sync_client=True) as client:
+            client.update_artifact(self.artifact_id, ArtifactUpdate(data=markdown, description=description))
+
+    def advance(self, status: Status, text: str | None = None) -> None:
+        """Move to ``status`` when the state machine allows it from where the incident is now."""
+        current = self.store.get(self.incident.number)
+        if current.status is status or status not in TRANSITIONS[current.status]:
+            self.incident = current
+            return
+        self.incident = self.store.set_status(
+            current.number,
+            status,
+            text=text,
+            key=f"{self.run_key}:status:{status.value}:{current.status.value}",
+        )
+        self.publish()
+
+    def context(self) -> dict[str, Any]:
+        return {
+            "params": self.params,
+            "alert": self.alert,
+            "incident": self.incident.model_dump(mode="json"),
+            **self.results,
+        }
+
+
+class Heartbeat(threading.Thread):
+    """Tells the ledger this attempt's process is alive, so the keeper knows when it is not."""
+
+    def __init__(self, runs: RunLedger, attempt_id: int, interval: float) -> None:
+        super().__init__(name="warroom-run-heartbeat", daemon=True)
+        self.runs, self.attempt_id, self.interval = runs, attempt_id, interval
+        self.stopped = threading.Event()
+
+    def run(self) -> None:
+        while not self.stopped.wait(self.interval):
+            try:
+                self.runs.heartbeat(self.attempt_id)
+            except Exception:  # noqa: S112 - a busy ledger misses one beat; the keeper allows many
+                continue
+
+    def stop(self) -> None:
+        self.stopped.set()

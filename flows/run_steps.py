@@ -1,0 +1,70 @@
+"""Running a set of steps at once: each call's `when:` decided, params rendered and checked, tasks
+submitted together, and each one's typed result or the reason it has none. Investigate and verify use it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from prefect.futures import PrefectFuture, wait
+from pydantic import ValidationError
+
+from flows.response import Response, short_error
+from warroom.expressions import ExpressionError, evaluate_condition, render_value
+from warroom.redact import redact_text
+from warroom.runbook import StepCall
+from warroom.steps import StepResult, get_step
+
+
+@dataclass
+class StepRun:
+    call: StepCall
+    label: str
+    future: PrefectFuture[Any] | None = None
+    result: StepResult | None = None
+    error: str | None = None  # "could not run: ..." or "failed: ..."
+    skipped: str | None = None  # why its `when:` did not hold
+
+
+def submit(r: Response, call: StepCall, label: str) -> PrefectFuture[Any] | str:
+    """Render and validate a step call and start it as a task; or say why it cannot start."""
+    spec = get_step(call.use)
+    if spec is None or spec.fn is None:
+        return f"{call.use} is not available in this build"
+    try:
+        params = spec.params.model_validate(render_value(call.with_, r.context()))
+    except (ExpressionError, ValidationError) as exc:
+        return f"bad params: {redact_text(str(exc))}"
+    options: dict[str, Any] = {"task_run_name": label}
+    if call.timeout is not None:
+        options["timeout_seconds"] = call.timeout.total_seconds()
+    return spec.fn.with_options(**options).submit(params)
+
+
+def run_steps(r: Response, calls: list[tuple[StepCall, str]]) -> list[StepRun]:
+    """Start every call whose `when:` holds, wait for all, and collect what each one returned."""
+    runs: list[StepRun] = []
+    for call, label in calls:
+        if call.when is not None:
+            cond = evaluate_condition(call.when, r.context())
+            if not cond.value:
+                runs.append(StepRun(call, label, skipped=cond.error or f"{call.when} is false"))
+                continue
+        started = submit(r, call, label)
+        if isinstance(started, str):
+            runs.append(StepRun(call, label, error=f"could not run: {started}"))
+        else:
+            runs.append(StepRun(call, label, future=started))
+    wait([s.future for s in runs if s.future is not None])
+    for s in runs:
+        if s.future is None:
+            continue
+        result = s.future.result(raise_on_failure=False)
+        if isinstance(result, StepResult):
+            s.result = result
+        else:
+            s.error = "failed: " + (
+                short_error(result) if isinstance(result, BaseException) else repr(result)
+            )
+    return runs
