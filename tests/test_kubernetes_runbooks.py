@@ -83,7 +83,7 @@ def test_bad_deploy_is_rolled_back_after_a_second_engineer_approves(
     ]  # no health_url
     # whoever started the run may not approve it (four eyes); nothing changed meanwhile
     refused = answer_gate(store, incident.id, approver="alice", code=code("alice"), reason="my own deploy")
-    assert refused.verdict != "granted"
+    assert refused.verdict == "refused" and "four-eyes" in refused.text
     assert kube.cluster.get("deployments", "prod", "web") == before
     granted = answer_gate(store, incident.id, approver="bob", code=code("bob"), reason="v3 crash-loops")
     assert granted.verdict == "granted", granted
