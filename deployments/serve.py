@@ -1,5 +1,5 @@
 """How runbooks are served: one Prefect deployment per runbook (``respond/NAME``), with its params as the
-UI form and an event trigger for alerts routed to it; and the local Prefect server of the embedded setup.
+UI form; and the local Prefect server of the embedded setup.
 """
 
 from __future__ import annotations
@@ -17,7 +17,6 @@ from typing import Any
 
 import httpx
 from prefect.deployments.runner import RunnerDeployment
-from prefect.events.schemas.deployment_triggers import DeploymentEventTrigger
 from prefect.utilities.callables import ParameterSchema
 
 from deployments.keeper import Keeper
@@ -29,8 +28,6 @@ from warroom.intake.router import CatalogueCache, Router
 from warroom.runbook import Catalogue, ParamType, Runbook
 from warroom.settings import Settings
 from warroom.store import Store
-
-ALERT_EVENT = "warroom.alert.firing"
 
 _JSON_TYPES = {
     ParamType.STRING: "string",
@@ -108,27 +105,6 @@ def parameter_schema(rb: Runbook) -> dict[str, Any]:
     }
 
 
-def _json_from_event(field: str) -> dict[str, Any]:
-    # Rendered by Prefect's automations when the event arrives, then parsed as JSON.
-    template = {"__prefect_kind": "jinja", "template": f"{{{{ event.payload.{field} | tojson }}}}"}
-    return {"__prefect_kind": "json", "value": template}
-
-
-def alert_trigger(rb: Runbook) -> DeploymentEventTrigger:
-    """Run this deployment when the intake routes an alert to this runbook (``warroom.alert.firing``)."""
-    return DeploymentEventTrigger(
-        name=f"alert routed to {rb.name}",
-        expect={ALERT_EVENT},
-        match={"prefect.resource.id": f"warroom.runbook.{rb.name}"},
-        parameters={
-            "runbook": rb.name,
-            "params": _json_from_event("params"),
-            "alert": _json_from_event("alert"),
-            "dedup_key": {"__prefect_kind": "jinja", "template": "{{ event.payload.dedup_key }}"},
-        },
-    )
-
-
 def build_deployments(catalogue: Catalogue) -> list[RunnerDeployment]:
     out = []
     for loaded in catalogue.ordered():
@@ -138,7 +114,8 @@ def build_deployments(catalogue: Catalogue) -> list[RunnerDeployment]:
             description=rb.description.strip(),
             parameters={"runbook": rb.name, "params": {}},
             tags=[f"runbook:{rb.name}"],
-            triggers=[alert_trigger(rb)] if rb.match else [],
+            # No event trigger: anyone who reaches Prefect's events API could start a runbook "by alert".
+            # Alerts start runbooks only through the receiver, which authenticates them and keeps the body.
             # No concurrency limit: Prefect gives a limited run a lease that it drops while the run is
             # paused, and the run then crashes renewing it (~4 minutes in). A gate waits for hours.
         )

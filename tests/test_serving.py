@@ -274,3 +274,12 @@ def test_the_embedded_prefect_server_requires_basic_auth_when_configured(tmp_pat
         assert httpx.post(f"{api}/deployments/filter", json={}).status_code == 401
         assert httpx.post(f"{api}/deployments/filter", json={}, auth=("ops", "wrong")).status_code == 401
         assert httpx.post(f"{api}/deployments/filter", json={}, auth=("ops", "s3cret")).status_code == 200
+
+
+def test_no_deployment_starts_a_runbook_from_a_prefect_event() -> None:
+    """Only the authenticated receiver starts runbooks for alerts: an event sent to Prefect's API cannot."""
+    from deployments.serve import build_deployments
+
+    catalogue = load_catalogue([REPO / "runbooks"])
+    deployments = build_deployments(catalogue)
+    assert deployments and all(not d.triggers for d in deployments)
