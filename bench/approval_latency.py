@@ -137,7 +137,7 @@ def _bench(runs: int) -> None:
         code = pyotp.TOTP(secrets[approver]).now()
         started = time.time()
         if via_cli:
-            cli = [sys.executable, "-m", "warroom.cli", "approve", incident.id, "--as", approver]
+            cli = [sys.executable, "-m", "cli", "approve", incident.id, "--as", approver]
             done = subprocess.run(
                 [*cli, "--reason", "bench", "--code", code],
                 cwd=REPO,

@@ -199,7 +199,7 @@ def first_task(env: dict[str, str], count: int) -> None:
 
     port = int(env["WARROOM_RECEIVER_PORT"])
     up = subprocess.Popen(
-        [sys.executable, "-m", "warroom.cli", "up"],
+        [sys.executable, "-m", "cli", "up"],
         cwd=REPO,
         env=env,
         start_new_session=True,

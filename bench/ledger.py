@@ -47,7 +47,7 @@ def main() -> None:
 
         env = {**os.environ, "WARROOM_HOME": str(home)}
         env.pop("WARROOM_DATABASE_URL", None)
-        cli = [sys.executable, "-m", "warroom.cli", "incidents", "list", "--limit", "0"]
+        cli = [sys.executable, "-m", "cli", "incidents", "list", "--limit", "0"]
         timings = {}
         for label, extra in (("table", []), ("--json", ["--json"])):
             t0 = time.perf_counter()
@@ -56,7 +56,7 @@ def main() -> None:
             assert len(done.stdout) > 0
 
         t0 = time.perf_counter()
-        subprocess.run([sys.executable, "-c", "import warroom.cli"], env=env, check=True)
+        subprocess.run([sys.executable, "-c", "import cli.main"], env=env, check=True)
         startup = time.perf_counter() - t0
 
     print(

@@ -60,6 +60,22 @@ def _api() -> tuple[str, dict[str, str], tuple[str, str] | None]:
     return url.rstrip("/"), headers, basic
 
 
+_RETRY_STATUS = {429, 502, 503, 504}  # a busy Prefect server (SQLite locked): what Prefect's client retries
+
+
+def _post(http: httpx.Client, url: str, body: dict[str, Any]) -> httpx.Response:
+    """POST, retried with backoff while the server says it is busy, as Prefect's own client does."""
+    for delay in (0.2, 0.5, 1.0, 2.0, 4.0):
+        response = http.post(url, json=body)
+        if response.status_code not in _RETRY_STATUS:
+            break
+        time.sleep(
+            float(response.headers.get("Retry-After", delay)) if response.status_code == 429 else delay
+        )
+    response.raise_for_status()
+    return response
+
+
 def _client() -> httpx.Client:
     url, headers, basic = _api()
     return httpx.Client(base_url=url, headers=headers, auth=basic, timeout=15)
@@ -76,8 +92,7 @@ def open_gates(store: Store, incident_ref: str, client: httpx.Client | None = No
     own = client is None
     http = client or _client()
     try:
-        response = http.post("/flow_runs/filter", json=body)
-        response.raise_for_status()
+        response = _post(http, "/flow_runs/filter", body)
     except httpx.HTTPError as exc:
         raise GateError(f"cannot reach the Prefect API: {redact_text(str(exc))[:300]}") from None
     finally:
@@ -132,9 +147,7 @@ def answer_gate(
             **(adjust or {}),
         }
         try:
-            response = http.post(f"/flow_runs/{gate.flow_run_id}/resume", json={"run_input": answer})
-            response.raise_for_status()
-            result = response.json()
+            result = _post(http, f"/flow_runs/{gate.flow_run_id}/resume", {"run_input": answer}).json()
         except httpx.HTTPError as exc:
             raise GateError(f"the Prefect API refused the answer: {redact_text(str(exc))[:300]}") from None
     if result.get("status") != "ACCEPT":

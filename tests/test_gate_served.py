@@ -77,7 +77,7 @@ def _env(tmp_path: Path, api: str) -> dict[str, str]:
 
 def _up(env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
     return subprocess.Popen(
-        [sys.executable, "-m", "warroom.cli", "up"],
+        [sys.executable, "-m", "cli", "up"],
         cwd=REPO,
         env=env,
         stdout=open(log, "ab"),
@@ -156,7 +156,7 @@ class Served:
 
     def warroom(self, *args: str) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
-            [sys.executable, "-m", "warroom.cli", *args],
+            [sys.executable, "-m", "cli", *args],
             cwd=REPO,
             env=self.env,
             capture_output=True,
@@ -172,12 +172,15 @@ class Served:
         return _wait("the runbook to be served", lambda: _deployment(self.api), log=self.log)  # type: ignore[no-any-return]
 
     def start(self, service_url: str) -> str:
-        """A run of the deployment, as the UI's Run button makes one; its flow run id."""
-        run = httpx.post(
-            f"{self.api}/deployments/{self.deployment()['id']}/create_flow_run",
-            json={"parameters": {"runbook": "svc-capacity", "params": {"service_url": service_url}}},
-        ).json()
-        return str(run["id"])
+        """A run of the deployment, as the UI's Run button makes one (again when busy); its flow run id."""
+        url = f"{self.api}/deployments/{self.deployment()['id']}/create_flow_run"
+        body = {"parameters": {"runbook": "svc-capacity", "params": {"service_url": service_url}}}
+        for _ in range(10):
+            response = httpx.post(url, json=body)
+            if response.status_code < 500:
+                break
+            time.sleep(1)  # the server's SQLite is busy (503): a person clicks again
+        return str(response.json()["id"])
 
     def flow_run(self, flow_run_id: str) -> dict:  # type: ignore[type-arg]
         return httpx.get(f"{self.api}/flow_runs/{flow_run_id}").json()  # type: ignore[no-any-return]

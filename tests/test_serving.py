@@ -41,7 +41,7 @@ def _env(tmp_path: Path, port: int) -> dict[str, str]:
 
 def _warroom(*args: str, env: dict[str, str], **kw: object) -> subprocess.Popen[str]:
     return subprocess.Popen(
-        [sys.executable, "-m", "warroom.cli", *args],
+        [sys.executable, "-m", "cli", *args],
         cwd=REPO,
         env=env,
         text=True,
@@ -54,7 +54,7 @@ def _warroom(*args: str, env: dict[str, str], **kw: object) -> subprocess.Popen[
 def _warroom_done(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
     """A `warroom` command run to completion, as an engineer types it in another terminal."""
     return subprocess.run(
-        [sys.executable, "-m", "warroom.cli", *args],
+        [sys.executable, "-m", "cli", *args],
         cwd=REPO,
         env=env,
         capture_output=True,

@@ -15,7 +15,7 @@ from typing import Any, TypeVar, get_type_hints
 
 from pydantic import BaseModel, Field
 
-BUILTIN_MODULES = ("tasks.http", "tasks.kubernetes", "tasks.ssh", "tasks.flags")
+STEP_ENTRY_POINTS = "warroom.steps"  # the built-in step modules, and any installed package's own
 
 
 class StepKind(StrEnum):
@@ -136,11 +136,20 @@ def declare(
     register(StepSpec(name, StepKind(kind), params, result, summary))
 
 
-def load_builtin_steps() -> None:
-    """Import the built-in step modules and the team's own (setting ``step_modules``)."""
+def step_modules() -> list[str]:
+    """The modules that register steps: installed packages' ``warroom.steps`` entry points, then the
+    team's own modules from the ``step_modules`` setting. The domain names none of them itself."""
+    from importlib.metadata import entry_points
+
     from warroom.settings import get_settings
 
-    for module in (*BUILTIN_MODULES, *get_settings().step_modules):
+    installed = sorted(ep.value for ep in entry_points(group=STEP_ENTRY_POINTS))
+    return [*installed, *get_settings().step_modules]
+
+
+def load_builtin_steps() -> None:
+    """Import every module that registers steps (see ``step_modules``)."""
+    for module in step_modules():
         if module not in _loaded:
             importlib.import_module(module)
             _loaded.add(module)

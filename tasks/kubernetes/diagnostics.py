@@ -5,11 +5,10 @@ from __future__ import annotations
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
-from typing import Any
 
 from prefect import task
 
-from tasks.kubernetes.client import Kube, KubeError, Target, connect
+from tasks.kubernetes.client import KubeError, Target, connect
 from tasks.kubernetes.models import (
     BaselineResult,
     DeploymentRef,
@@ -33,7 +32,6 @@ from tasks.kubernetes.objects import (
     Obj,
     annotations_of,
     condition,
-    controlled_by,
     images,
     meta,
     parse_time,
@@ -44,41 +42,13 @@ from tasks.kubernetes.objects import (
     pod_unhealthy,
     revision_of,
     rollout_status,
-    selector_string,
 )
+from tasks.kubernetes.reads import pods_of, read_deployment, replica_sets
 from warroom.duration import format_duration
 from warroom.redact import redact_text
 from warroom.steps import StepKind, step
 
 # --- reads shared by the steps ---------------------------------------------------------------------
-
-
-def read_deployment(kube: Kube, ref: DeploymentRef) -> Obj:
-    target = Target("get", "deployments.apps", ref.deployment, ref.namespace)
-    return kube.call(target, kube.apps.read_namespaced_deployment, ref.deployment, ref.namespace)
-
-
-def _selected(kube: Kube, d: Obj, resource: str, list_method: Any) -> list[Obj]:
-    """One list of ``resource`` in the Deployment's namespace with the Deployment's label selector."""
-    ns = meta(d)["namespace"]
-    listed = kube.call(
-        Target("list", resource, namespace=ns),
-        list_method,
-        ns,
-        label_selector=selector_string(d["spec"].get("selector")),
-    )
-    return list(listed.get("items") or [])
-
-
-def replica_sets(kube: Kube, d: Obj) -> list[Obj]:
-    """The Deployment's ReplicaSets, newest revision first (as kubectl finds them: selector + owner)."""
-    listed = _selected(kube, d, "replicasets.apps", kube.apps.list_namespaced_replica_set)
-    owned = [rs for rs in listed if controlled_by(rs, d)]
-    return sorted(owned, key=lambda rs: revision_of(rs) or 0, reverse=True)
-
-
-def pods_of(kube: Kube, d: Obj) -> list[Obj]:
-    return _selected(kube, d, "pods", kube.core.list_namespaced_pod)
 
 
 def _revision_by_hash(rss: list[Obj]) -> dict[str, int]:

@@ -25,7 +25,6 @@ from tasks.kubernetes.client import (
     Target,
     connect,
 )
-from tasks.kubernetes.diagnostics import read_deployment, replica_sets
 from tasks.kubernetes.models import (
     DeploymentChange,
     DeploymentRef,
@@ -45,6 +44,7 @@ from tasks.kubernetes.objects import (
     revision_of,
     rollout_status,
 )
+from tasks.kubernetes.reads import read_deployment, replica_sets
 from warroom.steps import StepKind, step
 
 POLL_SECONDS = 1.0
