@@ -13,32 +13,34 @@ from warroom.incident import Status
 from warroom.redact import redact
 
 
-def investigate(r: Response) -> RunOutcome | None:
-    if r.reentered:
+def investigate(response: Response) -> RunOutcome | None:
+    if response.reentered:
         return None  # the results this attempt found are in its checkpoint: evidence is not gathered twice
-    r.advance(Status.INVESTIGATING, f"investigating: {len(r.rb.diagnostics)} diagnostics in parallel")
+    response.advance(
+        Status.INVESTIGATING, f"investigating: {len(response.runbook.diagnostics)} diagnostics in parallel"
+    )
     troubled: list[tuple[PrefectFuture[Any], str]] = []
-    for s in run_steps(r, [(d, d.id) for d in r.rb.diagnostics]):
+    for s in run_steps(response, [(d, d.id) for d in response.runbook.diagnostics]):
         d = s.call
         if s.skipped is not None:
-            r.record("diagnostic.skipped", f"{s.label}: skipped ({s.skipped})")
+            response.record("diagnostic.skipped", f"{s.label}: skipped ({s.skipped})")
         elif s.result is None:
             once = f"diag:{s.label}" if s.future is not None else None
-            r.record("diagnostic.failed", f"{s.label} ({d.use}) {s.error}", {"step": d.use}, once=once)
+            response.record("diagnostic.failed", f"{s.label} ({d.use}) {s.error}", {"step": d.use}, once=once)
         else:
             data = s.result.model_dump(mode="json")
-            r.results[s.label] = data
+            response.results[s.label] = data
             if s.result.trouble and s.future is not None:
                 troubled.append((s.future, f"{s.label}: TROUBLE FOUND: {headline(s.result)}"))
-            r.record(
+            response.record(
                 "diagnostic.result",
                 f"{s.label} ({d.use}): {headline(s.result)}",
                 {"step": d.use, "result": redact(data)},
                 once=f"diag:{s.label}",
             )
-    r.checkpoint()
+    response.checkpoint()
     mark_trouble(troubled)
-    r.publish()
+    response.publish()
     return None
 
 

@@ -24,67 +24,78 @@ from warroom.steps import ChangeResult, StepKind, get_step
 from warroom.store import now
 
 
-def mitigate_and_verify(r: Response) -> RunOutcome | None:
+def mitigate_and_verify(response: Response) -> RunOutcome | None:
     """Offer each mitigation in order until one is applied and verified, one is refused, or none is left."""
-    for m in r.rb.mitigations:
-        proposal = propose(r, m)
+    for mitigation in response.runbook.mitigations:
+        proposal = propose(response, mitigation)
         if proposal is None:
             continue
-        if failed_here(r, proposal):
+        if failed_here(response, proposal):
             continue  # re-entered after this one failed: the next proposal, never the same change again
-        if not already_attempted(r, m, proposal):
-            gate = approve(r, m, proposal)
-            r.publish()
+        if not already_attempted(response, mitigation, proposal):
+            gate = approve(response, mitigation, proposal)
+            response.publish()
             if not gate.approved:
                 detail = (
                     "approval timed out: nothing executed"
                     if gate.timed_out
                     else f"not approved: {gate.reason}"
                 )
-                r.record(
+                response.record(
                     "run.handed_back",
-                    f"{m.id} {detail}; over to the humans",
-                    once=f"handback:{m.id}",
+                    f"{mitigation.id} {detail}; over to the humans",
+                    once=f"handback:{mitigation.id}",
                     publish=True,
                 )
                 return RunOutcome(
-                    incident=r.incident.id,
-                    status=r.incident.status.value,
+                    incident=response.incident.id,
+                    status=response.incident.status.value,
                     outcome="handed_back",
                     detail=detail,
                 )
-            if not mitigate(r, m, proposal, gate):
+            if not mitigate(response, mitigation, proposal, gate):
                 continue  # the next proposal is offered
-        if verify(r):
-            r.advance(Status.RESOLVED, f"resolved: {m.id} applied and verified")
+        if verify(response):
+            response.advance(Status.RESOLVED, f"resolved: {mitigation.id} applied and verified")
             return RunOutcome(
-                incident=r.incident.id, status="resolved", outcome="resolved", detail=f"{m.id} verified"
+                incident=response.incident.id,
+                status="resolved",
+                outcome="resolved",
+                detail=f"{mitigation.id} verified",
             )
-        r.advance(Status.INVESTIGATING, f"verification failed after {m.id}; investigating again")
+        response.advance(
+            Status.INVESTIGATING, f"verification failed after {mitigation.id}; investigating again"
+        )
     return None
 
 
-def propose(r: Response, m: Mitigation) -> Proposal | None:
-    if r.reentered and m.id in r.proposals:
-        return Proposal.model_validate(r.proposals[m.id])  # as shown at the gate, not made again
-    spec = get_step(m.use)
+def propose(response: Response, mitigation: Mitigation) -> Proposal | None:
+    if response.reentered and mitigation.id in response.proposals:
+        return Proposal.model_validate(
+            response.proposals[mitigation.id]
+        )  # as shown at the gate, not made again
+    spec = get_step(mitigation.use)
     assert spec is not None and spec.kind is StepKind.MITIGATION  # guaranteed by validation
-    if m.when is not None:
-        cond = evaluate_condition(m.when, r.context())
+    if mitigation.when is not None:
+        cond = evaluate_condition(mitigation.when, response.context())
         if not cond.value:
-            why = cond.error or f"{m.when} is false"
-            r.record("mitigation.not_proposed", f"{m.id}: not proposed ({why})", once=f"notprop:{m.id}")
+            why = cond.error or f"{mitigation.when} is false"
+            response.record(
+                "mitigation.not_proposed",
+                f"{mitigation.id}: not proposed ({why})",
+                once=f"notprop:{mitigation.id}",
+            )
             return None
     try:
-        params = spec.params.model_validate(render_value(m.with_, r.context()))
+        params = spec.params.model_validate(render_value(mitigation.with_, response.context()))
     except (ExpressionError, ValidationError) as exc:
-        r.record("mitigation.not_proposed", f"{m.id}: bad params: {redact_text(str(exc))}")
+        response.record("mitigation.not_proposed", f"{mitigation.id}: bad params: {redact_text(str(exc))}")
         return None
     rendered = params.model_dump(mode="json")
     digest = hashlib.sha256(
-        json.dumps({"use": m.use, "params": rendered}, sort_keys=True).encode()
+        json.dumps({"use": mitigation.use, "params": rendered}, sort_keys=True).encode()
     ).hexdigest()
-    evidence = {k: v for k, v in r.results.items() if m.when and k in m.when}
+    evidence = {k: v for k, v in response.results.items() if mitigation.when and k in mitigation.when}
     dry: dict[str, Any] | None = None
     way_back = "see the step's result"
     if spec.dry_run is not None:
@@ -95,182 +106,194 @@ def propose(r: Response, m: Mitigation) -> Proposal | None:
         except Exception as exc:
             dry = {"error": short_error(exc)}
     proposal = Proposal(
-        id=m.id,
-        use=m.use,
+        id=mitigation.id,
+        use=mitigation.use,
         params=rendered,
-        summary=m.description or spec.summary,
+        summary=mitigation.description or spec.summary,
         evidence=evidence,
         dry_run=dry,
         way_back=way_back,
-        apply_key=f"mitigation:{m.id}:{digest[:16]}",
+        apply_key=f"mitigation:{mitigation.id}:{digest[:16]}",
     )
-    r.record(
+    response.record(
         "mitigation.proposed",
-        f"proposed {m.id} ({m.use}): {proposal.summary}",
+        f"proposed {mitigation.id} ({mitigation.use}): {proposal.summary}",
         {**redact(proposal.model_dump(mode="json")), "plan_digest": proposal.plan_digest},
-        once=f"proposed:{m.id}",
+        once=f"proposed:{mitigation.id}",
         publish=True,
     )
-    r.proposals[m.id] = proposal.model_dump(mode="json")
-    r.checkpoint()
+    response.proposals[mitigation.id] = proposal.model_dump(mode="json")
+    response.checkpoint()
     return proposal
 
 
-def approve(r: Response, m: Mitigation, p: Proposal) -> GateOutcome:
-    spec = get_step(m.use)
+def approve(response: Response, mitigation: Mitigation, proposal: Proposal) -> GateOutcome:
+    spec = get_step(mitigation.use)
     assert spec is not None
     excluded: dict[str, str] = {}
-    if r.requested_by:
-        excluded[r.requested_by] = "started this run"
+    if response.requested_by:
+        excluded[response.requested_by] = "started this run"
     who = ", ".join(
         f"user {a.user}" if a.user else f"group {a.group}" if a.group else f"on-call {a.oncall}"
-        for a in m.approval.approvers
+        for a in mitigation.approval.approvers
     )
-    if m.approval.four_eyes:
+    if mitigation.approval.four_eyes:
         who += " (four-eyes: not whoever started this run)"
 
     def page(gate: Gate) -> str:
         return gate_page(
-            incident=r.store.get(r.incident.number),
-            proposal=p,
-            alert=r.alert,
+            incident=response.store.get(response.incident.number),
+            proposal=proposal,
+            alert=response.alert,
             who_may_approve=who,
-            required=m.approval.required,
+            required=mitigation.approval.required,
             granted=gate.granted,
             deadline=gate.deadline,
             last_refusal=gate.last_refusal,
             at=now(),
         )
 
-    r.name_run(waiting_for=p.id)
+    response.name_run(waiting_for=proposal.id)
     try:
-        return _gate(r, p, m, spec.params, excluded, page)
+        return _gate(response, proposal, mitigation, spec.params, excluded, page)
     finally:
-        r.name_run()
+        response.name_run()
 
 
 def _gate(
-    r: Response,
-    p: Proposal,
-    m: Mitigation,
+    response: Response,
+    proposal: Proposal,
+    mitigation: Mitigation,
     params_model: type[BaseModel],
     excluded: dict[str, str],
     page: Callable[[Gate], str],
 ) -> GateOutcome:
     return approval_gate(
         GateRequest(
-            store=r.store,
-            runs=r.runs,
-            attempt=r.attempt,
-            incident=r.incident,
-            proposal_id=p.id,
-            plan_digest=p.plan_digest,
-            summary=p.summary,
+            store=response.store,
+            runs=response.runs,
+            attempt=response.attempt,
+            incident=response.incident,
+            proposal_id=proposal.id,
+            plan_digest=proposal.plan_digest,
+            summary=proposal.summary,
             page=page,
-            policy=m.approval,
+            policy=mitigation.approval,
             params_model=params_model,
-            adjustable=m.adjustable,
+            adjustable=mitigation.adjustable,
             excluded=excluded,
-            settings=r.settings,
-            event_key=f"{r.run_key}:gate:{p.id}",
+            settings=response.settings,
+            event_key=f"{response.run_key}:gate:{proposal.id}",
         )
     )
 
 
-def failed_here(r: Response, p: Proposal) -> bool:
+def failed_here(response: Response, proposal: Proposal) -> bool:
     """Did this attempt already execute this change and see it fail, or only partly succeed?"""
     return any(
-        r.store.event_by_key(r.incident.number, f"{p.apply_key}:{outcome}:{r.run_key}") is not None
+        response.store.event_by_key(
+            response.incident.number, f"{proposal.apply_key}:{outcome}:{response.run_key}"
+        )
+        is not None
         for outcome in ("failed", "partial")
     )
 
 
-def already_attempted(r: Response, m: Mitigation, p: Proposal) -> bool:
+def already_attempted(response: Response, mitigation: Mitigation, proposal: Proposal) -> bool:
     """Has this exact change been executed on this incident before (by this or an earlier run)?
 
     Applied: not again. Started with no recorded outcome (the run crashed mid-change): not re-applied
     blindly either. Both go straight to verification, with no new approval asked.
     """
-    keys = [e.key or "" for e in r.store.events_keyed(r.incident.number, f"{p.apply_key}:")]
-    if f"{p.apply_key}:applied" in keys:
-        r.record(
+    keys = [
+        e.key or "" for e in response.store.events_keyed(response.incident.number, f"{proposal.apply_key}:")
+    ]
+    if f"{proposal.apply_key}:applied" in keys:
+        response.record(
             "mitigation.skipped",
-            f"{m.id} was already applied to this incident; not applying it again",
-            once=f"skipped:{p.apply_key}",
+            f"{mitigation.id} was already applied to this incident; not applying it again",
+            once=f"skipped:{proposal.apply_key}",
         )
         return True
-    started = {k.rsplit(":", 1)[1] for k in keys if k.startswith(f"{p.apply_key}:started:")}
+    started = {k.rsplit(":", 1)[1] for k in keys if k.startswith(f"{proposal.apply_key}:started:")}
     ended = {
         k.rsplit(":", 1)[1]
         for k in keys
-        if k.startswith((f"{p.apply_key}:failed:", f"{p.apply_key}:partial:"))
+        if k.startswith((f"{proposal.apply_key}:failed:", f"{proposal.apply_key}:partial:"))
     }
     # A recorded failure or partial change may be tried again after a new approval (never
     # automatically); a start with no recorded outcome means a run died mid-change.
     if started - ended:
-        r.record(
+        response.record(
             "mitigation.unknown",
-            f"{m.id} was started before and its outcome was never recorded (a crash?): not re-applied; "
-            "verifying instead",
-            once=f"unknown:{p.apply_key}",
+            f"{mitigation.id} was started before and its outcome was never recorded (a crash?): "
+            "not re-applied; verifying instead",
+            once=f"unknown:{proposal.apply_key}",
         )
         return True
     return False
 
 
-def mitigate(r: Response, m: Mitigation, p: Proposal, gate: GateOutcome) -> bool:
+def mitigate(response: Response, mitigation: Mitigation, proposal: Proposal, gate: GateOutcome) -> bool:
     """Execute exactly the approved change, once. True when it was applied."""
-    spec = get_step(m.use)
+    spec = get_step(mitigation.use)
     assert spec is not None
     if spec.fn is None:
-        r.record("mitigation.failed", f"{m.id}: {m.use} is not available in this build; nothing executed")
+        response.record(
+            "mitigation.failed",
+            f"{mitigation.id}: {mitigation.use} is not available in this build; nothing executed",
+        )
         return False
     try:
-        params = spec.params.model_validate({**p.params, **gate.adjustments})
+        params = spec.params.model_validate({**proposal.params, **gate.adjustments})
     except ValidationError as exc:
-        r.record("mitigation.failed", f"{m.id}: adjusted params invalid: {redact_text(str(exc))}")
+        response.record(
+            "mitigation.failed", f"{mitigation.id}: adjusted params invalid: {redact_text(str(exc))}"
+        )
         return False
-    r.advance(Status.MITIGATING, f"mitigating: {m.id} approved by {', '.join(gate.approvers)}")
-    r.store.append(
-        r.incident.number,
-        "mitigation.started",
-        f"executing {m.id} ({m.use}) as approved by {', '.join(gate.approvers)}",
-        data={"params": redact(params.model_dump(mode="json")), "approvers": gate.approvers},
-        key=f"{p.apply_key}:started:{r.run_key}",
+    response.advance(
+        Status.MITIGATING, f"mitigating: {mitigation.id} approved by {', '.join(gate.approvers)}"
     )
-    r.publish()
-    options: dict[str, Any] = {"task_run_name": m.id, "retries": 0}
-    if m.timeout is not None:
-        options["timeout_seconds"] = m.timeout.total_seconds()
+    response.store.append(
+        response.incident.number,
+        "mitigation.started",
+        f"executing {mitigation.id} ({mitigation.use}) as approved by {', '.join(gate.approvers)}",
+        data={"params": redact(params.model_dump(mode="json")), "approvers": gate.approvers},
+        key=f"{proposal.apply_key}:started:{response.run_key}",
+    )
+    response.publish()
+    options: dict[str, Any] = {"task_run_name": mitigation.id, "retries": 0}
+    if mitigation.timeout is not None:
+        options["timeout_seconds"] = mitigation.timeout.total_seconds()
     result = spec.fn.with_options(**options).submit(params).result(raise_on_failure=False)
     if isinstance(result, ChangeResult) and result.made:
-        r.store.append(
-            r.incident.number,
+        response.store.append(
+            response.incident.number,
             "mitigation.applied",
-            f"{m.id} applied: {headline(result)}",
+            f"{mitigation.id} applied: {headline(result)}",
             data={"result": redact(result.model_dump(mode="json"))},
-            key=f"{p.apply_key}:applied",
+            key=f"{proposal.apply_key}:applied",
         )
-        r.publish()
+        response.publish()
         return True
     # Not made, or made only in part: recorded, never retried; a human decides what happens next (a
     # new approval may try it again).
     if isinstance(result, ChangeResult) and result.partial:
-        kind, outcome, text = "mitigation.partial", "partial", f"{m.id} made only in part"
+        kind, outcome, text = "mitigation.partial", "partial", f"{mitigation.id} made only in part"
     else:
-        kind, outcome, text = "mitigation.failed", "failed", f"{m.id} failed"
+        kind, outcome, text = "mitigation.failed", "failed", f"{mitigation.id} failed"
     if isinstance(result, ChangeResult):
         error = headline(result) + (f" ({result.error})" if result.error else "")
         data: dict[str, Any] = {"error": error, "result": redact(result.model_dump(mode="json"))}
     else:
         error = short_error(result) if isinstance(result, BaseException) else repr(result)
         data = {"error": error}
-    r.store.append(
-        r.incident.number,
+    response.store.append(
+        response.incident.number,
         kind,
         f"{text}: {error}; not retried",
         data=data,
-        key=f"{p.apply_key}:{outcome}:{r.run_key}",
+        key=f"{proposal.apply_key}:{outcome}:{response.run_key}",
     )
-    r.advance(Status.INVESTIGATING, f"back to investigating: {text}")
+    response.advance(Status.INVESTIGATING, f"back to investigating: {text}")
     return False

@@ -67,81 +67,82 @@ def respond(
     ctx = FlowRunContext.get()
     flow_run_id = str(ctx.flow_run.id) if ctx and ctx.flow_run else uuid.uuid4().hex
     store = Store.from_settings(settings)
-    r = Response(settings, store, rb, flow_run_id, requested_by)
-    r.alert = dict(alert or {})
-    key = dedup_key or dedup_key_for(rb, r.alert, f"{rb.name}:run:{flow_run_id}")
+    response = Response(settings, store, rb, flow_run_id, requested_by)
+    response.alert = dict(alert or {})
+    key = dedup_key or dedup_key_for(rb, response.alert, f"{rb.name}:run:{flow_run_id}")
 
     param_error: ValueError | None = None
     try:
-        r.params = resolve_params(rb, params, r.alert)
+        response.params = resolve_params(rb, params, response.alert)
     except ValueError as exc:
         param_error = exc
     opened = store.open_or_attach(
         key,
-        title=_title(rb, r.params, r.alert, param_error is None),
+        title=_title(rb, response.params, response.alert, param_error is None),
         severity=settings.default_severity,
         service=rb.service,
         runbook=rb.name,
         data={"runbook": rb.name, "flow_run_id": flow_run_id, "requested_by": requested_by},
     )
-    r.incident = opened.incident
-    r.begin()
-    heartbeat = Heartbeat(r.runs, r.attempt.id, settings.run_heartbeat_seconds)
+    response.incident = opened.incident
+    response.begin()
+    heartbeat = Heartbeat(response.runs, response.attempt.id, settings.run_heartbeat_seconds)
     heartbeat.start()
     try:
-        outcome = _run_phases(r, params, opened.created, param_error)
+        outcome = _run_phases(response, params, opened.created, param_error)
     except GateLost:
         raise  # recorded as run.lost where it was noticed
     except BaseException as exc:
         error = short_error(exc)
-        if r.runs.finish(r.attempt.id, f"failed: {error}"):
-            r.record("run.failed", f"the run failed: {error}", once="failed", publish=True)
+        if response.runs.finish(response.attempt.id, f"failed: {error}"):
+            response.record("run.failed", f"the run failed: {error}", once="failed", publish=True)
         raise
     finally:
         heartbeat.stop()
-    r.runs.finish(r.attempt.id, f"{outcome.outcome}: {outcome.detail}")
+    response.runs.finish(response.attempt.id, f"{outcome.outcome}: {outcome.detail}")
     return outcome
 
 
-def _title(rb: Runbook, params: dict[str, Any], alert: dict[str, Any], params_ok: bool) -> str:
+def _title(book: Runbook, params: dict[str, Any], alert: dict[str, Any], params_ok: bool) -> str:
     """The runbook's title template, for alerts and hand-started runs alike."""
     labels = alert.get("labels") or {}
-    fallback = f"{rb.name}: {labels.get('alertname') or 'started by hand'}"
-    if not rb.title or not params_ok:
+    fallback = f"{book.name}: {labels.get('alertname') or 'started by hand'}"
+    if not book.title or not params_ok:
         return fallback
     context = {"params": params, "alert": {"labels": {}, "annotations": {}, **alert}}
     try:
-        return str(render_value(rb.title, context))
+        return str(render_value(book.title, context))
     except ExpressionError:
         return fallback
 
 
 def _run_phases(
-    r: Response, params: dict[str, Any] | None, created: bool, param_error: ValueError | None
+    response: Response, params: dict[str, Any] | None, created: bool, param_error: ValueError | None
 ) -> RunOutcome:
     """The phases in order; the first that ends the run gives the outcome, else it is handed back."""
-    r.record(
+    starter = response.requested_by or ("alert" if response.alert else "warroom")
+    response.record(
         "run.started",
-        f"runbook {r.rb.name} started by {r.requested_by or ('alert' if r.alert else 'warroom')}"
-        + (f" (attempt {r.attempt.attempt})" if r.attempt.attempt > 1 else ""),
-        {"flow_run_id": r.flow_run_id, "params": redact(params or {}), "created_incident": created},
+        f"runbook {response.runbook.name} started by {starter}"
+        + (f" (attempt {response.attempt.attempt})" if response.attempt.attempt > 1 else ""),
+        {"flow_run_id": response.flow_run_id, "params": redact(params or {}), "created_incident": created},
         once="started",
     )
-    r.name_run()
+    response.name_run()
     if param_error is not None:
-        r.record("run.failed", f"invalid params: {param_error}", once="failed", publish=True)
+        response.record("run.failed", f"invalid params: {param_error}", once="failed", publish=True)
         raise param_error
     for phase in PHASES:
-        outcome = phase(r)
+        outcome = phase(response)
         if outcome is not None:
             return outcome
-    r.record(
+    response.record(
         "run.handed_back",
         "no further mitigation to propose; over to the humans",
         once="handback",
         publish=True,
     )
-    incident = r.store.get(r.incident.number)
+    incident = response.store.get(response.incident.number)
     return RunOutcome(
         incident=incident.id,
         status=incident.status.value,

@@ -81,7 +81,7 @@ class Response:
         self.settings = settings
         self.store = store
         self.runs = RunLedger(store)
-        self.rb = runbook
+        self.runbook = runbook
         self.flow_run_id = flow_run_id
         self.run_key = flow_run_id  # until the attempt is known: then attempt.run_key
         self.requested_by = requested_by
@@ -98,7 +98,7 @@ class Response:
 
     def begin(self) -> None:
         """Start this attempt: a re-entry carries on from its checkpoint, a retry starts anew."""
-        begun = self.runs.begin(self.flow_run_id, self.incident.number, self.rb.name)
+        begun = self.runs.begin(self.flow_run_id, self.incident.number, self.runbook.name)
         self.attempt = begun.attempt
         self.run_key = begun.attempt.run_key
         self.reentered = begun.reentered

@@ -27,13 +27,13 @@ class StepRun:
     skipped: str | None = None  # why its `when:` did not hold
 
 
-def submit(r: Response, call: StepCall, label: str) -> PrefectFuture[Any] | str:
+def submit(response: Response, call: StepCall, label: str) -> PrefectFuture[Any] | str:
     """Render and validate a step call and start it as a task; or say why it cannot start."""
     spec = get_step(call.use)
     if spec is None or spec.fn is None:
         return f"{call.use} is not available in this build"
     try:
-        params = spec.params.model_validate(render_value(call.with_, r.context()))
+        params = spec.params.model_validate(render_value(call.with_, response.context()))
     except (ExpressionError, ValidationError) as exc:
         return f"bad params: {redact_text(str(exc))}"
     options: dict[str, Any] = {"task_run_name": label}
@@ -42,16 +42,16 @@ def submit(r: Response, call: StepCall, label: str) -> PrefectFuture[Any] | str:
     return spec.fn.with_options(**options).submit(params)
 
 
-def run_steps(r: Response, calls: list[tuple[StepCall, str]]) -> list[StepRun]:
+def run_steps(response: Response, calls: list[tuple[StepCall, str]]) -> list[StepRun]:
     """Start every call whose `when:` holds, wait for all, and collect what each one returned."""
     runs: list[StepRun] = []
     for call, label in calls:
         if call.when is not None:
-            cond = evaluate_condition(call.when, r.context())
+            cond = evaluate_condition(call.when, response.context())
             if not cond.value:
                 runs.append(StepRun(call, label, skipped=cond.error or f"{call.when} is false"))
                 continue
-        started = submit(r, call, label)
+        started = submit(response, call, label)
         if isinstance(started, str):
             runs.append(StepRun(call, label, error=f"could not run: {started}"))
         else:

@@ -10,32 +10,34 @@ from warroom.redact import redact
 from warroom.steps import CheckResult
 
 
-def verify(r: Response) -> bool:
-    if not r.rb.verify:
-        r.record("verification.skipped", "no verify steps: a human confirms recovery")
+def verify(response: Response) -> bool:
+    if not response.runbook.verify:
+        response.record("verification.skipped", "no verify steps: a human confirms recovery")
         return False
-    r.advance(Status.MONITORING, "monitoring: verifying recovery")
-    labels = {id(v): v.id or f"verify[{i}]" for i, v in enumerate(r.rb.verify)}
+    response.advance(Status.MONITORING, "monitoring: verifying recovery")
+    labels = {id(v): v.id or f"verify[{i}]" for i, v in enumerate(response.runbook.verify)}
     ok = True
-    for s in run_steps(r, [(v, v.id or f"verify-{i + 1}") for i, v in enumerate(r.rb.verify)]):
+    for s in run_steps(
+        response, [(v, v.id or f"verify-{i + 1}") for i, v in enumerate(response.runbook.verify)]
+    ):
         v, label = s.call, labels[id(s.call)]
         if s.skipped is not None:
-            r.record("verification.skipped", f"{label}: skipped ({s.skipped})")
+            response.record("verification.skipped", f"{label}: skipped ({s.skipped})")
             continue
         if s.result is None:
             ok = False
-            r.record("verification.failed", f"{label} ({v.use}) {s.error}")
+            response.record("verification.failed", f"{label} ({v.use}) {s.error}")
             continue
         data = s.result.model_dump(mode="json")
         if v.expect is not None:
-            cond = evaluate_condition(v.expect, {**r.context(), "result": data})
+            cond = evaluate_condition(v.expect, {**response.context(), "result": data})
             passed, why = cond.value, cond.error or (v.expect if cond.value else f"not ({v.expect})")
         elif isinstance(s.result, CheckResult):
             passed, why = s.result.ok, s.result.reason
         else:  # refused by `runbooks validate`; kept for runbooks loaded around it
             passed, why = False, f"{v.use} has no ok/reason: give this verify step an expect:"
         ok = ok and passed
-        r.record(
+        response.record(
             "verification.passed" if passed else "verification.failed",
             f"{label} ({v.use}): {why}",
             {"result": redact(data)},

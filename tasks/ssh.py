@@ -24,7 +24,7 @@ import paramiko
 from prefect import task
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from warroom.commands import Command, CommandError, load_catalogue
+from warroom.commands import Command, CommandError, load_commands
 from warroom.inventory import Host, InventoryError, load_inventory
 from warroom.redact import redact_text, register_secret
 from warroom.settings import Settings, get_settings
@@ -94,7 +94,7 @@ class JournalParams(ServiceParams):
     lines: int = Field(default=200, ge=1, le=5000)
 
 
-class Outcome(StrEnum):
+class HostStatus(StrEnum):
     OK = "ok"
     FAILED = "failed"  # ran, exited non-zero (or the command timed out)
     UNREACHABLE = "unreachable"  # never ran: connection, DNS, host key, authentication
@@ -102,7 +102,7 @@ class Outcome(StrEnum):
 
 class HostResult(BaseModel):
     host: str
-    status: Outcome
+    status: HostStatus
     error_kind: str | None = Field(
         default=None,
         description="host_key_unknown, host_key_changed, auth_failed, dns, refused, connect_timeout, "
@@ -356,7 +356,7 @@ def _connect(host: Host, user: str | None, settings: Settings, creds: Credential
 
 def _catalogue() -> dict[str, Command]:
     s = get_settings()
-    return load_catalogue(s.ssh_commands_file, s.ssh_commands)
+    return load_commands(s.ssh_commands_file, s.ssh_commands)
 
 
 def _classify(exc: BaseException) -> tuple[str, str]:
@@ -425,7 +425,7 @@ def run_on_hosts(
     """Run one catalogue command on every selected host, at most ``ssh_concurrency`` at a time."""
     settings = settings or get_settings()
     pool = pool or POOL
-    catalogue = load_catalogue(settings.ssh_commands_file, settings.ssh_commands)
+    catalogue = load_commands(settings.ssh_commands_file, settings.ssh_commands)
     entry = catalogue.get(command_name)
     if entry is None:
         raise CommandError(f"unknown command {command_name!r} (catalogue: {', '.join(sorted(catalogue))})")
@@ -446,7 +446,7 @@ def run_on_hosts(
             kind, message = _classify(exc)
             return HostResult(
                 host=host.name,
-                status=Outcome.UNREACHABLE,
+                status=HostStatus.UNREACHABLE,
                 error_kind=kind,
                 error=redact_text(message),
                 duration_s=round(time.monotonic() - started, 3),
@@ -463,7 +463,7 @@ def run_on_hosts(
             return unreachable(exc)
         stdout, cut_out = _tail(out, limit)
         stderr, cut_err = _tail(err, limit)
-        status = Outcome.OK if code == 0 and not timed_out else Outcome.FAILED
+        status = HostStatus.OK if code == 0 and not timed_out else HostStatus.FAILED
         return HostResult(
             host=host.name,
             status=status,
@@ -479,15 +479,15 @@ def run_on_hosts(
     with ThreadPoolExecutor(max_workers=max(1, min(settings.ssh_concurrency, len(hosts)))) as workers:
         results = list(workers.map(one, hosts))
     pool.close_idle()
-    counts = {o: sum(r.status is o for r in results) for o in Outcome}
+    counts = {o: sum(r.status is o for r in results) for o in HostStatus}
     return FanoutResult(
         command=command_name,
         hosts=results,
-        ok=counts[Outcome.OK],
-        failed=counts[Outcome.FAILED],
-        unreachable=counts[Outcome.UNREACHABLE],
-        summary=f"{command_name} on {len(results)} host(s): {counts[Outcome.OK]} ok, "
-        f"{counts[Outcome.FAILED]} failed, {counts[Outcome.UNREACHABLE]} unreachable",
+        ok=counts[HostStatus.OK],
+        failed=counts[HostStatus.FAILED],
+        unreachable=counts[HostStatus.UNREACHABLE],
+        summary=f"{command_name} on {len(results)} host(s): {counts[HostStatus.OK]} ok, "
+        f"{counts[HostStatus.FAILED]} failed, {counts[HostStatus.UNREACHABLE]} unreachable",
     )
 
 
@@ -547,7 +547,7 @@ def disk(params: DiskParams) -> FanoutResult:
     over = []
     usage: dict[str, list[dict[str, Any]]] = {}
     for h in result.hosts:
-        if h.status is Outcome.OK:
+        if h.status is HostStatus.OK:
             usage[h.host] = parse_df(h.stdout)
             over += [
                 {"host": h.host, "mount": r["mount"], "percent": r["percent"]}

@@ -213,3 +213,32 @@ def test_a_hand_started_incident_takes_the_runbooks_title_template() -> None:
     alert = {"labels": {"alertname": "HighErrorRate"}}
     assert _title(rb, params, alert, True) == "HighErrorRate on prod/web"
     assert _title(rb, params, alert, False) == "k8s-bad-deploy: HighErrorRate"
+
+
+def test_the_severity_policy_of_the_level_is_on_the_timeline_and_settings_override_it(
+    env: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import json
+
+    from warroom.settings import get_settings
+
+    override = {
+        "meaning": "medium, as this team defines it",
+        "update_every": 300,
+        "notify": ["team", "pager"],
+        "status_page": True,
+        "postmortem": "required",
+    }
+    monkeypatch.setenv("WARROOM_SEVERITY", json.dumps({"P3": override}))
+    get_settings.cache_clear()
+    with running_service() as (url, _state):
+        thread, key = start(url)
+        incident = wait_for_incident(env, key)
+        wait_for_gate(incident.id)
+        answer_gate(env, incident.id, approver="erin", code=code("erin"), reason="no", decision="reject")
+        thread.finish()
+    [policy] = [e for e in env.timeline(incident.id) if e.kind == "severity.policy"]
+    assert policy.text == (
+        "P3 (medium, as this team defines it): stakeholder updates 5m to team, pager; status page yes; "
+        "post-mortem required"
+    )

@@ -13,7 +13,7 @@ import pytest
 import yaml
 
 from tasks import ssh
-from tasks.ssh import POOL, Outcome, run_on_hosts
+from tasks.ssh import POOL, HostStatus, run_on_hosts
 from tests.conftest import PASSPHRASE
 from tests.net import free_port
 from tests.sshd import Sshd, keygen
@@ -147,7 +147,7 @@ def test_unknown_host_key_is_refused_with_host_and_fingerprint(
     monkeypatch.setenv("WARROOM_SSH_KNOWN_HOSTS", str(empty))
     get_settings.cache_clear()
     [host] = run_on_hosts("web1", "uptime", {}, allow_changes=False).hosts
-    assert host.status is Outcome.UNREACHABLE and host.error_kind == "host_key_unknown"
+    assert host.status is HostStatus.UNREACHABLE and host.error_kind == "host_key_unknown"
     assert f"[127.0.0.1]:{ssh_env.port} is not in known_hosts" in (host.error or "")
     assert "SHA256:" in (host.error or "")
     assert empty.read_text() == ""  # never added
@@ -198,7 +198,7 @@ def test_fifty_targets_complete_and_a_dead_host_does_not_block_them(ssh_env: Ssh
     result = run_on_hosts("fleet,dead1", "uptime", {}, allow_changes=False)
     assert len(result.hosts) == 51
     assert (result.ok, result.unreachable) == (50, 1)
-    assert [h.host for h in result.hosts if h.status is Outcome.UNREACHABLE] == ["dead1"]
+    assert [h.host for h in result.hosts if h.status is HostStatus.UNREACHABLE] == ["dead1"]
 
 
 def test_command_timeout_and_output_cap(ssh_env: Sshd, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -206,7 +206,7 @@ def test_command_timeout_and_output_cap(ssh_env: Sshd, monkeypatch: pytest.Monke
     monkeypatch.setenv("WARROOM_SSH_OUTPUT_LIMIT", "10000")
     get_settings.cache_clear()
     [slow] = run_on_hosts("web1", "slow", {}, allow_changes=False).hosts
-    assert slow.status is Outcome.FAILED and slow.error_kind == "command_timeout"
+    assert slow.status is HostStatus.FAILED and slow.error_kind == "command_timeout"
     [noisy] = run_on_hosts("web1", "noisy", {}, allow_changes=False).hosts
     assert noisy.truncated and len(noisy.stdout) == 10000
 

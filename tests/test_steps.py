@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from pydantic import BaseModel
 
-from tasks.ssh import FanoutChange, FanoutResult, HostResult, Outcome
+from tasks.ssh import FanoutChange, FanoutResult, HostResult, HostStatus
 from warroom.steps import ChangeResult, StepKind, StepSpec, register
 
 
@@ -31,30 +31,30 @@ def test_the_registry_refuses_a_mitigation_whose_result_is_not_a_change() -> Non
         register(StepSpec("test.plain", StepKind.DIAGNOSTIC, Params, Plain, "x"))
 
 
-def _fanout(*statuses: Outcome) -> FanoutResult:
+def _fanout(*statuses: HostStatus) -> FanoutResult:
     hosts = [HostResult(host=f"h{i}", status=s) for i, s in enumerate(statuses)]
-    count = {o: statuses.count(o) for o in Outcome}
+    count = {o: statuses.count(o) for o in HostStatus}
     return FanoutResult(
         command="c",
         hosts=hosts,
-        ok=count[Outcome.OK],
-        failed=count[Outcome.FAILED],
-        unreachable=count[Outcome.UNREACHABLE],
+        ok=count[HostStatus.OK],
+        failed=count[HostStatus.FAILED],
+        unreachable=count[HostStatus.UNREACHABLE],
     )
 
 
 @pytest.mark.parametrize(
     ("statuses", "made", "partial"),
     [
-        ((Outcome.OK, Outcome.OK), True, False),
-        ((Outcome.OK, Outcome.FAILED), False, True),
-        ((Outcome.OK, Outcome.UNREACHABLE), False, True),
-        ((Outcome.FAILED, Outcome.UNREACHABLE), False, False),
-        ((Outcome.FAILED,), False, False),
+        ((HostStatus.OK, HostStatus.OK), True, False),
+        ((HostStatus.OK, HostStatus.FAILED), False, True),
+        ((HostStatus.OK, HostStatus.UNREACHABLE), False, True),
+        ((HostStatus.FAILED, HostStatus.UNREACHABLE), False, False),
+        ((HostStatus.FAILED,), False, False),
     ],
 )
 def test_a_change_on_many_hosts_is_made_only_on_all_of_them(
-    statuses: tuple[Outcome, ...], made: bool, partial: bool
+    statuses: tuple[HostStatus, ...], made: bool, partial: bool
 ) -> None:
     change = FanoutChange.of(_fanout(*statuses))
     assert (change.made, change.partial) == (made, partial)

@@ -102,7 +102,7 @@ BUILTIN: dict[str, Command] = {
 }
 
 
-def load_catalogue(
+def load_commands(
     path: Path | None = None, extra: Mapping[str, Mapping[str, object]] | None = None
 ) -> dict[str, Command]:
     """The built-in commands, with a site's YAML file and then settings laid over them."""

@@ -34,7 +34,7 @@ class Accepted(BaseModel):
     note: str | None = None
 
 
-class Problem(BaseModel):
+class Rejection(BaseModel):
     error: str
     field: str | None = None
     payload_id: int | None = None
@@ -44,7 +44,7 @@ def _problem(
     status: int, error: str, field: str | None = None, payload_id: int | None = None
 ) -> JSONResponse:
     return JSONResponse(
-        status_code=status, content=Problem(error=error, field=field, payload_id=payload_id).model_dump()
+        status_code=status, content=Rejection(error=error, field=field, payload_id=payload_id).model_dump()
     )
 
 
@@ -80,11 +80,11 @@ def create_app(
         status_code=202,
         response_model=Accepted,
         responses={
-            400: {"model": Problem},
-            401: {"model": Problem},
-            404: {"model": Problem},
-            413: {"model": Problem},
-            422: {"model": Problem},
+            400: {"model": Rejection},
+            401: {"model": Rejection},
+            404: {"model": Rejection},
+            413: {"model": Rejection},
+            422: {"model": Rejection},
         },
     )
     async def receive(source: str, request: Request) -> Any:
