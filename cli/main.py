@@ -13,6 +13,7 @@ from rich.table import Table
 
 from warroom.duration import format_duration
 from warroom.incident import Incident, Severity, Status
+from warroom.intake.formats import FORMAT_NAMES
 from warroom.runbook import Catalogue, load_catalogue
 from warroom.runs import Attempt, RunLedger
 from warroom.settings import get_settings
@@ -491,32 +492,22 @@ app.add_typer(alerts_app, name="alerts")
 @alerts_app.command("replay")
 def alerts_replay(
     file: Annotated[Path, typer.Argument(help="A saved alert payload (JSON)")],
-    format_: Annotated[str, typer.Option("--format", help="alertmanager, grafana, sns, pagerduty, generic")],
+    format_: Annotated[str, typer.Option("--format", help=", ".join(FORMAT_NAMES))],
     url: Annotated[
         str | None, typer.Option(help="Receiver base URL; default: what `warroom up` serves")
     ] = None,
 ) -> None:
     """Post a saved payload to a running receiver (runbook testing, game days); print its answer."""
-    import hashlib
-    import hmac
-
     import httpx
 
-    from warroom.intake.auth import home_token
+    from warroom.intake.auth import credentials_for
 
     settings = get_settings()
     try:
         body = file.read_bytes()
     except OSError as exc:
         fail(f"cannot read {file}: {exc.strerror}", 2)
-    headers = {"Content-Type": "application/json"}
-    secret = settings.intake_hmac_secrets.get(format_) or settings.intake_hmac_secrets.get("*")
-    if secret is not None:
-        digest = hmac.new(secret.get_secret_value().encode(), body, hashlib.sha256).hexdigest()
-        headers["X-Warroom-Signature"] = f"sha256={digest}"
-    else:
-        token = settings.intake_tokens.get(format_) or settings.intake_tokens.get("*")
-        headers["Authorization"] = f"Bearer {token.get_secret_value() if token else home_token(settings)}"
+    headers = {"Content-Type": "application/json", **credentials_for(format_, body, settings)}
     base = url or f"http://{settings.receiver_host}:{settings.receiver_port}"
     try:
         resp = httpx.post(f"{base.rstrip('/')}/alerts/{format_}", content=body, headers=headers, timeout=30)

@@ -22,6 +22,7 @@ from prefect.utilities.callables import ParameterSchema
 from deployments.keeper import Keeper
 from flows.respond import respond
 from warroom.intake.auth import home_token
+from warroom.intake.formats import FORMAT_NAMES
 from warroom.intake.launcher import LaunchLoop
 from warroom.intake.receiver import create_app
 from warroom.intake.router import CatalogueCache, Router
@@ -289,7 +290,7 @@ def serve_everything(settings: Settings, catalogue: Catalogue, console: Any) -> 
         stack.callback(keeper.stop)
         console.print(f"Prefect UI: {api.removesuffix('/api')}")
         receiver = f"http://{settings.receiver_host}:{settings.receiver_port}"
-        console.print(f"alert receiver: {receiver}/alerts/{{alertmanager,grafana,sns,pagerduty,generic}}")
+        console.print(f"alert receiver: {receiver}/alerts/{{{','.join(FORMAT_NAMES)}}}")
         if not settings.intake_tokens and not settings.intake_hmac_secrets:
             home_token(settings)
             console.print(f"  bearer token: in {settings.home / 'intake-token'}")

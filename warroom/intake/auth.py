@@ -28,8 +28,21 @@ def home_token(settings: Settings) -> str:
 
 
 def _hmac_ok(secret: str, body: bytes, presented: str) -> bool:
-    expected = hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
-    return hmac.compare_digest(expected, presented.strip().lower())
+    return hmac.compare_digest(_digest(secret, body), presented.strip().lower())
+
+
+def _digest(secret: str, body: bytes) -> str:
+    return hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+
+
+def credentials_for(source: str, body: bytes, settings: Settings) -> dict[str, str]:
+    """The headers that ``check`` accepts for ``source``: what a sender configured like this one sends
+    (`warroom alerts replay`, game days). The counterpart of ``check``, kept beside it."""
+    hmac_secret = settings.intake_hmac_secrets.get(source) or settings.intake_hmac_secrets.get("*")
+    if hmac_secret is not None:
+        return {"X-Warroom-Signature": f"sha256={_digest(hmac_secret.get_secret_value(), body)}"}
+    token = settings.intake_tokens.get(source) or settings.intake_tokens.get("*")
+    return {"Authorization": f"Bearer {token.get_secret_value() if token else home_token(settings)}"}
 
 
 def check(source: str, headers: Mapping[str, str], body: bytes, settings: Settings) -> None:

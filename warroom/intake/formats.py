@@ -296,3 +296,7 @@ PARSERS: dict[str, Callable[[Any], list[Alert]]] = {
     "pagerduty": parse_pagerduty,
     "generic": parse_generic,
 }
+
+# Every format the receiver takes, in the order it lists them; CloudWatch through SNS is parsed in sns.py.
+FORMAT_NAMES: tuple[str, ...] = ("alertmanager", "grafana", "sns", "pagerduty", "generic")
+assert set(PARSERS) | {"sns"} == set(FORMAT_NAMES)

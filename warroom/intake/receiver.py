@@ -17,14 +17,12 @@ from starlette.concurrency import run_in_threadpool
 
 from warroom.intake import auth
 from warroom.intake.alert import Alert, PayloadError
-from warroom.intake.formats import PARSERS, validate
+from warroom.intake.formats import FORMAT_NAMES, PARSERS, validate
 from warroom.intake.router import Router
 from warroom.intake.sns import SnsEnvelope, SnsVerifier, parse_alarm
 from warroom.redact import redact_text
 from warroom.settings import Settings
 from warroom.store import Store
-
-FORMATS = ("alertmanager", "grafana", "sns", "pagerduty", "generic")
 
 
 class Accepted(BaseModel):
@@ -88,8 +86,10 @@ def create_app(
         },
     )
     async def receive(source: str, request: Request) -> Any:
-        if source not in FORMATS:
-            return _problem(404, f"unknown alert format {source!r} (known: {', '.join(FORMATS)})", "format")
+        if source not in FORMAT_NAMES:
+            return _problem(
+                404, f"unknown alert format {source!r} (known: {', '.join(FORMAT_NAMES)})", "format"
+            )
         body = await _read_limited(request, settings.intake_max_body_bytes)
         if body is None:
             return _problem(413, f"body larger than {settings.intake_max_body_bytes} bytes")
