@@ -213,7 +213,6 @@ class _Gate:
         if gate.escalated_at is not None:
             self.people.update(self._secondary())
         self.answer_model = _answer_model(req.params_model, req.adjustable)
-        self.last_beat = 0.0
 
     def _secondary(self) -> list[str]:
         return list(self.req.settings.oncall.get("secondary", []))[:1]
@@ -225,11 +224,8 @@ class _Gate:
 
     # -- time ----------------------------------------------------------------------------------------
     def tick(self) -> bool:
-        """Heartbeat and escalation; True when the deadline has passed."""
+        """Escalation; True when the deadline has passed (the run's heartbeat thread keeps it alive)."""
         at = now()
-        if time.monotonic() - self.last_beat >= self.req.settings.run_heartbeat_seconds:
-            self.req.runs.heartbeat(self.req.attempt.id)
-            self.last_beat = time.monotonic()
         g = self.gate
         if g.escalate_at is not None and g.escalated_at is None and at >= g.escalate_at:
             if self.req.runs.mark_escalated(g.id):
@@ -259,14 +255,10 @@ class _Gate:
         return GateOutcome(False, timed_out=True, approvers=self.gate.granted, reason="approval timed out")
 
     def lost(self, state: str, message: str) -> GateLost:
-        why = f"the run left the approval gate: Prefect state {state}" + (f" ({message})" if message else "")
-        if self.req.runs.lose(self.req.attempt.id, why):
-            self.record(
-                "run.lost",
-                f"{why}; the gate for {self.gate.proposal} is closed and nothing was executed",
-                {"prefect_state": state, "message": message, "flow_run_id": str(self.flow_run_id)},
-                key=f"{self.req.attempt.run_key}:lost",
-            )
+        why = f"it left the approval gate for {self.gate.proposal}: Prefect state {state}" + (
+            f" ({message})" if message else ""
+        )
+        self.req.runs.write_off(self.req.attempt, why, {"prefect_state": state, "message": message})
         return GateLost(why)
 
     # -- waiting -------------------------------------------------------------------------------------

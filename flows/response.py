@@ -56,20 +56,11 @@ def headline(result: StepResult) -> str:
 def record_lost(store: Store, flow_run_id: str, state: str, message: str) -> bool:
     """Mark this flow run's live attempt lost and say so on its incident; False when none was live."""
     runs = RunLedger(store)
-    for attempt in runs.live():
-        if attempt.flow_run_id != flow_run_id:
-            continue
-        why = f"Prefect state {state}" + (f": {message}" if message else "")
-        if runs.lose(attempt.id, why):
-            store.append(
-                attempt.incident_number,
-                "run.lost",
-                f"the respond run is gone ({why}); any open gate is closed and nothing more is executed",
-                data={"flow_run_id": flow_run_id, "attempt": attempt.attempt, "prefect_state": state},
-                key=f"{attempt.run_key}:lost",
-            )
-            return True
-    return False
+    attempt = runs.live_attempt(flow_run_id)
+    if attempt is None:
+        return False
+    why = f"Prefect state {state}" + (f": {message}" if message else "")
+    return runs.write_off(attempt, why, {"prefect_state": state})
 
 
 class Response:

@@ -18,7 +18,7 @@ from sqlalchemy import Connection, RowMapping, and_, func, insert, select, updat
 from sqlalchemy.exc import IntegrityError
 
 from warroom.schema import approval_gates, run_attempts
-from warroom.store import Store, now
+from warroom.store import Store, _utc, now
 
 
 class AttemptState(StrEnum):
@@ -26,10 +26,6 @@ class AttemptState(StrEnum):
     WAITING = "waiting"  # the flow waits at an approval gate (re-entered when its process is gone)
     FINISHED = "finished"  # the flow reached its end (resolved, handed back or failed with a record)
     LOST = "lost"  # the flow is gone without finishing: crashed, cancelled, forced, or its process died
-
-    @property
-    def live(self) -> bool:
-        return self in (AttemptState.ACTIVE, AttemptState.WAITING)
 
 
 class GateState(StrEnum):
@@ -84,14 +80,6 @@ class Gate:
     granted: list[str]
     adjustments: dict[str, Any]
     last_refusal: dict[str, Any] | None
-
-
-def _utc(value: datetime | None) -> datetime | None:
-    if value is None or value.tzinfo is not None:
-        return value
-    from datetime import UTC
-
-    return value.replace(tzinfo=UTC)
 
 
 def _attempt(row: RowMapping) -> Attempt:
@@ -251,6 +239,33 @@ class RunLedger:
                 )
         return bool(changed)
 
+    def write_off(self, attempt: Attempt, why: str, data: dict[str, Any]) -> bool:
+        """Declare a live attempt lost and say so on its incident, once; False when it had already ended."""
+        if not self.lose(attempt.id, why):
+            return False
+        self.store.append(
+            attempt.incident_number,
+            "run.lost",
+            f"the respond run is gone ({why}); any open gate is closed and nothing more is executed",
+            data={"flow_run_id": attempt.flow_run_id, "attempt": attempt.attempt, **data},
+            key=f"{attempt.run_key}:lost",
+        )
+        return True
+
+    def live_attempt(self, flow_run_id: str) -> Attempt | None:
+        """This flow run's attempt that is still active or waiting, if any."""
+        with self.engine.connect() as conn:
+            row = (
+                conn.execute(
+                    select(run_attempts).where(
+                        run_attempts.c.flow_run_id == flow_run_id, run_attempts.c.state.in_(_LIVE)
+                    )
+                )
+                .mappings()
+                .first()
+            )
+        return None if row is None else _attempt(row)
+
     def live(self) -> list[Attempt]:
         with self.engine.connect() as conn:
             rows = conn.execute(
@@ -335,17 +350,6 @@ class RunLedger:
                 conn.execute(select(approval_gates).where(approval_gates.c.id == gate_id)).mappings().first()
             )
         return None if row is None else _gate(row)
-
-    def open_gates(self, incident_number: int | None = None) -> list[Gate]:
-        q = (
-            select(approval_gates)
-            .where(approval_gates.c.state == GateState.OPEN)
-            .order_by(approval_gates.c.id)
-        )
-        if incident_number is not None:
-            q = q.where(approval_gates.c.incident_number == incident_number)
-        with self.engine.connect() as conn:
-            return [_gate(r) for r in conn.execute(q).mappings()]
 
     def next_pause(self, gate_id: int) -> int:
         """Count one more pause of the gate and return its number: each pause takes exactly one answer."""
