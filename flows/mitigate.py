@@ -71,9 +71,8 @@ def mitigate_and_verify(response: Response) -> RunOutcome | None:
 
 def propose(response: Response, mitigation: Mitigation) -> Proposal | None:
     if response.reentered and mitigation.id in response.proposals:
-        return Proposal.model_validate(
-            response.proposals[mitigation.id]
-        )  # as shown at the gate, not made again
+        # As shown at the gate before the process died: not made (nor dry-run) again.
+        return Proposal.model_validate(response.proposals[mitigation.id])
     spec = get_step(mitigation.use)
     assert spec is not None and spec.kind is StepKind.MITIGATION  # guaranteed by validation
     if mitigation.when is not None:
