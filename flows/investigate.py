@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
+import httpx
 from prefect.client.orchestration import get_client
 from prefect.futures import PrefectFuture
 
@@ -45,10 +47,23 @@ def investigate(response: Response) -> RunOutcome | None:
 
 
 def mark_trouble(troubled: list[tuple[PrefectFuture[Any], str]]) -> None:
-    """A diagnostic that found the service unhealthy must not read as a plain green success."""
+    """A diagnostic that found the service unhealthy must not read as a plain green success.
+
+    Cosmetic, so it never fails the run: Prefect writes task runs from events, a moment after they end,
+    so a rename is tried again briefly while the task run is not there yet, then given up.
+    """
     if not troubled:
         return
     with get_client(sync_client=True) as client:
         for future, name in troubled:
             path = {"id": future.task_run_id}
-            client.request("PATCH", "/task_runs/{id}", path_params=path, json={"name": name[:200]})
+            for delay in (0.2, 0.5, 1.0, 0.0):
+                try:
+                    client.request("PATCH", "/task_runs/{id}", path_params=path, json={"name": name[:200]})
+                    break
+                except httpx.HTTPStatusError as exc:
+                    if exc.response.status_code != 404:
+                        break
+                except httpx.HTTPError:
+                    break
+                time.sleep(delay)

@@ -342,6 +342,7 @@ def test_a_failing_diagnostic_does_not_stop_the_others(
         )
         thread.start()
         result = thread.finish()
+    assert thread.error is None, thread.error
     assert result.outcome == "handed_back"
     incident = env.latest_for_key(thread.kwargs["dedup_key"])
     assert incident is not None
