@@ -101,8 +101,8 @@ def _bench(runs: int) -> None:
     from flows.approval import enroll
     from flows.respond import respond
     from tests.service import ServiceState, running_service
+    from warroom.ledger import Store
     from warroom.settings import get_settings
-    from warroom.store import Store
 
     store = Store.from_settings()
     secrets = {

@@ -135,7 +135,7 @@ def steady(url: str, rate: int, seconds: int) -> None:
 
 
 def storm(url: str, total: int, fingerprints: int, batch: int, home: Path) -> None:
-    from warroom.store import Store
+    from warroom.ledger import Store
 
     alerts = [_alert("BenchStorm", f"storm-{n % fingerprints:03d}") for n in range(total)]
     bodies = [_batch(alerts[i : i + batch]) for i in range(0, total, batch)]
@@ -165,8 +165,8 @@ def storm(url: str, total: int, fingerprints: int, batch: int, home: Path) -> No
     }
     deadline = time.monotonic() + 300
     while time.monotonic() < deadline:
-        launches = [x for x in store.launches() if x["incident_number"] in incidents]
-        if launches and all(x["state"] == "launched" for x in launches):
+        launches = [x for x in store.launches() if x.incident_number in incidents]
+        if launches and all(x.state == "launched" for x in launches):
             break
         time.sleep(0.5)
     launched_at = time.perf_counter() - t0
@@ -195,7 +195,7 @@ def first_task(env: dict[str, str], count: int) -> None:
     if count <= 0:
         return
     from tests.service import running_service
-    from warroom.store import Store
+    from warroom.ledger import Store
 
     port = int(env["WARROOM_RECEIVER_PORT"])
     up = subprocess.Popen(

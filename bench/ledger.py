@@ -14,7 +14,7 @@ import time
 from pathlib import Path
 
 from warroom.incident import Severity
-from warroom.store import Store
+from warroom.ledger import Store
 
 
 def main() -> None:

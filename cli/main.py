@@ -14,10 +14,9 @@ from rich.table import Table
 from warroom.duration import format_duration
 from warroom.incident import Incident, Severity, Status
 from warroom.intake.formats import FORMAT_NAMES
+from warroom.ledger import Attempt, RunLedger, Store, StoreError
 from warroom.runbook import Catalogue, load_catalogue
-from warroom.runs import Attempt, RunLedger
 from warroom.settings import get_settings
-from warroom.store import Store, StoreError
 
 app = typer.Typer(help="Incident-response runbooks on Prefect.", no_args_is_help=True, add_completion=False)
 runbooks_app = typer.Typer(help="Validate, list and show runbooks.", no_args_is_help=True)

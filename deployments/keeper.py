@@ -22,9 +22,8 @@ from prefect.client.schemas.objects import FlowRun, StateType
 from prefect.states import Scheduled
 
 from flows.response import record_lost
-from warroom.runs import Attempt, AttemptState, RunLedger
+from warroom.ledger import Attempt, AttemptState, RunLedger, Store, now
 from warroom.settings import Settings
-from warroom.store import Store, now
 
 log = logging.getLogger("warroom.keeper")
 

@@ -11,8 +11,8 @@ from typing import Any
 from rich.console import Console
 
 from warroom.incident import Incident
+from warroom.ledger import Store
 from warroom.runbook import Runbook, dedup_key_for
-from warroom.store import Store
 
 TERMINAL = {"COMPLETED", "FAILED", "CRASHED", "CANCELLED"}
 

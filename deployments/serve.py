@@ -26,9 +26,9 @@ from warroom.intake.formats import FORMAT_NAMES
 from warroom.intake.launcher import LaunchLoop
 from warroom.intake.receiver import create_app
 from warroom.intake.router import CatalogueCache, Router
+from warroom.ledger import Store
 from warroom.runbook import Catalogue, ParamType, Runbook
 from warroom.settings import Settings
-from warroom.store import Store
 
 _JSON_TYPES = {
     ParamType.STRING: "string",

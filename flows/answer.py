@@ -15,9 +15,8 @@ from typing import Any, Literal
 
 import httpx
 
+from warroom.ledger import RunLedger, Store, parse_pause_key
 from warroom.redact import redact_text
-from warroom.runs import RunLedger, parse_pause_key
-from warroom.store import Store
 
 
 class GateError(RuntimeError):

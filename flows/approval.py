@@ -34,11 +34,10 @@ from flows.pause import PauseRefused, PrefectPause
 from warroom.approvals import Judgement, Verdict, eligible, judge
 from warroom.duration import format_duration
 from warroom.incident import Incident
+from warroom.ledger import Attempt, Gate, GateState, RunLedger, Store, now, pause_key
 from warroom.redact import register_secret
 from warroom.runbook import ApprovalPolicy
-from warroom.runs import Attempt, Gate, GateState, RunLedger, pause_key
 from warroom.settings import Settings
-from warroom.store import Store, now
 
 APPROVER = r"^[A-Za-z0-9_.@-]{1,100}$"
 ISSUER = "Warroom"

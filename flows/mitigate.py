@@ -16,12 +16,11 @@ from flows.response import Response, RunOutcome, headline, short_error
 from flows.verify import verify
 from warroom.expressions import ExpressionError, evaluate_condition, render_value
 from warroom.incident import Status
+from warroom.ledger import Gate, now
 from warroom.proposal import Proposal, gate_page
 from warroom.redact import redact, redact_text
 from warroom.runbook import Mitigation
-from warroom.runs import Gate
 from warroom.steps import ChangeResult, StepKind, get_step
-from warroom.store import now
 
 
 def mitigate_and_verify(response: Response) -> RunOutcome | None:

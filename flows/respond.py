@@ -21,10 +21,10 @@ from flows.mitigate import mitigate_and_verify
 from flows.response import Heartbeat, Response, RunOutcome, record_lost, short_error
 from flows.triage import triage
 from warroom.expressions import ExpressionError, render_value
+from warroom.ledger import Store
 from warroom.redact import redact
 from warroom.runbook import Runbook, dedup_key_for, load_catalogue, resolve_params
 from warroom.settings import get_settings
-from warroom.store import Store
 
 Phase = Callable[[Response], RunOutcome | None]
 

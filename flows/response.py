@@ -21,13 +21,12 @@ from prefect.context import FlowRunContext
 from pydantic import BaseModel
 
 from warroom.incident import TRANSITIONS, Incident, Status
+from warroom.ledger import Attempt, RunLedger, Store
 from warroom.redact import redact_text
 from warroom.render import timeline_markdown
 from warroom.runbook import Runbook
-from warroom.runs import Attempt, RunLedger
 from warroom.settings import Settings
 from warroom.steps import StepResult
-from warroom.store import Store
 
 _GENERATED_NAME = re.compile(r"^[a-z]+-[a-z]+$")  # Prefect's own adjective-animal run names
 

@@ -61,7 +61,7 @@ def _shoot(api: str, out: Path) -> None:
     from flows.respond import respond
     from tests.flow_helpers import wait_for_gate, wait_for_incident
     from tests.service import running_service
-    from warroom.store import Store
+    from warroom.ledger import Store
 
     store = Store.from_settings()
     with running_service() as (url, _state):

@@ -13,8 +13,8 @@ from sqlalchemy.engine import make_url
 
 from tests.kube_api import FakeCluster, RunningCluster, running_cluster
 from tests.sshd import Sshd, running_sshd
+from warroom.ledger import Store
 from warroom.settings import get_settings
-from warroom.store import Store
 
 # Prefect's servers (the harness, `warroom up`'s) would otherwise try to send telemetry off this machine.
 os.environ["PREFECT_SERVER_ANALYTICS_ENABLED"] = "false"

@@ -13,7 +13,7 @@ import pyotp
 from flows.answer import OpenGate, open_gates
 from flows.approval import enroll
 from warroom.incident import Incident
-from warroom.store import Store
+from warroom.ledger import Store
 
 
 class FlowThread(threading.Thread):

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from tests.conftest import REPO
 from warroom.incident import Severity, Status
-from warroom.store import Store
+from warroom.ledger import Store
 
 
 def warroom(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:

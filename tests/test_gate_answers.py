@@ -22,10 +22,9 @@ from tests.test_respond import env, kinds, start  # noqa: F401 - fixtures
 from warroom.incident import Severity
 from warroom.intake.alert import Alert
 from warroom.intake.router import Router
+from warroom.ledger import AttemptState, GateState, RunLedger, Store
 from warroom.runbook import Catalogue, LoadedRunbook, parse_runbook
-from warroom.runs import AttemptState, GateState, RunLedger
 from warroom.settings import Settings
-from warroom.store import Store
 
 
 def _force(flow_run_id: str, state: object) -> None:
@@ -191,7 +190,7 @@ def test_a_refired_alert_on_an_incident_whose_run_is_lost_launches_a_new_attempt
 
     assert fire() == "opened"
     [launch] = store.launches()
-    number = launch["incident_number"]
+    number = launch.incident_number
     runs = RunLedger(store)
     attempt = runs.begin("flow-run-1", number, "svc").attempt
     assert fire() == "attached"  # the run is alive: the alert is one more event

@@ -25,7 +25,7 @@ from tests.conftest import REPO
 from tests.flow_helpers import CAPACITY_RUNBOOK, write_runbook
 from tests.net import free_port
 from tests.service import running_service
-from warroom.store import Store
+from warroom.ledger import Store
 
 SHORT = {
     "PREFECT_SERVER_CONCURRENCY_INITIAL_DEPLOYMENT_LEASE_DURATION": "30",  # the least Prefect allows

@@ -15,8 +15,8 @@ from tasks.ssh import POOL
 from tests.conftest import PASSPHRASE, REPO
 from tests.flow_helpers import FlowThread, code, wait_for_gate, wait_for_incident
 from tests.sshd import Sshd
+from warroom.ledger import Store
 from warroom.settings import get_settings
-from warroom.store import Store
 
 DF_FULL = """Filesystem     1024-blocks      Used Available Capacity Mounted on
 /dev/vda1         41152736  20576368  18476756      53% /

@@ -23,8 +23,8 @@ from warroom.intake.alert import AlertStatus, PayloadError
 from warroom.intake.formats import parse_alertmanager, parse_generic, parse_grafana, parse_pagerduty
 from warroom.intake.receiver import create_app
 from warroom.intake.router import CatalogueCache, Router
+from warroom.ledger import Store
 from warroom.settings import get_settings
-from warroom.store import Store
 
 TOKEN = "t0ken-for-tests-only"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
@@ -166,9 +166,9 @@ def test_alert_opens_an_incident_whose_first_event_is_the_alert(intake: Intake) 
     incident = intake.store.get(result["incident"])
     assert incident.severity.value == "P1" and incident.dedup_key == "k8s-bad-deploy:7c1ab3e3f2a1b0c9"
     [launch] = intake.store.launches(incident.number)
-    assert launch["state"] == "pending" and launch["alert"]["labels"]["deployment"] == "checkout"
+    assert launch.state == "pending" and launch.alert["labels"]["deployment"] == "checkout"
     payload = intake.store.payload(resp.json()["payload_id"])
-    assert payload["state"] == "accepted" and json.loads(payload["body"]) == payloads.alertmanager()
+    assert payload.state == "accepted" and json.loads(payload.body) == payloads.alertmanager()
 
 
 def test_refired_alert_attaches_and_launches_nothing_new(intake: Intake) -> None:
@@ -258,7 +258,7 @@ def test_malformed_bodies_are_kept_and_answered_4xx_naming_the_field(
     assert resp.json()["field"] == field
     if status in (400, 422):
         stored = intake.store.payload(resp.json()["payload_id"])
-        assert stored["body"] == body and stored["state"] == "rejected" and stored["error"]
+        assert stored.body == body and stored.state == "rejected" and stored.error
 
 
 def test_body_size_limit(intake: Intake) -> None:
@@ -348,4 +348,4 @@ def test_fuzzed_alertmanager_bodies_never_get_a_5xx(intake: Intake, body: Any) -
     assert resp.status_code < 500, resp.text
     assert resp.status_code in (202, 400, 422), resp.text
     stored = intake.store.payload(resp.json()["payload_id"])
-    assert stored["state"] in ("accepted", "rejected", "ignored")
+    assert stored.state in ("accepted", "rejected", "ignored")

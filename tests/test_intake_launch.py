@@ -20,9 +20,9 @@ from tests.flow_helpers import CAPACITY_RUNBOOK, write_runbook
 from tests.net import free_port
 from warroom.intake.launcher import LaunchLoop
 from warroom.intake.router import CatalogueCache, Router
+from warroom.ledger import Store
 from warroom.runbook import load_catalogue
 from warroom.settings import get_settings
-from warroom.store import Store
 
 TOKEN = "launch-test-token"
 
@@ -89,10 +89,10 @@ def test_the_same_alert_fifty_times_at_once_gives_one_incident_and_one_flow_run(
     incident = store.latest_for_key(f"svc-capacity:{fingerprint}")
     assert incident is not None and store.count_incidents() == 1
     deadline = time.monotonic() + 30
-    while time.monotonic() < deadline and store.launches(incident.number)[0]["state"] != "launched":
+    while time.monotonic() < deadline and store.launches(incident.number)[0].state != "launched":
         time.sleep(0.2)
     [launch] = store.launches(incident.number)
-    assert launch["state"] == "launched"
+    assert launch.state == "launched"
     time.sleep(1)  # any second launch would have happened by now
     assert len(flow_runs_of("svc-capacity")) == before + 1
     kinds = [e.kind for e in store.timeline(incident.number)]
@@ -138,11 +138,11 @@ def test_launch_failures_are_retried_from_the_ledger_and_never_dropped(
     # The receiver answered before launching; the loop now works through the ledger, as after a restart.
     loop.start()
     deadline = time.monotonic() + 10
-    while time.monotonic() < deadline and store.launches()[0]["state"] != "launched":
+    while time.monotonic() < deadline and store.launches()[0].state != "launched":
         time.sleep(0.05)
     loop.stop()
     [launch] = store.launches()
-    assert launch["state"] == "launched" and launch["attempts"] == 3 and launch["flow_run_id"] == "run-3"
+    assert launch.state == "launched" and launch.attempts == 3 and launch.flow_run_id == "run-3"
     assert len(set(launcher.calls)) == 1  # the same idempotency key every time
     kinds = [e.kind for e in store.timeline(incident)]
     assert kinds.count("runbook.launch_failed") == 2 and kinds.count("runbook.launched") == 1

@@ -13,8 +13,8 @@ from flows.answer import answer_gate
 from tests.conftest import REPO
 from tests.flow_helpers import FlowThread, code, wait_for_gate, wait_for_incident
 from tests.kube_api import RunningCluster, rollout_scene
+from warroom.ledger import Store
 from warroom.settings import get_settings
-from warroom.store import Store
 
 
 @pytest.fixture

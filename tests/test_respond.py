@@ -21,8 +21,8 @@ from tests.flow_helpers import (
     write_runbook,
 )
 from tests.service import ServiceState, running_service
+from warroom.ledger import Store
 from warroom.settings import get_settings
-from warroom.store import Store
 
 PHASES = ["detected", "triaged", "investigating", "mitigating", "monitoring", "resolved"]
 

@@ -162,8 +162,8 @@ def test_run_local_follows_the_incident_and_exits_zero_when_resolved(
 ) -> None:
     from flows.answer import answer_gate
     from tests.flow_helpers import code
+    from warroom.ledger import Store
     from warroom.settings import get_settings
-    from warroom.store import Store
 
     write_runbook(
         tmp_path / "runbooks", CAPACITY_RUNBOOK.replace("APPROVAL_TIMEOUT", "120s").replace(" ESCALATE", "")
@@ -220,7 +220,7 @@ def test_run_exits_non_zero_when_not_resolved(prefect_api: str, tmp_path: Path) 
 def test_alert_posted_to_the_receiver_runs_the_runbook(
     served: tuple[dict[str, str], str], tmp_path: Path
 ) -> None:
-    from warroom.store import Store
+    from warroom.ledger import Store
 
     env, _api = served
     token = (Path(env["WARROOM_HOME"]) / "intake-token").read_text().strip()

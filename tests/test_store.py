@@ -11,7 +11,7 @@ from sqlalchemy import text
 from sqlalchemy.exc import DatabaseError
 
 from warroom.incident import ActionItemStatus, IllegalTransition, Role, Severity, Status
-from warroom.store import NotFound, Store, StoreError, StoreUnavailable
+from warroom.ledger import NotFound, Store, StoreError, StoreUnavailable
 
 THREADS = 16
 
@@ -209,7 +209,7 @@ def test_store_head_is_the_newest_migration() -> None:
     from alembic.config import Config
     from alembic.script import ScriptDirectory
 
-    from warroom.store import HEAD, MIGRATIONS
+    from warroom.ledger import HEAD, MIGRATIONS
 
     cfg = Config()
     cfg.set_main_option("script_location", str(MIGRATIONS))

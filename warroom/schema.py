@@ -1,4 +1,4 @@
-"""The ledger's tables (SQLAlchemy Core). Migrations in ``warroom/migrations`` create exactly these."""
+"""The ledger's tables (SQLAlchemy Core). Migrations in ``warroom/ledger/migrations`` create exactly these."""
 
 from __future__ import annotations
 

@@ -9,8 +9,9 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from typing import Any, Protocol
 
+from warroom.ledger import Store, now
+from warroom.ledger.intake import Launch
 from warroom.redact import redact_text
-from warroom.store import Store, now
 
 log = logging.getLogger("warroom.intake")
 
@@ -75,35 +76,35 @@ class LaunchLoop(threading.Thread):
             results = list(pool.map(lambda row: context.copy().run(self._launch_one, row), rows))
         return sum(results)
 
-    def _launch_one(self, row: dict[str, Any]) -> int:
+    def _launch_one(self, row: Launch) -> int:
         if self._stop.is_set():
             return 0
         parameters = {
-            "runbook": row["runbook"],
+            "runbook": row.runbook,
             "params": {},
-            "alert": row["alert"],
-            "dedup_key": row["dedup_key"],
+            "alert": row.alert,
+            "dedup_key": row.dedup_key,
             "requested_by": None,
         }
         try:
-            flow_run_id = self.launcher.launch(row["runbook"], parameters, row["idempotency_key"])
+            flow_run_id = self.launcher.launch(row.runbook, parameters, row.idempotency_key)
         except Exception as exc:
-            delay = min(self.max_backoff, 2.0 ** row["attempts"])
+            delay = min(self.max_backoff, 2.0**row.attempts)
             error = redact_text(f"{type(exc).__name__}: {exc}")[:500]
-            self.store.launch_failed(row["id"], error, now() + timedelta(seconds=delay))
+            self.store.launch_failed(row.id, error, now() + timedelta(seconds=delay))
             self.store.append(
-                row["incident_number"],
+                row.incident_number,
                 "runbook.launch_failed",
-                f"could not launch respond/{row['runbook']} (attempt {row['attempts'] + 1}): {error}; "
+                f"could not launch respond/{row.runbook} (attempt {row.attempts + 1}): {error}; "
                 f"retrying in {delay:.0f}s",
             )
             return 0
-        self.store.launch_done(row["id"], flow_run_id)
+        self.store.launch_done(row.id, flow_run_id)
         self.store.append(
-            row["incident_number"],
+            row.incident_number,
             "runbook.launched",
-            f"launched respond/{row['runbook']} (flow run {flow_run_id})",
-            data={"flow_run_id": flow_run_id, "idempotency_key": row["idempotency_key"]},
-            key=f"launched:{row['idempotency_key']}",
+            f"launched respond/{row.runbook} (flow run {flow_run_id})",
+            data={"flow_run_id": flow_run_id, "idempotency_key": row.idempotency_key},
+            key=f"launched:{row.idempotency_key}",
         )
         return 1

@@ -20,9 +20,10 @@ from warroom.intake.alert import Alert, PayloadError
 from warroom.intake.formats import FORMAT_NAMES, PARSERS, validate
 from warroom.intake.router import Router
 from warroom.intake.sns import SnsEnvelope, SnsVerifier, parse_alarm
+from warroom.ledger import Store
+from warroom.ledger.intake import PayloadState
 from warroom.redact import redact_text
 from warroom.settings import Settings
-from warroom.store import Store
 
 
 class Accepted(BaseModel):
@@ -108,17 +109,22 @@ def create_app(
             data = json.loads(body)
         except (json.JSONDecodeError, UnicodeDecodeError) as exc:
             error = f"invalid JSON: {exc}"
-            store.mark_payload(payload_id, "rejected", error=error)
+            store.mark_payload(payload_id, PayloadState.REJECTED, error=error)
             return _problem(400, error, "<body>", payload_id)
         try:
             alerts, note = _parse(source, data)
         except PayloadError as exc:
-            store.mark_payload(payload_id, "rejected", error=str(exc))
+            store.mark_payload(payload_id, PayloadState.REJECTED, error=str(exc))
             return _problem(exc.status, redact_text(exc.message), exc.field, payload_id)
         for alert in alerts:
             alert.payload_id = payload_id
         results = router.route(alerts)
-        store.mark_payload(payload_id, "accepted" if alerts else "ignored", alerts=len(alerts), error=note)
+        store.mark_payload(
+            payload_id,
+            PayloadState.ACCEPTED if alerts else PayloadState.IGNORED,
+            alerts=len(alerts),
+            error=note,
+        )
         return JSONResponse(
             status_code=202,
             content=Accepted(

@@ -11,10 +11,9 @@ from pathlib import Path
 
 from warroom.incident import Severity
 from warroom.intake.alert import Alert, AlertStatus
+from warroom.ledger import AttemptState, RunLedger, Store
 from warroom.runbook import Catalogue, dedup_key_for, load_catalogue
-from warroom.runs import AttemptState, RunLedger
 from warroom.severity import classify
-from warroom.store import Store
 
 
 @dataclass(frozen=True)

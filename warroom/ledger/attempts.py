@@ -1,4 +1,4 @@
-"""Run attempts and approval gates in the ledger: what outlives the process that runs a respond flow.
+"""Run attempts in the ledger: what outlives the process that runs a respond flow.
 
 A flow run's process can die (a crash, ``kill -9`` of ``warroom up``, a lost worker) while a gate waits for
 people who take hours. Everything a re-entered run needs to carry on at the same gate (its deadline, the
@@ -8,17 +8,17 @@ approvals counted so far, the last refusal) and everything the keeper needs to n
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import Connection, RowMapping, and_, func, insert, select, update
+from sqlalchemy import Connection, RowMapping, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
-from warroom.schema import approval_gates, run_attempts
-from warroom.store import Store, _utc, now
+from warroom.ledger.engine import now, utc
+from warroom.ledger.timeline import Timeline
+from warroom.schema import run_attempts
 
 
 class AttemptState(StrEnum):
@@ -28,12 +28,7 @@ class AttemptState(StrEnum):
     LOST = "lost"  # the flow is gone without finishing: crashed, cancelled, forced, or its process died
 
 
-class GateState(StrEnum):
-    OPEN = "open"
-    GRANTED = "granted"
-    REJECTED = "rejected"
-    TIMED_OUT = "timed_out"
-    LOST = "lost"
+_LIVE = [AttemptState.ACTIVE.value, AttemptState.WAITING.value]
 
 
 @dataclass(frozen=True)
@@ -63,26 +58,7 @@ class Begun:
     superseded: Attempt | None  # an earlier attempt that left no outcome, now marked lost
 
 
-@dataclass(frozen=True)
-class Gate:
-    id: int
-    attempt_id: int
-    incident_number: int
-    proposal: str
-    plan_digest: str
-    state: GateState
-    opened_at: datetime
-    escalate_at: datetime | None
-    escalated_at: datetime | None
-    deadline: datetime
-    closed_at: datetime | None
-    pauses: int
-    granted: list[str]
-    adjustments: dict[str, Any]
-    last_refusal: dict[str, Any] | None
-
-
-def _attempt(row: RowMapping) -> Attempt:
+def row_attempt(row: RowMapping) -> Attempt:
     return Attempt(
         id=row["id"],
         flow_run_id=row["flow_run_id"],
@@ -90,42 +66,21 @@ def _attempt(row: RowMapping) -> Attempt:
         incident_number=row["incident_number"],
         runbook=row["runbook"],
         state=AttemptState(row["state"]),
-        started_at=_utc(row["started_at"]),  # type: ignore[arg-type]
-        heartbeat_at=_utc(row["heartbeat_at"]),  # type: ignore[arg-type]
-        ended_at=_utc(row["ended_at"]),
+        started_at=utc(row["started_at"]),  # type: ignore[arg-type]
+        heartbeat_at=utc(row["heartbeat_at"]),  # type: ignore[arg-type]
+        ended_at=utc(row["ended_at"]),
         outcome=row["outcome"],
         checkpoint=dict(row["checkpoint"] or {}),
     )
 
 
-def _gate(row: RowMapping) -> Gate:
-    return Gate(
-        id=row["id"],
-        attempt_id=row["attempt_id"],
-        incident_number=row["incident_number"],
-        proposal=row["proposal"],
-        plan_digest=row["plan_digest"],
-        state=GateState(row["state"]),
-        opened_at=_utc(row["opened_at"]),  # type: ignore[arg-type]
-        escalate_at=_utc(row["escalate_at"]),
-        escalated_at=_utc(row["escalated_at"]),
-        deadline=_utc(row["deadline"]),  # type: ignore[arg-type]
-        closed_at=_utc(row["closed_at"]),
-        pauses=row["pauses"],
-        granted=list(row["granted"] or []),
-        adjustments=dict(row["adjustments"] or {}),
-        last_refusal=row["last_refusal"],
-    )
+class Attempts:
+    """Run attempts, on the same database as the incidents they belong to."""
 
-
-class RunLedger:
-    """Run attempts and their gates, on the same database as the incidents they belong to."""
-
-    def __init__(self, store: Store) -> None:
+    def __init__(self, store: Timeline) -> None:
         self.store = store
         self.engine = store.engine
 
-    # -- attempts ------------------------------------------------------------------------------------
     def begin(self, flow_run_id: str, incident_number: int, runbook: str) -> Begun:
         """Start (or re-enter) this flow run's attempt.
 
@@ -157,7 +112,7 @@ class RunLedger:
             conn.execute(
                 update(run_attempts).where(run_attempts.c.id == latest["id"]).values(heartbeat_at=at)
             )
-            again = _attempt({**latest, "heartbeat_at": at})  # type: ignore[arg-type]
+            again = row_attempt({**latest, "heartbeat_at": at})  # type: ignore[arg-type]
             return Begun(again, reentered=True, superseded=None)
         superseded = None
         if latest is not None and latest["state"] == AttemptState.ACTIVE:
@@ -168,7 +123,7 @@ class RunLedger:
                 .values(state=AttemptState.LOST, ended_at=at, outcome=outcome)
             )
             ended = {**latest, "state": AttemptState.LOST, "ended_at": at, "outcome": outcome}
-            superseded = _attempt(ended)  # type: ignore[arg-type]
+            superseded = row_attempt(ended)  # type: ignore[arg-type]
         values: dict[str, Any] = {
             "flow_run_id": flow_run_id,
             "attempt": 1 if latest is None else latest["attempt"] + 1,
@@ -182,12 +137,12 @@ class RunLedger:
             "checkpoint": {},
         }
         new_id = conn.execute(insert(run_attempts).values(**values).returning(run_attempts.c.id)).scalar_one()
-        return Begun(_attempt({**values, "id": new_id}), reentered=False, superseded=superseded)  # type: ignore[arg-type]
+        return Begun(row_attempt({**values, "id": new_id}), reentered=False, superseded=superseded)  # type: ignore[arg-type]
 
     def attempt(self, attempt_id: int) -> Attempt:
         with self.engine.connect() as conn:
             row = conn.execute(select(run_attempts).where(run_attempts.c.id == attempt_id)).mappings().one()
-        return _attempt(row)
+        return row_attempt(row)
 
     def save_checkpoint(self, attempt_id: int, checkpoint: dict[str, Any]) -> None:
         with self.engine.begin() as conn:
@@ -230,14 +185,11 @@ class RunLedger:
                 .values(state=state, ended_at=at, outcome=outcome[:2000])
             ).rowcount
             if changed and state is AttemptState.LOST:
-                conn.execute(
-                    update(approval_gates)
-                    .where(
-                        approval_gates.c.attempt_id == attempt_id, approval_gates.c.state == GateState.OPEN
-                    )
-                    .values(state=GateState.LOST, closed_at=at)
-                )
+                self._lost(conn, attempt_id, at)
         return bool(changed)
+
+    def _lost(self, conn: Connection, attempt_id: int, at: datetime) -> None:
+        """What else ends with a lost attempt, in the same transaction (its gates: see ``RunLedger``)."""
 
     def write_off(self, attempt: Attempt, why: str, data: dict[str, Any]) -> bool:
         """Declare a live attempt lost and say so on its incident, once; False when it had already ended."""
@@ -264,14 +216,14 @@ class RunLedger:
                 .mappings()
                 .first()
             )
-        return None if row is None else _attempt(row)
+        return None if row is None else row_attempt(row)
 
     def live(self) -> list[Attempt]:
         with self.engine.connect() as conn:
             rows = conn.execute(
                 select(run_attempts).where(run_attempts.c.state.in_(_LIVE)).order_by(run_attempts.c.id)
             ).mappings()
-            return [_attempt(r) for r in rows]
+            return [row_attempt(r) for r in rows]
 
     def latest_by_incident(self, numbers: list[int]) -> dict[int, Attempt]:
         """Each incident's newest attempt (of any of its flow runs)."""
@@ -287,148 +239,4 @@ class RunLedger:
             rows = conn.execute(
                 select(run_attempts).join(newest, run_attempts.c.id == newest.c.id)
             ).mappings()
-            return {r["incident_number"]: _attempt(r) for r in rows}
-
-    # -- gates ---------------------------------------------------------------------------------------
-    def open_gate(
-        self,
-        attempt_id: int,
-        incident_number: int,
-        proposal: str,
-        plan_digest: str,
-        *,
-        escalate_after: timedelta | None,
-        timeout: timedelta,
-    ) -> tuple[Gate, bool]:
-        """This attempt's gate for ``proposal``: opened now, or the one opened before (same deadline)."""
-        at = now()
-        try:
-            with self.engine.begin() as conn:
-                gate_id = conn.execute(
-                    insert(approval_gates)
-                    .values(
-                        attempt_id=attempt_id,
-                        incident_number=incident_number,
-                        proposal=proposal,
-                        plan_digest=plan_digest,
-                        state=GateState.OPEN,
-                        opened_at=at,
-                        escalate_at=None if escalate_after is None else at + escalate_after,
-                        deadline=at + timeout,
-                        pauses=0,
-                        granted=[],
-                        adjustments={},
-                    )
-                    .returning(approval_gates.c.id)
-                ).scalar_one()
-            return self.gate(gate_id), True
-        except IntegrityError:
-            with self.engine.connect() as conn:
-                row = (
-                    conn.execute(
-                        select(approval_gates).where(
-                            and_(
-                                approval_gates.c.attempt_id == attempt_id,
-                                approval_gates.c.proposal == proposal,
-                            )
-                        )
-                    )
-                    .mappings()
-                    .one()
-                )
-            return _gate(row), False
-
-    def gate(self, gate_id: int) -> Gate:
-        found = self.find_gate(gate_id)
-        if found is None:
-            raise KeyError(f"no approval gate {gate_id}")
-        return found
-
-    def find_gate(self, gate_id: int) -> Gate | None:
-        with self.engine.connect() as conn:
-            row = (
-                conn.execute(select(approval_gates).where(approval_gates.c.id == gate_id)).mappings().first()
-            )
-        return None if row is None else _gate(row)
-
-    def next_pause(self, gate_id: int) -> int:
-        """Count one more pause of the gate and return its number: each pause takes exactly one answer."""
-        with self.engine.begin() as conn:
-            conn.execute(
-                update(approval_gates)
-                .where(approval_gates.c.id == gate_id)
-                .values(pauses=approval_gates.c.pauses + 1)
-            )
-            return int(
-                conn.execute(
-                    select(approval_gates.c.pauses).where(approval_gates.c.id == gate_id)
-                ).scalar_one()
-            )
-
-    def mark_escalated(self, gate_id: int) -> bool:
-        """True once: for whoever escalates the open gate first."""
-        with self.engine.begin() as conn:
-            return bool(
-                conn.execute(
-                    update(approval_gates)
-                    .where(
-                        approval_gates.c.id == gate_id,
-                        approval_gates.c.state == GateState.OPEN,
-                        approval_gates.c.escalated_at.is_(None),
-                    )
-                    .values(escalated_at=now())
-                ).rowcount
-            )
-
-    def grant(self, gate_id: int, approver: str, adjustments: dict[str, Any]) -> Gate:
-        """Count one approval (and its adjustments) on the open gate."""
-        with self.engine.begin() as conn:
-            row = (
-                conn.execute(select(approval_gates).where(approval_gates.c.id == gate_id).with_for_update())
-                .mappings()
-                .one()
-            )
-            conn.execute(
-                update(approval_gates)
-                .where(approval_gates.c.id == gate_id)
-                .values(
-                    granted=[*(row["granted"] or []), approver],
-                    adjustments={**(row["adjustments"] or {}), **adjustments},
-                    last_refusal=None,
-                )
-            )
-        return self.gate(gate_id)
-
-    def refuse(self, gate_id: int, refusal: dict[str, Any]) -> None:
-        with self.engine.begin() as conn:
-            conn.execute(
-                update(approval_gates).where(approval_gates.c.id == gate_id).values(last_refusal=refusal)
-            )
-
-    def close(self, gate_id: int, state: GateState) -> bool:
-        """Close the open gate with its verdict; False when it was closed already (one verdict per gate)."""
-        with self.engine.begin() as conn:
-            return bool(
-                conn.execute(
-                    update(approval_gates)
-                    .where(approval_gates.c.id == gate_id, approval_gates.c.state == GateState.OPEN)
-                    .values(state=state, closed_at=now())
-                ).rowcount
-            )
-
-
-def pause_key(gate_id: int, pause: int) -> str:
-    """The Prefect pause key of a gate's pause (input keys are lowercase, digits and dashes)."""
-    return f"gate-{gate_id}-{pause}"
-
-
-_PAUSE_KEY = re.compile(r"^gate-(?P<gate>\d+)-(?P<pause>\d+)$")
-
-
-def parse_pause_key(key: str | None) -> tuple[int, int] | None:
-    """(gate id, pause number) of a paused run's pause key; None for pauses that are not gates."""
-    m = _PAUSE_KEY.match(key or "")
-    return (int(m.group("gate")), int(m.group("pause"))) if m else None
-
-
-_LIVE = [AttemptState.ACTIVE.value, AttemptState.WAITING.value]
+            return {r["incident_number"]: row_attempt(r) for r in rows}

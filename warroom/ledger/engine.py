@@ -1,0 +1,175 @@
+"""The ledger's database: engine, migrations, transactions, and the errors every part of the ledger raises.
+
+SQLite (WAL) by default, PostgreSQL by URL. Invariants live in the database (unique keys, triggers that
+refuse to rewrite a timeline), so they hold for every process that shares it.
+"""
+
+from __future__ import annotations
+
+import fcntl
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, Self
+
+from sqlalchemy import Connection, Engine, create_engine, event
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError, DatabaseError, OperationalError
+from sqlalchemy.exc import NoSuchModuleError as NoSuchDialect
+
+from warroom.incident import parse_incident_ref
+from warroom.redact import redact_text
+
+MIGRATIONS = Path(__file__).parent / "migrations"
+HEAD = "0004"  # the newest migration; a test keeps this in step with migrations/versions
+PG_MIGRATION_LOCK = 0x5741_5252  # "WARR": serializes concurrent first starts on one PostgreSQL database
+
+
+class StoreError(RuntimeError):
+    """A ledger operation that cannot be done, with a message fit for the terminal."""
+
+
+class StoreUnavailable(StoreError):
+    """The ledger's database cannot be reached or opened."""
+
+
+class NotFound(StoreError):
+    pass
+
+
+def now() -> datetime:
+    return datetime.now(UTC)
+
+
+def utc(value: datetime | None) -> datetime | None:
+    if value is None:
+        return None
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def safe_url(url: str) -> str:
+    """The URL with its password masked, for messages."""
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except ArgumentError:
+        return redact_text(url)
+
+
+def _install_sqlite_pragmas(engine: Engine) -> None:
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_conn: Any, _record: Any) -> None:
+        # Driver-level autocommit, so the "begin" hook below decides how transactions start.
+        dbapi_conn.isolation_level = None
+        cur = dbapi_conn.cursor()
+        cur.execute("PRAGMA journal_mode=WAL")
+        cur.execute("PRAGMA foreign_keys=ON")
+        cur.execute("PRAGMA busy_timeout=30000")
+        cur.execute("PRAGMA synchronous=NORMAL")
+        cur.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn: Connection) -> None:
+        # Writers take the write lock up front: a deferred transaction that reads and then writes would
+        # fail with SQLITE_BUSY under contention instead of waiting its turn.
+        if conn.get_execution_options().get("readonly"):
+            conn.exec_driver_sql("BEGIN")
+        else:
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def number_of(ref: str | int) -> int:
+    return ref if isinstance(ref, int) else parse_incident_ref(ref)
+
+
+class Database:
+    """The ledger's connection: one engine, migrated to ``HEAD``, with read and write transactions."""
+
+    def __init__(self, url: str, *, migrate: bool = True) -> None:
+        self.url = url
+        self.display_url = safe_url(url)
+        try:
+            parsed = make_url(url)
+        except ArgumentError:
+            raise StoreUnavailable(f"not a database URL: {self.display_url}") from None
+        self.dialect = parsed.get_backend_name()
+        kwargs: dict[str, Any] = {"pool_pre_ping": True}
+        if self.dialect == "sqlite":
+            if parsed.database and parsed.database != ":memory:":
+                Path(parsed.database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+            kwargs["connect_args"] = {"timeout": 30, "check_same_thread": False}
+        else:
+            kwargs["connect_args"] = {"connect_timeout": 10}
+        try:
+            self.engine = create_engine(url, **kwargs)
+        except (NoSuchDialect, ModuleNotFoundError, ArgumentError) as exc:
+            raise StoreUnavailable(f"cannot use database {self.display_url}: {exc}") from None
+        if self.dialect == "sqlite":
+            _install_sqlite_pragmas(self.engine)
+        try:
+            if migrate:
+                self.migrate()
+            else:
+                with self.engine.connect():
+                    pass
+        except OperationalError as exc:
+            self.engine.dispose()
+            reason = redact_text(str(exc.orig).strip().splitlines()[0]) if exc.orig else "unreachable"
+            password = parsed.password
+            if password:
+                reason = reason.replace(str(password), "***")
+            raise StoreUnavailable(f"cannot reach database {self.display_url}: {reason}") from None
+
+    @classmethod
+    def from_settings(cls, settings: Any = None) -> Self:
+        from warroom.settings import get_settings
+
+        return cls((settings or get_settings()).ledger_url())
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    # -- schema -------------------------------------------------------------------------------------
+    def migrate(self) -> None:
+        """Bring the schema to the newest migration; safe when several processes start at once."""
+        if self._at_head():
+            return  # the common case: no alembic import, no lock (flow runs open the ledger at every start)
+        from alembic import command
+        from alembic.config import Config
+
+        cfg = Config()
+        cfg.set_main_option("script_location", str(MIGRATIONS))
+        with self._migration_lock(), self.engine.begin() as conn:
+            if self.dialect == "postgresql":
+                conn.exec_driver_sql(f"SELECT pg_advisory_xact_lock({PG_MIGRATION_LOCK})")
+            cfg.attributes["connection"] = conn
+            command.upgrade(cfg, "head")
+
+    def _at_head(self) -> bool:
+        try:
+            with self.engine.connect() as conn:
+                version = conn.exec_driver_sql("SELECT version_num FROM alembic_version").scalar()
+        except DatabaseError:
+            return False  # a new database: no version table yet
+        return version == HEAD
+
+    @contextmanager
+    def _migration_lock(self) -> Iterator[None]:
+        database = make_url(self.url).database
+        if self.dialect != "sqlite" or not database or database == ":memory:":
+            yield
+            return
+        lock_path = Path(database).expanduser().with_suffix(".migrate.lock")
+        with open(lock_path, "w") as fh:
+            fcntl.flock(fh, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(fh, fcntl.LOCK_UN)
+
+    @contextmanager
+    def _read(self) -> Iterator[Connection]:
+        with self.engine.connect() as conn:
+            conn = conn.execution_options(readonly=True)
+            with conn.begin():
+                yield conn
