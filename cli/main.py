@@ -13,7 +13,7 @@ from rich.table import Table
 
 from warroom.duration import format_duration
 from warroom.incident import Incident, Severity, Status
-from warroom.intake.formats import FORMAT_NAMES
+from warroom.intake.formats import FORMAT_NAMES, FORMATS
 from warroom.ledger import Attempt, RunLedger, Store, StoreError
 from warroom.runbook import Catalogue, load_catalogue
 from warroom.settings import get_settings
@@ -499,14 +499,14 @@ def alerts_replay(
     """Post a saved payload to a running receiver (runbook testing, game days); print its answer."""
     import httpx
 
-    from warroom.intake.auth import credentials_for
-
     settings = get_settings()
     try:
         body = file.read_bytes()
     except OSError as exc:
         fail(f"cannot read {file}: {exc.strerror}", 2)
-    headers = {"Content-Type": "application/json", **credentials_for(format_, body, settings)}
+    if format_ not in FORMATS:
+        fail(f"unknown alert format {format_!r} (known: {', '.join(FORMAT_NAMES)})", 2)
+    headers = {"Content-Type": "application/json", **FORMATS[format_].credentials(body, settings)}
     base = url or f"http://{settings.receiver_host}:{settings.receiver_port}"
     try:
         resp = httpx.post(f"{base.rstrip('/')}/alerts/{format_}", content=body, headers=headers, timeout=30)

@@ -175,7 +175,7 @@ class SnsSigner:
         from cryptography.hazmat.primitives import hashes
         from cryptography.hazmat.primitives.asymmetric import padding
 
-        from warroom.intake.sns import SnsEnvelope, string_to_sign
+        from warroom.intake.formats.sns import SnsEnvelope, string_to_sign
 
         out = copy.deepcopy(message)
         out["SignatureVersion"] = version

@@ -20,7 +20,10 @@ from hypothesis import strategies as st
 from tests import payloads
 from tests.conftest import REPO
 from warroom.intake.alert import AlertStatus, PayloadError
-from warroom.intake.formats import parse_alertmanager, parse_generic, parse_grafana, parse_pagerduty
+from warroom.intake.formats.alertmanager import parse_alertmanager
+from warroom.intake.formats.generic import parse_generic
+from warroom.intake.formats.grafana import parse_grafana
+from warroom.intake.formats.pagerduty import parse_pagerduty
 from warroom.intake.receiver import create_app
 from warroom.intake.router import CatalogueCache, Router
 from warroom.ledger import Store

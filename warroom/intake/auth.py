@@ -1,4 +1,7 @@
-"""Who may post alerts: a bearer token or an HMAC signature per format; PagerDuty's own signature."""
+"""The receiver's own sender credentials: a bearer token or an HMAC signature per format.
+
+Formats with a vendor signature (PagerDuty) or none at the HTTP level (SNS) say so in their own module.
+"""
 
 from __future__ import annotations
 
@@ -27,42 +30,29 @@ def home_token(settings: Settings) -> str:
     return path.read_text().strip()
 
 
-def _hmac_ok(secret: str, body: bytes, presented: str) -> bool:
-    return hmac.compare_digest(_digest(secret, body), presented.strip().lower())
-
-
-def _digest(secret: str, body: bytes) -> str:
+def hmac_hex(secret: str, body: bytes) -> str:
     return hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
 
 
-def credentials_for(source: str, body: bytes, settings: Settings) -> dict[str, str]:
-    """The headers that ``check`` accepts for ``source``: what a sender configured like this one sends
-    (`warroom alerts replay`, game days). The counterpart of ``check``, kept beside it."""
+def hmac_ok(secret: str, body: bytes, presented: str) -> bool:
+    return hmac.compare_digest(hmac_hex(secret, body), presented.strip().lower())
+
+
+def shared_credentials(source: str, body: bytes, settings: Settings) -> dict[str, str]:
+    """The headers that ``check_shared`` accepts for ``source``; its counterpart, kept beside it."""
     hmac_secret = settings.intake_hmac_secrets.get(source) or settings.intake_hmac_secrets.get("*")
     if hmac_secret is not None:
-        return {"X-Warroom-Signature": f"sha256={_digest(hmac_secret.get_secret_value(), body)}"}
+        return {"X-Warroom-Signature": f"sha256={hmac_hex(hmac_secret.get_secret_value(), body)}"}
     token = settings.intake_tokens.get(source) or settings.intake_tokens.get("*")
     return {"Authorization": f"Bearer {token.get_secret_value() if token else home_token(settings)}"}
 
 
-def check(source: str, headers: Mapping[str, str], body: bytes, settings: Settings) -> None:
-    """Raise Unauthorized unless the request carries valid credentials for ``source``."""
-    if source == "sns":
-        return  # every SNS message is signed by AWS; the signature is checked when it is parsed
-    if source == "pagerduty" and settings.pagerduty_webhook_secrets:
-        presented = [
-            p.split("=", 1)[1]
-            for p in headers.get("x-pagerduty-signature", "").split(",")
-            if p.strip().startswith("v1=")
-        ]
-        for secret in settings.pagerduty_webhook_secrets:
-            if any(_hmac_ok(secret.get_secret_value(), body, p) for p in presented):
-                return
-        raise Unauthorized("X-PagerDuty-Signature missing or wrong")
+def check_shared(source: str, headers: Mapping[str, str], body: bytes, settings: Settings) -> None:
+    """Raise Unauthorized unless the request carries the receiver's credentials for ``source``."""
     hmac_secret = settings.intake_hmac_secrets.get(source) or settings.intake_hmac_secrets.get("*")
     if hmac_secret is not None:
         signature = headers.get("x-warroom-signature", "")
-        if signature.startswith("sha256=") and _hmac_ok(hmac_secret.get_secret_value(), body, signature[7:]):
+        if signature.startswith("sha256=") and hmac_ok(hmac_secret.get_secret_value(), body, signature[7:]):
             return
         raise Unauthorized("X-Warroom-Signature missing or wrong (sha256=<hex HMAC of the body>)")
     token = settings.intake_tokens.get(source) or settings.intake_tokens.get("*")

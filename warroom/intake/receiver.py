@@ -16,10 +16,9 @@ from pydantic import BaseModel
 from starlette.concurrency import run_in_threadpool
 
 from warroom.intake import auth
-from warroom.intake.alert import Alert, PayloadError
-from warroom.intake.formats import FORMAT_NAMES, PARSERS, validate
+from warroom.intake.alert import PayloadError
+from warroom.intake.formats import FORMAT_NAMES, FORMATS
 from warroom.intake.router import Router
-from warroom.intake.sns import SnsEnvelope, SnsVerifier, parse_alarm
 from warroom.ledger import Store
 from warroom.ledger.intake import PayloadState
 from warroom.redact import redact_text
@@ -60,15 +59,12 @@ async def _read_limited(request: Request, limit: int) -> bytes | None:
     return bytes(body)
 
 
-def create_app(
-    settings: Settings, store: Store, router: Router, verifier: SnsVerifier | None = None
-) -> FastAPI:
+def create_app(settings: Settings, store: Store, router: Router) -> FastAPI:
     app = FastAPI(
         title="Warroom alert receiver",
         version="1",
         description="Alerts from Alertmanager, Grafana, CloudWatch (SNS), PagerDuty and generic JSON.",
     )
-    sns = verifier or SnsVerifier(settings.sns_trusted_url_pattern, settings.sns_regions)
 
     @app.get("/healthz")
     def healthz() -> dict[str, Any]:
@@ -95,7 +91,7 @@ def create_app(
         if body is None:
             return _problem(413, f"body larger than {settings.intake_max_body_bytes} bytes")
         try:
-            auth.check(source, request.headers, body, settings)
+            FORMATS[source].authenticate(request.headers, body, settings)
         except auth.Unauthorized as exc:
             return _problem(401, str(exc))
         remote = request.client.host if request.client else None
@@ -112,10 +108,11 @@ def create_app(
             store.mark_payload(payload_id, PayloadState.REJECTED, error=error)
             return _problem(400, error, "<body>", payload_id)
         try:
-            alerts, note = _parse(source, data)
+            parsed = FORMATS[source].receive(data, settings)
         except PayloadError as exc:
             store.mark_payload(payload_id, PayloadState.REJECTED, error=str(exc))
             return _problem(exc.status, redact_text(exc.message), exc.field, payload_id)
+        alerts = parsed.alerts
         for alert in alerts:
             alert.payload_id = payload_id
         results = router.route(alerts)
@@ -123,27 +120,16 @@ def create_app(
             payload_id,
             PayloadState.ACCEPTED if alerts else PayloadState.IGNORED,
             alerts=len(alerts),
-            error=note,
+            error=parsed.note,
         )
         return JSONResponse(
             status_code=202,
             content=Accepted(
-                payload_id=payload_id, alerts=len(alerts), results=[r.as_json() for r in results], note=note
+                payload_id=payload_id,
+                alerts=len(alerts),
+                results=[r.as_json() for r in results],
+                note=parsed.note,
             ).model_dump(),
         )
-
-    def _parse(source: str, data: Any) -> tuple[list[Alert], str | None]:
-        if source != "sns":
-            alerts = PARSERS[source](data)
-            return alerts, None if alerts else "nothing to act on in this payload"
-        envelope = validate(SnsEnvelope, data)
-        sns.verify(envelope)
-        if envelope.Type == "SubscriptionConfirmation":
-            sns.confirm(envelope)
-            return [], f"subscribed to {envelope.TopicArn}"
-        if envelope.Type == "UnsubscribeConfirmation":
-            return [], f"unsubscribed from {envelope.TopicArn}"
-        alerts = parse_alarm(envelope)
-        return alerts, None if alerts else "INSUFFICIENT_DATA: recorded, not acted on"
 
     return app

@@ -1,5 +1,7 @@
 """CloudWatch alarms delivered by Amazon SNS over HTTP: signature checks, subscription confirmation, parsing.
 
+The format is named ``sns`` (the receiver's path); the alerts it yields have the source ``cloudwatch``.
+
 Every SNS message is signed; the signing certificate and the subscription URL are only ever fetched from
 URLs that match the trusted SNS endpoint pattern (settings), so a forged message cannot make Warroom
 fetch an arbitrary URL.
@@ -11,6 +13,7 @@ import base64
 import json
 import re
 import threading
+from collections.abc import Mapping
 from datetime import datetime
 from typing import Any, Literal
 
@@ -18,7 +21,8 @@ import httpx
 from pydantic import BaseModel, ConfigDict, Field
 
 from warroom.intake.alert import Alert, AlertStatus, PayloadError
-from warroom.intake.formats import validate
+from warroom.intake.formats.base import AlertFormat, Parsed, validate
+from warroom.settings import Settings
 
 # Regions are the settings' business; this matches any of them.
 DEFAULT_TRUSTED = r"^https://sns\.[a-z0-9-]+\.amazonaws\.com(\.cn)?/"
@@ -186,3 +190,57 @@ def parse_alarm(msg: SnsEnvelope) -> list[Alert]:
             extra={"topic_arn": msg.TopicArn, "message_id": msg.MessageId, "old_state": alarm.OldStateValue},
         )
     ]
+
+
+class Sns(AlertFormat):
+    name = "sns"
+    title = "CloudWatch alarms through Amazon SNS"
+
+    def __init__(self) -> None:
+        self._verifiers: dict[tuple[str, tuple[str, ...]], SnsVerifier] = {}
+        self._lock = threading.Lock()
+
+    def verifier(self, settings: Settings) -> SnsVerifier:
+        """One verifier (and its certificate cache) per trusted pattern and region list."""
+        key = (settings.sns_trusted_url_pattern, tuple(settings.sns_regions))
+        with self._lock:
+            if key not in self._verifiers:
+                self._verifiers[key] = SnsVerifier(key[0], list(key[1]))
+            return self._verifiers[key]
+
+    def authenticate(self, headers: Mapping[str, str], body: bytes, settings: Settings) -> None:
+        """Nothing at the HTTP level: AWS signs every message, and ``envelope`` checks that signature
+        before anything is done with it."""
+
+    def credentials(self, body: bytes, settings: Settings) -> dict[str, str]:
+        return {}  # a replayed SNS message carries AWS's own signature
+
+    def envelope(self, data: Any, settings: Settings) -> SnsEnvelope:
+        envelope: SnsEnvelope = validate(SnsEnvelope, data)
+        self.verifier(settings).verify(envelope)
+        return envelope
+
+    def handshake(self, data: Any, settings: Settings) -> str | None:
+        return self._answer(self.envelope(data, settings), settings)
+
+    def parse(self, data: Any, settings: Settings) -> list[Alert]:
+        return parse_alarm(self.envelope(data, settings))
+
+    def receive(self, data: Any, settings: Settings) -> Parsed:
+        envelope = self.envelope(data, settings)  # verified once for the handshake and the parse
+        note = self._answer(envelope, settings)
+        if note is not None:
+            return Parsed([], note)
+        alerts = parse_alarm(envelope)
+        return Parsed(alerts, None if alerts else "INSUFFICIENT_DATA: recorded, not acted on")
+
+    def _answer(self, envelope: SnsEnvelope, settings: Settings) -> str | None:
+        if envelope.Type == "SubscriptionConfirmation":
+            self.verifier(settings).confirm(envelope)
+            return f"subscribed to {envelope.TopicArn}"
+        if envelope.Type == "UnsubscribeConfirmation":
+            return f"unsubscribed from {envelope.TopicArn}"
+        return None
+
+
+FORMAT = Sns()
