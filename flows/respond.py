@@ -16,6 +16,7 @@ from prefect import flow
 from prefect.context import FlowRunContext
 
 from flows.approval import GateLost
+from flows.hand_off import open_action_items
 from flows.investigate import investigate
 from flows.mitigate import mitigate_and_verify
 from flows.response import Heartbeat, Response, RunOutcome, record_lost, short_error
@@ -27,9 +28,12 @@ from warroom.runbook import Runbook, dedup_key_for, load_catalogue, resolve_para
 from warroom.settings import get_settings
 
 Phase = Callable[[Response], RunOutcome | None]
+HandOff = Callable[[Response, RunOutcome], None]
 
-# A new phase (communicate, the post-mortem hand-off) is one entry here and its own module.
+# A new phase is one entry here and its own module. The first phase that returns an outcome ends the
+# sequence; every hand-off then runs with that outcome (the run's follow-up, whatever the ending).
 PHASES: list[Phase] = [triage, investigate, mitigate_and_verify]
+HAND_OFFS: list[HandOff] = [open_action_items]
 
 
 def _on_gone(flow: Any, flow_run: Any, state: Any) -> None:
@@ -132,6 +136,14 @@ def _run_phases(
     if param_error is not None:
         response.record("run.failed", f"invalid params: {param_error}", once="failed", publish=True)
         raise param_error
+    outcome = _through_phases(response)
+    for hand_off in HAND_OFFS:
+        hand_off(response, outcome)
+    response.publish()
+    return outcome
+
+
+def _through_phases(response: Response) -> RunOutcome:
     for phase in PHASES:
         outcome = phase(response)
         if outcome is not None:

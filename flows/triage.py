@@ -8,8 +8,9 @@ from prefect.context import FlowRunContext
 
 from flows.response import Response, RunOutcome
 from warroom.duration import format_duration
+from warroom.expressions import ExpressionError, render_value
 from warroom.incident import Role, Status
-from warroom.severity import classify, policy_for
+from warroom.severity import PostmortemPolicy, SeverityPolicy, classify, policy_for
 
 
 def triage(response: Response) -> RunOutcome | None:
@@ -34,6 +35,7 @@ def triage(response: Response) -> RunOutcome | None:
         policy.model_dump(mode="json"),
         once=f"policy:{triage.level.value}",
     )
+    plan_follow_up(response, policy)
     roles = response.incident.roles
     oncall = response.settings.oncall
     if roles.commander is None and oncall.get("primary"):
@@ -62,3 +64,41 @@ def tag_run(response: Response) -> None:
         current = client.read_flow_run(ctx.flow_run.id)
         keep = [t for t in current.tags if not t.startswith(("incident:", "severity:", "runbook:"))]
         client.update_flow_run(ctx.flow_run.id, tags=sorted({*keep, *tags}))
+
+
+def plan_follow_up(response: Response, policy: SeverityPolicy) -> None:
+    """The runbook's communicate and post-mortem sections over the severity policy: who hears what, how
+    often, and whether a post-mortem is owed, on the timeline for the commander to act on."""
+    talk = response.runbook.communicate
+    channel = talk.channel
+    if channel:
+        try:
+            channel = str(render_value(channel, response.context()))
+        except ExpressionError:
+            pass  # the template as written still says where people meet
+    every = talk.update_every if talk.update_every is not None else policy.update_every
+    status_page = talk.status_page if talk.status_page is not None else policy.status_page
+    audience = [*policy.notify, *(s for s in talk.stakeholders if s not in policy.notify)]
+    response.record(
+        "communication.planned",
+        f"channel {channel or '-'}; updates {format_duration(every) if every else 'as needed'} to "
+        f"{', '.join(audience) or 'nobody'}; status page {'yes' if status_page else 'no'}",
+        {
+            "channel": channel,
+            "update_every": format_duration(every) if every else None,
+            "audience": audience,
+            "status_page": status_page,
+        },
+        once=f"communication:{response.incident.severity.value}",
+    )
+    spec = response.runbook.postmortem
+    owed = spec.required if spec.required is not None else policy.postmortem is PostmortemPolicy.REQUIRED
+    items = len(spec.action_items)
+    response.record(
+        "postmortem.planned",
+        f"post-mortem {'required' if owed else policy.postmortem.value}"
+        + (f", owner {spec.owner}" if spec.owner else "")
+        + (f"; {items} action item(s) from the runbook open when it resolves" if items else ""),
+        {"required": owed, "owner": spec.owner, "action_items": [i.title for i in spec.action_items]},
+        once=f"postmortem:{response.incident.severity.value}",
+    )

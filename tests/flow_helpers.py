@@ -119,4 +119,10 @@ CAPACITY_RUNBOOK = """\
     verify:
       - use: http.check
         with: {url: "{{ params.service_url }}/healthz", retries: 0}
+    communicate: {channel: "#inc-capacity-{{ params.replicas }}", update_every: 10m, stakeholders: [sales]}
+    postmortem:
+      owner: carol
+      action_items:
+        - {title: "Capacity plan: {{ params.replicas }} replicas were too few", due_in: 7d}
+        - {title: Alert before the service is unhealthy, owner: bob}
 """

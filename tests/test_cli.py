@@ -121,3 +121,56 @@ def test_steps_list_and_show_say_what_a_runbook_author_needs() -> None:
     assert re.search(r"^  replicas: int \| None \(default None\)", shown, re.M)
     missing = warroom("steps", "show", "nope.nothing")
     assert missing.returncode == 1 and "no step named 'nope.nothing'" in missing.stderr
+
+
+def test_ack_assign_and_action_items_from_the_command_line(tmp_path: Path) -> None:
+    env = {"WARROOM_HOME": str(tmp_path / "h")}
+    store = Store(f"sqlite:///{tmp_path / 'h' / 'warroom.db'}")
+    inc = store.open_or_attach("a", title="checkout down", severity=Severity.P1).incident
+    store.close()
+
+    acked = warroom("ack", inc.id, "--as", "alice", env=env)
+    assert (
+        acked.returncode == 0
+        and "acknowledged by alice" in acked.stdout
+        and "commander: alice" in acked.stdout
+    )
+    again = warroom("ack", inc.id, "--as", "bob", env=env)
+    assert "acknowledged before" in again.stdout and "commander: alice" in again.stdout
+    assigned = warroom(
+        "incidents", "assign", inc.id, "--as", "alice", "--comms", "carol", "--sme", "dan", env=env
+    )
+    assert assigned.returncode == 0 and "comms carol" in assigned.stdout and "SMEs dan" in assigned.stdout
+
+    added = warroom(
+        "actions",
+        "add",
+        inc.id,
+        "Add a canary",
+        "--as",
+        "alice",
+        "--owner",
+        "sarah",
+        "--due",
+        "2020-01-02",
+        env=env,
+    )
+    assert added.returncode == 0, added.stderr
+    warroom("actions", "add", inc.id, "Page earlier", "--as", "alice", env=env)
+    bad = warroom("actions", "add", inc.id, "x", "--as", "alice", "--due", "next week", env=env)
+    assert bad.returncode == 2 and "YYYY-MM-DD" in bad.stderr
+    overdue = json.loads(warroom("actions", "list", "--overdue", "--json", env=env).stdout)["action_items"]
+    assert [(i["title"], i["owner"], i["overdue"]) for i in overdue] == [("Add a canary", "sarah", True)]
+    done = warroom("actions", "done", str(overdue[0]["id"]), "--as", "sarah", env=env)
+    assert done.returncode == 0 and "done" in done.stdout
+    left = json.loads(warroom("actions", "list", "--open", "--json", env=env).stdout)["action_items"]
+    assert [i["title"] for i in left] == ["Page earlier"]
+
+    shown = json.loads(warroom("incidents", "show", inc.id, "--json", env=env).stdout)
+    assert shown["incident"]["acknowledged_at"] is not None
+    assert shown["incident"]["roles"]["commander"] == "alice" and shown["incident"]["roles"]["smes"] == [
+        "dan"
+    ]
+    kinds = [e["kind"] for e in shown["timeline"]]
+    assert kinds.count("incident.acknowledged") == 1 and kinds.count("action_item.added") == 2
+    assert "action_item.updated" in kinds

@@ -7,6 +7,7 @@ import re
 import textwrap
 import uuid
 from collections.abc import Iterator
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -126,7 +127,29 @@ def test_approved_mitigation_runs_and_every_phase_is_on_the_timeline(env: Store)
     ]
     positions = [timeline.index(k) for k in order]
     assert positions == sorted(positions), timeline
-    assert env.get(incident.id).title == f"capacity: {url}"
+    final = env.get(incident.id)
+    assert final.title == f"capacity: {url}"
+
+
+def test_a_resolved_run_opens_the_runbooks_action_items_and_plans_the_follow_up(env: Store) -> None:
+    with running_service() as (url, _state):
+        thread, key = start(url)
+        incident = wait_for_incident(env, key)
+        wait_for_gate(incident.id)
+        answer_gate(env, incident.id, approver="alice", code=code("alice"), reason="capacity")
+        assert thread.finish().outcome == "resolved"
+    final = env.get(incident.id)
+    assert final.resolved_at is not None
+    items = env.action_items(incident.id)
+    assert [(i.title, i.owner, i.due) for i in items] == [
+        ("Capacity plan: 4 replicas were too few", "carol", final.resolved_at.date() + timedelta(days=7)),
+        ("Alert before the service is unhealthy", "bob", None),
+    ]
+    [talk] = [e for e in env.timeline(incident.id) if e.kind == "communication.planned"]
+    assert talk.data["channel"] == "#inc-capacity-4" and talk.data["update_every"] == "10m"
+    assert "sales" in talk.data["audience"]
+    [postmortem] = [e for e in env.timeline(incident.id) if e.kind == "postmortem.planned"]
+    assert postmortem.data["owner"] == "carol" and len(postmortem.data["action_items"]) == 2
 
 
 def test_timeline_artifact_matches_the_ledger_and_run_is_tagged(env: Store) -> None:
@@ -381,6 +404,7 @@ def test_running_the_runbook_again_for_the_incident_does_not_repeat_the_mitigati
     assert "mitigation.skipped" in [e.kind for e in new]
     assert "approval.requested" not in [e.kind for e in new]  # nothing to approve: nothing will run
     assert "mitigation.started" not in [e.kind for e in new]
+    assert env.action_items(incident.id) == []  # handed back, not resolved: the follow-up is the humans'
 
 
 def test_a_run_that_died_mid_mitigation_is_not_repeated_when_restarted(

@@ -37,10 +37,23 @@ class ActionItems(Timeline):
         due: date | None = None,
         tracker_url: str | None = None,
         actor: str = "warroom",
+        key: str | None = None,
     ) -> ActionItem:
+        """Add an item; with ``key``, adding the same item again (a re-entered run) returns the first."""
         number = number_of(ref)
         with self.engine.begin() as conn:
             self._require(conn, number)
+            if key is not None:
+                earlier = self._event_keyed(conn, number, key)
+                if earlier is not None:
+                    row = (
+                        conn.execute(
+                            select(action_items).where(action_items.c.id == earlier.data["action_item"])
+                        )
+                        .mappings()
+                        .one()
+                    )
+                    return row_action(row)
             values = {
                 "incident_number": number,
                 "title": title,
@@ -61,6 +74,7 @@ class ActionItems(Timeline):
                 f"action item: {title}",
                 actor=actor,
                 data={"action_item": item_id, "owner": owner, "due": due, "tracker_url": tracker_url},
+                key=key,
             )
             return row_action({**values, "id": item_id})  # type: ignore[arg-type]
 

@@ -81,17 +81,9 @@ class Timeline(Database):
         key: str | None = None,
     ) -> TimelineEvent:
         if key is not None:
-            existing = (
-                conn.execute(
-                    select(timeline_events).where(
-                        timeline_events.c.incident_number == number, timeline_events.c.event_key == key
-                    )
-                )
-                .mappings()
-                .first()
-            )
+            existing = self._event_keyed(conn, number, key)
             if existing is not None:
-                return row_event(existing)
+                return existing
         values = {
             "incident_number": number,
             "at": at or now(),
@@ -105,6 +97,18 @@ class Timeline(Database):
             insert(timeline_events).values(**values).returning(timeline_events.c.id)
         ).scalar_one()
         return row_event({**values, "id": event_id})  # type: ignore[arg-type]
+
+    def _event_keyed(self, conn: Connection, number: int, key: str) -> TimelineEvent | None:
+        row = (
+            conn.execute(
+                select(timeline_events).where(
+                    timeline_events.c.incident_number == number, timeline_events.c.event_key == key
+                )
+            )
+            .mappings()
+            .first()
+        )
+        return None if row is None else row_event(row)
 
     def timeline(self, ref: str | int) -> list[TimelineEvent]:
         """The incident's events in the order they were recorded."""

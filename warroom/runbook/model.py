@@ -236,10 +236,12 @@ class Communicate(BaseModel):
 
 
 class ActionItemTemplate(BaseModel):
+    """An action item opened when a run resolves the incident; due ``due_in`` after the resolution."""
+
     model_config = ConfigDict(extra="forbid")
 
     title: str
-    owner: str | None = None
+    owner: str | None = Field(default=None, description="Default: the post-mortem owner, else the commander")
     due_in: Duration | None = None
 
 
@@ -247,8 +249,7 @@ class PostmortemSpec(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     required: bool | None = Field(default=None, description="Default: the severity policy decides")
-    owner: str | None = None
-    tracker: str = "file"
+    owner: str | None = Field(default=None, description="Owner of the action items that name none")
     action_items: list[ActionItemTemplate] = Field(default_factory=list)
 
 

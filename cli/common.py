@@ -1,0 +1,64 @@
+"""What every ``warroom`` command shares: the consoles, failing with a message, the ledger, JSON out."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Any, NoReturn
+
+import typer
+from rich.console import Console
+
+from warroom.ledger import Store, StoreError
+from warroom.runbook import Catalogue, load_catalogue
+from warroom.settings import get_settings
+
+out = Console(highlight=False, markup=False)
+err = Console(stderr=True, highlight=False, markup=False)
+
+JSON_VERSION = 1
+
+
+def fail(message: str, code: int = 2) -> NoReturn:
+    err.print(f"[red]error:[/red] {message}", markup=True, soft_wrap=True)
+    raise typer.Exit(code)
+
+
+def open_store() -> Store:
+    try:
+        return Store.from_settings()
+    except StoreError as exc:
+        fail(str(exc))
+
+
+def catalogue_of(paths: list[Path] | None) -> Catalogue:
+    return load_catalogue(paths or [get_settings().runbooks_dir])
+
+
+def dump_json(data: Any) -> None:
+    sys.stdout.write(json.dumps(data, indent=2, sort_keys=True, ensure_ascii=False) + "\n")
+
+
+def pairs(items: list[str] | None, what: str) -> dict[str, Any]:
+    """``key=value`` options; values are JSON when they parse as JSON (``6`` is a number), else text."""
+    out: dict[str, Any] = {}
+    for item in items or []:
+        key, sep, raw = item.partition("=")
+        if not sep or not key:
+            fail(f"{what} takes key=value, not {item!r}", 2)
+        try:
+            out[key] = json.loads(raw)
+        except json.JSONDecodeError:
+            out[key] = raw
+    return out
+
+
+def columns(headers: list[str], rows: list[list[str]]) -> str:
+    """Plain aligned columns, like kubectl get: fast for thousands of rows and easy to grep."""
+    widths = [max([len(h)] + [len(r[n]) for r in rows]) for n, h in enumerate(headers)]
+    lines = [
+        "  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip()
+        for row in [headers, *rows]
+    ]
+    return "\n".join(lines) + "\n"

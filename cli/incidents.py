@@ -1,0 +1,179 @@
+"""`warroom incidents list|show`: incidents in the ledger and what their runs are doing."""
+
+from __future__ import annotations
+
+import sys
+from typing import Annotated, Any
+
+import typer
+from rich.table import Table
+
+from cli.common import JSON_VERSION, columns, dump_json, err, fail, open_store, out
+from warroom.incident import Incident, Role, Severity, Status
+from warroom.ledger import Attempt, RunLedger, StoreError
+
+app = typer.Typer(help="Incidents in the ledger.", no_args_is_help=True)
+
+
+def incident_json(incident: Incident) -> dict[str, Any]:
+    return incident.model_dump(mode="json")
+
+
+@app.command("list")
+def incidents_list(
+    status: Annotated[Status | None, typer.Option(help="Only this status")] = None,
+    severity: Annotated[Severity | None, typer.Option(help="Only this severity")] = None,
+    open_only: Annotated[bool, typer.Option("--open", help="Only open incidents")] = False,
+    limit: Annotated[int, typer.Option(help="At most this many, newest first; 0 for all")] = 50,
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """Incidents, newest first."""
+    store = open_store()
+    statuses: Any = status
+    if open_only:
+        statuses = [s for s in Status if s.is_open and (status is None or s is status)]
+    items = store.list_incidents(status=statuses, severity=severity, limit=limit or None)
+    runs = RunLedger(store).latest_by_incident([i.number for i in items])
+    if as_json:
+        dump_json(
+            {
+                "version": JSON_VERSION,
+                "incidents": [{**incident_json(i), "run": _run_json(runs.get(i.number))} for i in items],
+            }
+        )
+        return
+    rows = [
+        [
+            i.id,
+            i.severity.value,
+            i.status.value,
+            runs[i.number].state.value if i.number in runs else "-",
+            i.detected_at.strftime("%Y-%m-%d %H:%M:%SZ"),
+            i.roles.commander or "-",
+            i.service or "-",
+            i.title,
+        ]
+        for i in items
+    ]
+    sys.stdout.write(
+        columns(["ID", "SEV", "STATUS", "RUN", "DETECTED", "COMMANDER", "SERVICE", "TITLE"], rows)
+    )
+    if not items:
+        err.print("no incidents")
+    elif limit and len(items) == limit:
+        err.print(f"showing the newest {limit}; --limit 0 shows all")
+
+
+def _run_json(attempt: Attempt | None) -> dict[str, Any] | None:
+    if attempt is None:
+        return None
+    return {
+        "flow_run_id": attempt.flow_run_id,
+        "attempt": attempt.attempt,
+        "state": attempt.state.value,
+        "outcome": attempt.outcome,
+    }
+
+
+@app.command("show")
+def incidents_show(
+    incident_id: Annotated[str, typer.Argument(metavar="ID", help="INC-N")],
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """One incident with its full timeline."""
+    store = open_store()
+    try:
+        incident = store.get(incident_id)
+        timeline = store.timeline(incident.number)
+        items = store.action_items(incident.number)
+    except (StoreError, ValueError) as exc:
+        fail(str(exc), 1)
+    if as_json:
+        dump_json(
+            {
+                "version": JSON_VERSION,
+                "incident": incident_json(incident),
+                "timeline": [e.model_dump(mode="json") for e in timeline],
+                "action_items": [a.model_dump(mode="json") for a in items],
+            }
+        )
+        return
+    out.print(
+        f"[bold]{incident.id}[/bold] {incident.severity.value} {incident.status.value}: {incident.title}",
+        markup=True,
+    )
+    r = incident.roles
+    out.print(
+        f"commander: {r.commander or '-'}  comms: {r.comms_lead or '-'}  responders: "
+        f"{', '.join(r.responders) or '-'}  SMEs: {', '.join(r.smes) or '-'}"
+    )
+    for label, value in (
+        ("detected", incident.detected_at),
+        ("acknowledged", incident.acknowledged_at),
+        ("mitigated", incident.mitigated_at),
+        ("resolved", incident.resolved_at),
+        ("closed", incident.closed_at),
+    ):
+        if value is not None:
+            out.print(f"{label}: {value.strftime('%Y-%m-%d %H:%M:%SZ')}")
+    table = Table("time", "kind", "actor", "what", box=None)
+    for e in timeline:
+        table.add_row(e.at.strftime("%H:%M:%S"), e.kind, e.actor, e.text)
+    out.print(table)
+    for a in items:
+        out.print(
+            f"action item {a.id} [{a.status.value}] {a.title} (owner {a.owner or '-'}, due {a.due or '-'})"
+        )
+
+
+def acknowledge(
+    incident_id: Annotated[str, typer.Argument(metavar="INC-N")],
+    as_: Annotated[str, typer.Option("--as", help="Who takes the incident")],
+) -> None:
+    """Take the incident: the first acknowledgement stops the time-to-acknowledge clock, and its author
+    becomes incident commander when nobody commands it yet."""
+    store = open_store()
+    try:
+        before = store.get(incident_id)
+        incident = store.acknowledge(before.number, actor=as_)
+        if incident.roles.commander is None:
+            incident = store.assign_role(incident.number, Role.COMMANDER, as_, actor=as_)
+    except (StoreError, ValueError) as exc:
+        fail(str(exc), 1)
+    when = incident.acknowledged_at
+    first = before.acknowledged_at is None
+    out.print(
+        f"{incident.id} acknowledged by {as_}"
+        if first
+        else f"{incident.id} was acknowledged before, at {when}"
+    )
+    out.print(f"commander: {incident.roles.commander}")
+
+
+@app.command("assign")
+def incidents_assign(
+    incident_id: Annotated[str, typer.Argument(metavar="INC-N")],
+    as_: Annotated[str, typer.Option("--as", help="Who makes the assignment (recorded)")],
+    commander: Annotated[str | None, typer.Option(help="Incident commander (hands over command)")] = None,
+    comms: Annotated[str | None, typer.Option(help="Communications lead")] = None,
+    responder: Annotated[list[str] | None, typer.Option(help="A technical responder (repeatable)")] = None,
+    sme: Annotated[list[str] | None, typer.Option(help="A subject-matter expert (repeatable)")] = None,
+) -> None:
+    """Assign roles on an incident; each assignment is a timeline event."""
+    wanted = [(Role.COMMANDER, commander), (Role.COMMS_LEAD, comms)]
+    wanted += [(Role.RESPONDER, p) for p in responder or []] + [(Role.SME, p) for p in sme or []]
+    wanted = [(role, person) for role, person in wanted if person]
+    if not wanted:
+        fail("nothing to assign: give --commander, --comms, --responder or --sme", 2)
+    store = open_store()
+    try:
+        number = store.get(incident_id).number
+        for role, person in wanted:
+            incident = store.assign_role(number, role, person, actor=as_)  # type: ignore[arg-type]
+    except (StoreError, ValueError) as exc:
+        fail(str(exc), 1)
+    r = incident.roles
+    out.print(
+        f"{incident.id} commander {r.commander or '-'}, comms {r.comms_lead or '-'}, "
+        f"responders {', '.join(r.responders) or '-'}, SMEs {', '.join(r.smes) or '-'}"
+    )
