@@ -264,6 +264,37 @@ def test_malformed_bodies_are_kept_and_answered_4xx_naming_the_field(
         assert stored.body == body and stored.state == "rejected" and stored.error
 
 
+@pytest.mark.parametrize("depth", [40, 30_000])
+def test_deeply_nested_json_is_400_and_kept_as_rejected(intake: Intake, depth: int) -> None:
+    body = b'{"alerts": ' + b"[" * depth + b"]" * depth + b"}"
+    resp = post(intake, "alertmanager", body)
+    assert resp.status_code == 400 and "nested deeper" in resp.json()["error"]
+    stored = intake.store.payload(resp.json()["payload_id"])
+    assert stored.body == body and stored.state == "rejected" and "nested deeper" in (stored.error or "")
+
+
+def test_sns_posts_that_do_not_verify_are_refused_before_anything_is_stored(intake: Intake) -> None:
+    cert = f"{intake.sns_base}/sns/cert.pem"
+    before = len(intake.store.payloads())
+    tampered = intake.signer.sign(payloads.sns_notification(cert, payloads.cloudwatch_alarm()))
+    tampered["Message"] = tampered["Message"].replace("ALARM", "OK")
+    unsigned = {**tampered, "Signature": ""}
+    untrusted = intake.signer.sign(
+        payloads.sns_notification("https://evil.example/cert.pem", payloads.cloudwatch_alarm())
+    )
+    for body, status in (
+        (tampered, 401),
+        (unsigned, 401),
+        (untrusted, 401),
+        (b"x" * 60_000, 400),
+        ({"Type": "Notification"}, 422),
+    ):
+        resp = post(intake, "sns", body)
+        assert resp.status_code == status, resp.text
+        assert "not stored" in resp.json()["error"] and resp.json()["payload_id"] is None
+    assert len(intake.store.payloads()) == before
+
+
 def test_body_size_limit(intake: Intake) -> None:
     resp = post(intake, "generic", b"{" + b" " * 70000 + b"}")
     assert resp.status_code == 413

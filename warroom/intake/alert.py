@@ -26,6 +26,27 @@ class PayloadError(ValueError):
         self.status = status
 
 
+MAX_DEPTH = 32  # far deeper than any vendor's payload; deeper is an attack on the parsers, refused
+
+
+def decode_json(body: bytes) -> Any:
+    """The body as JSON, or a PayloadError (400) saying why: not JSON, not UTF-8, or nested too deep."""
+    try:
+        data = json.loads(body)
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise PayloadError("<body>", f"invalid JSON: {exc}", 400) from None
+    except RecursionError:
+        raise PayloadError("<body>", f"JSON nested deeper than {MAX_DEPTH} levels", 400) from None
+    stack: list[tuple[Any, int]] = [(data, 1)]
+    while stack:
+        value, depth = stack.pop()
+        if depth > MAX_DEPTH:
+            raise PayloadError("<body>", f"JSON nested deeper than {MAX_DEPTH} levels", 400)
+        children = value.values() if isinstance(value, dict) else value if isinstance(value, list) else ()
+        stack.extend((child, depth + 1) for child in children if isinstance(child, dict | list))
+    return data
+
+
 class Alert(BaseModel):
     source: str
     status: AlertStatus

@@ -7,7 +7,6 @@ A body that cannot be parsed stays in the ledger with its error and is answered 
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -16,7 +15,7 @@ from pydantic import BaseModel
 from starlette.concurrency import run_in_threadpool
 
 from warroom.intake import auth
-from warroom.intake.alert import PayloadError
+from warroom.intake.alert import PayloadError, decode_json
 from warroom.intake.formats import FORMAT_NAMES, FORMATS
 from warroom.intake.router import Router
 from warroom.ledger import Store
@@ -90,23 +89,32 @@ def create_app(settings: Settings, store: Store, router: Router) -> FastAPI:
         body = await _read_limited(request, settings.intake_max_body_bytes)
         if body is None:
             return _problem(413, f"body larger than {settings.intake_max_body_bytes} bytes")
+        remote = request.client.host if request.client else None
+        # Authentication (SNS fetches AWS's certificate) and the ledger are blocking I/O: off the event
+        # loop, so one slow sender or write never stalls other requests.
+        return await run_in_threadpool(
+            _process, source, dict(request.headers), body, remote, request.headers.get("content-type")
+        )
+
+    def _process(
+        source: str, headers: dict[str, str], body: bytes, remote: str | None, content_type: str | None
+    ) -> Any:
+        # Nothing is stored for a sender who cannot prove who it is (SNS: AWS's signature on the message).
         try:
-            FORMATS[source].authenticate(request.headers, body, settings)
+            FORMATS[source].authenticate(headers, body, settings)
         except auth.Unauthorized as exc:
             return _problem(401, str(exc))
-        remote = request.client.host if request.client else None
-        # The ledger is blocking I/O: off the event loop, so one slow write never stalls other requests.
-        return await run_in_threadpool(_process, source, body, remote, request.headers.get("content-type"))
-
-    def _process(source: str, body: bytes, remote: str | None, content_type: str | None) -> Any:
+        except PayloadError as exc:
+            return _problem(
+                exc.status, f"{redact_text(exc.message)} (not stored: unauthenticated)", exc.field
+            )
         # Acknowledged means kept: the body is in the ledger before anything can go wrong with it.
         payload_id = store.save_payload(source, body, remote=remote, content_type=content_type)
         try:
-            data = json.loads(body)
-        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-            error = f"invalid JSON: {exc}"
-            store.mark_payload(payload_id, PayloadState.REJECTED, error=error)
-            return _problem(400, error, "<body>", payload_id)
+            data = decode_json(body)
+        except PayloadError as exc:
+            store.mark_payload(payload_id, PayloadState.REJECTED, error=exc.message)
+            return _problem(400, exc.message, "<body>", payload_id)
         try:
             parsed = FORMATS[source].receive(data, settings)
         except PayloadError as exc:

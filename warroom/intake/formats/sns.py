@@ -20,7 +20,7 @@ from typing import Any, Literal
 import httpx
 from pydantic import BaseModel, ConfigDict, Field
 
-from warroom.intake.alert import Alert, AlertStatus, PayloadError
+from warroom.intake.alert import Alert, AlertStatus, PayloadError, decode_json
 from warroom.intake.formats.base import AlertFormat, Parsed, validate
 from warroom.settings import Settings
 
@@ -209,8 +209,9 @@ class Sns(AlertFormat):
             return self._verifiers[key]
 
     def authenticate(self, headers: Mapping[str, str], body: bytes, settings: Settings) -> None:
-        """Nothing at the HTTP level: AWS signs every message, and ``envelope`` checks that signature
-        before anything is done with it."""
+        """AWS signs every message: the signature is checked before the body is stored, so an unsigned
+        post costs the receiver nothing. A PayloadError says what is wrong (400 malformed, 401 unsigned)."""
+        self.envelope(decode_json(body), settings)
 
     def credentials(self, body: bytes, settings: Settings) -> dict[str, str]:
         return {}  # a replayed SNS message carries AWS's own signature
