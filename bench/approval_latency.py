@@ -98,15 +98,17 @@ def _bench(runs: int) -> None:
     from prefect.flow_runs import resume_flow_run
 
     from flows.answer import open_gates
-    from flows.approval import enroll
     from flows.respond import respond
     from tests.service import ServiceState, running_service
+    from warroom.identity import enroll
     from warroom.ledger import Store
     from warroom.settings import get_settings
 
     store = Store.from_settings()
+    settings = get_settings()
     secrets = {
-        f"approver{i}": pyotp.parse_uri(enroll(f"approver{i}", replace=True)).secret for i in range(runs + 1)
+        f"approver{i}": pyotp.parse_uri(enroll(store, settings, f"approver{i}", replace=True).uri).secret
+        for i in range(runs + 1)
     }
     after_return: list[float] = []
     after_start: list[float] = []

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -38,7 +39,7 @@ def run(
             fail(f"cannot read the alert {alert}: {exc}", 2)
     from contextlib import ExitStack
 
-    from prefect.settings import PREFECT_API_URL, temporary_settings
+    from prefect.settings import PREFECT_API_AUTH_STRING, PREFECT_API_URL, temporary_settings
 
     with ExitStack() as stack:
         if not PREFECT_API_URL.value():
@@ -46,15 +47,20 @@ def run(
                 fail(
                     "no Prefect API configured: start `warroom up` and set PREFECT_API_URL, or use --local", 2
                 )
-            from deployments.serve import local_prefect_server
+            from deployments.serve import local_auth, local_prefect_server
 
             try:
                 api = stack.enter_context(local_prefect_server(settings))
             except RuntimeError as exc:
                 fail(str(exc), 1)
-            stack.enter_context(temporary_settings(updates={PREFECT_API_URL: api}))
+            auth = local_auth(settings)
+            os.environ["PREFECT_API_AUTH_STRING"] = auth
+            stack.enter_context(
+                temporary_settings(updates={PREFECT_API_URL: api, PREFECT_API_AUTH_STRING: auth})
+            )
             out.print(
-                f"started a Prefect server for this run; from another terminal: export PREFECT_API_URL={api}"
+                f"started a Prefect server for this run; from another terminal: export PREFECT_API_URL={api} "
+                f"(its login is in {settings.home / 'prefect-auth'})"
             )
         code = run_and_follow(
             open_store(),

@@ -36,6 +36,9 @@ def run_and_follow(
         "alert": alert,
         "requested_by": requested_by,
         "dedup_key": key,
+        # The ledger's word that `requested_by` started it: what four-eyes counts on, unforgeable by
+        # whoever reaches the Prefect API (they cannot write the ledger).
+        "start_token": store.issue_start(requested_by) if requested_by else None,
     }
     done = threading.Event()
     state: dict[str, Any] = {}

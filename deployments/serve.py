@@ -21,6 +21,7 @@ from prefect.utilities.callables import ParameterSchema
 
 from deployments.keeper import Keeper
 from flows.respond import respond
+from warroom.home import local_prefect_url, prefect_auth
 from warroom.intake.auth import home_token
 from warroom.intake.formats import FORMAT_NAMES
 from warroom.intake.launcher import LaunchLoop
@@ -85,7 +86,7 @@ def parameter_schema(rb: Runbook) -> dict[str, Any]:
                 "anyOf": [{"type": "string", "pattern": r"^[A-Za-z0-9_.@-]{1,100}$"}, {"type": "null"}],
                 "default": None,
                 "title": "requested_by",
-                "description": "Who starts this run (may not approve its mitigations: four-eyes)",
+                "description": "Who starts it (typed here it is unproven: four-eyes then needs two people)",
                 "position": 2,
             },
             "alert": {
@@ -99,6 +100,13 @@ def parameter_schema(rb: Runbook) -> dict[str, Any]:
                 "default": None,
                 "title": "dedup_key",
                 "position": 4,
+            },
+            "start_token": {
+                "anyOf": [{"type": "string", "maxLength": 64}, {"type": "null"}],
+                "default": None,
+                "title": "start_token",
+                "description": "Leave empty: `warroom run` and the receiver set it to prove who started it",
+                "position": 5,
             },
         },
         "required": ["runbook", "params"] if required else ["runbook"],
@@ -136,10 +144,16 @@ def _healthy(url: str, auth: str | None = None) -> bool:
         return False
 
 
+def local_auth(settings: Settings) -> str:
+    """The basic-auth ``user:password`` of the Prefect server Warroom starts (always guarded)."""
+    configured = settings.prefect_auth.get_secret_value() if settings.prefect_auth else None
+    return prefect_auth(settings.home, configured)
+
+
 @contextmanager
 def local_prefect_server(settings: Settings, log: Path | None = None) -> Iterator[str]:
     """Start ``prefect server start`` on SQLite under $WARROOM_HOME/prefect; yield its API URL; stop it."""
-    url = f"http://{settings.prefect_host}:{settings.prefect_port}/api"
+    url = local_prefect_url(settings)
     if _healthy(url):
         raise RuntimeError(
             f"something already answers on {url}; set PREFECT_API_URL to use it, or another port"
@@ -154,8 +168,8 @@ def local_prefect_server(settings: Settings, log: Path | None = None) -> Iterato
         "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
         "PREFECT_UI_API_URL": url,
     }
-    if settings.prefect_auth is not None:
-        env["PREFECT_SERVER_API_AUTH_STRING"] = settings.prefect_auth.get_secret_value()
+    auth = local_auth(settings)
+    env["PREFECT_SERVER_API_AUTH_STRING"] = auth
     env.pop("PREFECT_API_URL", None)
     out = open(log or home / "server.log", "ab")  # lives as long as the server
     proc = subprocess.Popen(
@@ -177,7 +191,6 @@ def local_prefect_server(settings: Settings, log: Path | None = None) -> Iterato
     )
     try:
         deadline = time.monotonic() + 120
-        auth = settings.prefect_auth.get_secret_value() if settings.prefect_auth else None
         while not _healthy(url, auth):
             if proc.poll() is not None:
                 raise RuntimeError(f"the Prefect server exited with {proc.returncode}; see {out.name}")
@@ -268,6 +281,7 @@ def serve_everything(settings: Settings, catalogue: Catalogue, console: Any) -> 
 
     with ExitStack() as stack:
         api = PREFECT_API_URL.value()
+        started_here = not api
         if not api:
             console.print(
                 f"starting a local Prefect server on {settings.prefect_host}:{settings.prefect_port} ..."
@@ -279,9 +293,11 @@ def serve_everything(settings: Settings, catalogue: Catalogue, console: Any) -> 
         }
         os.environ["PREFECT_API_URL"] = api  # the flow-run processes the runner starts inherit it
         os.environ["PREFECT_RUNNER_POLL_FREQUENCY"] = str(settings.runner_poll_seconds)
-        if settings.prefect_auth is not None:
-            updates[PREFECT_API_AUTH_STRING] = settings.prefect_auth.get_secret_value()
-            os.environ["PREFECT_API_AUTH_STRING"] = settings.prefect_auth.get_secret_value()
+        configured = settings.prefect_auth.get_secret_value() if settings.prefect_auth else None
+        auth = local_auth(settings) if started_here else configured
+        if auth:
+            updates[PREFECT_API_AUTH_STRING] = auth
+            os.environ["PREFECT_API_AUTH_STRING"] = auth  # the flow-run processes inherit it
         stack.enter_context(temporary_settings(updates=updates))
         deployments = build_deployments(catalogue)
         intake = stack.enter_context(running_receiver(settings))

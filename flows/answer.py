@@ -11,10 +11,12 @@ import os
 import time
 import uuid
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Literal
 
 import httpx
 
+from warroom.incident import parse_incident_ref
 from warroom.ledger import RunLedger, Store, parse_pause_key
 from warroom.redact import redact_text
 
@@ -98,15 +100,46 @@ def open_gates(store: Store, incident_ref: str, client: httpx.Client | None = No
         if own:
             http.close()
     runs = RunLedger(store)
+    number = parse_incident_ref(incident_ref)
     gates = []
     for run in response.json():
         parsed = parse_pause_key(((run.get("state") or {}).get("state_details") or {}).get("pause_key"))
         if parsed is None:
             continue
         gate = runs.find_gate(parsed[0])
-        if gate is not None:
-            gates.append(OpenGate(run["id"], run["name"], gate.proposal, gate.id, parsed[1]))
+        # The gate must be this run's on this incident: a Prefect server shared by several ledgers (two
+        # installs, or tests) has paused runs whose gate ids mean something else here.
+        if (
+            gate is None
+            or gate.incident_number != number
+            or runs.attempt(gate.attempt_id).flow_run_id != run["id"]
+        ):
+            continue
+        gates.append(OpenGate(run["id"], run["name"], gate.proposal, gate.id, parsed[1]))
     return gates
+
+
+def _sign(
+    store: Store, gate: OpenGate, incident_ref: str, answer: dict[str, Any], key: Path, adjust: dict[str, Any]
+) -> str:
+    from warroom.identity import EnrollmentError, answer_message, sign
+
+    ledger_gate = RunLedger(store).gate(gate.gate_id)
+    message = answer_message(
+        gate=gate.gate_id,
+        incident=incident_ref,
+        proposal=ledger_gate.proposal,
+        plan_digest=ledger_gate.plan_digest,
+        decision=answer["decision"],
+        approver=answer["approver"],
+        reason=answer["reason"],
+        answer_id=answer["answer_id"],
+        adjustments=adjust,
+    )
+    try:
+        return sign(key, message)
+    except EnrollmentError as exc:
+        raise GateError(str(exc)) from None
 
 
 def answer_gate(
@@ -116,12 +149,16 @@ def answer_gate(
     approver: str,
     code: str,
     reason: str,
+    key_file: Path | None = None,
     decision: Literal["approve", "reject"] = "approve",
     proposal: str | None = None,
     adjust: dict[str, Any] | None = None,
     wait_seconds: float = 30.0,
 ) -> AnswerOutcome:
-    """Resume the incident's waiting gate with an answer, then report how the gate judged that answer."""
+    """Resume the incident's waiting gate with an answer, then report how the gate judged that answer.
+
+    With ``key_file`` the answer is signed over the gate's plan (``warroom/identity.py``), and ``code`` may be
+    empty."""
     with _client() as http:
         gates = open_gates(store, incident_ref, http)
         if proposal is not None:
@@ -145,6 +182,8 @@ def answer_gate(
             "answer_id": answer_id,
             **(adjust or {}),
         }
+        if key_file is not None:
+            answer["signature"] = _sign(store, gate, incident_ref, answer, key_file, adjust or {})
         try:
             result = _post(http, f"/flow_runs/{gate.flow_run_id}/resume", {"run_input": answer}).json()
         except httpx.HTTPError as exc:
@@ -162,7 +201,7 @@ def answer_gate(
                 "proposal": gate.proposal,
                 "gate": gate.gate_id,
                 "answer_id": answer_id,
-                "answer": {k: v for k, v in answer.items() if k != "code"},
+                "answer": {k: v for k, v in answer.items() if k not in ("code", "signature")},
                 "why": why,
             },
             key=f"answer:{answer_id}",

@@ -11,161 +11,26 @@ re-enters the same gate with the same deadline, asking for no second approval of
 
 from __future__ import annotations
 
-import copy
-import hmac
-import json
-import re
 import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
-from typing import Any, Literal
+from datetime import timedelta
+from typing import Any
 
-import pyotp
-from prefect.blocks.system import Secret
 from prefect.client.schemas.objects import StateType
 from prefect.context import FlowRunContext
-from prefect.exceptions import ObjectNotFound
-from prefect.input import RunInput
-from pydantic import BaseModel, Field, ValidationError, create_model
+from pydantic import BaseModel, ValidationError
 
+from flows.approval_form import Answer, answer_model, form_for, validation_text
 from flows.pause import PauseRefused, PrefectPause
 from warroom.approvals import Judgement, Verdict, eligible, judge
 from warroom.duration import format_duration
+from warroom.identity import Identity, answer_message, check_code, check_signature
 from warroom.incident import Incident
 from warroom.ledger import Attempt, Gate, GateState, RunLedger, Store, now, pause_key
-from warroom.redact import register_secret
 from warroom.runbook import ApprovalPolicy
 from warroom.settings import Settings
-
-APPROVER = r"^[A-Za-z0-9_.@-]{1,100}$"
-ISSUER = "Warroom"
-
-
-# --- identity: one-time codes ---------------------------------------------------------------------------
-
-
-def _block_name(approver: str) -> str:
-    return "warroom-approver-" + re.sub(r"[^a-z0-9-]", "-", approver.lower())
-
-
-class EnrollmentError(ValueError):
-    pass
-
-
-def enroll(approver: str, *, replace: bool = False) -> str:
-    """Create a TOTP secret for ``approver`` in a Prefect Secret block; return the provisioning URI."""
-    if not re.match(APPROVER, approver):
-        raise EnrollmentError(f"approver names are letters, digits and _.@- (got {approver!r})")
-    name = _block_name(approver)
-    if not replace:
-        try:
-            Secret.load(name)
-        except ValueError:
-            pass
-        else:
-            raise EnrollmentError(f"{approver} is already enrolled; --replace issues a new secret")
-    secret = pyotp.random_base32()
-    Secret(value=json.dumps({"approver": approver, "totp": secret})).save(name, overwrite=True)
-    return pyotp.TOTP(secret).provisioning_uri(name=approver, issuer_name=ISSUER)
-
-
-def _secret_for(approver: str) -> str | None:
-    try:
-        block: Any = Secret.load(_block_name(approver))
-        raw = block.get()
-    except (ValueError, ObjectNotFound):
-        return None
-    data = json.loads(raw) if isinstance(raw, str) else raw
-    if not isinstance(data, dict) or data.get("approver") != approver:
-        return None
-    secret = str(data["totp"])
-    register_secret(secret)
-    return secret
-
-
-@dataclass(frozen=True)
-class Identity:
-    ok: bool
-    why: str
-    counter: int | None = None
-
-
-def check_code(approver: str, code: str, at: datetime | None = None) -> Identity:
-    """Is ``code`` the approver's current one-time code (one step of clock drift allowed)?"""
-    secret = _secret_for(approver)
-    if secret is None:
-        return Identity(False, f"{approver} is not enrolled (warroom approvers enroll {approver})")
-    totp = pyotp.TOTP(secret)
-    when = at or datetime.now(UTC)
-    for drift in (0, -1, 1):
-        t = when + timedelta(seconds=drift * totp.interval)
-        if hmac.compare_digest(totp.at(t), code):
-            return Identity(True, "code valid", totp.timecode(t))
-    return Identity(False, f"wrong one-time code for {approver}")
-
-
-# --- the form and the answer ----------------------------------------------------------------------------
-
-
-class ApprovalForm(RunInput):
-    """What the Prefect UI shows and its server checks: the decision is a required choice with no default.
-
-    The other fields are deliberately loose here: a wrong code or a missing reason must reach the gate,
-    which records it and shows the refusal on the next form, instead of vanishing in the UI.
-    """
-
-    decision: Literal["approve", "reject"] = Field(description="approve runs exactly the change above")
-    approver: str = Field(max_length=200, description="Your name as enrolled")
-    code: str = Field(max_length=100, description="The 6-digit code from your authenticator app")
-    reason: str = Field(max_length=4000, description="Why; it goes on the incident timeline")
-    # The server refuses keys the schema does not name, so the id `warroom approve` sends needs a field;
-    # a UI answer that leaves it empty is given one by the gate.
-    answer_id: str | None = Field(
-        default=None, max_length=64, title="Answer id", description="Leave empty (`warroom approve` sets it)"
-    )
-
-
-class Answer(BaseModel):
-    """An answer as the gate accepts it: the strict rules."""
-
-    decision: Literal["approve", "reject"]
-    approver: str = Field(pattern=APPROVER)
-    code: str = Field(pattern=r"^[0-9]{6}$")
-    reason: str = Field(min_length=1, max_length=2000)
-    answer_id: str | None = Field(default=None, pattern=r"^[A-Za-z0-9-]{1,64}$")
-
-
-def _adjustable_fields(params_model: type[BaseModel], adjustable: list[str]) -> dict[str, Any]:
-    fields: dict[str, Any] = {}
-    for name in adjustable:
-        info = copy.copy(params_model.model_fields[name])
-        info.default = None
-        info.default_factory = None
-        fields[name] = (info.annotation | None, info)  # type: ignore[operator]
-    return fields
-
-
-def form_for(params_model: type[BaseModel], adjustable: list[str], description: str) -> type[ApprovalForm]:
-    """The form for one proposal: the base fields plus the step params the runbook lets approvers adjust."""
-    form = create_model("ApprovalForm", __base__=ApprovalForm, **_adjustable_fields(params_model, adjustable))
-    form._description = description  # shown above the form in the Prefect UI
-    return form
-
-
-def _answer_model(params_model: type[BaseModel], adjustable: list[str]) -> type[Answer]:
-    return create_model("Answer", __base__=Answer, **_adjustable_fields(params_model, adjustable))
-
-
-def _validation_text(exc: ValidationError) -> str:
-    parts = []
-    for e in exc.errors()[:5]:
-        loc = ".".join(str(x) for x in e["loc"]) or "answer"
-        msg = "the 6 digits from your authenticator app" if loc == "code" else e["msg"]
-        parts.append(f"{loc}: {msg}")
-    return "the answer is incomplete or malformed: " + "; ".join(parts)
-
 
 # --- the gate ---------------------------------------------------------------------------------------------
 
@@ -199,8 +64,10 @@ class GateRequest:
     params_model: type[BaseModel]
     adjustable: list[str]
     excluded: dict[str, str]
+    required: int  # the policy's count, or more when four-eyes cannot tell who started the run
     settings: Settings
     event_key: str
+    signed: bool = False  # count only signed answers (the runbook's policy or the severity level's)
 
 
 class _Gate:
@@ -211,7 +78,7 @@ class _Gate:
         self.people = eligible(req.policy, req.settings.approver_groups, req.settings.oncall)
         if gate.escalated_at is not None:
             self.people.update(self._secondary())
-        self.answer_model = _answer_model(req.params_model, req.adjustable)
+        self.answer_model = answer_model(req.params_model, req.adjustable)
 
     def _secondary(self) -> list[str]:
         return list(self.req.settings.oncall.get("secondary", []))[:1]
@@ -266,7 +133,7 @@ class _Gate:
         pause_no = self.req.runs.next_pause(self.gate.id)
         pause = PrefectPause(self.flow_run_id, pause_key(self.gate.id, pause_no))
         form = form_for(self.req.params_model, self.req.adjustable, self.req.page(self.gate))
-        needed = self.req.policy.required - len(self.gate.granted)
+        needed = self.req.required - len(self.gate.granted)
         message = (
             f"waiting for approval of {self.gate.proposal} on {self.req.incident.id}: {needed} more needed, "
             f"closes {self.gate.deadline:%H:%M:%S} UTC"
@@ -307,8 +174,10 @@ class _Gate:
             )
             answer = None
         else:
-            answer, judgement = self._judge(raw)
-        shown = {k: v for k, v in raw.items() if k != "code"}
+            answer, judgement = self._judge(raw, answer_id)
+        shown = {k: v for k, v in raw.items() if k not in ("code", "signature")}
+        if raw.get("signature"):
+            shown["signed"] = True
         data = {"answer": shown, "answer_id": answer_id, "why": judgement.why, "gate": self.gate.id}
         text = f"{self.gate.proposal}: {judgement.why}"
         if judgement.verdict is not Verdict.REFUSED and answer is not None:
@@ -323,11 +192,8 @@ class _Gate:
         if judgement.verdict is Verdict.REJECTED:
             self._close(GateState.REJECTED)
             return GateOutcome(False, approvers=self.gate.granted, reason=judgement.why)
-        adjustments = {
-            k: v for k, v in answer.model_dump().items() if k in self.req.adjustable and v is not None
-        }
-        self.gate = self.req.runs.grant(self.gate.id, answer.approver, adjustments)
-        if len(self.gate.granted) < self.req.policy.required:
+        self.gate = self.req.runs.grant(self.gate.id, answer.approver, self._adjustments(answer))
+        if len(self.gate.granted) < self.req.required:
             return None
         self._close(GateState.GRANTED)
         return GateOutcome(
@@ -338,19 +204,16 @@ class _Gate:
         if not self.req.runs.close(self.gate.id, state):
             raise GateLost(f"gate {self.gate.id} was closed elsewhere before its verdict")
 
-    def _judge(self, raw: dict[str, Any]) -> tuple[Answer | None, Judgement]:
+    def _judge(self, raw: dict[str, Any], answer_id: str) -> tuple[Answer | None, Judgement]:
         if not raw:
             return None, Judgement(Verdict.REFUSED, "no answer was given")
         try:
             answer = self.answer_model.model_validate(raw)
         except ValidationError as exc:
-            return None, Judgement(Verdict.REFUSED, _validation_text(exc))
+            return None, Judgement(Verdict.REFUSED, validation_text(exc))
         if now() >= self.gate.deadline:
             return answer, Judgement(Verdict.REFUSED, "the answer arrived after the gate's deadline")
-        identity = check_code(answer.approver, answer.code)
-        if identity.ok and identity.counter is not None:
-            if not self.req.store.use_code(answer.approver, identity.counter, self.req.incident.number):
-                identity = Identity(False, f"one-time code already used by {answer.approver}")
+        identity = self._identity(answer, raw, answer_id)
         if not identity.ok:
             return answer, Judgement(Verdict.REFUSED, identity.why)
         return answer, judge(
@@ -360,7 +223,41 @@ class _Gate:
             eligible_people=set(self.people),
             excluded=self.req.excluded,
             granted_by=self.gate.granted,
+            required=self.req.required,
         )
+
+    def _identity(self, answer: Answer, raw: dict[str, Any], answer_id: str) -> Identity:
+        """Who gave this answer, proven by its signature over this gate's plan, or by a one-time code."""
+        store, settings = self.req.store, self.req.settings
+        if answer.signature:
+            message = answer_message(
+                gate=self.gate.id,
+                incident=self.req.incident.id,
+                proposal=self.gate.proposal,
+                plan_digest=self.gate.plan_digest,
+                decision=answer.decision,
+                approver=answer.approver,
+                reason=answer.reason,
+                answer_id=answer_id,
+                # As sent: the signer signed the values it typed; validation only parses them.
+                adjustments={k: raw[k] for k in self.req.adjustable if raw.get(k) is not None},
+            )
+            return check_signature(store, answer.approver, message, answer.signature)
+        if self.req.signed:
+            return Identity(
+                False, "this gate takes signed answers only: answer with `warroom approve` and your key"
+            )
+        if not answer.code:
+            return Identity(False, "a one-time code (or a signed answer from `warroom approve`) is required")
+        identity = check_code(store, settings, answer.approver, answer.code)
+        # Spent when first judged, whatever the verdict: a code seen once is never good again.
+        if identity.ok and identity.counter is not None:
+            if not store.use_code(answer.approver, identity.counter, self.req.incident.number):
+                return Identity(False, f"one-time code already used by {answer.approver}")
+        return identity
+
+    def _adjustments(self, answer: Answer) -> dict[str, Any]:
+        return {k: v for k, v in answer.model_dump().items() if k in self.req.adjustable and v is not None}
 
 
 def approval_gate(req: GateRequest) -> GateOutcome:
@@ -384,7 +281,7 @@ def approval_gate(req: GateRequest) -> GateOutcome:
             {
                 "gate": gate.id,
                 "eligible": sorted(g.people),
-                "required": req.policy.required,
+                "required": req.required,
                 "four_eyes": req.policy.four_eyes,
                 "timeout": format_duration(req.policy.timeout),
                 "deadline": gate.deadline.isoformat(),
@@ -399,7 +296,7 @@ def approval_gate(req: GateRequest) -> GateOutcome:
         g.record(
             "approval.reentered",
             f"{req.proposal_id}: the gate is open again in a new process; same proposal, "
-            f"{len(gate.granted)} of {req.policy.required} approvals counted, "
+            f"{len(gate.granted)} of {req.required} approvals counted, "
             f"closes {gate.deadline:%H:%M:%S} UTC as before",
             {"gate": gate.id, "pauses": gate.pauses},
             key=f"{req.event_key}:reentered:{gate.pauses}",

@@ -20,6 +20,7 @@ from warroom.ledger import Gate, now
 from warroom.proposal import Proposal, gate_page
 from warroom.redact import redact, redact_text
 from warroom.runbook import Mitigation
+from warroom.severity import policy_for
 from warroom.steps import ChangeResult, StepKind, get_step
 
 
@@ -135,8 +136,17 @@ def approve(response: Response, mitigation: Mitigation, proposal: Proposal) -> G
         f"user {a.user}" if a.user else f"group {a.group}" if a.group else f"on-call {a.oncall}"
         for a in mitigation.approval.approvers
     )
+    required = mitigation.approval.required
+    level = policy_for(response.incident.severity, response.settings.severity)
+    signed = mitigation.approval.signed or level.signed_approvals
+    if signed:
+        who += "; signed answers only (`warroom approve` with the approver's key)"
     if mitigation.approval.four_eyes:
         who += " (four-eyes: not whoever started this run)"
+        if not response.starter_proven:
+            # Nobody can say who started it, so no single approver can be shown not to be the starter.
+            required = max(required, 2)
+            who += "; who started it is not proven, so two different people must approve"
 
     def page(gate: Gate) -> str:
         return gate_page(
@@ -144,7 +154,7 @@ def approve(response: Response, mitigation: Mitigation, proposal: Proposal) -> G
             proposal=proposal,
             alert=response.alert,
             who_may_approve=who,
-            required=mitigation.approval.required,
+            required=required,
             granted=gate.granted,
             deadline=gate.deadline,
             last_refusal=gate.last_refusal,
@@ -153,7 +163,7 @@ def approve(response: Response, mitigation: Mitigation, proposal: Proposal) -> G
 
     response.name_run(waiting_for=proposal.id)
     try:
-        return _gate(response, proposal, mitigation, spec.params, excluded, page)
+        return _gate(response, proposal, mitigation, spec.params, excluded, required, signed, page)
     finally:
         response.name_run()
 
@@ -164,6 +174,8 @@ def _gate(
     mitigation: Mitigation,
     params_model: type[BaseModel],
     excluded: dict[str, str],
+    required: int,
+    signed: bool,
     page: Callable[[Gate], str],
 ) -> GateOutcome:
     return approval_gate(
@@ -180,6 +192,8 @@ def _gate(
             params_model=params_model,
             adjustable=mitigation.adjustable,
             excluded=excluded,
+            required=required,
+            signed=signed,
             settings=response.settings,
             event_key=f"{response.run_key}:gate:{proposal.id}",
         )

@@ -59,6 +59,7 @@ def respond(
     alert: dict[str, Any] | None = None,
     requested_by: str | None = None,
     dedup_key: str | None = None,
+    start_token: str | None = None,
 ) -> RunOutcome:
     """Run a runbook: open or attach, triage, investigate, propose, approve, mitigate, verify, resolve."""
     settings = get_settings()
@@ -71,7 +72,8 @@ def respond(
     ctx = FlowRunContext.get()
     flow_run_id = str(ctx.flow_run.id) if ctx and ctx.flow_run else uuid.uuid4().hex
     store = Store.from_settings(settings)
-    response = Response(settings, store, rb, flow_run_id, requested_by)
+    proven = store.redeem_start(start_token, flow_run_id) if start_token else None
+    response = Response(settings, store, rb, flow_run_id, proven or requested_by, starter_proven=bool(proven))
     response.alert = dict(alert or {})
     key = dedup_key or dedup_key_for(rb, response.alert, f"{rb.name}:run:{flow_run_id}")
 
@@ -124,12 +126,20 @@ def _run_phases(
     response: Response, params: dict[str, Any] | None, created: bool, param_error: ValueError | None
 ) -> RunOutcome:
     """The phases in order; the first that ends the run gives the outcome, else it is handed back."""
-    starter = response.requested_by or ("alert" if response.alert else "warroom")
+    starter = response.requested_by or "unknown"
+    if not response.starter_proven:
+        starter += " (not proven: four-eyes gates need two approvers)"
     response.record(
         "run.started",
         f"runbook {response.runbook.name} started by {starter}"
         + (f" (attempt {response.attempt.attempt})" if response.attempt.attempt > 1 else ""),
-        {"flow_run_id": response.flow_run_id, "params": redact(params or {}), "created_incident": created},
+        {
+            "flow_run_id": response.flow_run_id,
+            "params": redact(params or {}),
+            "created_incident": created,
+            "requested_by": response.requested_by,
+            "starter_proven": response.starter_proven,
+        },
         once="started",
     )
     response.name_run()

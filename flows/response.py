@@ -66,7 +66,14 @@ class Response:
     """The state of one respond run, and how it records: every phase is a function of it."""
 
     def __init__(
-        self, settings: Settings, store: Store, runbook: Runbook, flow_run_id: str, requested_by: str | None
+        self,
+        settings: Settings,
+        store: Store,
+        runbook: Runbook,
+        flow_run_id: str,
+        requested_by: str | None,
+        *,
+        starter_proven: bool = False,
     ):
         self.settings = settings
         self.store = store
@@ -75,6 +82,7 @@ class Response:
         self.flow_run_id = flow_run_id
         self.run_key = flow_run_id  # until the attempt is known: then attempt.run_key
         self.requested_by = requested_by
+        self.starter_proven = starter_proven  # the ledger vouches for requested_by (a redeemed start token)
         self.logger = get_run_logger()
         self.incident: Incident
         self.attempt: Attempt

@@ -11,14 +11,25 @@ from typing import Any
 import pyotp
 
 from flows.answer import OpenGate, open_gates
-from flows.approval import enroll
+from warroom.identity import enroll
 from warroom.incident import Incident
 from warroom.ledger import Store
+from warroom.ledger.approvals import ALERT_STARTER
+from warroom.settings import get_settings
 
 
 class FlowThread(threading.Thread):
-    def __init__(self, **kwargs: Any) -> None:
+    """respond() in-process, as `warroom run --local` starts it: the starter proven by a ledger start token
+    (``proven=False``: a run whose starter nobody vouches for, as one made through the Prefect API)."""
+
+    def __init__(self, *, proven: bool = True, **kwargs: Any) -> None:
         super().__init__(daemon=True)
+        # Vouched for as `warroom run --as` does, or as the receiver does for an alert.
+        starter = kwargs.get("requested_by") or (ALERT_STARTER if kwargs.get("alert") else None)
+        if proven and starter and "start_token" not in kwargs:
+            store = Store.from_settings()
+            kwargs["start_token"] = store.issue_start(starter)
+            store.close()
         self.kwargs = kwargs
         self.outcome: Any = None
         self.error: BaseException | None = None
@@ -62,11 +73,15 @@ _SECRETS: dict[str, str] = {}
 
 
 def enrolled(name: str) -> pyotp.TOTP:
-    """Enroll an approver once per session; return their authenticator."""
-    if name not in _SECRETS:
-        uri = enroll(name, replace=True)
-        _SECRETS[name] = pyotp.parse_uri(uri).secret
-    return pyotp.TOTP(_SECRETS[name])
+    """Enroll an approver once per ledger and home; return their authenticator."""
+    settings = get_settings()
+    key = f"{settings.ledger_url()}|{settings.home}|{name}"
+    if key not in _SECRETS:
+        store = Store.from_settings(settings)
+        uri = enroll(store, settings, name, replace=True).uri
+        store.close()
+        _SECRETS[key] = pyotp.parse_uri(uri).secret
+    return pyotp.TOTP(_SECRETS[key])
 
 
 _USED: dict[str, set[int]] = {}

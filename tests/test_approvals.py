@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from flows.approval import form_for
+from flows.approval_form import form_for
 from tests.plugin_steps import ServiceScaleParams
 from warroom.approvals import Verdict, eligible, judge
 from warroom.runbook import ApprovalPolicy
@@ -26,7 +26,7 @@ def test_form_requires_a_decision_and_lets_malformed_answers_reach_the_gate() ->
 def test_the_gate_judges_answers_by_the_strict_rules() -> None:
     from pydantic import ValidationError
 
-    from flows.approval import Answer
+    from flows.approval_form import Answer
 
     good = {"decision": "approve", "approver": "alice", "code": "123456", "reason": "ok"}
     assert Answer.model_validate(good).approver == "alice"
@@ -52,7 +52,7 @@ def test_eligible_people_are_the_groups_and_who_is_on_call_now() -> None:
 
 def test_four_eyes_and_n_of_m() -> None:
     p = policy(required=2)
-    kw = {"eligible_people": {"a", "b", "c"}, "excluded": {"a": "started this run"}}
+    kw = {"eligible_people": {"a", "b", "c"}, "excluded": {"a": "started this run"}, "required": 2}
     assert judge("approve", "a", p, granted_by=[], **kw).verdict is Verdict.REFUSED  # type: ignore[arg-type]
     assert judge("approve", "b", p, granted_by=[], **kw).verdict is Verdict.GRANTED  # type: ignore[arg-type]
     again = judge("approve", "b", p, granted_by=["b"], **kw)  # type: ignore[arg-type]

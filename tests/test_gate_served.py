@@ -27,6 +27,8 @@ from tests.net import free_port
 from tests.service import running_service
 from warroom.ledger import Store
 
+LOGIN = ("warroom", "gate-test")  # the test's Prefect server is guarded, as `warroom up`'s is
+LOGIN_STRING = ":".join(LOGIN)
 SHORT = {
     "PREFECT_SERVER_CONCURRENCY_INITIAL_DEPLOYMENT_LEASE_DURATION": "30",  # the least Prefect allows
     "PREFECT_SERVER_SERVICES_REPOSSESSOR_LOOP_SECONDS": "1",
@@ -45,7 +47,9 @@ def prefect_server(tmp_path: Path) -> Iterator[str]:
     saved = {k: os.environ.get(k) for k in SHORT}
     os.environ.update(SHORT)
     try:
-        settings = Settings(home=tmp_path / "prefect-server", prefect_port=free_port())
+        settings = Settings(
+            home=tmp_path / "prefect-server", prefect_port=free_port(), prefect_auth=LOGIN_STRING
+        )
         with local_prefect_server(settings) as api:
             yield api
     finally:
@@ -61,6 +65,7 @@ def _env(tmp_path: Path, api: str) -> dict[str, str]:
     env.update(
         SHORT,
         PREFECT_API_URL=api,
+        PREFECT_API_AUTH_STRING=LOGIN_STRING,
         PREFECT_HOME=str(tmp_path / "prefect-client"),
         WARROOM_HOME=str(tmp_path / "home"),
         WARROOM_RUNBOOKS_DIR=str(tmp_path / "runbooks"),
@@ -98,7 +103,7 @@ def _wait(what: str, check, timeout: float = 90, log: Path | None = None):  # ty
 
 def _deployment(api: str) -> dict | None:  # type: ignore[type-arg]
     try:
-        found = httpx.post(f"{api}/deployments/filter", json={}, timeout=5).json()
+        found = httpx.post(f"{api}/deployments/filter", json={}, timeout=5, auth=LOGIN).json()
     except (httpx.HTTPError, ValueError):
         return None
     return next((d for d in found if d["name"] == "svc-capacity"), None)
@@ -172,18 +177,25 @@ class Served:
         return _wait("the runbook to be served", lambda: _deployment(self.api), log=self.log)  # type: ignore[no-any-return]
 
     def start(self, service_url: str) -> str:
-        """A run of the deployment, as the UI's Run button makes one (again when busy); its flow run id."""
+        """A run of the deployment, made as `warroom run --as dave` makes one (the deployment's API, with a
+        start token from the ledger), again when the server is busy; its flow run id."""
         url = f"{self.api}/deployments/{self.deployment()['id']}/create_flow_run"
-        body = {"parameters": {"runbook": "svc-capacity", "params": {"service_url": service_url}}}
+        parameters = {
+            "runbook": "svc-capacity",
+            "params": {"service_url": service_url},
+            "requested_by": "dave",
+            "start_token": self.store.issue_start("dave"),
+        }
+        body = {"parameters": parameters}
         for _ in range(10):
-            response = httpx.post(url, json=body)
+            response = httpx.post(url, json=body, auth=LOGIN)
             if response.status_code < 500:
                 break
             time.sleep(1)  # the server's SQLite is busy (503): a person clicks again
         return str(response.json()["id"])
 
     def flow_run(self, flow_run_id: str) -> dict:  # type: ignore[type-arg]
-        return httpx.get(f"{self.api}/flow_runs/{flow_run_id}").json()  # type: ignore[no-any-return]
+        return httpx.get(f"{self.api}/flow_runs/{flow_run_id}", auth=LOGIN).json()  # type: ignore[no-any-return]
 
     def paused(self, flow_run_id: str, other_than: str | None = None) -> dict:  # type: ignore[type-arg]
         """Wait for the run to pause at a gate (at another pause than ``other_than``)."""
@@ -293,6 +305,7 @@ def test_a_retried_run_records_fresh_evidence_and_approve_reports_its_own_verdic
             retried = httpx.post(
                 f"{served.api}/flow_runs/{flow_run_id}/set_state",
                 json={"state": {"type": "SCHEDULED", "name": "AwaitingRetry"}, "force": True},
+                auth=LOGIN,
             )
             assert retried.status_code in (200, 201), retried.text
             served.paused(flow_run_id, other_than=fr["state"]["state_details"]["pause_key"])

@@ -419,10 +419,11 @@ def test_a_run_that_died_mid_mitigation_is_not_repeated_when_restarted(
 
     with running_service(ServiceState(hang_scale=True)) as (url, state):
         key = f"test:{uuid.uuid4().hex}"
+        token = env.issue_start("dave")  # as `warroom run --local --as dave` vouches for its starter
         script = (
             "from flows.respond import respond; "
             f"respond(runbook='svc-capacity', params={{'service_url': {url!r}}}, requested_by='dave', "
-            f"dedup_key={key!r})"
+            f"dedup_key={key!r}, start_token={token!r})"
         )
         proc = subprocess.Popen(
             [sys.executable, "-c", script],

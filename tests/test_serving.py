@@ -6,6 +6,7 @@ import json
 import os
 import re
 import signal
+import stat
 import subprocess
 import sys
 import time
@@ -37,6 +38,15 @@ def _env(tmp_path: Path, port: int) -> dict[str, str]:
         COLUMNS="200",
     )
     return env
+
+
+def _login(env: dict[str, str]) -> tuple[str, str] | None:
+    """The login `warroom up` made for its Prefect server, once it has made it."""
+    path = Path(env["WARROOM_HOME"]) / "prefect-auth"
+    if not path.exists():
+        return None
+    user, _, password = path.read_text().strip().partition(":")
+    return user, password
 
 
 def _warroom(*args: str, env: dict[str, str], **kw: object) -> subprocess.Popen[str]:
@@ -77,7 +87,7 @@ def served(tmp_path: Path) -> Iterator[tuple[dict[str, str], str]]:
         while True:
             assert proc.poll() is None, proc.stdout.read() if proc.stdout else ""
             try:
-                found = httpx.post(f"{api}/deployments/filter", json={}, timeout=2).json()
+                found = httpx.post(f"{api}/deployments/filter", json={}, timeout=2, auth=_login(env)).json()
                 if any(d["name"] == "svc-capacity" for d in found):
                     break
             except (httpx.HTTPError, ValueError):
@@ -101,9 +111,14 @@ def test_up_serves_runbooks_and_a_run_is_approved_from_another_process(
     served: tuple[dict[str, str], str],
 ) -> None:
     env, api = served
-    [deployment] = [
-        d for d in httpx.post(f"{api}/deployments/filter", json={}).json() if d["name"] == "svc-capacity"
-    ]
+    # The Prefect server `warroom up` starts is guarded by default; its login is in $WARROOM_HOME only.
+    assert httpx.post(f"{api}/deployments/filter", json={}).status_code == 401
+    login = Path(env["WARROOM_HOME"]) / "prefect-auth"
+    assert stat.S_IMODE(login.stat().st_mode) == 0o600
+    assert stat.S_IMODE(Path(env["WARROOM_HOME"]).stat().st_mode) == 0o700
+    assert stat.S_IMODE((Path(env["WARROOM_HOME"]) / "warroom.db").stat().st_mode) == 0o600
+    found = httpx.post(f"{api}/deployments/filter", json={}, auth=_login(env)).json()
+    [deployment] = [d for d in found if d["name"] == "svc-capacity"]
     props = deployment["parameter_openapi_schema"]["properties"]["params"]["properties"]
     assert props["replicas"] == {"type": "integer", "title": "replicas", "default": 4}
     enrolled = _warroom_done("approvers", "enroll", "alice", env=env)
@@ -134,11 +149,10 @@ def test_up_serves_runbooks_and_a_run_is_approved_from_another_process(
             "add capacity",
             "--set",
             "replicas=5",
-            "--code",
-            totp.now(),
             env=env,
-        )
+        )  # signed with the key enrollment wrote: no code asked for
         assert approved.returncode == 0, approved.stdout + approved.stderr
+        assert totp.now()  # the UI path would take a code from the authenticator
         assert "scale_up: granted: scale_up: approved by alice" in approved.stdout
         rest, _ = run.communicate(timeout=90)
     assert run.returncode == 0, "".join(lines) + rest
@@ -261,7 +275,9 @@ def test_alert_posted_to_the_receiver_runs_the_runbook(
     store.close()
     assert [e.kind for e in timeline][:1] == ["alert.firing"]
     assert "runbook.launched" in [e.kind for e in timeline]
-    assert timeline[-1].kind == "status.changed" and timeline[-1].data["to"] == "resolved"
+    changes = [e for e in timeline if e.kind == "status.changed"]
+    assert changes[-1].data["to"] == "resolved"
+    assert [e.kind for e in timeline if e.id > changes[-1].id] == ["action_item.added"] * 2
     assert state.scale_calls == [4]
 
 

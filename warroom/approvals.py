@@ -1,6 +1,6 @@
 """Who may approve a mitigation, and whether one answer at an approval gate counts.
 
-Pure policy: the gate (``flows/approval.py``) proves identity with a one-time code and then asks this
+Pure policy: the gate (``flows/approval.py``) proves identity (``warroom/identity.py``) and then asks this
 module whether that person may approve this proposal.
 """
 
@@ -49,6 +49,7 @@ def judge(
     eligible_people: set[str],
     excluded: Mapping[str, str],
     granted_by: Iterable[str],
+    required: int,
 ) -> Judgement:
     """Judge one identity-proven answer. ``excluded`` maps people four-eyes rules out to why."""
     if approver not in eligible_people:
@@ -62,6 +63,6 @@ def judge(
         return Judgement(Verdict.REJECTED, f"rejected by {approver}")
     if approver in set(granted_by):
         return Judgement(
-            Verdict.REFUSED, f"{approver} has already approved; {policy.required} distinct people needed"
+            Verdict.REFUSED, f"{approver} has already approved; {required} different people needed"
         )
     return Judgement(Verdict.GRANTED, f"approved by {approver}")

@@ -88,6 +88,29 @@ approval_codes = Table(
     UniqueConstraint("approver", "counter", name="uq_approval_code_once"),
 )
 
+# An approver's TOTP secret sealed with the key only Warroom's processes read, and the public half of the
+# signing key made at enrollment (answers from `warroom approve` are signed with the private half).
+approvers = Table(
+    "approvers",
+    metadata,
+    Column("name", String(100), primary_key=True),
+    Column("totp_sealed", Text, nullable=False),
+    Column("public_key", Text, nullable=False),
+    Column("enrolled_at", DateTime(timezone=True), nullable=False),
+)
+
+# Who started a run, written by a process that reaches the ledger (the receiver, `warroom run`) before the
+# run starts, redeemed once by the run: the only proof of a starter the Prefect API cannot forge.
+run_starts = Table(
+    "run_starts",
+    metadata,
+    Column("token", String(64), primary_key=True),
+    Column("requested_by", String(200), nullable=False),
+    Column("issued_at", DateTime(timezone=True), nullable=False),
+    Column("flow_run_id", String(64)),
+    Column("redeemed_at", DateTime(timezone=True)),
+)
+
 alert_payloads = Table(
     "alert_payloads",
     metadata,

@@ -36,6 +36,12 @@ class Settings(BaseSettings):
         default=Severity.P3, description="Level used when no triage rule or alert label decides"
     )
     user: str = Field(default_factory=getpass.getuser, description="Who runs the CLI (four-eyes)")
+    approver_key: SecretStr | None = Field(
+        default=None,
+        description="Key that seals approvers' one-time-code secrets in the ledger (Fernet, urlsafe "
+        "base64); default: $WARROOM_HOME/approvers.key, made once, mode 0600. Set it when processes on "
+        "several machines share one PostgreSQL ledger.",
+    )
     approver_groups: dict[str, list[str]] = Field(
         default_factory=dict, description="Approval groups: name -> people (runbooks say `group: sre`)"
     )

@@ -29,6 +29,10 @@ class SeverityPolicy(BaseModel):
     notify: tuple[str, ...] = Field(description="Who is told")
     status_page: bool
     postmortem: PostmortemPolicy
+    signed_approvals: bool = Field(
+        default=False,
+        description="Gates at this level count only signed answers (`warroom approve`), whatever the runbook",
+    )
 
 
 DEFAULT_POLICY: dict[Severity, SeverityPolicy] = {

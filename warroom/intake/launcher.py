@@ -10,6 +10,7 @@ from datetime import timedelta
 from typing import Any, Protocol
 
 from warroom.ledger import Store, now
+from warroom.ledger.approvals import ALERT_STARTER
 from warroom.ledger.intake import Launch
 from warroom.redact import redact_text
 
@@ -85,6 +86,7 @@ class LaunchLoop(threading.Thread):
             "alert": row.alert,
             "dedup_key": row.dedup_key,
             "requested_by": None,
+            "start_token": self.store.issue_start(ALERT_STARTER),
         }
         try:
             flow_run_id = self.launcher.launch(row.runbook, parameters, row.idempotency_key)

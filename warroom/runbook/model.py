@@ -210,6 +210,10 @@ class ApprovalPolicy(BaseModel):
     required: int = Field(default=1, ge=1, description="How many distinct approvers (N of M)")
     timeout: Duration = timedelta(minutes=15)
     escalate_after: Duration | None = None
+    signed: bool = Field(
+        default=False,
+        description="Count only answers signed with the approver's key (`warroom approve`); refuse UI codes",
+    )
 
     @model_validator(mode="after")
     def _escalation_before_timeout(self) -> ApprovalPolicy:

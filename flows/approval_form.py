@@ -1,0 +1,73 @@
+"""The approval form (what the Prefect UI shows and its server checks) and the answer the gate accepts."""
+
+from __future__ import annotations
+
+import copy
+from typing import Any, Literal
+
+from prefect.input import RunInput
+from pydantic import BaseModel, Field, ValidationError, create_model
+
+from warroom.identity import APPROVER
+
+
+class ApprovalForm(RunInput):
+    """What the Prefect UI shows and its server checks: the decision is a required choice with no default.
+
+    The other fields are deliberately loose here: a wrong code or a missing reason must reach the gate,
+    which records it and shows the refusal on the next form, instead of vanishing in the UI.
+    """
+
+    decision: Literal["approve", "reject"] = Field(description="approve runs exactly the change above")
+    approver: str = Field(max_length=200, description="Your name as enrolled")
+    code: str = Field(max_length=100, description="The 6-digit code from your authenticator app")
+    reason: str = Field(max_length=4000, description="Why; it goes on the incident timeline")
+    # The server refuses keys the schema does not name, so the id `warroom approve` sends needs a field;
+    # a UI answer that leaves it empty is given one by the gate.
+    answer_id: str | None = Field(
+        default=None, max_length=64, title="Answer id", description="Leave empty (`warroom approve` sets it)"
+    )
+    signature: str | None = Field(
+        default=None, max_length=200, title="Signature", description="Leave empty (`warroom approve` signs)"
+    )
+
+
+class Answer(BaseModel):
+    """An answer as the gate accepts it: the strict rules."""
+
+    decision: Literal["approve", "reject"]
+    approver: str = Field(pattern=APPROVER)
+    code: str = Field(default="", pattern=r"^([0-9]{6})?$")
+    reason: str = Field(min_length=1, max_length=2000)
+    answer_id: str | None = Field(default=None, pattern=r"^[A-Za-z0-9-]{1,64}$")
+    signature: str | None = Field(default=None, pattern=r"^[A-Za-z0-9+/=]{1,200}$")
+
+
+def _adjustable_fields(params_model: type[BaseModel], adjustable: list[str]) -> dict[str, Any]:
+    fields: dict[str, Any] = {}
+    for name in adjustable:
+        info = copy.copy(params_model.model_fields[name])
+        info.default = None
+        info.default_factory = None
+        fields[name] = (info.annotation | None, info)  # type: ignore[operator]
+    return fields
+
+
+def form_for(params_model: type[BaseModel], adjustable: list[str], description: str) -> type[ApprovalForm]:
+    """The form for one proposal: the base fields plus the step params the runbook lets approvers adjust."""
+    form = create_model("ApprovalForm", __base__=ApprovalForm, **_adjustable_fields(params_model, adjustable))
+    form._description = description  # shown above the form in the Prefect UI
+    return form
+
+
+def answer_model(params_model: type[BaseModel], adjustable: list[str]) -> type[Answer]:
+    return create_model("Answer", __base__=Answer, **_adjustable_fields(params_model, adjustable))
+
+
+def validation_text(exc: ValidationError) -> str:
+    parts = []
+    for e in exc.errors()[:5]:
+        loc = ".".join(str(x) for x in e["loc"]) or "answer"
+        msg = "the 6 digits from your authenticator app" if loc == "code" else e["msg"]
+        parts.append(f"{loc}: {msg}")
+    return "the answer is incomplete or malformed: " + "; ".join(parts)
