@@ -17,7 +17,6 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any, Literal
 
-import httpx
 from pydantic import BaseModel, ConfigDict, Field
 
 from warroom.intake.alert import Alert, AlertStatus, PayloadError, decode_json
@@ -85,6 +84,8 @@ class SnsVerifier:
         with self._lock:
             if url in self._certs:
                 return self._certs[url]
+        import httpx  # here, not at the top: every `warroom` command loads the format registry
+
         try:
             resp = httpx.get(url, timeout=5)
             resp.raise_for_status()
@@ -116,6 +117,8 @@ class SnsVerifier:
         url = msg.SubscribeURL or ""
         if not self.trusted_url(url):
             raise PayloadError("SubscribeURL", "not a trusted SNS endpoint for the configured regions", 403)
+        import httpx
+
         try:
             httpx.get(url, timeout=10).raise_for_status()
         except httpx.HTTPError as exc:
