@@ -270,14 +270,18 @@ def main() -> None:
         )
         os.environ.clear()
         os.environ.update(base_env)
-        from deployments.serve import build_deployments, local_prefect_server
+        from deployments.serve import build_deployments, local_auth, local_prefect_server
         from warroom.runbook import load_catalogue
         from warroom.settings import get_settings
 
         with local_prefect_server(get_settings()) as api:
-            from prefect.settings import PREFECT_API_URL, temporary_settings
+            from prefect.settings import PREFECT_API_AUTH_STRING, PREFECT_API_URL, temporary_settings
 
-            with temporary_settings(updates={PREFECT_API_URL: api}):
+            # The server Warroom starts is guarded; every process the benchmark starts gets its login.
+            base_env["PREFECT_API_AUTH_STRING"] = local_auth(get_settings())
+            os.environ["PREFECT_API_AUTH_STRING"] = base_env["PREFECT_API_AUTH_STRING"]
+            login = {PREFECT_API_URL: api, PREFECT_API_AUTH_STRING: base_env["PREFECT_API_AUTH_STRING"]}
+            with temporary_settings(updates=login):
                 # (c) first, on a quiet server: (a) and (b) leave hundreds of scheduled runs behind.
                 first_env = {
                     **base_env,
