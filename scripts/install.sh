@@ -20,6 +20,11 @@ if [ "$dev" = 1 ]; then
   [ "${#missing[@]}" = 0 ] || apt_install "${missing[@]}"
   # the Kubernetes tests drive the test API server with kubectl too (Google's package, else Debian's)
   command -v kubectl >/dev/null || apt_install kubectl || apt_install kubernetes-client
+  # the feature-flag tests run a real Unleash server (npm's unleash-server on Node 20)
+  command -v npm >/dev/null || apt_install nodejs npm || echo "warning: no npm: the Unleash tests will skip" >&2
+  if command -v npm >/dev/null; then
+    npm install --prefix tests/unleash --no-audit --no-fund --loglevel=error >/dev/null
+  fi
 fi
 
 pip_install() {

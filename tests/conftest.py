@@ -13,6 +13,8 @@ from sqlalchemy.engine import make_url
 
 from tests.kube_api import FakeCluster, RunningCluster, running_cluster
 from tests.sshd import Sshd, running_sshd
+from tests.unleash_server import UnleashServer, running_unleash
+from tests.unleash_server import unavailable as unleash_unavailable
 from warroom.ledger import Store
 from warroom.settings import get_settings
 
@@ -111,3 +113,13 @@ def kube(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[RunningClu
         monkeypatch.setenv("KUBECONFIG", str(running.kubeconfig))
         get_settings.cache_clear()
         yield running
+
+
+@pytest.fixture(scope="session")
+def unleash() -> Iterator[UnleashServer]:
+    """A real Unleash server for the session; the tests that need it skip, saying why, where it cannot run."""
+    why = unleash_unavailable()
+    if why:
+        pytest.skip(why)
+    with running_unleash() as server:
+        yield server

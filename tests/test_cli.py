@@ -110,6 +110,7 @@ def test_steps_list_and_show_say_what_a_runbook_author_needs() -> None:
     assert rollback["result"]["kind"] == "ChangeResult"
     assert {"applied", "partial", "way_back"} <= {f["name"] for f in rollback["result"]["fields"]}
     assert steps["http.check"]["result"]["kind"] == "CheckResult"
+    assert steps["flags.disable"]["implemented"] and steps["flags.disable"]["dry_run"]
     # Every mitigation says what it did in the registry's terms: the flow reads nothing else.
     assert all(s["result"]["kind"] == "ChangeResult" for s in steps.values() if s["kind"] == "mitigation")
     declared = [s["name"] for s in steps.values() if not s["implemented"]]

@@ -128,6 +128,14 @@ class Settings(BaseSettings):
         default=Path("/var/run/secrets/kubernetes.io/serviceaccount"),
         description="In-cluster token and CA (used when no kubeconfig exists)",
     )
+    unleash_url: str | None = Field(default=None, description="Unleash server base URL (admin API)")
+    unleash_token: SecretStr | None = Field(default=None, description="Unleash admin API token")
+    launchdarkly_url: str = Field(
+        default="https://app.launchdarkly.com", description="LaunchDarkly API base URL"
+    )
+    launchdarkly_token: SecretStr | None = Field(
+        default=None, description="LaunchDarkly API access token (writer role to turn flags off)"
+    )
     kubernetes_service_host: str | None = Field(
         default=None, validation_alias="KUBERNETES_SERVICE_HOST", description="Set by Kubernetes in a pod"
     )

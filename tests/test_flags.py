@@ -1,0 +1,160 @@
+"""Feature-flag steps against LaunchDarkly's documented API (a loopback peer) and a real Unleash server."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from tasks.flags import steps
+from tasks.flags.models import FlagParams
+from tasks.flags.providers import FlagError
+from tests.launchdarkly_peer import TOKEN, LaunchDarkly, running_launchdarkly
+from tests.unleash_server import ADMIN_TOKEN, UnleashServer
+from warroom.settings import get_settings
+
+
+@pytest.fixture
+def ld(monkeypatch: pytest.MonkeyPatch) -> Iterator[LaunchDarkly]:
+    with running_launchdarkly() as (url, state):
+        monkeypatch.setenv("WARROOM_LAUNCHDARKLY_URL", url)
+        monkeypatch.setenv("WARROOM_LAUNCHDARKLY_TOKEN", TOKEN)
+        get_settings.cache_clear()
+        yield state
+    get_settings.cache_clear()
+
+
+def _params(**kw: str) -> FlagParams:
+    return FlagParams.model_validate({"provider": "launchdarkly", "flag": "new-checkout", **kw})
+
+
+def _patches(ld: LaunchDarkly) -> list[dict[str, object]]:
+    return [body for method, _path, body in ld.requests if method == "PATCH" and body is not None]
+
+
+def test_launchdarkly_flag_is_turned_off_with_a_semantic_patch_and_only_there(ld: LaunchDarkly) -> None:
+    state = steps.status.fn(_params())
+    assert state.enabled and state.strategies == ["on", "off"] and "is on" in state.summary
+    dry = steps.disable_dry_run(_params())
+    assert dry.dry_run and not dry.applied and "would turn" in dry.summary and _patches(ld) == []
+    done = steps.disable.fn(_params())
+    assert done.applied and done.was_enabled and done.enabled is False and "on again" in done.way_back
+    [patch] = _patches(ld)
+    assert patch["environmentKey"] == "production" and patch["instructions"] == [{"kind": "turnFlagOff"}]
+    assert ld.flags[("default", "new-checkout")] == {"production": False, "staging": True}
+    again = steps.disable.fn(_params())
+    assert again.applied and "already off" in again.summary and len(_patches(ld)) == 1  # idempotent
+
+
+def test_launchdarkly_rate_limit_is_waited_out(ld: LaunchDarkly) -> None:
+    ld.rate_limited = 2
+    assert steps.disable.fn(_params()).applied
+    assert ld.flags[("default", "new-checkout")]["production"] is False
+
+
+@pytest.mark.parametrize(
+    ("params", "says"),
+    [
+        ({"flag": "no-such-flag"}, "404 Unknown resource"),
+        ({"environment": "prod"}, "no environment 'prod'"),
+        ({"project": "other"}, "404 Unknown resource"),
+    ],
+)
+def test_launchdarkly_refusals_name_the_flag_and_change_nothing(
+    ld: LaunchDarkly, params: dict[str, str], says: str
+) -> None:
+    done = steps.disable.fn(_params(**params))
+    assert not done.applied and done.error and says in done.error and "nothing changed" in done.summary
+    assert _patches(ld) == [] and ld.flags[("default", "new-checkout")]["production"] is True
+    with pytest.raises(FlagError, match=says):
+        steps.status.fn(_params(**params))
+
+
+def test_missing_credentials_or_provider_is_a_clear_refusal(
+    ld: LaunchDarkly, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("WARROOM_LAUNCHDARKLY_TOKEN", "wrong")
+    get_settings.cache_clear()
+    assert "401 Invalid access token" in (steps.disable.fn(_params()).error or "")
+    monkeypatch.delenv("WARROOM_LAUNCHDARKLY_TOKEN")
+    get_settings.cache_clear()
+    assert "set WARROOM_LAUNCHDARKLY_TOKEN" in (steps.disable.fn(_params()).error or "")
+    ssm = steps.disable.fn(_params(provider="ssm"))
+    assert "not available in this build" in (ssm.error or "") and not ssm.applied
+
+
+@pytest.fixture
+def unleash_env(unleash: UnleashServer, monkeypatch: pytest.MonkeyPatch) -> Iterator[UnleashServer]:
+    monkeypatch.setenv("WARROOM_UNLEASH_URL", unleash.url)
+    monkeypatch.setenv("WARROOM_UNLEASH_TOKEN", ADMIN_TOKEN)
+    get_settings.cache_clear()
+    yield unleash
+    get_settings.cache_clear()
+
+
+@pytest.fixture(scope="module")
+def second_feature(unleash: UnleashServer) -> str:
+    unleash.feature("new-checkout-2")
+    return "new-checkout-2"
+
+
+def _unleash(flag: str, **kw: str) -> FlagParams:
+    return FlagParams.model_validate({"provider": "unleash", "flag": flag, **kw})
+
+
+def test_unleash_feature_is_turned_off_in_one_environment_and_back_on_exactly_as_it_was(
+    unleash_env: UnleashServer,
+) -> None:
+    from tasks.flags.providers import FlagRef, provider
+
+    unleash_env.feature("new-checkout-1", on_in=("production", "development"))
+    before = unleash_env.environments("new-checkout-1")
+    state = steps.status.fn(_unleash("new-checkout-1"))
+    assert state.enabled and state.strategies == ["flexibleRollout"]
+    assert state.last_change is not None and state.changed_by == "admin"
+    assert unleash_env.evaluated_on("new-checkout-1")
+    dry = steps.disable_dry_run(_unleash("new-checkout-1"))
+    assert dry.dry_run and unleash_env.environments("new-checkout-1") == before
+    done = steps.disable.fn(_unleash("new-checkout-1"))
+    assert done.applied and done.enabled is False and "on again" in done.way_back
+    after = unleash_env.environments("new-checkout-1")
+    assert (
+        after["production"] == (False, ["flexibleRollout"]) and after["development"] == before["development"]
+    )
+    assert not unleash_env.evaluated_on("new-checkout-1")
+    assert "already off" in steps.disable.fn(_unleash("new-checkout-1")).summary
+    # The way back the result names: on again, strategies untouched.
+    provider("unleash").set_enabled(
+        FlagRef("new-checkout-1", "production", None), True, "back", get_settings()
+    )
+    assert unleash_env.environments("new-checkout-1") == before
+
+
+@pytest.mark.parametrize(
+    ("flag", "params", "says"),
+    [
+        ("nope", {}, 'no feature named "nope"'),
+        ("new-checkout-2", {"environment": "prod"}, "has no environment 'prod'"),
+        ("new-checkout-2", {"project": "other"}, "404"),
+    ],
+)
+def test_unleash_refusals_carry_unleashs_words_and_change_nothing(
+    unleash_env: UnleashServer, flag: str, params: dict[str, str], says: str
+) -> None:
+    if "new-checkout-2" not in str(unleash_env.__dict__.get("made", "")):
+        try:
+            unleash_env.feature("new-checkout-2")
+        except Exception:
+            pass
+    done = steps.disable.fn(_unleash(flag, **params))
+    assert not done.applied and says in (done.error or "")
+    assert unleash_env.environments("new-checkout-2")["production"][0] is True
+
+
+def test_unleash_with_a_wrong_token_is_refused(
+    unleash_env: UnleashServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("WARROOM_UNLEASH_TOKEN", "*:*.wrong")
+    get_settings.cache_clear()
+    with pytest.raises(FlagError, match="401"):
+        steps.status.fn(_unleash("anything"))
