@@ -12,6 +12,7 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
 from tests.kube_api import FakeCluster, RunningCluster, running_cluster
+from tests.moto_server import aws_env, running_moto
 from tests.sshd import Sshd, running_sshd
 from tests.unleash_server import UnleashServer, running_unleash
 from tests.unleash_server import unavailable as unleash_unavailable
@@ -123,3 +124,19 @@ def unleash() -> Iterator[UnleashServer]:
         pytest.skip(why)
     with running_unleash() as server:
         yield server
+
+
+@pytest.fixture(scope="session")
+def moto_endpoint() -> Iterator[str]:
+    """moto in server mode for the session (AWS on loopback)."""
+    with running_moto() as url:
+        yield url
+
+
+@pytest.fixture
+def aws(moto_endpoint: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    for key, value in aws_env(moto_endpoint).items():
+        monkeypatch.setenv(key, value)
+    get_settings.cache_clear()
+    yield moto_endpoint
+    get_settings.cache_clear()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 
 import pytest
@@ -79,8 +80,13 @@ def test_missing_credentials_or_provider_is_a_clear_refusal(
     monkeypatch.delenv("WARROOM_LAUNCHDARKLY_TOKEN")
     get_settings.cache_clear()
     assert "set WARROOM_LAUNCHDARKLY_TOKEN" in (steps.disable.fn(_params()).error or "")
-    ssm = steps.disable.fn(_params(provider="ssm"))
-    assert "not available in this build" in (ssm.error or "") and not ssm.applied
+    appconfig = steps.disable.fn(_params(provider="appconfig"))
+    assert "not available in this build" in (appconfig.error or "") and not appconfig.applied
+    monkeypatch.delenv("AWS_REGION", raising=False)
+    monkeypatch.delenv("AWS_DEFAULT_REGION", raising=False)
+    monkeypatch.setenv("AWS_CONFIG_FILE", "/dev/null")
+    no_region = steps.disable.fn(_params(provider="ssm"))
+    assert "no AWS region" in (no_region.error or "") and not no_region.applied
 
 
 @pytest.fixture
@@ -158,3 +164,72 @@ def test_unleash_with_a_wrong_token_is_refused(
     get_settings.cache_clear()
     with pytest.raises(FlagError, match="401"):
         steps.status.fn(_unleash("anything"))
+
+
+def _flag_document(**values: bool) -> str:
+    return json.dumps(
+        {
+            "version": "1",
+            "flags": {name: {"name": name} for name in values},
+            "values": {name: {"enabled": on} for name, on in values.items()},
+        }
+    )
+
+
+def test_ssm_flag_is_turned_off_as_a_new_parameter_version_and_only_that_flag(aws: str) -> None:
+    import boto3
+
+    ssm = boto3.client("ssm")
+    ssm.put_parameter(
+        Name="/shop/production", Value=_flag_document(checkout=True, search=True), Type="String"
+    )
+    params = FlagParams(provider="ssm", flag="checkout", project="shop")
+    state = steps.status.fn(params)
+    assert state.enabled and state.last_change is not None and "is on" in state.summary
+    assert steps.disable_dry_run(params).dry_run
+    assert ssm.get_parameter(Name="/shop/production")["Parameter"]["Version"] == 1
+    done = steps.disable.fn(params)
+    assert done.applied and done.enabled is False
+    stored = ssm.get_parameter(Name="/shop/production")["Parameter"]
+    assert stored["Version"] == 2
+    assert json.loads(stored["Value"])["values"] == {
+        "checkout": {"enabled": False},
+        "search": {"enabled": True},
+    }
+    assert "already off" in steps.disable.fn(params).summary
+    assert ssm.get_parameter(Name="/shop/production")["Parameter"]["Version"] == 2
+
+
+@pytest.mark.parametrize(
+    ("params", "says"),
+    [
+        ({"flag": "nope", "project": "shop2"}, "has no flag 'nope' (flags: checkout)"),
+        (
+            {"flag": "checkout", "project": "shop2", "environment": "staging"},
+            "no SSM parameter /shop2/staging",
+        ),
+        ({"flag": "checkout", "project": "other"}, "no SSM parameter /other/production in eu-west-1"),
+    ],
+)
+def test_ssm_refusals_name_the_parameter_and_change_nothing(
+    aws: str, params: dict[str, str], says: str
+) -> None:
+    import boto3
+
+    ssm = boto3.client("ssm")
+    ssm.put_parameter(
+        Name="/shop2/production", Value=_flag_document(checkout=True), Type="String", Overwrite=True
+    )
+    version = ssm.get_parameter(Name="/shop2/production")["Parameter"]["Version"]
+    done = steps.disable.fn(FlagParams.model_validate({"provider": "ssm", **params}))
+    assert not done.applied and says in (done.error or "")
+    assert ssm.get_parameter(Name="/shop2/production")["Parameter"]["Version"] == version
+
+
+def test_ssm_without_credentials_is_a_refusal_not_a_traceback(
+    aws: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("AWS_ACCESS_KEY_ID")
+    monkeypatch.delenv("AWS_SECRET_ACCESS_KEY")
+    done = steps.disable.fn(FlagParams(provider="ssm", flag="checkout", project="shop3"))
+    assert not done.applied and "no AWS credentials" in (done.error or "")

@@ -136,6 +136,9 @@ class Settings(BaseSettings):
     launchdarkly_token: SecretStr | None = Field(
         default=None, description="LaunchDarkly API access token (writer role to turn flags off)"
     )
+    aws_region: str | None = Field(
+        default=None, description="AWS region for AWS steps; default: the AWS SDK's own (AWS_REGION, profile)"
+    )
     kubernetes_service_host: str | None = Field(
         default=None, validation_alias="KUBERNETES_SERVICE_HOST", description="Set by Kubernetes in a pod"
     )
