@@ -305,6 +305,8 @@ def serve_everything(settings: Settings, catalogue: Catalogue, console: Any) -> 
         keeper.start()
         stack.callback(keeper.stop)
         console.print(f"Prefect UI: {api.removesuffix('/api')}")
+        if started_here:
+            console.print(f"  login (user:password): in {settings.home / 'prefect-auth'}")
         receiver = f"http://{settings.receiver_host}:{settings.receiver_port}"
         console.print(f"alert receiver: {receiver}/alerts/{{{','.join(FORMAT_NAMES)}}}")
         if not settings.intake_tokens and not settings.intake_hmac_secrets:
