@@ -7,7 +7,7 @@ import os
 import typer
 
 from cli import actions, alerts, approving, incidents, runbooks, running, steps
-from warroom.home import secure_home, use_local_prefect_auth
+from warroom.home import use_local_prefect_auth
 from warroom.settings import get_settings
 
 app = typer.Typer(help="Incident-response runbooks on Prefect.", no_args_is_help=True, add_completion=False)
@@ -27,11 +27,9 @@ def main() -> None:
     # Everything Warroom writes (ledger, Prefect's database, keys, tokens) is its owner's alone.
     os.umask(0o077)
     try:
-        settings = get_settings()
-        secure_home(settings.home)
-        use_local_prefect_auth(settings)
-    except (OSError, ValueError):
-        pass  # bad settings or a home we cannot fix up: the command that needs them says so
+        use_local_prefect_auth(get_settings())
+    except ValueError:
+        pass  # bad settings: the command that needs them says so
     app()
 
 

@@ -10,6 +10,7 @@ from typing import Annotated, Any
 import typer
 
 from cli.common import catalogue_of, err, fail, open_store, out, pairs
+from warroom.home import secure_home
 from warroom.settings import get_settings
 
 
@@ -84,7 +85,10 @@ def up() -> None:
         err.print(f"not served: {problem}")
     if not catalogue.runbooks:
         fail("no valid runbooks to serve", 1)
+    settings = get_settings()
     try:
-        serve_everything(get_settings(), catalogue, out)
-    except RuntimeError as exc:
+        # Once per start of the main job, not per command: homes made before it was private, fixed up.
+        secure_home(settings.home)
+        serve_everything(settings, catalogue, out)
+    except (RuntimeError, OSError) as exc:
         fail(str(exc), 1)

@@ -32,6 +32,7 @@ class OpenGate:
     proposal: str
     gate_id: int
     pause: int
+    plan_digest: str  # what a signed answer signs, as the ledger holds it
 
 
 @dataclass(frozen=True)
@@ -115,21 +116,20 @@ def open_gates(store: Store, incident_ref: str, client: httpx.Client | None = No
             or runs.attempt(gate.attempt_id).flow_run_id != run["id"]
         ):
             continue
-        gates.append(OpenGate(run["id"], run["name"], gate.proposal, gate.id, parsed[1]))
+        gates.append(OpenGate(run["id"], run["name"], gate.proposal, gate.id, parsed[1], gate.plan_digest))
     return gates
 
 
 def _sign(
-    store: Store, gate: OpenGate, incident_ref: str, answer: dict[str, Any], key: Path, adjust: dict[str, Any]
+    gate: OpenGate, incident_ref: str, answer: dict[str, Any], key: Path, adjust: dict[str, Any]
 ) -> str:
     from warroom.identity import EnrollmentError, answer_message, sign
 
-    ledger_gate = RunLedger(store).gate(gate.gate_id)
     message = answer_message(
         gate=gate.gate_id,
         incident=incident_ref,
-        proposal=ledger_gate.proposal,
-        plan_digest=ledger_gate.plan_digest,
+        proposal=gate.proposal,
+        plan_digest=gate.plan_digest,
         decision=answer["decision"],
         approver=answer["approver"],
         reason=answer["reason"],
@@ -183,7 +183,7 @@ def answer_gate(
             **(adjust or {}),
         }
         if key_file is not None:
-            answer["signature"] = _sign(store, gate, incident_ref, answer, key_file, adjust or {})
+            answer["signature"] = _sign(gate, incident_ref, answer, key_file, adjust or {})
         try:
             result = _post(http, f"/flow_runs/{gate.flow_run_id}/resume", {"run_input": answer}).json()
         except httpx.HTTPError as exc:
