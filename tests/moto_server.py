@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import time
@@ -13,15 +14,20 @@ import httpx
 from tests.net import free_port
 
 REGION = "eu-west-1"
+ECS_RUNNING = 2
 
 
 @contextmanager
 def running_moto() -> Iterator[str]:
     port = free_port()
+    # moto does not run ECS tasks: a service reports this many running (rollout COMPLETED when it covers the
+    # desired count) from its creation on, and its deployments never change after (see tests/aws_scene.py).
+    env = {**os.environ, "MOTO_ECS_SERVICE_RUNNING": str(ECS_RUNNING)}
     proc = subprocess.Popen(
         [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
+        env=env,
     )
     url = f"http://127.0.0.1:{port}"
     try:

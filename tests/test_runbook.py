@@ -17,7 +17,14 @@ HEAD = "name: broken\ndescription: a broken runbook\n"
 
 def test_seed_scenarios_are_shipped() -> None:
     names = {p.stem for p in SHIPPED}
-    assert {"k8s-bad-deploy", "feature-regression", "k8s-saturation", "host-disk-full"} <= names
+    assert {
+        "k8s-bad-deploy",
+        "feature-regression",
+        "k8s-saturation",
+        "host-disk-full",
+        "ecs-bad-deploy",
+        "asg-saturation",
+    } <= names
 
 
 @pytest.mark.parametrize("path", SHIPPED, ids=lambda p: p.name)

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import re
 from datetime import datetime, timedelta
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from warroom import capacity
 from warroom.duration import Duration
 from warroom.steps import ChangeResult, StepResult
 
@@ -171,9 +171,7 @@ class ScaleParams(DeploymentRef):
     @field_validator("change")
     @classmethod
     def _relative(cls, v: str | None) -> str | None:
-        if v is not None and not re.fullmatch(r"[+-]\d+%?|x\d+(\.\d+)?", v):
-            raise ValueError(f"write +50%, -2 or x2, not {v!r}")
-        return v
+        return capacity.check_relative(v)
 
     @model_validator(mode="after")
     def _one_way(self) -> ScaleParams:

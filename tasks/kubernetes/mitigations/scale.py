@@ -4,8 +4,6 @@ Deployment. Changes production.
 
 from __future__ import annotations
 
-import math
-
 from prefect import task
 
 from tasks.kubernetes.client import (
@@ -23,27 +21,20 @@ from tasks.kubernetes.objects import (
     Obj,
     meta,
 )
+from warroom import capacity
 from warroom.steps import StepKind, step
 
 
 def scale_target(current: int, params: ScaleParams) -> tuple[int, str]:
     """The replica count asked for, clamped to [min_replicas, max_replicas], and a note when clamped."""
-    if params.replicas is not None:
-        wanted = params.replicas
-    else:
-        change = params.change or "+0"
-        if change.startswith("x"):
-            wanted = math.ceil(current * float(change[1:]))
-        elif change.endswith("%"):
-            wanted = current + math.ceil(current * int(change[:-1]) / 100)
-        else:
-            wanted = current + int(change)
-    clamped = min(max(wanted, params.min_replicas), params.max_replicas)
-    note = ""
-    if clamped != wanted:
-        bound = "max_replicas" if clamped < wanted else "min_replicas"
-        note = f" (asked for {wanted}, clamped to {bound} {clamped})"
-    return clamped, note
+    return capacity.target(
+        current,
+        params.replicas,
+        params.change,
+        params.min_replicas,
+        params.max_replicas,
+        ("min_replicas", "max_replicas"),
+    )
 
 
 def _hpa_for(kube: Kube, params: ScaleParams) -> Obj | None:

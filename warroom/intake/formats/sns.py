@@ -168,6 +168,11 @@ def parse_alarm(msg: SnsEnvelope) -> list[Alert]:
     for key, value in (("region", alarm.Region), ("account", alarm.AWSAccountId)):
         if value:
             labels[key] = value
+    arn = (alarm.AlarmArn or "").split(":")
+    if len(arn) > 3 and arn[0] == "arn" and arn[3]:
+        labels["aws_region"] = arn[
+            3
+        ]  # "Region" is a display name (US East (N. Virginia)); steps need the code
     if alarm.Trigger is not None:
         if alarm.Trigger.MetricName:
             labels["metric"] = alarm.Trigger.MetricName
