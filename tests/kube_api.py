@@ -82,8 +82,9 @@ KINDS = {
     "events": Kind("", "v1", "Event", short=("ev",)),
     "namespaces": Kind("", "v1", "Namespace", namespaced=False, short=("ns",)),
     "horizontalpodautoscalers": Kind("autoscaling", "v2", "HorizontalPodAutoscaler", short=("hpa",)),
+    "configmaps": Kind("", "v1", "ConfigMap", short=("cm",)),
 }
-WRITABLE = {"deployments", "horizontalpodautoscalers", "pods", "replicasets"}
+WRITABLE = {"configmaps", "deployments", "horizontalpodautoscalers", "pods", "replicasets"}
 
 
 class ApiError(Exception):
@@ -673,6 +674,18 @@ class FakeCluster:
         current = self.get(resource, namespace, name)
         new = _apply_patch(current, content_type, patch)
         return self._write(resource, namespace, name, new, dry_run=dry_run)
+
+    def managed(self, resource: str, obj: dict[str, Any], manager: str, dry_run: bool) -> dict[str, Any]:
+        """Record who wrote a ConfigMap and when, as the API server's managedFields do (other kinds are
+        compared with kubectl's objects byte for byte, so they carry none)."""
+        if resource != "configmaps" or dry_run:
+            return obj
+        meta = obj["metadata"]
+        stored = self.objects[resource][(meta.get("namespace", ""), meta["name"])]
+        entries = [m for m in stored["metadata"].get("managedFields") or [] if m.get("manager") != manager]
+        entries.append({"manager": manager, "operation": "Update", "apiVersion": "v1", "time": _ts(self.now)})
+        stored["metadata"]["managedFields"] = entries
+        return copy.deepcopy(stored)
 
     def delete(self, resource: str, namespace: str, name: str, *, dry_run: bool = False) -> dict[str, Any]:
         obj = self.get(resource, namespace, name)
@@ -1549,25 +1562,17 @@ class _Handler(BaseHTTPRequestHandler):
                     },
                     "application/json",
                 )
+            manager = query.get("fieldManager") or self.headers.get("User-Agent", "unknown").split("/")[0]
             if method == "POST":
-                return (
-                    201,
-                    cluster.create(resource, ns or "", body or {}, dry_run=dry_run),
-                    "application/json",
-                )
+                created = cluster.create(resource, ns or "", body or {}, dry_run=dry_run)
+                return 201, cluster.managed(resource, created, manager, dry_run), "application/json"
             if method == "PUT" and name:
-                return (
-                    200,
-                    cluster.update(resource, ns or "", name, body or {}, dry_run=dry_run),
-                    "application/json",
-                )
+                updated = cluster.update(resource, ns or "", name, body or {}, dry_run=dry_run)
+                return 200, cluster.managed(resource, updated, manager, dry_run), "application/json"
             if method == "PATCH" and name:
                 ctype = self.headers.get("Content-Type", "").split(";")[0].strip()
-                return (
-                    200,
-                    cluster.patch(resource, ns or "", name, ctype, body, dry_run=dry_run),
-                    "application/json",
-                )
+                patched = cluster.patch(resource, ns or "", name, ctype, body, dry_run=dry_run)
+                return 200, cluster.managed(resource, patched, manager, dry_run), "application/json"
             if method == "DELETE" and name:
                 return 200, cluster.delete(resource, ns or "", name, dry_run=dry_run), "application/json"
         raise ApiError(
