@@ -139,6 +139,10 @@ class Settings(BaseSettings):
     aws_region: str | None = Field(
         default=None, description="AWS region for AWS steps; default: the AWS SDK's own (AWS_REGION, profile)"
     )
+    appconfig_strategy: str = Field(
+        default="AppConfig.AllAtOnce",
+        description="AppConfig deployment strategy of a flag change (all at once: a kill switch)",
+    )
     kubernetes_service_host: str | None = Field(
         default=None, validation_alias="KUBERNETES_SERVICE_HOST", description="Set by Kubernetes in a pod"
     )

@@ -19,7 +19,9 @@ class FlagParams(BaseModel):
     flag: str = Field(pattern=r"^[A-Za-z0-9_.:-]+$", max_length=200)
     environment: str = Field(default="production", pattern=r"^[A-Za-z0-9_.-]+$")
     project: str | None = Field(
-        default=None, pattern=r"^[A-Za-z0-9_.-]+$", description="Default: the provider's default project"
+        default=None,
+        pattern=r"^[A-Za-z0-9_.-]+(/[A-Za-z0-9_.-]+)?$",
+        description="Default: the provider's default project (AppConfig: APPLICATION or APPLICATION/PROFILE)",
     )
 
 
