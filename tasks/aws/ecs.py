@@ -26,7 +26,14 @@ from tasks.aws.ecs_reads import (
     steady,
     where,
 )
-from tasks.aws.models import AwsChange, EcsRollbackParams, EcsScaleParams, EcsServiceParams, EcsServiceResult
+from tasks.aws.models import (
+    AwsChange,
+    EcsRollbackParams,
+    EcsScaleParams,
+    EcsServiceParams,
+    EcsServiceRef,
+    EcsServiceResult,
+)
 from warroom import capacity
 from warroom.steps import StepKind, step
 
@@ -94,6 +101,10 @@ def _following(
     return look
 
 
+def _update(api: Any, params: EcsServiceRef, **change: Any) -> None:
+    call(api, "UpdateService", where(params), cluster=params.cluster, service=params.service, **change)
+
+
 def _rollback(params: EcsRollbackParams, dry_run: bool) -> AwsChange:
     api = client("ecs", params.region)
     svc = describe_service(api, params)
@@ -126,14 +137,7 @@ def _rollback(params: EcsRollbackParams, dry_run: bool) -> AwsChange:
     )
     if dry_run:
         return AwsChange(summary=f"would roll back {what}", applied=False, dry_run=True, **base)
-    call(
-        api,
-        "UpdateService",
-        where(params),
-        cluster=params.cluster,
-        service=params.service,
-        taskDefinition=target_arn,
-    )
+    _update(api, params, taskDefinition=target_arn)
     result = AwsChange(summary=f"rolled back {what}", applied=True, **base)
     reached = _following(api, params, lambda s: short(str(s["taskDefinition"])) == short(target_arn))
     return follow(result, params.wait, reached)
@@ -224,14 +228,7 @@ def _scale(params: EcsScaleParams, dry_run: bool) -> AwsChange:
             MinCapacity=target,
         )
     try:
-        call(
-            api,
-            "UpdateService",
-            where(params),
-            cluster=params.cluster,
-            service=params.service,
-            desiredCount=target,
-        )
+        _update(api, params, desiredCount=target)
     except AwsError as exc:
         if not raise_floor:
             raise
