@@ -3,14 +3,19 @@
 from __future__ import annotations
 
 import sys
+import uuid
+from datetime import timedelta
 from typing import Annotated, Any
 
 import typer
 from rich.table import Table
 
 from cli.common import JSON_VERSION, columns, dump_json, err, fail, open_store, out
+from warroom.acknowledge import acknowledge as take_incident
+from warroom.duration import format_duration
 from warroom.incident import Incident, Role, Severity, Status
 from warroom.ledger import Attempt, RunLedger, StoreError
+from warroom.settings import get_settings
 
 app = typer.Typer(help="Incidents in the ledger.", no_args_is_help=True)
 
@@ -115,7 +120,13 @@ def incidents_show(
         ("closed", incident.closed_at),
     ):
         if value is not None:
-            out.print(f"{label}: {value.strftime('%Y-%m-%d %H:%M:%SZ')}")
+            took = incident.time_to_acknowledge_seconds if label == "acknowledged" else None
+            after = (
+                f" (time to acknowledge {format_duration(timedelta(seconds=took))})"
+                if took is not None
+                else ""
+            )
+            out.print(f"{label}: {value.strftime('%Y-%m-%d %H:%M:%SZ')}{after}")
     table = Table("time", "kind", "actor", "what", box=None)
     for e in timeline:
         table.add_row(e.at.strftime("%H:%M:%S"), e.kind, e.actor, e.text)
@@ -134,17 +145,14 @@ def acknowledge(
     becomes incident commander when nobody commands it yet."""
     store = open_store()
     try:
-        before = store.get(incident_id)
-        incident = store.acknowledge(before.number, actor=as_)
-        if incident.roles.commander is None:
-            incident = store.assign_role(incident.number, Role.COMMANDER, as_, actor=as_)
+        taken = take_incident(store, incident_id, as_, via="cli")
     except (StoreError, ValueError) as exc:
         fail(str(exc), 1)
+    incident = taken.incident
     when = incident.acknowledged_at
-    first = before.acknowledged_at is None
     out.print(
         f"{incident.id} acknowledged by {as_}"
-        if first
+        if taken.first
         else f"{incident.id} was acknowledged before, at {when}"
     )
     out.print(f"commander: {incident.roles.commander}")
@@ -177,3 +185,32 @@ def incidents_assign(
         f"{incident.id} commander {r.commander or '-'}, comms {r.comms_lead or '-'}, "
         f"responders {', '.join(r.responders) or '-'}, SMEs {', '.join(r.smes) or '-'}"
     )
+
+
+@app.command("severity")
+def incidents_severity(
+    incident_id: Annotated[str, typer.Argument(metavar="INC-N")],
+    level: Annotated[Severity, typer.Argument(help="P1, P2, P3 or P4")],
+    reason: Annotated[str, typer.Option(help="Why (recorded)")],
+    as_: Annotated[str, typer.Option("--as", help="Who changes it (recorded)")],
+) -> None:
+    """Change an incident's severity; the policy of the new level applies (updates, audience, paging)."""
+    from flows.paging import severity_changed
+    from warroom.runbook import load_catalogue
+
+    settings = get_settings()
+    store = open_store()
+    try:
+        before = store.get(incident_id)
+        incident = store.set_severity(before.number, level, actor=as_, reason=reason)
+        loaded = load_catalogue([settings.runbooks_dir]).runbooks.get(incident.runbook or "")
+        team = loaded.runbook.team if loaded else None
+        severity_changed(settings, store, incident, team, key=f"severity-policy:{uuid.uuid4().hex}")
+        pages = store.pages(incident.number)
+    except (StoreError, ValueError) as exc:
+        fail(str(exc), 1)
+    finally:
+        store.close()
+    out.print(f"{incident.id} severity {before.severity.value} -> {incident.severity.value}")
+    if pages and pages[-1].state.value == "open":
+        out.print(f"paged {pages[-1].person or 'nobody'} as {pages[-1].target}")

@@ -6,7 +6,7 @@ import os
 
 import typer
 
-from cli import actions, alerts, approving, incidents, runbooks, running, steps
+from cli import actions, alerts, approving, incidents, oncall, runbooks, running, steps
 from warroom.home import use_local_prefect_auth
 from warroom.settings import get_settings
 
@@ -21,6 +21,7 @@ app.command("approve")(approving.approve)
 app.command("run")(running.run)
 app.command("up")(running.up)
 app.add_typer(alerts.app, name="alerts")
+app.add_typer(oncall.app, name="oncall")
 
 
 def main() -> None:

@@ -21,6 +21,7 @@ from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId
 from prefect.client.schemas.objects import FlowRun, StateType
 from prefect.states import Scheduled
 
+from flows.paging import escalate_due
 from flows.response import record_lost
 from warroom.ledger import Attempt, AttemptState, RunLedger, Store, now
 from warroom.settings import Settings
@@ -37,6 +38,7 @@ class Keeper(threading.Thread):
         self.runs = RunLedger(store)
         self.stale = timedelta(seconds=settings.run_stale_seconds)
         self.poll = settings.keeper_poll_seconds
+        self.settings = settings
         self._stop = threading.Event()
 
     def start(self) -> None:
@@ -51,6 +53,11 @@ class Keeper(threading.Thread):
 
     def _loop(self) -> None:
         while not self._stop.wait(self.poll):
+            try:
+                for line in escalate_due(self.settings, self.store):
+                    log.info("keeper: %s", line)
+            except Exception:  # the ledger unreachable: the pages are still due next pass
+                log.exception("keeper: paging pass failed")
             try:
                 self.check()
             except Exception:  # Prefect or the ledger unreachable: the runs are still there next pass

@@ -29,6 +29,7 @@ from warroom.duration import format_duration
 from warroom.identity import Identity, answer_message, check_code, check_signature
 from warroom.incident import Incident
 from warroom.ledger import Attempt, Gate, GateState, RunLedger, Store, now, pause_key
+from warroom.oncall.current import on_call
 from warroom.runbook import ApprovalPolicy
 from warroom.settings import Settings
 
@@ -68,6 +69,7 @@ class GateRequest:
     settings: Settings
     event_key: str
     signed: bool = False  # count only signed answers (the runbook's policy or the severity level's)
+    team: str | None = None  # whose on-call schedule answers `oncall:` approvers and escalation
 
 
 class _Gate:
@@ -75,13 +77,16 @@ class _Gate:
         self.req = req
         self.gate = gate
         self.flow_run_id = flow_run_id
-        self.people = eligible(req.policy, req.settings.approver_groups, req.settings.oncall)
+        self.people = eligible(req.policy, req.settings.approver_groups, self._on_call())
         if gate.escalated_at is not None:
             self.people.update(self._secondary())
         self.answer_model = answer_model(req.params_model, req.adjustable)
 
+    def _on_call(self) -> dict[str, list[str]]:
+        return on_call(self.req.settings, self.req.store, self.req.team)
+
     def _secondary(self) -> list[str]:
-        return list(self.req.settings.oncall.get("secondary", []))[:1]
+        return list(self._on_call().get("secondary", []))[:1]
 
     def record(self, kind: str, text: str, data: dict[str, Any], **kw: Any) -> None:
         self.req.store.append(

@@ -194,6 +194,7 @@ def _gate(
             excluded=excluded,
             required=required,
             signed=signed,
+            team=response.runbook.team,
             settings=response.settings,
             event_key=f"{response.run_key}:gate:{proposal.id}",
         )

@@ -6,11 +6,13 @@ from __future__ import annotations
 from prefect.client.orchestration import get_client
 from prefect.context import FlowRunContext
 
+from flows.paging import start_paging
 from flows.response import Response, RunOutcome
 from warroom.duration import format_duration
 from warroom.expressions import ExpressionError, render_value
 from warroom.incident import Role, Status
-from warroom.severity import PostmortemPolicy, SeverityPolicy, classify, policy_for
+from warroom.oncall.current import on_call
+from warroom.severity import PostmortemPolicy, SeverityPolicy, classify, describe_policy, policy_for
 
 
 def triage(response: Response) -> RunOutcome | None:
@@ -26,19 +28,17 @@ def triage(response: Response) -> RunOutcome | None:
     else:
         response.record("triage", f"severity {triage.level.value}: {triage.reason}", once="triage")
     policy = policy_for(triage.level, response.settings.severity)
-    every = format_duration(policy.update_every) if policy.update_every else "as needed"
     response.record(
         "severity.policy",
-        f"{triage.level.value} ({policy.meaning}): stakeholder updates {every} to "
-        f"{', '.join(policy.notify) or 'nobody'}; status page {'yes' if policy.status_page else 'no'}; "
-        f"post-mortem {policy.postmortem.value}",
+        describe_policy(triage.level, policy),
         policy.model_dump(mode="json"),
         once=f"policy:{triage.level.value}",
     )
     plan_follow_up(response, policy)
     roles = response.incident.roles
-    oncall = response.settings.oncall
-    if roles.commander is None and oncall.get("primary"):
+    oncall = on_call(response.settings, response.store, response.runbook.team)
+    takes_command = policy.commander == "primary" or not policy.page  # else: the first to acknowledge
+    if roles.commander is None and takes_command and oncall.get("primary"):
         response.incident = response.store.assign_role(
             response.incident.number, Role.COMMANDER, oncall["primary"][0]
         )
@@ -46,6 +46,7 @@ def triage(response: Response) -> RunOutcome | None:
         response.incident = response.store.assign_role(
             response.incident.number, Role.COMMS_LEAD, oncall["comms"][0]
         )
+    start_paging(response.settings, response.store, response.incident, response.runbook.team)
     response.advance(Status.TRIAGED, f"triaged as {triage.level.value} by runbook {response.runbook.name}")
     tag_run(response)
     return None

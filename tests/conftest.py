@@ -30,6 +30,9 @@ REPO = Path(__file__).resolve().parent.parent
 def _isolated_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     """Every test gets its own WARROOM_HOME, so nothing leaks between tests or into ~/.warroom."""
     monkeypatch.setenv("WARROOM_HOME", str(tmp_path / "home"))
+    monkeypatch.setenv(
+        "WARROOM_ONCALL_DIR", str(tmp_path / "oncall")
+    )  # the shipped schedules only on purpose
     monkeypatch.delenv("WARROOM_DATABASE_URL", raising=False)
     get_settings.cache_clear()
     yield

@@ -239,5 +239,5 @@ def test_the_severity_policy_of_the_level_is_on_the_timeline_and_settings_overri
     [policy] = [e for e in env.timeline(incident.id) if e.kind == "severity.policy"]
     assert policy.text == (
         "P3 (medium, as this team defines it): stakeholder updates 5m to team, pager; status page yes; "
-        "post-mortem required"
+        "post-mortem required; no paging"
     )

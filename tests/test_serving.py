@@ -8,7 +8,6 @@ import re
 import signal
 import stat
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -22,55 +21,11 @@ from tests.conftest import REPO
 from tests.flow_helpers import CAPACITY_RUNBOOK, write_runbook
 from tests.net import free_port
 from tests.service import running_service
+from tests.up_process import prefect_login as _login
+from tests.up_process import up_env as _env
+from tests.up_process import warroom as _warroom
+from tests.up_process import warroom_done as _warroom_done
 from warroom.runbook import load_catalogue
-
-
-def _env(tmp_path: Path, port: int) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("PREFECT_", "WARROOM_"))}
-    env.update(
-        WARROOM_HOME=str(tmp_path / "home"),
-        WARROOM_RUNBOOKS_DIR=str(tmp_path / "runbooks"),
-        WARROOM_STEP_MODULES='["tests.plugin_steps"]',
-        WARROOM_APPROVER_GROUPS='{"sre": ["alice", "dave"]}',
-        WARROOM_PREFECT_PORT=str(port),
-        WARROOM_RECEIVER_PORT=str(free_port()),
-        PREFECT_HOME=str(tmp_path / "prefect-client"),
-        COLUMNS="200",
-    )
-    return env
-
-
-def _login(env: dict[str, str]) -> tuple[str, str] | None:
-    """The login `warroom up` made for its Prefect server, once it has made it."""
-    path = Path(env["WARROOM_HOME"]) / "prefect-auth"
-    if not path.exists():
-        return None
-    user, _, password = path.read_text().strip().partition(":")
-    return user, password
-
-
-def _warroom(*args: str, env: dict[str, str], **kw: object) -> subprocess.Popen[str]:
-    return subprocess.Popen(
-        [sys.executable, "-m", "cli", *args],
-        cwd=REPO,
-        env=env,
-        text=True,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        **kw,  # type: ignore[call-overload]
-    )
-
-
-def _warroom_done(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    """A `warroom` command run to completion, as an engineer types it in another terminal."""
-    return subprocess.run(
-        [sys.executable, "-m", "cli", *args],
-        cwd=REPO,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
 
 
 @pytest.fixture

@@ -7,7 +7,7 @@ from datetime import date, datetime
 from enum import StrEnum
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, computed_field
 
 
 class Severity(StrEnum):
@@ -170,3 +170,11 @@ class Incident(BaseModel):
     mitigated_at: datetime | None = None
     resolved_at: datetime | None = None
     closed_at: datetime | None = None
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def time_to_acknowledge_seconds(self) -> float | None:
+        """Detected -> first acknowledged: the on-call response time (MTTA is its mean)."""
+        if self.acknowledged_at is None:
+            return None
+        return round((self.acknowledged_at - self.detected_at).total_seconds(), 1)

@@ -191,3 +191,36 @@ approval_gates = Table(
     UniqueConstraint("attempt_id", "proposal", name="uq_gate_per_attempt"),
     Index("ix_approval_gates_state", "state"),
 )
+
+# An override made from the CLI (a swap at 3 a.m.) lies over the team's YAML schedule until it ends.
+oncall_overrides = Table(
+    "oncall_overrides",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("team", String(100), nullable=False),
+    Column("layer", String(100), nullable=False),
+    Column("person", String(200), nullable=False),
+    Column("starts_at", DateTime(timezone=True), nullable=False),
+    Column("ends_at", DateTime(timezone=True), nullable=False),
+    Column("reason", Text, nullable=False),
+    Column("created_by", String(200), nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Index("ix_oncall_overrides_team", "team", "ends_at"),
+)
+
+# One row per escalation step of an incident: open until acknowledged or escalated past its due time.
+pages = Table(
+    "pages",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("incident_number", Integer, ForeignKey("incidents.number"), nullable=False),
+    Column("step", Integer, nullable=False),
+    Column("target", String(200), nullable=False),  # "payments/primary", or a person on the path
+    Column("person", String(200)),
+    Column("paged_at", DateTime(timezone=True), nullable=False),
+    Column("due_at", DateTime(timezone=True), nullable=False),
+    Column("state", String(20), nullable=False),  # open, acknowledged, escalated, exhausted
+    Column("closed_at", DateTime(timezone=True)),
+    UniqueConstraint("incident_number", "step", name="uq_page_step"),
+    Index("ix_pages_state_due", "state", "due_at"),
+)

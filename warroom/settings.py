@@ -47,7 +47,13 @@ class Settings(BaseSettings):
     )
     oncall: dict[str, list[str]] = Field(
         default_factory=dict,
-        description="On-call schedules: name -> people, current first (`primary`, `secondary`, `comms`)",
+        description="Static on-call for a set-up without schedules: name -> people, current first "
+        "(`primary`, `secondary`, `comms`); a schedule in oncall_dir answers for the names it has",
+    )
+    oncall_dir: Path = Field(default=Path("oncall"), description="Where the teams' on-call schedules live")
+    default_team: str | None = Field(
+        default=None,
+        description="Whose schedule answers for a runbook that names no team (default: the only one)",
     )
     approval_poll_seconds: float = Field(
         default=0.5, ge=0.1, le=10, description="How often a paused gate looks for an answer"
@@ -138,6 +144,27 @@ class Settings(BaseSettings):
     )
     aws_region: str | None = Field(
         default=None, description="AWS region for AWS steps; default: the AWS SDK's own (AWS_REGION, profile)"
+    )
+    page_channels: list[str] = Field(
+        default_factory=list,
+        description="How a page reaches people: notifier names (webhook, slack, pagerduty); none: the "
+        "timeline and `warroom oncall pages` only",
+    )
+    page_webhook_url: str | None = Field(default=None, description="Where the webhook notifier POSTs pages")
+    page_webhook_secret: SecretStr | None = Field(
+        default=None, description="HMAC-SHA256 key of the webhook notifier's X-Warroom-Signature"
+    )
+    slack_url: str = Field(default="https://slack.com/api", description="Slack Web API base URL")
+    slack_token: SecretStr | None = Field(default=None, description="Slack bot token (chat:write)")
+    slack_signing_secret: SecretStr | None = Field(
+        default=None,
+        description="Slack app signing secret: the receiver checks the acknowledge button's posts",
+    )
+    pagerduty_events_url: str = Field(
+        default="https://events.pagerduty.com", description="PagerDuty Events API v2 base URL"
+    )
+    pagerduty_routing_key: SecretStr | None = Field(
+        default=None, description="Integration key of the PagerDuty service that pages for Warroom"
     )
     appconfig_strategy: str = Field(
         default="AppConfig.AllAtOnce",

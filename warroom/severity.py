@@ -5,10 +5,11 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from datetime import timedelta
 from enum import StrEnum
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from warroom.duration import format_duration
 from warroom.expressions import evaluate_condition
 from warroom.incident import Severity
 
@@ -33,6 +34,16 @@ class SeverityPolicy(BaseModel):
         default=False,
         description="Gates at this level count only signed answers (`warroom approve`), whatever the runbook",
     )
+    page: bool = Field(default=False, description="An incident at this level pages whoever is on call")
+    commander: Literal["acknowledger", "primary"] = Field(
+        default="acknowledger",
+        description="Who commands when nobody is assigned: the first to acknowledge, or the primary on call "
+        "at triage",
+    )
+    ack_within: timedelta = Field(
+        default=timedelta(minutes=15),
+        description="A page not acknowledged this long goes to the next step of the escalation path",
+    )
 
 
 DEFAULT_POLICY: dict[Severity, SeverityPolicy] = {
@@ -42,6 +53,7 @@ DEFAULT_POLICY: dict[Severity, SeverityPolicy] = {
         notify=("all-hands", "c-level"),
         status_page=True,
         postmortem=PostmortemPolicy.REQUIRED,
+        page=True,
     ),
     Severity.P2: SeverityPolicy(
         meaning="high: significant feature impaired, many customers, degraded",
@@ -49,6 +61,7 @@ DEFAULT_POLICY: dict[Severity, SeverityPolicy] = {
         notify=("manager", "support"),
         status_page=True,
         postmortem=PostmortemPolicy.REQUIRED,
+        page=True,
     ),
     Severity.P3: SeverityPolicy(
         meaning="medium: minor feature, limited impact, workaround",
@@ -136,3 +149,15 @@ def classify(
     if label in LABEL_LEVELS:
         return Triage(level=LABEL_LEVELS[label], reason=f"alert label severity={label}{note}")
     return Triage(level=default, reason=f"default policy{note}")
+
+
+def describe_policy(level: Severity, policy: SeverityPolicy) -> str:
+    """One line of what a level obliges, as the timeline records it at triage and at a severity change."""
+    every = format_duration(policy.update_every) if policy.update_every else "as needed"
+    paging = f"pages on-call (acknowledge within {format_duration(policy.ack_within)})"
+    audience = ", ".join(policy.notify) or "nobody"
+    return (
+        f"{level.value} ({policy.meaning}): stakeholder updates {every} to {audience}; "
+        f"status page {'yes' if policy.status_page else 'no'}; post-mortem {policy.postmortem.value}; "
+        + (paging if policy.page else "no paging")
+    )

@@ -14,7 +14,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 from starlette.concurrency import run_in_threadpool
 
-from warroom.intake import auth
+from warroom.intake import auth, slack_actions
 from warroom.intake.alert import PayloadError, decode_json
 from warroom.intake.formats import FORMAT_NAMES, FORMATS
 from warroom.intake.router import Router
@@ -139,5 +139,25 @@ def create_app(settings: Settings, store: Store, router: Router) -> FastAPI:
                 note=parsed.note,
             ).model_dump(),
         )
+
+    @app.post("/slack/actions", responses={401: {"model": Rejection}, 400: {"model": Rejection}})
+    async def slack_action(request: Request) -> Any:
+        body = await _read_limited(request, 64 * 1024)
+        if body is None:
+            return _problem(413, "body larger than 64 KiB")
+        headers = {k.lower(): v for k, v in request.headers.items()}
+
+        def work() -> Any:
+            try:
+                slack_actions.verify(headers, body, settings)
+            except auth.Unauthorized as exc:
+                return _problem(401, str(exc))
+            try:
+                text = slack_actions.handle(body, settings, store)
+            except ValueError as exc:
+                return _problem(400, str(exc), "payload")
+            return JSONResponse({"response_type": "ephemeral", "replace_original": False, "text": text})
+
+        return await run_in_threadpool(work)
 
     return app

@@ -12,9 +12,10 @@ from warroom.ledger.engine import HEAD, MIGRATIONS, NotFound, StoreError, StoreU
 from warroom.ledger.gates import Gate, GateState, RunLedger, parse_pause_key, pause_key
 from warroom.ledger.incidents import Opened
 from warroom.ledger.intake import Intake
+from warroom.ledger.paging import OverrideRecord, Page, PageState, Paging
 
 
-class Store(Changes, Intake, Approvals, ActionItems):
+class Store(Changes, Intake, Approvals, ActionItems, Paging):
     """The ledger. Every write is one transaction; every change of state leaves a timeline event."""
 
 
@@ -28,6 +29,9 @@ __all__ = [
     "GateState",
     "NotFound",
     "Opened",
+    "OverrideRecord",
+    "Page",
+    "PageState",
     "RunLedger",
     "Store",
     "StoreError",

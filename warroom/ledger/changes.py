@@ -14,7 +14,7 @@ from sqlalchemy.exc import IntegrityError
 from warroom.incident import Incident, Role, Roles, Severity, Status, check_transition, incident_ref
 from warroom.ledger.engine import StoreError, now, number_of
 from warroom.ledger.incidents import Incidents, row_incident
-from warroom.schema import incidents
+from warroom.schema import incidents, pages
 
 
 class Changes(Incidents):
@@ -140,6 +140,11 @@ class Changes(Incidents):
                 )
                 self._append(
                     conn, number, "incident.acknowledged", f"acknowledged by {actor}", actor=actor, at=when
+                )
+                conn.execute(  # whoever acknowledges, the pages stop
+                    update(pages)
+                    .where(pages.c.incident_number == number, pages.c.state == "open")
+                    .values(state="acknowledged", closed_at=when)
                 )
             new = conn.execute(select(incidents).where(incidents.c.number == number)).mappings().one()
         return row_incident(new)

@@ -11,87 +11,17 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import yaml
 from pydantic import ValidationError
 
 from warroom import expressions
 from warroom.fieldpath import format_loc
 from warroom.runbook.model import Loc, Runbook, StepCall
 from warroom.steps import CheckResult, StepKind, get_step
-
-# --- errors with file and line -------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Problem:
-    file: str
-    line: int
-    field: str
-    message: str
-
-    def __str__(self) -> str:
-        return f"{self.file}:{self.line}: {self.field}: {self.message}"
+from warroom.yamldoc import FRIENDLY, Invalid, Problem, pydantic_problems, read_yaml
 
 
-class RunbookInvalid(ValueError):
-    def __init__(self, problems: list[Problem]) -> None:
-        super().__init__("\n".join(str(p) for p in problems))
-        self.problems = problems
-
-
-class _Lines:
-    """Where each path of a YAML document starts, so errors can name a line."""
-
-    def __init__(self, root: yaml.Node | None) -> None:
-        self.lines: dict[Loc, int] = {(): 1}
-        self.duplicates: list[tuple[Loc, int]] = []
-        if root is not None:
-            self._walk(root, ())
-
-    def _walk(self, node: yaml.Node, loc: Loc) -> None:
-        self.lines.setdefault(loc, node.start_mark.line + 1)
-        if isinstance(node, yaml.MappingNode):
-            seen: set[Any] = set()
-            for key_node, value_node in node.value:
-                key = key_node.value
-                if key in seen:
-                    self.duplicates.append(((*loc, key), key_node.start_mark.line + 1))
-                seen.add(key)
-                self.lines[(*loc, key)] = key_node.start_mark.line + 1
-                self._walk(value_node, (*loc, key))
-        elif isinstance(node, yaml.SequenceNode):
-            for i, item in enumerate(node.value):
-                self._walk(item, (*loc, i))
-
-    def line(self, loc: Loc) -> int:
-        loc = tuple(loc)
-        while loc not in self.lines:
-            loc = loc[:-1]
-        return self.lines[loc]
-
-
-_FRIENDLY = {
-    "extra_forbidden": "unknown key",
-    "missing": "required field is missing",
-}
-
-
-def _pydantic_problems(
-    exc: ValidationError, file: str, lines: _Lines, prefix: Loc = (), skip: set[str] | None = None
-) -> list[Problem]:
-    out = []
-    for err in exc.errors():
-        loc = tuple(p for p in err["loc"] if not (isinstance(p, str) and p.startswith("function-")))
-        if skip and loc and loc[0] in skip:
-            continue
-        message = _FRIENDLY.get(err["type"], err["msg"])
-        if message.startswith("Value error, "):
-            message = message[len("Value error, ") :]
-        if err["type"] == "extra_forbidden" and loc:
-            message = f"unknown key {loc[-1]!r}"
-        full = (*prefix, *loc)
-        out.append(Problem(file, lines.line(full), format_loc(full), message))
-    return out
+class RunbookInvalid(Invalid):
+    """A runbook file with problems, each naming file, line and field."""
 
 
 # --- loading and checking ----------------------------------------------------------------------------------
@@ -145,7 +75,7 @@ def _check_step_call(call: StepCall, section: str, index: int, runbook: Runbook)
                 continue  # checked again when rendered, with real values
             if not err["loc"] and templated:
                 continue  # a cross-field rule over values not known until run time
-            message = _FRIENDLY.get(err["type"], err["msg"]).removeprefix("Value error, ")
+            message = FRIENDLY.get(err["type"], err["msg"]).removeprefix("Value error, ")
             if err["type"] == "extra_forbidden":
                 allowed = ", ".join(spec.params.model_fields)
                 message = f"{call.use} has no param {field!r} (its params: {allowed})"
@@ -188,22 +118,16 @@ def _semantic_problems(runbook: Runbook) -> Iterator[tuple[Loc, str]]:
 def parse_runbook(text: str, file: str = "<runbook>") -> Runbook:
     """Parse and fully validate one runbook; raise :class:`RunbookInvalid` listing every problem."""
     try:
-        root = yaml.compose(text, Loader=yaml.SafeLoader)
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
-        line = mark.line + 1 if mark is not None else 1
-        problem = getattr(exc, "problem", None) or str(exc)
-        raise RunbookInvalid([Problem(file, line, "yaml", f"syntax error: {problem}")]) from None
-    lines = _Lines(root)
-    problems = [Problem(file, ln, format_loc(loc), "duplicate key") for loc, ln in lines.duplicates]
+        data, lines, problems = read_yaml(text, file)
+    except Invalid as exc:
+        raise RunbookInvalid(exc.problems) from None
     if not isinstance(data, dict):
         problems.append(Problem(file, 1, "<runbook>", "a runbook is a YAML mapping (name, description, ...)"))
         raise RunbookInvalid(problems)
     try:
         runbook = Runbook.model_validate(data)
     except ValidationError as exc:
-        raise RunbookInvalid(problems + _pydantic_problems(exc, file, lines)) from None
+        raise RunbookInvalid(problems + pydantic_problems(exc, file, lines)) from None
     problems += [
         Problem(file, lines.line(loc), format_loc(loc), msg) for loc, msg in _semantic_problems(runbook)
     ]

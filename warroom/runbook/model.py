@@ -266,6 +266,9 @@ class Runbook(BaseModel):
     description: str
     title: str | None = Field(default=None, description="Incident title template")
     service: str | None = None
+    team: str | None = Field(
+        default=None, description="Whose on-call schedule is paged and answers `oncall:` approvers"
+    )
     priority: int = Field(default=100, description="Lower wins when several runbooks match an alert")
     group_by: Literal["fingerprint", "group"] = "fingerprint"
     match: list[Matcher] = Field(default_factory=list)

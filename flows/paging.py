@@ -1,0 +1,134 @@
+"""Paging: an incident at a level that pages (severity policy) pages the first step of its team's
+escalation path (primary, then secondary, then whoever the schedule names after them); a page nobody
+acknowledges within the window goes to the next step. Every page, delivery and escalation is on the
+timeline; the ledger keeps which step is open, so any process can escalate it (`warroom up`'s keeper does).
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from tasks.notifiers import Notice, NotifyError, notifier
+from warroom.duration import format_duration
+from warroom.incident import Incident
+from warroom.ledger import Page, PageState, Store, now
+from warroom.oncall.current import on_call, roster, team_of
+from warroom.settings import Settings
+from warroom.severity import describe_policy, policy_for
+
+DEFAULT_PATH = ["primary", "secondary"]
+
+
+def _path(settings: Settings, team: str | None) -> tuple[str | None, list[str], timedelta | None]:
+    """The team whose schedule answers, its escalation path and its own acknowledgement window."""
+    schedule = team_of(settings, roster(settings), team)
+    if schedule is None:
+        return team, DEFAULT_PATH, None
+    return schedule.team, schedule.escalation.path, schedule.escalation.ack_within
+
+
+def page_step(
+    settings: Settings, store: Store, incident: Incident, team: str | None, step: int
+) -> Page | None:
+    """Page step ``step`` of the path (once: None when it was paged before or the path has no such step)."""
+    name, path, window = _path(settings, team)
+    if step >= len(path):
+        return None
+    target = path[step]
+    current = on_call(settings, store, name)
+    person: str | None = target  # a person named on the path, or whoever holds the layer now
+    if target in current:
+        person = current[target][0] if current[target] else None
+    ack_within = window or policy_for(incident.severity, settings.severity).ack_within
+    label = f"{name}/{target}" if name else target
+    at = now()
+    due = at + ack_within
+    who = person or f"nobody (no one on call for {label})"
+    text = (
+        f"paged {who} as {label}" + (" (escalated)" if step else "") + f"; acknowledge within "
+        f"{format_duration(ack_within)}: warroom ack {incident.id} --as {person or 'NAME'}"
+    )
+    page = store.open_page(incident.number, step, label, person, due, text, at=at)
+    if page is not None:
+        deliver(settings, store, incident, page, name)
+    return page
+
+
+def deliver(settings: Settings, store: Store, incident: Incident, page: Page, team: str | None) -> None:
+    """Send the page on every configured channel; each outcome on the timeline, a failure never lost."""
+    schedule = team_of(settings, roster(settings), team)
+    contact = schedule.people.get(page.person or "") if schedule else None
+    notice = Notice(
+        incident=incident.id,
+        title=incident.title,
+        severity=incident.severity.value,
+        person=page.person,
+        target=page.target,
+        step=page.step,
+        ack_within_seconds=(page.due_at - page.paged_at).total_seconds(),
+        slack_user=contact.slack if contact else None,
+        email=contact.email if contact else None,
+    )
+    for channel in settings.page_channels:
+        try:
+            said = notifier(channel).send(notice, settings)
+        except NotifyError as exc:
+            store.append(
+                incident.number,
+                "page.failed",
+                f"page to {page.person} by {channel} failed: {exc}",
+                data={"step": page.step, "channel": channel},
+            )
+            continue
+        store.append(
+            incident.number,
+            "page.delivered",
+            f"page to {page.person} by {channel}: {said}",
+            data={"step": page.step, "channel": channel},
+        )
+
+
+def start_paging(settings: Settings, store: Store, incident: Incident, team: str | None) -> Page | None:
+    """Page the first step when the incident's level pages and nobody has acknowledged it yet."""
+    if incident.acknowledged_at is not None or not policy_for(incident.severity, settings.severity).page:
+        return None
+    return page_step(settings, store, incident, team, 0)
+
+
+def escalate_due(settings: Settings, store: Store) -> list[str]:
+    """Escalate every page past its window whose incident nobody acknowledged; one line per page."""
+    done = []
+    for page in store.due_pages():
+        incident = store.get(page.incident_number)
+        team = page.target.split("/", 1)[0] if "/" in page.target else None
+        _, path, _ = _path(settings, team)
+        waited = format_duration(page.due_at - page.paged_at)
+        if page.step + 1 < len(path):
+            if store.close_page(
+                page, PageState.ESCALATED, f"{page.person} did not acknowledge within {waited}"
+            ):
+                page_step(settings, store, incident, team, page.step + 1)
+                done.append(f"{incident.id}: escalated past {page.target}")
+        elif store.close_page(
+            page,
+            PageState.EXHAUSTED,
+            f"nobody acknowledged within {waited} of the last page: the escalation path is exhausted",
+        ):
+            done.append(f"{incident.id}: escalation path exhausted")
+    return done
+
+
+def severity_changed(
+    settings: Settings, store: Store, incident: Incident, team: str | None, key: str
+) -> None:
+    """A severity set by a person re-applies the policy: what the level obliges now, and paging when the
+    new level pages and nobody has acknowledged yet."""
+    policy = policy_for(incident.severity, settings.severity)
+    store.append(
+        incident.number,
+        "severity.policy",
+        describe_policy(incident.severity, policy),
+        data=policy.model_dump(mode="json"),
+        key=key,
+    )
+    start_paging(settings, store, incident, team)

@@ -1,0 +1,58 @@
+"""A page as a Slack direct message (chat.postMessage to the person's user id) with an Acknowledge button;
+the button's press comes back to the receiver's /slack/actions, signed with the app's signing secret."""
+
+from __future__ import annotations
+
+import httpx
+
+from tasks.notifiers.base import Notice, Notifier, NotifyError
+from warroom.redact import redact_text, register_secret
+from warroom.settings import Settings
+
+ACK_ACTION = "warroom_ack"
+
+
+def blocks(notice: Notice) -> list[dict[str, object]]:
+    return [
+        {"type": "section", "text": {"type": "mrkdwn", "text": notice.text}},
+        {
+            "type": "actions",
+            "elements": [
+                {
+                    "type": "button",
+                    "action_id": ACK_ACTION,
+                    "style": "primary",
+                    "text": {"type": "plain_text", "text": f"Acknowledge {notice.incident}"},
+                    "value": notice.incident,
+                }
+            ],
+        },
+    ]
+
+
+class Slack(Notifier):
+    name = "slack"
+
+    def send(self, notice: Notice, settings: Settings) -> str:
+        if settings.slack_token is not None:
+            register_secret(settings.slack_token.get_secret_value())
+        if settings.slack_token is None:
+            raise NotifyError("slack: set WARROOM_SLACK_TOKEN (a bot token with chat:write)")
+        if not notice.slack_user:
+            raise NotifyError(f"slack: the schedule gives {notice.person or 'nobody'} no slack user id")
+        try:
+            response = httpx.post(
+                f"{settings.slack_url.rstrip('/')}/chat.postMessage",
+                json={"channel": notice.slack_user, "text": notice.text, "blocks": blocks(notice)},
+                headers={"Authorization": f"Bearer {settings.slack_token.get_secret_value()}"},
+                timeout=10,
+            )
+            body = response.json()
+        except (httpx.HTTPError, ValueError) as exc:
+            raise NotifyError(f"slack: cannot post: {redact_text(str(exc))[:200]}") from None
+        if response.status_code >= 300 or not body.get("ok"):
+            raise NotifyError(f"slack: {response.status_code} {body.get('error', 'not ok')}")
+        return f"message {body.get('ts', '?')} in {body.get('channel', notice.slack_user)}"
+
+
+NOTIFIER = Slack()

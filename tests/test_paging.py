@@ -1,0 +1,263 @@
+"""Paging as people meet it: an alert through `warroom up` pages whoever the schedule says is primary (by
+Slack with an Acknowledge button, and a signed webhook), escalates to the secondary when nobody
+acknowledges in time, and the button (or `warroom ack`) stops it, makes the acknowledger commander and
+puts the time to acknowledge on the incident. Windows are made short by the schedule, not by sleeping."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from flows.paging import escalate_due, page_step, start_paging
+from tests.flow_helpers import CAPACITY_RUNBOOK, write_runbook
+from tests.net import free_port
+from tests.service import running_service
+from tests.slack_peer import SIGNING_SECRET, TOKEN, running_slack, signed_interaction
+from tests.test_cli import warroom
+from tests.up_process import prefect_login, stop_up, up_env
+from tests.up_process import warroom as warroom_process
+from warroom.incident import Role, Severity
+from warroom.intake.auth import hmac_hex
+from warroom.ledger import PageState, Store
+from warroom.settings import get_settings
+
+SCHEDULE = """\
+team: sre
+timezone: UTC
+rotation: {length: 1w, start: 2026-01-05, handoff: {day: monday, time: "09:00"}}
+layers:
+  - {name: primary, members: [alice]}
+  - {name: secondary, members: [bob]}
+escalation: {ack_within: WINDOW, path: [primary, secondary]}
+people:
+  alice: {slack: U0ALICE}
+  bob: {slack: U0BOB}
+"""
+
+
+@contextmanager
+def webhook_peer() -> Iterator[tuple[str, list[tuple[dict[str, str], bytes]]]]:
+    got: list[tuple[dict[str, str], bytes]] = []
+
+    class Handler(BaseHTTPRequestHandler):
+        def log_message(self, *args: object) -> None:
+            pass
+
+        def do_POST(self) -> None:
+            got.append((dict(self.headers), self.rfile.read(int(self.headers.get("Content-Length", 0)))))
+            self.send_response(204)
+            self.end_headers()
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}/page", got
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def until(check: Callable[[], Any], timeout: float, what: str) -> Any:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        found = check()
+        if found:
+            return found
+        time.sleep(0.2)
+    raise AssertionError(f"{what} within {timeout} s")
+
+
+def test_an_alert_through_warroom_up_pages_primary_escalates_to_secondary_and_the_button_acknowledges(
+    tmp_path: Path,
+) -> None:
+    (tmp_path / "oncall").mkdir()
+    (tmp_path / "oncall" / "sre.yaml").write_text(SCHEDULE.replace("WINDOW", "3s"))
+    write_runbook(
+        tmp_path / "runbooks", CAPACITY_RUNBOOK.replace("APPROVAL_TIMEOUT", "120s").replace(" ESCALATE", "")
+    )
+    port = free_port()
+    with running_slack() as slack, webhook_peer() as (hook, hook_posts), running_service() as (url, _state):
+        env = {
+            **up_env(tmp_path, port),
+            "WARROOM_ONCALL_DIR": str(tmp_path / "oncall"),
+            "WARROOM_DEFAULT_SEVERITY": "P2",
+            "WARROOM_PAGE_CHANNELS": '["slack", "webhook"]',
+            "WARROOM_SLACK_URL": slack.url,
+            "WARROOM_SLACK_TOKEN": TOKEN,
+            "WARROOM_SLACK_SIGNING_SECRET": SIGNING_SECRET,
+            "WARROOM_PAGE_WEBHOOK_URL": hook,
+            "WARROOM_PAGE_WEBHOOK_SECRET": "hook-secret",
+            "WARROOM_KEEPER_POLL_SECONDS": "0.5",
+        }
+        up = warroom_process("up", env=env, start_new_session=True)
+        try:
+            api = f"http://127.0.0.1:{port}/api"
+
+            def served() -> bool:
+                try:
+                    found = httpx.post(
+                        f"{api}/deployments/filter", json={}, auth=prefect_login(env), timeout=2
+                    )
+                    return any(d["name"] == "svc-capacity" for d in found.json())
+                except (httpx.HTTPError, ValueError):
+                    return False
+
+            until(served, 120, "warroom up serves the runbook")
+            alert = tmp_path / "alert.json"
+            alert.write_text(
+                json.dumps(
+                    {
+                        "title": "ServiceUnhealthy",
+                        "labels": {"service": "checkout"},
+                        "annotations": {"service_url": url},
+                        "fingerprint": "svc-page",
+                    }
+                )
+            )
+            replayed = warroom("alerts", "replay", str(alert), "--format", "generic", env=env)
+            assert replayed.returncode == 0, replayed.stdout + replayed.stderr
+            incident = json.loads(replayed.stdout)["results"][0]["incident"]
+            [to_alice] = until(lambda: slack.messages_to("U0ALICE"), 90, "the primary is paged")
+            assert not slack.messages_to("U0BOB")
+            assert (
+                f"[P2] {incident}" in to_alice["text"]
+                and f"warroom ack {incident} --as alice" in to_alice["text"]
+            )
+            button = to_alice["blocks"][1]["elements"][0]
+            assert (button["action_id"], button["value"]) == ("warroom_ack", incident)
+            until(
+                lambda: slack.messages_to("U0BOB"), 30, "the secondary is paged after 3 s without an answer"
+            )
+
+            receiver = f"http://127.0.0.1:{env['WARROOM_RECEIVER_PORT']}/slack/actions"
+            body, headers = signed_interaction("U0BOB", incident)
+            forged = httpx.post(
+                receiver, content=body, headers={**headers, "X-Slack-Signature": "v0=" + "0" * 64}
+            )
+            assert forged.status_code == 401
+            stale_body, stale = signed_interaction("U0BOB", incident, at=time.time() - 600)
+            assert httpx.post(receiver, content=stale_body, headers=stale).status_code == 401
+            pressed = httpx.post(receiver, content=body, headers=headers)
+            assert pressed.status_code == 200, pressed.text
+            assert pressed.json()["text"] == f"{incident} acknowledged by bob; commander: bob"
+
+            shown = json.loads(warroom("incidents", "show", incident, "--json", env=env).stdout)["incident"]
+            assert shown["roles"]["commander"] == "bob"
+            assert shown["time_to_acknowledge_seconds"] >= 3
+            text = warroom("incidents", "show", incident, env=env).stdout
+            assert "time to acknowledge" in text
+            time.sleep(4)  # past the secondary's window: acknowledged, so nothing more happens
+            store = Store(f"sqlite:///{Path(env['WARROOM_HOME']) / 'warroom.db'}")
+            kinds = [e.kind for e in store.timeline(incident)]
+            pages = store.pages(incident)
+            store.close()
+        finally:
+            stop_up(up)
+    assert kinds.count("page.sent") == 2 and kinds.count("page.escalated") == 1
+    assert kinds.count("page.delivered") == 4 and "page.exhausted" not in kinds
+    assert [(p.person, p.state.value) for p in pages] == [("alice", "escalated"), ("bob", "acknowledged")]
+    assert len(hook_posts) == 2
+    for headers_sent, raw in hook_posts:
+        assert headers_sent["X-Warroom-Signature"] == f"sha256={hmac_hex('hook-secret', raw)}"
+    assert [json.loads(raw)["person"] for _, raw in hook_posts] == ["alice", "bob"]
+
+
+@pytest.fixture
+def paging_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[Store, dict[str, str]]]:
+    (tmp_path / "oncall").mkdir()
+    (tmp_path / "oncall" / "sre.yaml").write_text(SCHEDULE.replace("WINDOW", "1s"))
+    env = {
+        "WARROOM_HOME": str(tmp_path / "home"),
+        "WARROOM_ONCALL_DIR": str(tmp_path / "oncall"),
+        "WARROOM_RUNBOOKS_DIR": str(tmp_path / "runbooks"),
+    }
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    get_settings.cache_clear()
+    store = Store.from_settings()
+    yield store, env
+    store.close()
+
+
+def test_a_severity_raised_to_a_paging_level_pages_and_warroom_ack_stops_the_escalation(
+    paging_env: tuple[Store, dict[str, str]],
+) -> None:
+    store, env = paging_env
+    opened = store.open_or_attach("db:slow", title="DB slow", severity=Severity.P3).incident
+    assert start_paging(get_settings(), store, opened, None) is None  # P3 does not page
+    raised = warroom(
+        "incidents", "severity", opened.id, "P1", "--reason", "checkout down", "--as", "carol", env=env
+    )
+    assert raised.returncode == 0, raised.stdout + raised.stderr
+    assert "paged alice as sre/primary" in raised.stdout
+    acked = warroom("ack", opened.id, "--as", "alice", env=env)
+    assert acked.returncode == 0 and "commander: alice" in acked.stdout, acked.stdout + acked.stderr
+    time.sleep(1.2)
+    assert escalate_due(get_settings(), store) == []
+    # An escalation that lost the race with the acknowledgement pages nobody.
+    assert page_step(get_settings(), store, store.get(opened.id), None, 1) is None
+    timeline = store.timeline(opened.id)
+    [policy] = [e for e in timeline if e.kind == "severity.policy"]
+    assert policy.text.startswith("P1 (critical") and policy.text.endswith(
+        "pages on-call (acknowledge within 15m)"
+    )
+    assert [p.state.value for p in store.pages(opened.id)] == ["acknowledged"]
+
+
+def test_nobody_acknowledging_walks_the_whole_path_then_says_it_is_exhausted(
+    paging_env: tuple[Store, dict[str, str]],
+) -> None:
+    store, _ = paging_env
+    incident = store.open_or_attach("api:down", title="API down", severity=Severity.P1).incident
+    first = start_paging(get_settings(), store, incident, None)
+    assert first is not None and first.person == "alice"
+    assert start_paging(get_settings(), store, incident, None) is None  # a re-entered run pages nobody twice
+    assert escalate_due(get_settings(), store) == []  # not due yet
+    time.sleep(1.1)
+    assert escalate_due(get_settings(), store) == [f"{incident.id}: escalated past sre/primary"]
+    assert escalate_due(get_settings(), store) == []
+    assert not store.close_page(first, PageState.ESCALATED, "a second keeper")  # closed once, by one process
+    time.sleep(1.1)
+    assert escalate_due(get_settings(), store) == [f"{incident.id}: escalation path exhausted"]
+    texts = [e.text for e in store.timeline(incident.id) if e.kind.startswith("page.")]
+    assert texts[0].startswith("paged alice as sre/primary; acknowledge within 1s")
+    assert texts[1] == "alice did not acknowledge within 1s"
+    assert texts[2].startswith("paged bob as sre/secondary (escalated)")
+    assert "the escalation path is exhausted" in texts[3]
+
+
+def test_the_load_report_over_a_quarter_warns_of_a_hero_and_of_nights_woken(
+    paging_env: tuple[Store, dict[str, str]],
+) -> None:
+    store, env = paging_env
+    now = datetime.now(UTC).replace(hour=12, minute=0, second=0, microsecond=0)
+    schedule = [("alice", 3, 40), ("bob", 14, 6), ("carol", 11, 5)]  # who, hour of the page (UTC), how many
+    for person, hour, count in schedule:
+        for i in range(count):
+            at = (now - timedelta(days=2 + i * 2)).replace(hour=hour)
+            opened = store.open_or_attach(f"gen:{person}:{i}", title="generated", severity=Severity.P2, at=at)
+            store.open_page(
+                opened.incident.number, 0, "sre/primary", person, at + timedelta(minutes=15), "paged", at=at
+            )
+            store.assign_role(opened.incident.number, Role.COMMANDER, person)
+    result = warroom("oncall", "load", "--since", "90d", "--json", env=env)
+    assert result.returncode == 0, result.stdout + result.stderr
+    load = {row["person"]: row for row in json.loads(result.stdout)["load"]}
+    assert load["alice"]["pages"] == 40 and load["alice"]["commanded"] == 40
+    assert load["alice"]["off_hours"] >= 30  # 03:00 UTC, and weekends
+    assert any(w.startswith("hero: 40 pages") for w in load["alice"]["warnings"])
+    assert any(w.startswith("burnout:") for w in load["alice"]["warnings"])
+    assert not any(w.startswith("hero") for w in load["bob"]["warnings"] + load["carol"]["warnings"])
+    assert load["alice"]["hours_on_call"] > 0 and load["bob"]["hours_on_call"] > 0
+    table = warroom("oncall", "load", "--since", "90d", env=env)
+    assert "warning: alice: hero" in table.stdout

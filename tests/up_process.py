@@ -1,0 +1,70 @@
+"""`warroom` as processes, the way an engineer runs it: `warroom up` in one terminal, commands in another."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+from tests.conftest import REPO
+from tests.net import free_port
+
+
+def up_env(tmp_path: Path, port: int) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PREFECT_", "WARROOM_"))}
+    env.update(
+        WARROOM_HOME=str(tmp_path / "home"),
+        WARROOM_RUNBOOKS_DIR=str(tmp_path / "runbooks"),
+        WARROOM_STEP_MODULES='["tests.plugin_steps"]',
+        WARROOM_APPROVER_GROUPS='{"sre": ["alice", "dave"]}',
+        WARROOM_PREFECT_PORT=str(port),
+        WARROOM_RECEIVER_PORT=str(free_port()),
+        PREFECT_HOME=str(tmp_path / "prefect-client"),
+        COLUMNS="200",
+    )
+    return env
+
+
+def prefect_login(env: dict[str, str]) -> tuple[str, str] | None:
+    """The login `warroom up` made for its Prefect server, once it has made it."""
+    path = Path(env["WARROOM_HOME"]) / "prefect-auth"
+    if not path.exists():
+        return None
+    user, _, password = path.read_text().strip().partition(":")
+    return user, password
+
+
+def warroom(*args: str, env: dict[str, str], **kw: object) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [sys.executable, "-m", "cli", *args],
+        cwd=REPO,
+        env=env,
+        text=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        **kw,  # type: ignore[call-overload]
+    )
+
+
+def warroom_done(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    """A `warroom` command run to completion, as an engineer types it in another terminal."""
+    return subprocess.run(
+        [sys.executable, "-m", "cli", *args],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+def stop_up(proc: subprocess.Popen[str]) -> None:
+    """Ctrl-C, as a person stops `warroom up`; killed if it does not stop within 30 s."""
+    os.killpg(proc.pid, signal.SIGINT)
+    try:
+        proc.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
