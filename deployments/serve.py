@@ -20,6 +20,7 @@ from prefect.deployments.runner import RunnerDeployment
 from prefect.utilities.callables import ParameterSchema
 
 from deployments.keeper import Keeper
+from flows.acknowledge import acknowledge
 from flows.respond import respond
 from warroom.home import local_prefect_url, prefect_auth
 from warroom.intake.auth import home_token
@@ -130,6 +131,13 @@ def build_deployments(catalogue: Catalogue) -> list[RunnerDeployment]:
         )
         deployment._parameter_openapi_schema = ParameterSchema(**parameter_schema(rb))
         out.append(deployment)
+    taking: Any = acknowledge.to_deployment(
+        name="incident",
+        description="Acknowledge an incident from the UI: its pages stop, and you command it when nobody "
+        "does. Your one-time code (warroom approvers enroll) proves who you are.",
+        tags=["acknowledge"],
+    )
+    out.append(taking)
     return out
 
 
@@ -313,7 +321,7 @@ def serve_everything(settings: Settings, catalogue: Catalogue, console: Any) -> 
             home_token(settings)
             console.print(f"  bearer token: in {settings.home / 'intake-token'}")
         for d in deployments:
-            console.print(f"serving respond/{d.name}")
+            console.print(f"serving {d.flow_name}/{d.name}")
         console.print("Ctrl-C stops everything started here.")
         try:
             serve(*deployments, print_starting_message=False)

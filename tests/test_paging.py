@@ -261,3 +261,30 @@ def test_the_load_report_over_a_quarter_warns_of_a_hero_and_of_nights_woken(
     assert load["alice"]["hours_on_call"] > 0 and load["bob"]["hours_on_call"] > 0
     table = warroom("oncall", "load", "--since", "90d", env=env)
     assert "warning: alice: hero" in table.stdout
+
+
+def test_acknowledging_from_the_prefect_ui_takes_a_one_time_code_and_never_the_same_one_twice(
+    prefect_api: str, paging_env: tuple[Store, dict[str, str]]
+) -> None:
+    from flows.acknowledge import NotAcknowledged, acknowledge
+    from tests.flow_helpers import enrolled
+
+    store, _ = paging_env
+    totp = enrolled("alice")
+    first = store.open_or_attach("ui:1", title="UI ack", severity=Severity.P1).incident
+    second = store.open_or_attach("ui:2", title="UI ack too", severity=Severity.P1).incident
+    start_paging(get_settings(), store, first, None)
+    wrong = "000000" if totp.now() != "000000" else "111111"
+    with pytest.raises(NotAcknowledged, match="wrong one-time code for alice"):
+        acknowledge(first.id, "alice", wrong)
+    assert store.get(first.id).acknowledged_at is None
+    code = totp.now()
+    assert acknowledge(first.id, "alice", code) == f"{first.id} acknowledged by alice; commander: alice"
+    with pytest.raises(NotAcknowledged, match="that one-time code of alice was used before"):
+        acknowledge(second.id, "alice", code)
+    with pytest.raises(NotAcknowledged, match="mallory is not enrolled"):
+        acknowledge(second.id, "mallory", code)
+    kinds = [e.kind for e in store.timeline(first.id)]
+    assert "incident.acknowledge_refused" in kinds and "incident.acknowledged" in kinds
+    assert [p.state.value for p in store.pages(first.id)] == ["acknowledged"]
+    assert store.get(second.id).acknowledged_at is None

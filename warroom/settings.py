@@ -166,6 +166,10 @@ class Settings(BaseSettings):
     pagerduty_routing_key: SecretStr | None = Field(
         default=None, description="Integration key of the PagerDuty service that pages for Warroom"
     )
+    opsgenie_url: str = Field(
+        default="https://api.opsgenie.com", description="Opsgenie API base URL (EU: api.eu)"
+    )
+    opsgenie_api_key: SecretStr | None = Field(default=None, description="Opsgenie API integration key")
     appconfig_strategy: str = Field(
         default="AppConfig.AllAtOnce",
         description="AppConfig deployment strategy of a flag change (all at once: a kill switch)",

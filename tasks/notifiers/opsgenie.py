@@ -1,0 +1,49 @@
+"""A page handed to Opsgenie (Alert API v2) for teams that page there: one alert per incident (its alias is
+the incident), created at the first step and addressed to the paged person; Warroom keeps its own record
+and escalation."""
+
+from __future__ import annotations
+
+import httpx
+
+from tasks.notifiers.base import Notice, Notifier, NotifyError
+from warroom.redact import redact_text, register_secret
+from warroom.settings import Settings
+
+PRIORITY = {"P1": "P1", "P2": "P2", "P3": "P3", "P4": "P4"}
+
+
+class Opsgenie(Notifier):
+    name = "opsgenie"
+
+    def send(self, notice: Notice, settings: Settings) -> str:
+        if settings.opsgenie_api_key is None:
+            raise NotifyError("opsgenie: set WARROOM_OPSGENIE_API_KEY (an API integration key)")
+        key = settings.opsgenie_api_key.get_secret_value()
+        register_secret(key)
+        alert = {
+            "message": f"[{notice.severity}] {notice.incident} {notice.title}"[:130],
+            "alias": f"warroom-{notice.incident}",
+            "description": notice.text[:15000],
+            "priority": PRIORITY.get(notice.severity, "P3"),
+            "source": "warroom",
+            "details": {"paged": notice.person or "", "as": notice.target, "ack": notice.ack_command},
+            **({"responders": [{"type": "user", "username": notice.email}]} if notice.email else {}),
+        }
+        try:
+            response = httpx.post(
+                f"{settings.opsgenie_url.rstrip('/')}/v2/alerts",
+                json=alert,
+                headers={"Authorization": f"GenieKey {key}"},
+                timeout=10,
+            )
+        except httpx.HTTPError as exc:
+            raise NotifyError(
+                f"opsgenie: cannot reach the Alert API: {redact_text(str(exc))[:200]}"
+            ) from None
+        if response.status_code != 202:
+            raise NotifyError(f"opsgenie: {response.status_code} {redact_text(response.text.strip())[:200]}")
+        return f"request {response.json().get('requestId', '?')}"
+
+
+NOTIFIER = Opsgenie()
