@@ -95,3 +95,22 @@ def actions_done(
     except (StoreError, ValueError) as exc:
         fail(str(exc), 1)
     out.print(f"action item {item.id} on {item.incident}: {item.status.value}")
+
+
+@app.command("sync")
+def actions_sync(
+    incident_id: Annotated[str | None, typer.Option("--incident", metavar="INC-N")] = None,
+) -> None:
+    """Bring the tracker up to date: open what is not tracked yet, read back what was done there."""
+    from flows.tracking import sync, sync_all
+    from warroom.settings import get_settings
+
+    store = open_store()
+    try:
+        settings = get_settings()
+        lines = sync(settings, store, incident_id) if incident_id else sync_all(settings, store)
+    except (StoreError, ValueError) as exc:
+        fail(str(exc), 1)
+    finally:
+        store.close()
+    out.print("\n".join(lines) if lines else "tracker up to date")

@@ -6,7 +6,7 @@ import os
 
 import typer
 
-from cli import actions, alerts, approving, incidents, oncall, runbooks, running, steps
+from cli import actions, alerts, approving, incidents, oncall, postmortem, runbooks, running, steps
 from warroom.home import use_local_prefect_auth
 from warroom.settings import get_settings
 
@@ -22,6 +22,8 @@ app.command("run")(running.run)
 app.command("up")(running.up)
 app.add_typer(alerts.app, name="alerts")
 app.add_typer(oncall.app, name="oncall")
+app.add_typer(postmortem.app, name="postmortem")
+incidents.app.command("resolve")(postmortem.resolve)
 
 
 def main() -> None:

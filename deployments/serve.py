@@ -21,7 +21,9 @@ from prefect.utilities.callables import ParameterSchema
 
 from deployments.keeper import Keeper
 from flows.acknowledge import acknowledge
+from flows.postmortem import postmortem
 from flows.respond import respond
+from flows.tracking import tracker_sync
 from warroom.home import local_prefect_url, prefect_auth
 from warroom.intake.auth import home_token
 from warroom.intake.formats import FORMAT_NAMES
@@ -138,6 +140,22 @@ def build_deployments(catalogue: Catalogue) -> list[RunnerDeployment]:
         tags=["acknowledge"],
     )
     out.append(taking)
+    out.append(
+        postmortem.to_deployment(
+            name="draft",
+            description="Draft (again) the blameless post-mortem of a resolved incident and track its "
+            "follow-ups; sections the team edited and tasks already tracked are kept.",
+            tags=["postmortem"],
+        )
+    )
+    out.append(
+        tracker_sync.to_deployment(
+            name="every-15-minutes",
+            description="The tracker catches up with the ledger; action items closed there are done here.",
+            interval=900,
+            tags=["tracker"],
+        )
+    )
     return out
 
 

@@ -19,6 +19,7 @@ from flows.approval import GateLost
 from flows.hand_off import open_action_items
 from flows.investigate import investigate
 from flows.mitigate import mitigate_and_verify
+from flows.postmortem import draft_postmortem
 from flows.response import Heartbeat, Response, RunOutcome, record_lost, short_error
 from flows.triage import triage
 from warroom.expressions import ExpressionError, render_value
@@ -33,7 +34,7 @@ HandOff = Callable[[Response, RunOutcome], None]
 # A new phase is one entry here and its own module. The first phase that returns an outcome ends the
 # sequence; every hand-off then runs with that outcome (the run's follow-up, whatever the ending).
 PHASES: list[Phase] = [triage, investigate, mitigate_and_verify]
-HAND_OFFS: list[HandOff] = [open_action_items]
+HAND_OFFS: list[HandOff] = [open_action_items, draft_postmortem]
 
 
 def _on_gone(flow: Any, flow_run: Any, state: Any) -> None:

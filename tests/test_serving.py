@@ -34,7 +34,7 @@ def served(tmp_path: Path) -> Iterator[tuple[dict[str, str], str]]:
         tmp_path / "runbooks", CAPACITY_RUNBOOK.replace("APPROVAL_TIMEOUT", "120s").replace(" ESCALATE", "")
     )
     port = free_port()
-    env = _env(tmp_path, port)
+    env = {**_env(tmp_path, port), "WARROOM_DEFAULT_SEVERITY": "P1"}  # P1: paged, and a post-mortem owed
     proc = _warroom("up", env=env, start_new_session=True)
     api = f"http://127.0.0.1:{port}/api"
     deadline = time.monotonic() + 120
@@ -226,14 +226,41 @@ def test_alert_posted_to_the_receiver_runs_the_runbook(
         store = Store(f"sqlite:///{Path(env['WARROOM_HOME']) / 'warroom.db'}")
         while time.monotonic() < deadline and store.get(incident).status.value != "resolved":
             time.sleep(0.5)
+        while time.monotonic() < deadline and not store.tracked(incident, "local"):
+            time.sleep(0.5)
     timeline = store.timeline(incident)
+    tracked = store.tracked(incident, "local")
     store.close()
     assert [e.kind for e in timeline][:1] == ["alert.firing"]
     assert "runbook.launched" in [e.kind for e in timeline]
     changes = [e for e in timeline if e.kind == "status.changed"]
     assert changes[-1].data["to"] == "resolved"
-    assert [e.kind for e in timeline if e.id > changes[-1].id] == ["action_item.added"] * 2
+    after = [e.kind for e in timeline if e.id > changes[-1].id]
+    assert after[:3] == ["action_item.added", "action_item.added", "postmortem.drafted"]
     assert state.scale_calls == [4]
+    # The P1's learning: the post-mortem file with its six sections, the artifact on the incident in
+    # Prefect, the incident and its follow-ups tracked (here in the ledger, the default tracker).
+    document = (Path(env["WARROOM_HOME"]) / "postmortems" / f"{incident}.md").read_text()
+    headings = [line for line in document.splitlines() if line.startswith("## ")]
+    assert [h.split(". ", 1)[1] for h in headings] == [
+        "Incident Summary",
+        "Timeline",
+        "Root Cause",
+        "What Went Well",
+        "What Could Improve",
+        "Action Items",
+    ]
+    assert "approved by alice" in document and "Capacity plan: 4 replicas were too few" in document
+    assert sorted(tracked) == ["action:1", "action:2", "incident", "review"]
+    number = incident.split("-")[1]
+    found = httpx.post(
+        f"{_api}/artifacts/filter",
+        json={"artifacts": {"key": {"any_": [f"inc-{number}-postmortem"]}}},
+        auth=_login(env),
+    ).json()
+    assert found and "## 3. Root Cause" in found[0]["data"]
+    overdue = _warroom_done("actions", "list", "--overdue", "--json", env=env)
+    assert overdue.returncode == 0 and json.loads(overdue.stdout)["action_items"] == []
 
 
 def test_the_embedded_prefect_server_requires_basic_auth_when_configured(tmp_path: Path) -> None:

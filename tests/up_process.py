@@ -17,6 +17,7 @@ def up_env(tmp_path: Path, port: int) -> dict[str, str]:
     env.update(
         WARROOM_HOME=str(tmp_path / "home"),
         WARROOM_RUNBOOKS_DIR=str(tmp_path / "runbooks"),
+        WARROOM_ONCALL_DIR=str(tmp_path / "oncall"),
         WARROOM_STEP_MODULES='["tests.plugin_steps"]',
         WARROOM_APPROVER_GROUPS='{"sre": ["alice", "dave"]}',
         WARROOM_PREFECT_PORT=str(port),

@@ -224,3 +224,17 @@ pages = Table(
     UniqueConstraint("incident_number", "step", name="uq_page_step"),
     Index("ix_pages_state_due", "state", "due_at"),
 )
+
+# What a tracker was given for an incident: "incident", "review" or "action:ID", with the tracker's key.
+tracked_tasks = Table(
+    "tracked_tasks",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("incident_number", Integer, ForeignKey("incidents.number"), nullable=False),
+    Column("ref", String(40), nullable=False),
+    Column("tracker", String(40), nullable=False),
+    Column("key", String(200), nullable=False),
+    Column("url", Text),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    UniqueConstraint("tracker", "incident_number", "ref", name="uq_tracked_task"),
+)

@@ -170,6 +170,19 @@ class Settings(BaseSettings):
         default="https://api.opsgenie.com", description="Opsgenie API base URL (EU: api.eu)"
     )
     opsgenie_api_key: SecretStr | None = Field(default=None, description="Opsgenie API integration key")
+    tracker: str = Field(default="local", description="Where incidents and action items are tracked")
+    tracker_users: dict[str, str] = Field(
+        default_factory=dict, description="Warroom name -> tracker account (GitHub login, Jira account id)"
+    )
+    github_url: str = Field(default="https://api.github.com", description="GitHub REST API base URL")
+    github_repo: str | None = Field(
+        default=None, description="owner/name of the repository for incident issues"
+    )
+    github_token: SecretStr | None = Field(default=None, description="GitHub token (issues: write)")
+    jira_url: str | None = Field(default=None, description="Jira Cloud site, https://your-site.atlassian.net")
+    jira_user: str | None = Field(default=None, description="Jira account email for the API token")
+    jira_token: SecretStr | None = Field(default=None, description="Jira API token")
+    jira_project: str = Field(default="INC", description="Jira project key incidents are filed in")
     appconfig_strategy: str = Field(
         default="AppConfig.AllAtOnce",
         description="AppConfig deployment strategy of a flag change (all at once: a kill switch)",

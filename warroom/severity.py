@@ -35,6 +35,12 @@ class SeverityPolicy(BaseModel):
         description="Gates at this level count only signed answers (`warroom approve`), whatever the runbook",
     )
     page: bool = Field(default=False, description="An incident at this level pages whoever is on call")
+    review_within_days: int = Field(
+        default=5,
+        ge=1,
+        le=30,
+        description="The post-mortem review meets this many working days after resolution",
+    )
     commander: Literal["acknowledger", "primary"] = Field(
         default="acknowledger",
         description="Who commands when nobody is assigned: the first to acknowledge, or the primary on call "
@@ -54,6 +60,7 @@ DEFAULT_POLICY: dict[Severity, SeverityPolicy] = {
         status_page=True,
         postmortem=PostmortemPolicy.REQUIRED,
         page=True,
+        review_within_days=3,
     ),
     Severity.P2: SeverityPolicy(
         meaning="high: significant feature impaired, many customers, degraded",

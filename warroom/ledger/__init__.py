@@ -13,9 +13,10 @@ from warroom.ledger.gates import Gate, GateState, RunLedger, parse_pause_key, pa
 from warroom.ledger.incidents import Opened
 from warroom.ledger.intake import Intake
 from warroom.ledger.paging import OverrideRecord, Page, PageState, Paging
+from warroom.ledger.tracking import TrackedTask, Tracking
 
 
-class Store(Changes, Intake, Approvals, ActionItems, Paging):
+class Store(Changes, Intake, Approvals, ActionItems, Paging, Tracking):
     """The ledger. Every write is one transaction; every change of state leaves a timeline event."""
 
 
@@ -36,6 +37,7 @@ __all__ = [
     "Store",
     "StoreError",
     "StoreUnavailable",
+    "TrackedTask",
     "now",
     "parse_pause_key",
     "pause_key",

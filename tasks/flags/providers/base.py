@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, ClassVar
 
 import httpx
 
-from warroom.redact import redact_text
+from tasks import rest
 from warroom.settings import Settings
 
 
@@ -43,39 +42,8 @@ class FlagProvider:
         raise NotImplementedError
 
 
-_RETRIED = {429, 502, 503, 504}
-
-
 def request(
     client: httpx.Client, method: str, url: str, *, what: str, attempts: int = 4, **kwargs: Any
 ) -> httpx.Response:
-    """One API call; a rate limit (429, honouring Retry-After up to 10 s) or a busy server is retried a
-    few times, anything else non-2xx becomes a FlagError carrying the provider's message."""
-    for attempt in range(attempts):
-        try:
-            response = client.request(method, url, **kwargs)
-        except httpx.HTTPError as exc:
-            raise FlagError(f"{what}: cannot reach the provider: {redact_text(str(exc))[:300]}") from None
-        if response.status_code not in _RETRIED or attempt == attempts - 1:
-            break
-        retry_after = response.headers.get("Retry-After", "")
-        delay = (
-            min(float(retry_after), 10.0) if retry_after.replace(".", "", 1).isdigit() else 0.5 * 2**attempt
-        )
-        time.sleep(delay)
-    if response.status_code >= 400:
-        raise FlagError(f"{what}: {response.status_code} {_message(response)}")
-    return response
-
-
-def _message(response: httpx.Response) -> str:
-    try:
-        body = response.json()
-    except ValueError:
-        return redact_text(response.text.strip()[:300]) or response.reason_phrase
-    if isinstance(body, dict):
-        for key in ("message", "error", "details"):
-            if body.get(key):
-                value = body[key]
-                return redact_text(str(value if not isinstance(value, list) else value[0])[:300])
-    return redact_text(str(body)[:300])
+    """One provider API call (tasks/rest.py); what is refused becomes a FlagError in the provider's words."""
+    return rest.request(client, method, url, what=what, error=FlagError, attempts=attempts, **kwargs)
