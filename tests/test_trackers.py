@@ -172,3 +172,88 @@ def test_a_tracker_down_or_refusing_leaves_the_ledger_whole_and_the_next_sync_ca
     failures = [e.text for e in store.timeline(n) if e.kind == "tracker.failed"]
     assert len(failures) == 3 and not any(JIRA_TOKEN in f or "wrong-token" in f for f in failures)
     assert [i.status for i in store.action_items("INC-1")] == [ActionItemStatus.OPEN]
+
+
+def test_every_tracker_module_is_registered() -> None:
+    from tasks.trackers import TRACKERS
+    from tests.conftest import REPO
+
+    modules = {p.stem for p in (REPO / "tasks" / "trackers").glob("*.py")} - {"__init__", "base"}
+    assert set(TRACKERS) == modules == {"generic", "github", "jira", "local"}
+
+
+def test_a_json_rest_tracker_described_by_url_templates_takes_tasks_without_code(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A GitScrum-shaped API: tasks under a project, subtasks under their task, answers wrapped in data."""
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    got: list[tuple[str, str, dict[str, object] | None]] = []
+    tasks: dict[str, dict[str, object]] = {}
+
+    class Handler(BaseHTTPRequestHandler):
+        def log_message(self, *args: object) -> None:
+            pass
+
+        def _answer(self, status: int, body: object) -> None:
+            raw = json.dumps(body).encode()
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(raw)))
+            self.end_headers()
+            self.wfile.write(raw)
+
+        def do_POST(self) -> None:
+            body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+            got.append(("POST", self.path, body))
+            uuid = f"t{len(tasks) + 1}"
+            tasks[uuid] = {
+                "uuid": uuid,
+                "status": {"name": "To do"},
+                "url": f"https://tracker.local/t/{uuid}",
+            }
+            self._answer(201, {"data": tasks[uuid]})
+
+        def do_GET(self) -> None:
+            got.append(("GET", self.path, None))
+            self._answer(200, {"data": tasks[self.path.rsplit("/", 1)[-1]]})
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    config = {
+        "url": f"http://127.0.0.1:{server.server_address[1]}/api/v1",
+        "create": "/projects/ops/tasks",
+        "subtask": "/tasks/{parent}/subtasks",
+        "status": "/tasks/{key}",
+        "key_field": "data.uuid",
+        "url_field": "data.url",
+        "done_field": "data.status.name",
+        "done_values": ["Done"],
+    }
+    try:
+        n = resolved_incident(store)
+        use(monkeypatch, WARROOM_TRACKER="generic", WARROOM_GENERIC_TRACKER=json.dumps(config))
+        assert sync(get_settings(), store, n) == [
+            "INC-1: incident tracked as t1",
+            "INC-1: action:1 tracked as t2",
+        ]
+        assert [(m, p) for m, p, _ in got] == [
+            ("POST", "/api/v1/projects/ops/tasks"),
+            ("POST", "/api/v1/tasks/t1/subtasks"),
+            ("GET", "/api/v1/tasks/t2"),
+        ]
+        action = got[1][2] or {}
+        assert (action["title"], action["assignee"], action["due"], action["parent"]) == (
+            "Add canary deployment",
+            "acct-bob",
+            "2026-12-05",
+            "t1",
+        )
+        tasks["t2"]["status"] = {"name": "Done"}
+        assert sync(get_settings(), store, n) == ["INC-1: action item 1 done in generic"]
+    finally:
+        server.shutdown()
+        server.server_close()
+    [item] = store.action_items("INC-1")
+    assert item.tracker_url == "https://tracker.local/t/t2"

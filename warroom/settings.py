@@ -7,11 +7,27 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from pydantic import AliasChoices, Field, SecretStr
+from pydantic import AliasChoices, BaseModel, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from warroom.incident import Severity
 from warroom.severity import SeverityPolicy
+
+
+class GenericTracker(BaseModel):
+    """A tracker with a JSON REST API (GitScrum, an in-house one) described instead of coded: where to POST
+    a task (``{parent}`` for a subtask), where to read one (``{key}``), and which fields of the answer are the
+    key, the URL and the status (dotted paths)."""
+
+    url: str
+    create: str = "/tasks"
+    subtask: str | None = Field(default=None, description="Default: create, with parent in the body")
+    status: str = "/tasks/{key}"
+    token: SecretStr | None = None
+    key_field: str = "id"
+    url_field: str | None = "url"
+    done_field: str = "status"
+    done_values: list[str] = Field(default_factory=lambda: ["done", "closed"])
 
 
 class Settings(BaseSettings):
@@ -183,6 +199,9 @@ class Settings(BaseSettings):
     jira_user: str | None = Field(default=None, description="Jira account email for the API token")
     jira_token: SecretStr | None = Field(default=None, description="Jira API token")
     jira_project: str = Field(default="INC", description="Jira project key incidents are filed in")
+    generic_tracker: GenericTracker | None = Field(
+        default=None, description="A JSON REST tracker described by URL templates and response fields"
+    )
     appconfig_strategy: str = Field(
         default="AppConfig.AllAtOnce",
         description="AppConfig deployment strategy of a flag change (all at once: a kill switch)",
