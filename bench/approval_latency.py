@@ -25,7 +25,7 @@ from pathlib import Path
 from uuid import UUID
 
 REPO = Path(__file__).resolve().parent.parent
-# Run as a script, bench/ comes first on the path, and bench/kubernetes.py would shadow the client library.
+# Run as a script, bench/ comes first on the path: keep it off, so no module there shadows a library.
 sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != REPO / "bench"]
 sys.path.insert(0, str(REPO))
 

@@ -6,7 +6,7 @@ import os
 
 import typer
 
-from cli import actions, alerts, approving, incidents, oncall, postmortem, runbooks, running, steps
+from cli import actions, alerts, approving, demo, incidents, oncall, postmortem, runbooks, running, steps
 from warroom.home import use_local_prefect_auth
 from warroom.settings import get_settings
 
@@ -20,6 +20,7 @@ app.add_typer(approving.approvers, name="approvers")
 app.command("approve")(approving.approve)
 app.command("run")(running.run)
 app.command("up")(running.up)
+app.command("demo")(demo.demo)
 app.add_typer(alerts.app, name="alerts")
 app.add_typer(oncall.app, name="oncall")
 app.add_typer(postmortem.app, name="postmortem")

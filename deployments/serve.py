@@ -341,6 +341,7 @@ def serve_everything(settings: Settings, catalogue: Catalogue, console: Any) -> 
         for d in deployments:
             console.print(f"serving {d.flow_name}/{d.name}")
         console.print("Ctrl-C stops everything started here.")
+        console.print("New here? In another terminal, `warroom demo` plays a bad deploy in a sandbox.")
         try:
             serve(*deployments, print_starting_message=False)
         except KeyboardInterrupt:

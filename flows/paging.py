@@ -36,9 +36,12 @@ def page_step(
         return None
     target = path[step]
     current = on_call(settings, store, name)
+    schedule = team_of(settings, roster(settings), name)
+    layers = {x.name for x in schedule.layers} if schedule else {*DEFAULT_PATH, *settings.oncall}
     person: str | None = target  # a person named on the path, or whoever holds the layer now
-    if target in current:
-        person = current[target][0] if current[target] else None
+    if target in layers:
+        holders = current.get(target) or []
+        person = holders[0] if holders else None
     ack_within = window or policy_for(incident.severity, settings.severity).ack_within
     label = f"{name}/{target}" if name else target
     at = now()

@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
-from tests.kube_api import FakeCluster, RunningCluster, running_cluster
+from sandbox.kube import FakeCluster, RunningCluster, running_cluster
 from tests.moto_server import aws_env, running_moto
 from tests.sshd import Sshd, running_sshd
 from tests.unleash_server import UnleashServer, running_unleash
@@ -112,7 +112,7 @@ def sshd(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sshd]:
 
 @pytest.fixture
 def kube(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[RunningCluster]:
-    """A loopback Kubernetes API server (tests/kube_api.py) with KUBECONFIG pointing at it."""
+    """A loopback Kubernetes API server (sandbox/kube/) with KUBECONFIG pointing at it."""
     with running_cluster(FakeCluster(), tmp_path / "kube") as running:
         monkeypatch.setenv("KUBECONFIG", str(running.kubeconfig))
         get_settings.cache_clear()

@@ -1,4 +1,4 @@
-"""flagd flag definitions in a Kubernetes ConfigMap, through the loopback test API server (tests/kube_api.py):
+"""flagd flag definitions in a Kubernetes ConfigMap, through the loopback test API server (sandbox/kube/):
 one flag switched off as ``state: DISABLED`` with everything else about it kept; refusals in the API
 server's words."""
 
@@ -9,9 +9,9 @@ from typing import Any
 
 import pytest
 
+from sandbox.kube import READ_ONLY, RunningCluster
 from tasks.flags import steps
 from tasks.flags.models import FlagParams
-from tests.kube_api import READ_ONLY, RunningCluster
 from warroom.settings import get_settings
 
 CHECKOUT = {

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 
-from tests.kube_api import READ_ONLY, RunningCluster
+from sandbox.kube import READ_ONLY, RunningCluster
 
 
 def test_kubectl_reads_rollout_history_from_replica_sets(kube: RunningCluster) -> None:

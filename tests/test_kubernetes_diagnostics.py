@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from sandbox.kube import Rule, RunningCluster, rollout_scene
 from tasks.kubernetes.client import KubeError
 from tasks.kubernetes.diagnostics import (
     baseline,
@@ -23,7 +24,6 @@ from tasks.kubernetes.models import (
     PodHealthParams,
     RolloutHistoryParams,
 )
-from tests.kube_api import Rule, RunningCluster, rollout_scene
 from warroom.redact import register_secret
 from warroom.settings import get_settings
 

@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 
+from sandbox.kube import READ_ONLY, START, FakeCluster, RunningCluster, rollout_scene, running_cluster
 from tasks.kubernetes.mitigations import (
     restart,
     restart_dry_run,
@@ -23,7 +24,6 @@ from tasks.kubernetes.mitigations import (
     scale_target,
 )
 from tasks.kubernetes.models import RestartParams, RollbackParams, ScaleParams
-from tests.kube_api import READ_ONLY, START, FakeCluster, RunningCluster, rollout_scene, running_cluster
 from warroom.settings import get_settings
 
 WEB = {"namespace": "prod", "deployment": "web"}

@@ -10,9 +10,9 @@ from collections.abc import Iterator
 import pytest
 
 from flows.answer import answer_gate
+from sandbox.kube import RunningCluster, rollout_scene
 from tests.conftest import REPO
 from tests.flow_helpers import FlowThread, code, wait_for_gate, wait_for_incident
-from tests.kube_api import RunningCluster, rollout_scene
 from warroom.ledger import Store
 from warroom.settings import get_settings
 

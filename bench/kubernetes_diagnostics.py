@@ -2,14 +2,14 @@
 
 The scene: a Deployment with 10 revisions whose last one crash-loops, its rolling update stalled with
 200 pods up (120 of revision 9, 80 of revision 10), served by the loopback test API server
-(tests/kube_api.py) over TLS. The five diagnostics of runbooks/k8s-bad-deploy.yaml (rollout history,
+(sandbox/kube/) over TLS. The five diagnostics of runbooks/k8s-bad-deploy.yaml (rollout history,
 pod health, events, logs, baseline) run in parallel as the flow runs them, through the official client.
 
 Prints, per step and together: API calls, bytes received, wall time (median of --repeat runs), and the
 same at 40 pods, to show the calls do not grow with the pod count (lists with selectors, never pod by
 pod). The API server's own time is shown apart: here it shares the 2 cores with the client.
 
-Run: python bench/kubernetes.py [--repeat 5] [--pods 200]
+Run: python bench/kubernetes_diagnostics.py [--repeat 5] [--pods 200]
 """
 
 from __future__ import annotations
@@ -28,6 +28,7 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
 sys.path.insert(0, str(REPO))
 
+from sandbox.kube import FakeCluster, rollout_scene, running_cluster  # noqa: E402
 from tasks.kubernetes.diagnostics import baseline, events, logs, pod_health, rollout_history  # noqa: E402
 from tasks.kubernetes.models import (  # noqa: E402
     DeploymentRef,
@@ -36,7 +37,6 @@ from tasks.kubernetes.models import (  # noqa: E402
     PodHealthParams,
     RolloutHistoryParams,
 )
-from tests.kube_api import FakeCluster, rollout_scene, running_cluster  # noqa: E402
 from warroom.settings import get_settings  # noqa: E402
 
 REF = {"namespace": "prod", "deployment": "web"}

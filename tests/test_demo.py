@@ -1,0 +1,42 @@
+"""`warroom demo` as a newcomer runs it after the README's first command: the bad-deploy story end to end in
+a sandbox (the Kubernetes API stand-in, a service, `warroom up` in a throwaway home), exit 0 when resolved."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+from tests.conftest import REPO
+
+
+def _demo(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "cli", "demo", *args],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        stdin=subprocess.DEVNULL,
+        env={**os.environ, "COLUMNS": "200"},
+    )
+
+
+def test_the_demo_plays_the_bad_deploy_story_to_resolved_and_says_what_happened() -> None:
+    done = _demo("--approve-as", "alice")
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    said = done.stdout
+    assert "sandbox: Kubernetes API with prod/web (revision 3 crash-loops" in said
+    assert "proposed: proposed rollback (kubernetes.rollback)" in said
+    assert "dry run: would roll prod/web back from revision 3 (web:3) to the template of revision 2" in said
+    assert "approved by alice (signed)" in said
+    assert "resolved: prod/web runs web:2 again" in said
+    assert "| verification.passed | warroom | health_after (http.check): status 200" in said
+    assert "paged nobody (no one on call for primary)" in said  # the demo has no schedule: nobody is woken
+    assert "## 1. Incident Summary" in said and "(approved by alice)" in said
+    assert "Prefect UI: http://127.0.0.1:" in said
+
+
+def test_without_a_terminal_the_demo_asks_for_an_approver_up_front() -> None:
+    done = _demo()
+    assert done.returncode == 2 and "give --approve-as NAME" in done.stderr
