@@ -6,7 +6,19 @@ import os
 
 import typer
 
-from cli import actions, alerts, approving, demo, incidents, oncall, postmortem, runbooks, running, steps
+from cli import (
+    actions,
+    alerts,
+    approving,
+    demo,
+    gameday,
+    incidents,
+    oncall,
+    postmortem,
+    runbooks,
+    running,
+    steps,
+)
 from warroom.home import use_local_prefect_auth
 from warroom.settings import get_settings
 
@@ -21,6 +33,7 @@ app.command("approve")(approving.approve)
 app.command("run")(running.run)
 app.command("up")(running.up)
 app.command("demo")(demo.demo)
+app.command("gameday")(gameday.gameday)
 app.add_typer(alerts.app, name="alerts")
 app.add_typer(oncall.app, name="oncall")
 app.add_typer(postmortem.app, name="postmortem")

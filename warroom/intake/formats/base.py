@@ -50,6 +50,12 @@ class AlertFormat:
         """The alerts in the decoded JSON body; ``PayloadError`` names the field that is wrong."""
         raise NotImplementedError
 
+    def replayed(self, data: Any, settings: Settings) -> list[Alert]:
+        """The alerts of a saved payload, for a game day: parsed as received but with nothing answered
+        and nothing fetched (a handshake is not made again; a signature is not checked). Never for live
+        traffic, which is authenticated before it is parsed."""
+        return self.parse(data, settings)
+
     def receive(self, data: Any, settings: Settings) -> Parsed:
         note = self.handshake(data, settings)
         if note is not None:
