@@ -20,11 +20,11 @@ def test_the_shipped_cases_pass_in_the_sandbox_and_report_as_junit(tmp_path: Pat
     report = tmp_path / "gameday.xml"
     done = warroom("gameday", str(REPO / "gameday"), "--sandbox", "--check", "--junit", str(report))
     assert done.returncode == 0, done.stdout + done.stderr
-    assert "5 of 5 case(s) as expected" in done.stdout
+    assert "7 of 7 case(s) as expected" in done.stdout
     assert "would propose rollback (approval simulated, not asked)" in done.stdout
     assert "not proposed restart: when `" in done.stdout and "rollout.last_change_minutes=7.0" in done.stdout
     suite = ET.parse(report).getroot()
-    assert (suite.get("tests"), suite.get("failures")) == ("5", "0")
+    assert (suite.get("tests"), suite.get("failures")) == ("7", "0")
 
 
 def test_a_rule_broken_on_purpose_fails_the_check_with_a_readable_diff(tmp_path: Path) -> None:
