@@ -2,21 +2,10 @@
 
 from __future__ import annotations
 
-import importlib
-import pkgutil
-
 from tasks.notifiers.base import Notice, Notifier, NotifyError
+from warroom.registry import discover
 
-
-def _discover() -> dict[str, Notifier]:
-    found: dict[str, Notifier] = {}
-    for module in sorted(m.name for m in pkgutil.iter_modules(__path__) if m.name != "base"):
-        notifier = importlib.import_module(f"{__name__}.{module}").NOTIFIER
-        found[notifier.name] = notifier
-    return found
-
-
-NOTIFIERS: dict[str, Notifier] = _discover()
+NOTIFIERS: dict[str, Notifier] = discover(__name__, __path__, "NOTIFIER", Notifier)
 
 
 def notifier(name: str) -> Notifier:

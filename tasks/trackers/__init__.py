@@ -2,21 +2,10 @@
 
 from __future__ import annotations
 
-import importlib
-import pkgutil
-
 from tasks.trackers.base import Created, TaskSpec, Tracker, TrackerError
+from warroom.registry import discover
 
-
-def _discover() -> dict[str, Tracker]:
-    found: dict[str, Tracker] = {}
-    for module in sorted(m.name for m in pkgutil.iter_modules(__path__) if m.name != "base"):
-        tracker = importlib.import_module(f"{__name__}.{module}").TRACKER
-        found[tracker.name] = tracker
-    return found
-
-
-TRACKERS: dict[str, Tracker] = _discover()
+TRACKERS: dict[str, Tracker] = discover(__name__, __path__, "TRACKER", Tracker)
 
 
 def tracker(name: str) -> Tracker:

@@ -2,21 +2,10 @@
 
 from __future__ import annotations
 
-import importlib
-import pkgutil
-
 from tasks.flags.providers.base import FlagError, FlagProvider, FlagReading, FlagRef
+from warroom.registry import discover
 
-
-def _discover() -> dict[str, FlagProvider]:
-    found: dict[str, FlagProvider] = {}
-    for module in sorted(m.name for m in pkgutil.iter_modules(__path__) if m.name != "base"):
-        provider = importlib.import_module(f"{__name__}.{module}").PROVIDER
-        found[provider.name] = provider
-    return found
-
-
-PROVIDERS: dict[str, FlagProvider] = _discover()
+PROVIDERS: dict[str, FlagProvider] = discover(__name__, __path__, "PROVIDER", FlagProvider)
 
 
 def provider(name: str) -> FlagProvider:
