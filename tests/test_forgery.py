@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import time
 import uuid
 from datetime import timedelta
 from pathlib import Path
@@ -57,7 +58,17 @@ def _start(url: str, *, proven: bool = True, requested_by: str = "dave") -> tupl
 
 def _resume(flow_run_id: str, answer: dict[str, Any]) -> str:
     """What anyone who reaches the Prefect API can do: resume the paused run with input of their choosing."""
-    resp = httpx.post(f"{PREFECT_API_URL.value()}/flow_runs/{flow_run_id}/resume", json={"run_input": answer})
+    for _ in range(
+        20
+    ):  # Prefect's own SQLite answers 5xx ("database is locked") under load: retry, as clients do
+        resp = httpx.post(
+            f"{PREFECT_API_URL.value()}/flow_runs/{flow_run_id}/resume",
+            json={"run_input": answer},
+            timeout=30,
+        )
+        if resp.status_code < 500:
+            break
+        time.sleep(0.5)
     return str(resp.json()["status"])
 
 
