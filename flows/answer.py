@@ -142,6 +142,22 @@ def _sign(
         raise GateError(str(exc)) from None
 
 
+def _waiting(
+    store: Store, incident_ref: str, http: httpx.Client, proposal: str | None, patience: float
+) -> list[OpenGate]:
+    """The paused gates; when the ledger says a gate is open but its run is between two pauses (it is
+    judging the answer before this one), wait for it to pause again rather than say nothing waits."""
+    deadline = time.monotonic() + patience
+    number = store.get(incident_ref).number
+    while True:
+        gates = [
+            g for g in open_gates(store, incident_ref, http) if proposal is None or g.proposal == proposal
+        ]
+        if gates or time.monotonic() >= deadline or not RunLedger(store).has_open_gate(number):
+            return gates
+        time.sleep(0.3)
+
+
 def answer_gate(
     store: Store,
     incident_ref: str,
@@ -160,9 +176,7 @@ def answer_gate(
     With ``key_file`` the answer is signed over the gate's plan (``warroom/identity.py``), and ``code`` may be
     empty."""
     with _client() as http:
-        gates = open_gates(store, incident_ref, http)
-        if proposal is not None:
-            gates = [g for g in gates if g.proposal == proposal]
+        gates = _waiting(store, incident_ref, http, proposal, min(wait_seconds, 15.0))
         if not gates:
             raise GateError(
                 f"no approval is waiting on {incident_ref}" + (f" for {proposal}" if proposal else "")

@@ -138,6 +138,19 @@ class RunLedger(Attempts):
             )
         return None if row is None else row_gate(row)
 
+    def has_open_gate(self, incident_number: int) -> bool:
+        """Is a gate of this incident still waiting (perhaps between two pauses, after a refused answer)?"""
+        with self.engine.connect() as conn:
+            return (
+                conn.execute(
+                    select(approval_gates.c.id).where(
+                        approval_gates.c.incident_number == incident_number,
+                        approval_gates.c.state == GateState.OPEN.value,
+                    )
+                ).first()
+                is not None
+            )
+
     def next_pause(self, gate_id: int) -> int:
         """Count one more pause of the gate and return its number: each pause takes exactly one answer."""
         with self.engine.begin() as conn:
