@@ -18,7 +18,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterator
-from contextlib import ExitStack, contextmanager
+from contextlib import ExitStack, closing, contextmanager
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -137,7 +137,7 @@ def _play(base: Path, source: Path, approver: str, ask: bool) -> None:
         from warroom.identity import enroll
         from warroom.ledger import Store
 
-        store = stack.enter_context(_closing(Store.from_settings()))
+        store = stack.enter_context(closing(Store.from_settings()))
         key = enroll(store, get_settings(), approver, replace=True).key_file
         out.print(
             "sandbox: Kubernetes API with prod/web (revision 3 crash-loops since 7 minutes), service "
@@ -169,14 +169,6 @@ def _play(base: Path, source: Path, approver: str, ask: bool) -> None:
         _until(f"{incident} to be resolved", lambda: store.get(incident).status.value == "resolved", 120, up)
         _until("the post-mortem", lambda: (home / "postmortems" / f"{incident}.md").exists(), 30, up)
         _report(store, incident, home, cluster)
-
-
-@contextmanager
-def _closing(store: Any) -> Iterator[Any]:
-    try:
-        yield store
-    finally:
-        store.close()
 
 
 def _fire(home: Path, receiver_port: int, service: str) -> str:

@@ -13,15 +13,15 @@ from warroom.duration import format_duration
 from warroom.incident import Incident
 from warroom.ledger import Page, PageState, Store, now
 from warroom.oncall.current import on_call, roster, team_of
+from warroom.oncall.model import Schedule
 from warroom.settings import Settings
 from warroom.severity import describe_policy, policy_for
 
 DEFAULT_PATH = ["primary", "secondary"]
 
 
-def _path(settings: Settings, team: str | None) -> tuple[str | None, list[str], timedelta | None]:
+def _path(schedule: Schedule | None, team: str | None) -> tuple[str | None, list[str], timedelta | None]:
     """The team whose schedule answers, its escalation path and its own acknowledgement window."""
-    schedule = team_of(settings, roster(settings), team)
     if schedule is None:
         return team, DEFAULT_PATH, None
     return schedule.team, schedule.escalation.path, schedule.escalation.ack_within
@@ -31,12 +31,12 @@ def page_step(
     settings: Settings, store: Store, incident: Incident, team: str | None, step: int
 ) -> Page | None:
     """Page step ``step`` of the path (once: None when it was paged before or the path has no such step)."""
-    name, path, window = _path(settings, team)
+    schedule = team_of(settings, roster(settings), team)  # read once for the whole page
+    name, path, window = _path(schedule, team)
     if step >= len(path):
         return None
     target = path[step]
     current = on_call(settings, store, name)
-    schedule = team_of(settings, roster(settings), name)
     layers = {x.name for x in schedule.layers} if schedule else {*DEFAULT_PATH, *settings.oncall}
     person: str | None = target  # a person named on the path, or whoever holds the layer now
     if target in layers:
@@ -53,13 +53,14 @@ def page_step(
     )
     page = store.open_page(incident.number, step, label, person, due, text, at=at)
     if page is not None:
-        deliver(settings, store, incident, page, name)
+        deliver(settings, store, incident, page, schedule)
     return page
 
 
-def deliver(settings: Settings, store: Store, incident: Incident, page: Page, team: str | None) -> None:
+def deliver(
+    settings: Settings, store: Store, incident: Incident, page: Page, schedule: Schedule | None
+) -> None:
     """Send the page on every configured channel; each outcome on the timeline, a failure never lost."""
-    schedule = team_of(settings, roster(settings), team)
     contact = schedule.people.get(page.person or "") if schedule else None
     notice = Notice(
         incident=incident.id,
@@ -104,7 +105,7 @@ def escalate_due(settings: Settings, store: Store) -> list[str]:
     for page in store.due_pages():
         incident = store.get(page.incident_number)
         team = page.target.split("/", 1)[0] if "/" in page.target else None
-        _, path, _ = _path(settings, team)
+        _, path, _ = _path(team_of(settings, roster(settings), team), team)
         waited = format_duration(page.due_at - page.paged_at)
         if page.step + 1 < len(path):
             if store.close_page(
