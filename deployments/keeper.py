@@ -6,6 +6,9 @@ Each pass compares the ledger's live attempts with Prefect's flow runs:
 - a run paused at a gate whose process stopped beating (``kill -9``, a lost worker, a reboot) is scheduled
   again: its deployment's runner starts it, and it re-enters the same gate with the same deadline;
 - a run that stopped beating anywhere else is lost: nothing it was doing is done again by itself.
+
+With several receivers on one ledger, each runs a keeper and the one holding the ``keeper`` lease works;
+another takes over when it dies.
 """
 
 from __future__ import annotations
@@ -23,10 +26,13 @@ from prefect.states import Scheduled
 
 from flows.paging import escalate_due
 from flows.response import record_lost
+from warroom.intake.launcher import holder_name
 from warroom.ledger import Attempt, AttemptState, RunLedger, Store, now
 from warroom.settings import Settings
 
 log = logging.getLogger("warroom.keeper")
+
+LEASE = "keeper"
 
 _FINISHED = {StateType.COMPLETED, StateType.FAILED, StateType.CRASHED, StateType.CANCELLED}
 
@@ -39,6 +45,7 @@ class Keeper(threading.Thread):
         self.stale = timedelta(seconds=settings.run_stale_seconds)
         self.poll = settings.keeper_poll_seconds
         self.settings = settings
+        self.holder = holder_name("keeper")
         self._stop = threading.Event()
 
     def start(self) -> None:
@@ -50,9 +57,25 @@ class Keeper(threading.Thread):
 
     def stop(self) -> None:
         self._stop.set()
+        try:
+            self.store.release(LEASE, self.holder)
+        except Exception:  # the ledger is gone too: the lease expires by itself
+            log.warning("keeper: could not release its lease")
+
+    def _leading(self) -> bool:
+        held = self.store.hold(LEASE, self.holder, max(self.settings.lease_seconds, 3 * self.poll))
+        if held.taken_from:
+            log.warning("keeper: %s took over from %s", self.holder, held.taken_from)
+        return held.held
 
     def _loop(self) -> None:
         while not self._stop.wait(self.poll):
+            try:
+                if not self._leading():
+                    continue
+            except Exception:  # the ledger unreachable: ask again next pass
+                log.exception("keeper: cannot read its lease")
+                continue
             try:
                 for line in escalate_due(self.settings, self.store):
                     log.info("keeper: %s", line)

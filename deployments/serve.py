@@ -246,7 +246,12 @@ def build_intake(settings: Settings) -> Intake:
     from deployments.launch import PrefectLauncher
 
     store = Store.from_settings(settings)
-    loop = LaunchLoop(store, PrefectLauncher(), poll_seconds=settings.intake_launch_poll_seconds)
+    loop = LaunchLoop(
+        store,
+        PrefectLauncher(),
+        poll_seconds=settings.intake_launch_poll_seconds,
+        lease_seconds=settings.lease_seconds,
+    )
     router = Router(store, CatalogueCache(settings.runbooks_dir).get, settings.default_severity, loop.wake)
     return Intake(create_app(settings, store, router), loop, store)
 

@@ -88,15 +88,17 @@ _USED: dict[str, set[int]] = {}
 
 
 def code(name: str) -> str:
-    """A valid code the gate has not seen yet: this window's or the next one's (the gate allows one step of
-    drift); waits for a new window when both were used. Codes are single-use, as the gate enforces."""
+    """A valid code the gate has not seen yet. The gate takes the previous, this and the next 30 s step;
+    a spent code is spent in its ledger (which tests may share while each has its own home), so this waits
+    for a new window only when all three were used in this ledger."""
     totp = enrolled(name)
-    used = _USED.setdefault(name, set())
+    used = _USED.setdefault(f"{get_settings().ledger_url()}|{name}", set())
     while True:
         now = time.time()
         counter = int(now // totp.interval)
-        for c in (counter, counter + 1):
-            if c not in used and (c == counter or counter * totp.interval + totp.interval - now > 3):
+        left = (counter + 1) * totp.interval - now  # the previous step's code is valid until this one ends
+        for c in (counter, counter + 1, counter - 1):
+            if c not in used and (c != counter - 1 or left > 5):
                 used.add(c)
                 return totp.generate_otp(c)
         time.sleep(1)

@@ -144,7 +144,21 @@ alert_launches = Table(
     Column("flow_run_id", String(64)),
     Column("error", Text),
     Column("created_at", DateTime(timezone=True), nullable=False),
+    # 1 for P1 .. 4 for P4: due launches go in this order, so a P1 is not queued behind a storm of P4s.
+    Column("priority", Integer, nullable=False, server_default="4"),
     Index("ix_alert_launches_state", "state", "next_attempt_at"),
+    Index("ix_alert_launches_due", "state", "priority", "id"),
+)
+
+# A lease names the one process of a cluster that does a job (the launch loop, the keeper) until it
+# expires; a holder renews it while alive, and anyone takes it once it has expired.
+leases = Table(
+    "leases",
+    metadata,
+    Column("name", String(100), primary_key=True),
+    Column("holder", String(200), nullable=False),
+    Column("acquired_at", DateTime(timezone=True), nullable=False),
+    Column("expires_at", DateTime(timezone=True), nullable=False),
 )
 
 run_attempts = Table(

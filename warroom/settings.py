@@ -112,7 +112,15 @@ class Settings(BaseSettings):
         description="Only URLs matching this are fetched (signing certificates, SubscribeURL)",
     )
     sns_regions: list[str] = Field(default_factory=list, description="SNS regions accepted; empty: any")
-    intake_launch_poll_seconds: float = Field(default=2.0, gt=0, description="Retry loop of pending launches")
+    intake_launch_poll_seconds: float = Field(
+        default=1.0, gt=0, description="How often the launch loop looks for launches another receiver queued"
+    )
+    lease_seconds: float = Field(
+        default=15.0,
+        ge=1,
+        description="How long the launch loop's and the keeper's lease outlives its holder: one receiver of "
+        "a cluster does each job, and another takes over this long after it dies",
+    )
 
     ssh_inventory: Path | None = Field(default=None, description="Ansible YAML inventory of SSH hosts")
     ssh_config: Path | None = Field(

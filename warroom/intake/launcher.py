@@ -1,10 +1,19 @@
-"""Launching queued runbooks from the ledger, retried while Prefect is unreachable: no alert is dropped."""
+"""Launching queued runbooks from the ledger, retried while Prefect is unreachable: no alert is dropped.
+
+Every receiver runs a launch loop, and one of them at a time launches: the one holding the ``launch-loop``
+lease in the ledger. When it dies, another takes the lease over once it expires and launches what is left.
+A launch cut short by the death (started in Prefect, not yet marked in the ledger) is launched again with
+the same idempotency key, which Prefect answers with the run it already made.
+"""
 
 from __future__ import annotations
 
 import contextvars
 import logging
+import os
+import socket
 import threading
+import uuid
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from typing import Any, Protocol
@@ -15,6 +24,13 @@ from warroom.ledger.intake import Launch
 from warroom.redact import redact_text
 
 log = logging.getLogger("warroom.intake")
+
+LEASE = "launch-loop"
+
+
+def holder_name(role: str) -> str:
+    """Who holds a lease, as an operator reads it: host, process and a per-start suffix."""
+    return f"{role}@{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
 
 
 class Launcher(Protocol):
@@ -33,6 +49,7 @@ class LaunchLoop(threading.Thread):
         poll_seconds: float = 2.0,
         max_backoff: float = 60.0,
         parallel: int = 8,
+        lease_seconds: float = 15.0,
     ) -> None:
         super().__init__(name="warroom-launch-loop", daemon=True)
         self.store = store
@@ -40,6 +57,8 @@ class LaunchLoop(threading.Thread):
         self.poll_seconds = poll_seconds
         self.max_backoff = max_backoff
         self.parallel = parallel
+        self.lease_seconds = lease_seconds
+        self.holder = holder_name("launcher")
         self._wake = threading.Event()
         self._stop = threading.Event()
 
@@ -49,6 +68,10 @@ class LaunchLoop(threading.Thread):
     def stop(self) -> None:
         self._stop.set()
         self._wake.set()
+        try:
+            self.store.release(LEASE, self.holder)
+        except Exception:  # the ledger is gone too: the lease expires by itself
+            log.warning("launch loop: could not release its lease")
 
     def start(self) -> None:
         # Run in the context of whoever starts the loop: it carries the settings (Prefect API) to use.
@@ -67,15 +90,25 @@ class LaunchLoop(threading.Thread):
                 log.exception("launch loop: cannot read the ledger")
             self._wake.wait(self.poll_seconds)
 
+    def leading(self) -> bool:
+        """Hold (or renew) the cluster's launch lease; only its holder launches."""
+        held = self.store.hold(LEASE, self.holder, self.lease_seconds)
+        if held.taken_from:
+            log.warning("launch loop: %s took over launching from %s", self.holder, held.taken_from)
+        return held.held
+
     def drain(self) -> int:
-        """Launch everything due, a few at a time (each launch is one round trip to Prefect)."""
-        rows = self.store.due_launches(limit=200)
-        if not rows:
-            return 0
+        """Launch everything due, most severe first, a few at a time (each launch is one round trip to
+        Prefect); the lease is renewed before each few, and a loop that lost it stops launching."""
+        launched = 0
         context = contextvars.copy_context()
-        with ThreadPoolExecutor(max_workers=min(self.parallel, len(rows))) as pool:
-            results = list(pool.map(lambda row: context.copy().run(self._launch_one, row), rows))
-        return sum(results)
+        with ThreadPoolExecutor(max_workers=self.parallel) as pool:
+            while not self._stop.is_set() and self.leading():
+                rows = self.store.due_launches(limit=self.parallel)
+                if not rows:
+                    break
+                launched += sum(pool.map(lambda row: context.copy().run(self._launch_one, row), rows))
+        return launched
 
     def _launch_one(self, row: Launch) -> int:
         if self._stop.is_set():

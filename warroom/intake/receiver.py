@@ -17,6 +17,7 @@ from starlette.concurrency import run_in_threadpool
 from warroom.intake import auth, slack_actions
 from warroom.intake.alert import PayloadError, decode_json
 from warroom.intake.formats import FORMAT_NAMES, FORMATS
+from warroom.intake.launcher import LEASE as LAUNCH_LEASE
 from warroom.intake.router import Router
 from warroom.ledger import Store
 from warroom.ledger.intake import PayloadState
@@ -67,7 +68,11 @@ def create_app(settings: Settings, store: Store, router: Router) -> FastAPI:
 
     @app.get("/healthz")
     def healthz() -> dict[str, Any]:
-        return {"status": "ok", "pending_launches": len(store.due_launches())}
+        return {
+            "status": "ok",
+            "pending_launches": len(store.due_launches()),
+            "launching": store.lease_holder(LAUNCH_LEASE),
+        }
 
     @app.post(
         "/alerts/{source}",

@@ -9,7 +9,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from warroom.incident import Severity
+from warroom.incident import Incident, Severity
 from warroom.intake.alert import Alert, AlertStatus
 from warroom.ledger import AttemptState, RunLedger, Store
 from warroom.runbook import Catalogue, dedup_key_for, load_catalogue
@@ -126,7 +126,7 @@ class Router:
         )
         incident = opened.incident
         if not opened.created:
-            relaunch = rb is not None and self._relaunch_if_lost(incident.number, rb.name, key, alert, ctx)
+            relaunch = rb is not None and self._relaunch_if_lost(incident, rb.name, key, alert, ctx)
             action = "relaunched" if relaunch else "attached"
             return Routed(
                 alert.fingerprint, alert.status.value, action, incident.id, name, launch_queued=relaunch
@@ -148,6 +148,7 @@ class Router:
             runbook=rb.name,
             dedup_key=key,
             alert=ctx,
+            priority=triage.level.rank,
         )
         if not queued:
             self.store.append(
@@ -160,9 +161,10 @@ class Router:
         )
 
     def _relaunch_if_lost(
-        self, number: int, runbook: str, key: str, alert: Alert, ctx: dict[str, object]
+        self, incident: Incident, runbook: str, key: str, alert: Alert, ctx: dict[str, object]
     ) -> bool:
         """A re-fired alert on an incident whose run is gone starts a new attempt instead of attaching."""
+        number = incident.number
         latest = RunLedger(self.store).latest_by_incident([number]).get(number)
         if latest is None or latest.state is not AttemptState.LOST:
             return False  # running, waiting, finished by its own hand, or its launch still pending
@@ -175,6 +177,7 @@ class Router:
             runbook=runbook,
             dedup_key=key,
             alert=dict(ctx),
+            priority=incident.severity.rank,
         )
         if queued:
             self.store.append(

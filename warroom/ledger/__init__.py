@@ -12,11 +12,12 @@ from warroom.ledger.engine import HEAD, MIGRATIONS, NotFound, StoreError, StoreU
 from warroom.ledger.gates import Gate, GateState, RunLedger, parse_pause_key, pause_key
 from warroom.ledger.incidents import Opened
 from warroom.ledger.intake import Intake
+from warroom.ledger.leases import Held, Leases
 from warroom.ledger.paging import OverrideRecord, Page, PageState, Paging
 from warroom.ledger.tracking import TrackedTask, Tracking
 
 
-class Store(Changes, Intake, Approvals, ActionItems, Paging, Tracking):
+class Store(Changes, Intake, Approvals, ActionItems, Paging, Tracking, Leases):
     """The ledger. Every write is one transaction; every change of state leaves a timeline event."""
 
 
@@ -28,6 +29,7 @@ __all__ = [
     "Begun",
     "Gate",
     "GateState",
+    "Held",
     "NotFound",
     "Opened",
     "OverrideRecord",

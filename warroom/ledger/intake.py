@@ -56,6 +56,7 @@ class Launch:
     flow_run_id: str | None
     error: str | None
     created_at: datetime
+    priority: int  # 1 (P1) .. 4 (P4): launched in this order
 
 
 def _payload(row: RowMapping) -> Payload:
@@ -122,7 +123,15 @@ class Intake(Database):
             return [_payload(r) for r in conn.execute(q).mappings()]
 
     def queue_launch(
-        self, key: str, *, payload_id: int, incident: int, runbook: str, dedup_key: str, alert: dict[str, Any]
+        self,
+        key: str,
+        *,
+        payload_id: int,
+        incident: int,
+        runbook: str,
+        dedup_key: str,
+        alert: dict[str, Any],
+        priority: int = 4,
     ) -> bool:
         """Queue a runbook launch once per key; False when it was queued before (a retry or a storm)."""
         try:
@@ -139,6 +148,7 @@ class Intake(Database):
                         attempts=0,
                         next_attempt_at=now(),
                         created_at=now(),
+                        priority=priority,
                     )
                 )
         except IntegrityError:
@@ -146,6 +156,7 @@ class Intake(Database):
         return True
 
     def due_launches(self, limit: int = 50) -> list[Launch]:
+        """Launches due now, the most severe first, then in the order they came."""
         with self._read() as conn:
             rows = conn.execute(
                 select(alert_launches)
@@ -153,7 +164,7 @@ class Intake(Database):
                     alert_launches.c.state.in_([LaunchState.PENDING.value, LaunchState.FAILED.value]),
                     alert_launches.c.next_attempt_at <= now(),
                 )
-                .order_by(alert_launches.c.id)
+                .order_by(alert_launches.c.priority, alert_launches.c.id)
                 .limit(limit)
             ).mappings()
             return [_launch(r) for r in rows]

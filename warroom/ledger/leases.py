@@ -1,0 +1,79 @@
+"""Leases: which one process of a cluster does a job (the launch loop, the keeper) while it is alive.
+
+A holder renews its lease well within its lifetime; when the holder dies (``kill -9``, a lost machine),
+the lease expires and the next process that asks takes it. The database decides, so this holds for any
+number of receivers on one ledger (SQLite or PostgreSQL).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import insert, select, update
+from sqlalchemy.exc import IntegrityError
+
+from warroom.ledger.engine import Database, now, utc
+from warroom.schema import leases
+
+
+@dataclass(frozen=True)
+class Held:
+    """The answer to asking for a lease: held or not, and from whom it was taken when it changed hands."""
+
+    held: bool
+    holder: str
+    expires_at: datetime | None
+    taken_from: str | None = None  # the previous holder, whose lease had expired
+
+
+class Leases(Database):
+    def hold(self, name: str, holder: str, seconds: float) -> Held:
+        """Renew ``name`` for ``holder``, or take it when it has expired or was never held."""
+        at = now()
+        until = at + timedelta(seconds=seconds)
+        with self.engine.begin() as conn:
+            renewed = conn.execute(
+                update(leases)
+                .where(leases.c.name == name, leases.c.holder == holder)
+                .values(expires_at=until)
+            ).rowcount
+            if renewed:
+                return Held(True, holder, until)
+            current = conn.execute(select(leases).where(leases.c.name == name)).mappings().first()
+            if current is not None:
+                taken = conn.execute(
+                    update(leases)
+                    .where(
+                        leases.c.name == name, leases.c.holder == current["holder"], leases.c.expires_at < at
+                    )
+                    .values(holder=holder, acquired_at=at, expires_at=until)
+                ).rowcount
+                if taken:
+                    return Held(True, holder, until, taken_from=str(current["holder"]))
+                return Held(False, str(current["holder"]), utc(current["expires_at"]))
+        try:
+            with self.engine.begin() as conn:
+                conn.execute(
+                    insert(leases).values(name=name, holder=holder, acquired_at=at, expires_at=until)
+                )
+        except IntegrityError:  # another process took it first
+            return Held(False, self.lease_holder(name) or "", None)
+        return Held(True, holder, until)
+
+    def release(self, name: str, holder: str) -> None:
+        """Give the lease up now (a clean stop), so the next process need not wait for it to expire."""
+        with self.engine.begin() as conn:
+            conn.execute(
+                update(leases)
+                .where(leases.c.name == name, leases.c.holder == holder)
+                .values(expires_at=now())
+            )
+
+    def lease_holder(self, name: str) -> str | None:
+        """Who holds ``name`` now; None when nobody does (never held, or expired)."""
+        with self._read() as conn:
+            row = conn.execute(select(leases).where(leases.c.name == name)).mappings().first()
+        if row is None or utc(row["expires_at"]) <= now():  # type: ignore[operator]
+            return None
+        return str(row["holder"])
