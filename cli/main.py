@@ -17,6 +17,7 @@ from cli import (
     postmortem,
     runbooks,
     running,
+    scaling,
     steps,
 )
 from warroom.home import use_local_prefect_auth
@@ -32,6 +33,9 @@ app.add_typer(approving.approvers, name="approvers")
 app.command("approve")(approving.approve)
 app.command("run")(running.run)
 app.command("up")(running.up)
+app.command("deploy")(scaling.deploy)
+app.command("receiver")(scaling.receiver)
+app.command("worker")(scaling.worker)
 app.command("demo")(demo.demo)
 app.command("gameday")(gameday.gameday)
 app.add_typer(alerts.app, name="alerts")

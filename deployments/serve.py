@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from prefect.deployments.runner import RunnerDeployment
+from prefect.deployments.runner import EntrypointType, RunnerDeployment
 from prefect.utilities.callables import ParameterSchema
 
 from deployments.keeper import Keeper
@@ -117,7 +117,10 @@ def parameter_schema(rb: Runbook) -> dict[str, Any]:
     }
 
 
-def build_deployments(catalogue: Catalogue) -> list[RunnerDeployment]:
+def build_deployments(
+    catalogue: Catalogue, entrypoint_type: EntrypointType = EntrypointType.FILE_PATH
+) -> list[RunnerDeployment]:
+    """Every runbook as ``respond/NAME``, plus the acknowledge, post-mortem and tracker-sync deployments."""
     out = []
     for loaded in catalogue.ordered():
         rb = loaded.runbook
@@ -126,6 +129,7 @@ def build_deployments(catalogue: Catalogue) -> list[RunnerDeployment]:
             description=rb.description.strip(),
             parameters={"runbook": rb.name, "params": {}},
             tags=[f"runbook:{rb.name}"],
+            entrypoint_type=entrypoint_type,
             # No event trigger: anyone who reaches Prefect's events API could start a runbook "by alert".
             # Alerts start runbooks only through the receiver, which authenticates them and keeps the body.
             # No concurrency limit: Prefect gives a limited run a lease that it drops while the run is
@@ -138,6 +142,7 @@ def build_deployments(catalogue: Catalogue) -> list[RunnerDeployment]:
         description="Acknowledge an incident from the UI: its pages stop, and you command it when nobody "
         "does. Your one-time code (warroom approvers enroll) proves who you are.",
         tags=["acknowledge"],
+        entrypoint_type=entrypoint_type,
     )
     out.append(taking)
     out.append(
@@ -146,6 +151,7 @@ def build_deployments(catalogue: Catalogue) -> list[RunnerDeployment]:
             description="Draft (again) the blameless post-mortem of a resolved incident and track its "
             "follow-ups; sections the team edited and tasks already tracked are kept.",
             tags=["postmortem"],
+            entrypoint_type=entrypoint_type,
         )
     )
     out.append(
@@ -154,6 +160,7 @@ def build_deployments(catalogue: Catalogue) -> list[RunnerDeployment]:
             description="The tracker catches up with the ledger; action items closed there are done here.",
             interval=900,
             tags=["tracker"],
+            entrypoint_type=entrypoint_type,
         )
     )
     return out
@@ -247,7 +254,8 @@ def build_intake(settings: Settings) -> Intake:
 
     store = Store.from_settings(settings)
     loop = LaunchLoop(
-        store,
+        # Its own connections: a storm of launches never makes an alert wait for a connection to the ledger.
+        Store.from_settings(settings),
         PrefectLauncher(),
         poll_seconds=settings.intake_launch_poll_seconds,
         lease_seconds=settings.lease_seconds,
@@ -295,6 +303,7 @@ def running_receiver(settings: Settings) -> Iterator[Intake]:
         intake.loop.stop()
         server.should_exit = True
         thread.join(10)
+        intake.loop.store.close()
         intake.store.close()
 
 

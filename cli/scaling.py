@@ -1,0 +1,115 @@
+"""`warroom deploy`, `warroom receiver`, `warroom worker`: Warroom on an existing Prefect server, its work
+pools and workers, with any number of receivers on one PostgreSQL ledger."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from cli.common import catalogue_of, err, fail, out
+from warroom.home import secure_home
+from warroom.ledger import safe_url
+from warroom.settings import get_settings
+
+
+def _prefect_api() -> str:
+    from prefect.settings import PREFECT_API_URL
+
+    api = PREFECT_API_URL.value()
+    if not api:
+        fail("no Prefect server: set PREFECT_API_URL (and PREFECT_API_AUTH_STRING or PREFECT_API_KEY)", 2)
+    return str(api)
+
+
+def deploy(
+    pool: Annotated[str, typer.Option("--pool", help="The work pool whose workers run the runbooks")],
+    queue: Annotated[str | None, typer.Option("--queue", help="A work queue of that pool")] = None,
+    pool_type: Annotated[
+        str, typer.Option("--pool-type", help="Type of the pool when it must be made (process, kubernetes)")
+    ] = "process",
+    prefect_yaml: Annotated[
+        Path | None,
+        typer.Option(
+            "--prefect-yaml", help="Write the deployments as a prefect.yaml here instead ('-': print)"
+        ),
+    ] = None,
+) -> None:
+    """Register every valid runbook (and the acknowledge, post-mortem and tracker deployments) on a work
+    pool of the Prefect server at PREFECT_API_URL; workers of that pool run them."""
+    from deployments.distributed import ensure_pool, register
+    from deployments.distributed import prefect_yaml as render
+
+    catalogue = catalogue_of(None)
+    for problem in catalogue.problems:
+        err.print(f"not deployed: {problem}")
+    if not catalogue.runbooks:
+        fail("no valid runbooks to deploy", 1)
+    if prefect_yaml is not None:
+        text = render(catalogue, pool)
+        if str(prefect_yaml) == "-":
+            sys.stdout.write(text)
+        else:
+            prefect_yaml.write_text(text)
+            out.print(
+                f"wrote {prefect_yaml}: `prefect deploy --all --prefect-file {prefect_yaml}` registers it"
+            )
+        return
+    api = _prefect_api()
+    try:
+        made = ensure_pool(pool, pool_type)
+        names = register(catalogue, pool, queue=queue)
+    except Exception as exc:  # Prefect refused: say what it said
+        fail(f"could not register on {api}: {type(exc).__name__}: {exc}", 1)
+    for name in names:
+        out.print(f"deployed {name} on work pool {pool} ({made})")
+    out.print(f"run them with: warroom worker --pool {pool}   (on any machine with Warroom installed)")
+
+
+def receiver(
+    host: Annotated[str | None, typer.Option(help="Address to listen on (default: the setting)")] = None,
+    port: Annotated[int | None, typer.Option(help="Port to listen on (default: the setting)")] = None,
+) -> None:
+    """The alert receiver alone, launching into the Prefect server at PREFECT_API_URL. Run several on one
+    PostgreSQL ledger (WARROOM_DATABASE_URL): one of them launches and keeps watch at a time, and another
+    takes over when it dies."""
+    from deployments.distributed import serve_receiver
+
+    api = _prefect_api()
+    settings = get_settings()
+    updates = {k: v for k, v in (("receiver_host", host), ("receiver_port", port)) if v is not None}
+    settings = settings.model_copy(update=updates)
+    secure_home(settings.home)
+    if not settings.intake_tokens and not settings.intake_hmac_secrets:
+        err.print(
+            "warning: no WARROOM_INTAKE_TOKENS or WARROOM_INTAKE_HMAC_SECRETS: senders must use the token in "
+            f"{settings.home / 'intake-token'}, which differs per machine"
+        )
+    ledger = settings.ledger_url()
+    if ledger.startswith("sqlite"):
+        err.print(
+            f"warning: the ledger is SQLite ({safe_url(ledger)}); receivers on other machines need "
+            "WARROOM_DATABASE_URL to name one PostgreSQL database"
+        )
+    os.environ.setdefault("PREFECT_API_URL", api)
+    try:
+        serve_receiver(settings, out)
+    except (RuntimeError, OSError) as exc:
+        fail(str(exc), 1)
+
+
+def worker(
+    pool: Annotated[str, typer.Option("--pool", help="The work pool `warroom deploy` registered on")],
+    limit: Annotated[int | None, typer.Option(help="Most flow runs at once on this machine")] = None,
+    name: Annotated[str | None, typer.Option(help="The worker's name in Prefect")] = None,
+) -> None:
+    """Run the pool's flow runs on this machine: Prefect's worker (`prefect worker start`), polling every
+    second, in this environment (WARROOM_DATABASE_URL, the approver sealing key, step credentials)."""
+    from deployments.distributed import worker_command
+
+    _prefect_api()
+    command = worker_command(pool, limit=limit, poll_seconds=get_settings().runner_poll_seconds, name=name)
+    os.execv(command[0], command)  # noqa: S606 - the worker replaces this process: signals reach it

@@ -1,0 +1,366 @@
+"""The distributed shape, as a team runs it: a Prefect server on PostgreSQL, the runbooks registered on a
+process work pool (`warroom deploy`), a worker (`warroom worker`), and two receivers (`warroom receiver`) on
+one PostgreSQL ledger; an alert runs end to end with an approval, and a storm survives `kill -9` of the
+receiver that was launching."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pyotp
+import pytest
+from cryptography.fernet import Fernet
+from sqlalchemy.engine import make_url
+
+from tests.conftest import PG_URL, REPO, _drop_pg_database, _fresh_pg_database
+from tests.flow_helpers import CAPACITY_RUNBOOK, write_runbook
+from tests.net import free_port
+from tests.service import running_service
+from tests.up_process import warroom, warroom_done
+from warroom.intake.launcher import LEASE
+from warroom.ledger import Store
+
+pytestmark = [
+    pytest.mark.postgres,
+    pytest.mark.skipif(not PG_URL, reason="needs WARROOM_TEST_DATABASE_URL (PostgreSQL)"),
+]
+
+TOKEN = "scale-out-token"
+POOL = "scale-out"
+
+
+@dataclass
+class Cluster:
+    api: str
+    ledger_url: str
+    env: dict[str, str]
+    receivers: dict[str, subprocess.Popen[str]]  # url -> process
+    worker: subprocess.Popen[str]
+    base: Path
+    stopped: list[subprocess.Popen[str]] = field(default_factory=list)
+
+
+def _wait(what: str, ok: Any, timeout: float = 120, proc: subprocess.Popen[str] | None = None) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if ok():
+            return
+        if proc is not None and proc.poll() is not None:
+            raise AssertionError(f"{what}: the process exited with {proc.returncode}")
+        time.sleep(0.3)
+    raise AssertionError(f"{what}: not within {timeout}s")
+
+
+def _answers(url: str) -> bool:
+    try:
+        return httpx.get(url, timeout=2).status_code == 200
+    except httpx.HTTPError:
+        return False
+
+
+def _stop(proc: subprocess.Popen[str], sig: int = signal.SIGINT) -> None:
+    if proc.poll() is not None:
+        return
+    try:
+        os.killpg(proc.pid, sig)
+        proc.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+    except ProcessLookupError:
+        pass
+
+
+@pytest.fixture(scope="module")
+def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
+    assert PG_URL
+    base = tmp_path_factory.mktemp("cluster")
+    prefect_db, prefect_name = _fresh_pg_database(PG_URL)
+    ledger_url, ledger_name = _fresh_pg_database(PG_URL)
+    port = free_port()
+    api = f"http://127.0.0.1:{port}/api"
+    clean = {k: v for k, v in os.environ.items() if not k.startswith(("PREFECT_", "WARROOM_"))}
+    server_env = {
+        **clean,
+        "PREFECT_HOME": str(base / "prefect-server"),
+        "PREFECT_API_DATABASE_CONNECTION_URL": make_url(prefect_db)
+        .set(drivername="postgresql+asyncpg")
+        .render_as_string(hide_password=False),
+        "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+        "PREFECT_SERVER_API_HOST": "127.0.0.1",
+        "PREFECT_SERVER_API_PORT": str(port),
+    }
+    server_log = open(base / "prefect-server.log", "wb")
+    server = subprocess.Popen(
+        [sys.executable, "-m", "prefect", "server", "start", "--host", "127.0.0.1", "--port", str(port)],
+        env=server_env,
+        stdout=server_log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    write_runbook(
+        base / "runbooks", CAPACITY_RUNBOOK.replace("APPROVAL_TIMEOUT", "10m").replace(" ESCALATE", "")
+    )
+    (base / "oncall").mkdir()
+    env = {
+        **clean,
+        "PREFECT_API_URL": api,
+        "PREFECT_HOME": str(base / "prefect-client"),
+        "WARROOM_HOME": str(base / "cli-home"),
+        "WARROOM_DATABASE_URL": ledger_url,
+        "WARROOM_APPROVER_KEY": Fernet.generate_key().decode(),  # one key for every machine of the cluster
+        "WARROOM_RUNBOOKS_DIR": str(base / "runbooks"),
+        "WARROOM_ONCALL_DIR": str(base / "oncall"),
+        "WARROOM_STEP_MODULES": '["tests.plugin_steps"]',
+        "WARROOM_APPROVER_GROUPS": '{"sre": ["alice", "dave"]}',
+        "WARROOM_INTAKE_TOKENS": json.dumps({"*": TOKEN}),
+        "WARROOM_LEASE_SECONDS": "3",
+        "WARROOM_KEEPER_POLL_SECONDS": "1",
+        "WARROOM_INTAKE_LAUNCH_POLL_SECONDS": "0.3",
+        "PYTHONPATH": str(REPO),  # the worker's flow runs import the test's own steps (tests.plugin_steps)
+        "COLUMNS": "200",
+    }
+    procs: list[subprocess.Popen[str]] = []
+    try:
+        _wait("the Prefect server on PostgreSQL", lambda: _answers(f"{api}/health"), proc=server)  # type: ignore[arg-type]
+        deployed = warroom_done("deploy", "--pool", POOL, env=env)
+        assert deployed.returncode == 0, deployed.stdout + deployed.stderr
+        assert f"deployed respond/svc-capacity on work pool {POOL} (process)" in deployed.stdout
+        worker = warroom(
+            "worker",
+            "--pool",
+            POOL,
+            env={**env, "WARROOM_HOME": str(base / "worker")},
+            start_new_session=True,
+        )
+        procs.append(worker)
+        receivers = {}
+        for name in ("a", "b"):
+            rport = free_port()
+            proc = warroom(
+                "receiver",
+                "--port",
+                str(rport),
+                env={**env, "WARROOM_HOME": str(base / f"receiver-{name}")},
+                start_new_session=True,
+            )
+            procs.append(proc)
+            receivers[f"http://127.0.0.1:{rport}"] = proc
+        for url, proc in receivers.items():
+            _wait(f"receiver {url}", lambda url=url: _answers(f"{url}/healthz"), proc=proc)
+        yield Cluster(api, ledger_url, env, receivers, worker, base)
+    finally:
+        for proc in procs:
+            _stop(proc)
+        _stop(server, signal.SIGTERM)  # type: ignore[arg-type]
+        server_log.close()
+        _drop_pg_database(PG_URL, prefect_name)
+        _drop_pg_database(PG_URL, ledger_name)
+
+
+def _post(url: str, alert: dict[str, Any]) -> httpx.Response:
+    return httpx.post(
+        f"{url}/alerts/generic", json=alert, headers={"Authorization": f"Bearer {TOKEN}"}, timeout=30
+    )
+
+
+def _flow_runs(api: str, dedup_keys: set[str]) -> list[dict[str, Any]]:
+    found: list[dict[str, Any]] = []
+    offset = 0
+    while True:
+        page = httpx.post(
+            f"{api}/flow_runs/filter",
+            json={"flow_runs": {"tags": {"all_": ["source:alert"]}}, "limit": 200, "offset": offset},
+            timeout=30,
+        ).json()
+        found += [r for r in page if r["parameters"].get("dedup_key") in dedup_keys]
+        if len(page) < 200:
+            return found
+        offset += 200
+
+
+def test_the_same_alert_at_two_receivers_runs_once_on_the_worker_and_applies_after_approval(
+    cluster: Cluster,
+) -> None:
+    store = Store(cluster.ledger_url)
+    enrolled = warroom_done("approvers", "enroll", "alice", env=cluster.env)
+    assert enrolled.returncode == 0, enrolled.stdout + enrolled.stderr
+    totp = pyotp.parse_uri(enrolled.stdout.strip().splitlines()[-1])
+    with running_service() as (url, state):
+        alert = {
+            "title": "ServiceUnhealthy",
+            "labels": {"service": "checkout"},
+            "annotations": {"service_url": url, "summary": "healthz failing"},
+            "fingerprint": f"same-{uuid.uuid4().hex[:8]}",
+        }
+        barrier = threading.Barrier(2)
+
+        def post(receiver: str) -> httpx.Response:
+            barrier.wait()
+            return _post(receiver, alert)
+
+        with ThreadPoolExecutor(2) as pool:
+            answers = list(pool.map(post, list(cluster.receivers)))
+        assert [a.status_code for a in answers] == [202, 202], [a.text for a in answers]
+        [incident] = {a.json()["results"][0]["incident"] for a in answers}
+        assert sorted(a.json()["results"][0]["launch_queued"] for a in answers) == [False, True]
+
+        approved = None
+        deadline = time.monotonic() + 150
+        while time.monotonic() < deadline:
+            approved = warroom_done(
+                "approve",
+                incident,
+                "--as",
+                "alice",
+                "--reason",
+                "scale",
+                "--code",
+                totp.now(),
+                env=cluster.env,
+            )
+            if approved.returncode == 0:
+                break
+            time.sleep(1)
+        assert approved is not None and approved.returncode == 0, approved.stdout + approved.stderr
+        _wait("the incident resolved", lambda: store.get(incident).status.value == "resolved", timeout=120)
+    assert state.scale_calls == [4]
+    launches = store.launches(int(incident.split("-")[1]))
+    timeline = [e.kind for e in store.timeline(incident)]
+    store.close()
+    assert len(launches) == 1 and launches[0].state == "launched"
+    # Both receipts are on the one incident's timeline; one launch, one run.
+    assert timeline.count("alert.firing") == 2 and timeline.count("run.started") == 1
+    [run] = [r for r in _flow_runs(cluster.api, {launches[0].dedup_key})]
+    assert run["state_type"] == "COMPLETED" and run["work_pool_name"] == POOL
+
+
+def test_kill_9_of_the_launching_receiver_mid_storm_loses_no_accepted_alert_and_every_incident_gets_one_run(
+    cluster: Cluster,
+) -> None:
+    _stop(cluster.worker)  # the storm's runs stay scheduled: this counts launches, not diagnostics
+    store = Store(cluster.ledger_url)
+    storm = uuid.uuid4().hex[:8]
+    fingerprints = [f"storm-{storm}-{i}" for i in range(20)]
+    alerts = [
+        {
+            "title": "ServiceUnhealthy",
+            "labels": {"service": f"svc-{i % 20}"},
+            "annotations": {"service_url": "http://127.0.0.1:9", "summary": "storm"},
+            "fingerprint": fingerprints[i % 20],
+        }
+        for i in range(400)
+    ]
+    holder = store.lease_holder(LEASE) or ""
+    pid = int(re.search(r":(\d+):", holder).group(1))  # type: ignore[union-attr]
+    launching = {u: p for u, p in cluster.receivers.items() if _pid_tree(p.pid, pid)}
+    assert len(launching) == 1, (holder, [p.pid for p in cluster.receivers.values()])
+    [victim] = launching.values()
+    accepted: list[int] = []
+    refused = 0
+    lock = threading.Lock()
+
+    def send(i: int) -> None:
+        nonlocal refused
+        if i == 120:
+            os.killpg(victim.pid, signal.SIGKILL)  # mid-storm, with launches in flight
+        url = list(cluster.receivers)[i % 2]
+        try:
+            resp = _post(url, alerts[i])
+        except httpx.HTTPError:
+            with lock:
+                refused += 1
+            return
+        with lock:
+            if resp.status_code == 202:
+                accepted.append(resp.json()["payload_id"])
+            else:
+                refused += 1
+
+    with ThreadPoolExecutor(4) as pool:
+        list(pool.map(send, range(len(alerts))))
+    victim.wait(timeout=10)
+    cluster.stopped.append(victim)
+    assert refused > 0 and len(accepted) > 200  # half the storm went to the dead one after the kill
+
+    keys = {f"svc-capacity:{f}" for f in fingerprints}
+    numbers: set[int] = set()
+
+    def all_launched() -> bool:
+        numbers.clear()
+        rows = [launch for launch in store.launches() if launch.dedup_key in keys]
+        numbers.update(launch.incident_number for launch in rows)
+        return len(rows) == 20 and all(launch.state == "launched" for launch in rows)
+
+    _wait("every storm incident launched by the surviving receiver", all_launched, timeout=90)
+    survivor = store.lease_holder(LEASE)
+    for payload_id in accepted:  # every alert that got a 2xx is in the ledger, parsed
+        assert store.payload(payload_id).state == "accepted"
+    assert len(numbers) == 20  # one incident per fingerprint
+    runs = _flow_runs(cluster.api, keys)
+    assert sorted(r["parameters"]["dedup_key"] for r in runs) == sorted(keys)  # one run each, none twice
+    store.close()
+    assert survivor is not None and survivor != holder
+
+
+def _pid_tree(root: int, pid: int) -> bool:
+    """Is ``pid`` the process ``root`` or one of its children (`warroom` may run under a wrapper)?"""
+    if root == pid:
+        return True
+    try:
+        children = Path(f"/proc/{root}/task/{root}/children").read_text().split()
+    except OSError:
+        return False
+    return any(_pid_tree(int(c), pid) for c in children)
+
+
+def test_the_shipped_prefect_yaml_is_what_warroom_deploy_registers_and_prefect_deploy_takes_it(
+    cluster: Cluster,
+) -> None:
+    shipped = (REPO / "deployments" / "prefect.yaml").read_text()
+    runbooks = {**cluster.env, "WARROOM_RUNBOOKS_DIR": str(REPO / "runbooks")}
+    generated = warroom_done("deploy", "--pool", "warroom", "--prefect-yaml", "-", env=runbooks)
+    assert generated.returncode == 0 and generated.stdout == shipped, "regenerate deployments/prefect.yaml"
+    prefect = [sys.executable, "-m", "prefect", "--no-prompt"]
+    made = subprocess.run(
+        [*prefect, "work-pool", "create", "warroom", "--type", "process"],
+        env=cluster.env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert made.returncode == 0, made.stdout + made.stderr
+    deployed = subprocess.run(
+        [*prefect, "deploy", "--all", "--prefect-file", str(REPO / "deployments" / "prefect.yaml")],
+        cwd=REPO,
+        env=cluster.env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert deployed.returncode == 0, deployed.stdout + deployed.stderr
+    found = httpx.post(
+        f"{cluster.api}/deployments/filter", json={"work_pools": {"name": {"any_": ["warroom"]}}}, timeout=30
+    ).json()
+    by_name = {d["name"]: d for d in found}
+    assert sorted(by_name) == sorted(
+        [p.stem for p in (REPO / "runbooks").glob("*.yaml")] + ["incident", "draft", "every-15-minutes"]
+    )
+    bad_deploy = by_name["k8s-bad-deploy"]
+    assert bad_deploy["entrypoint"] == "flows.respond.respond"
+    assert bad_deploy["parameters"] == {"runbook": "k8s-bad-deploy", "params": {}}
+    assert bad_deploy["tags"] == ["runbook:k8s-bad-deploy"] and bad_deploy["concurrency_limit"] is None
