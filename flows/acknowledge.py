@@ -27,7 +27,7 @@ def acknowledge(incident: str, person: str, code: str) -> str:
         if (
             identity.ok
             and identity.counter is not None
-            and not store.use_code(person, identity.counter, found.number)
+            and not store.use_code(person, identity.counter, found.number, enrollment=identity.enrollment)
         ):
             identity = type(identity)(False, f"that one-time code of {person} was used before")
         if not identity.ok:

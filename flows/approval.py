@@ -257,7 +257,9 @@ class _Gate:
         identity = check_code(store, settings, answer.approver, answer.code)
         # Spent when first judged, whatever the verdict: a code seen once is never good again.
         if identity.ok and identity.counter is not None:
-            if not store.use_code(answer.approver, identity.counter, self.req.incident.number):
+            if not store.use_code(
+                answer.approver, identity.counter, self.req.incident.number, enrollment=identity.enrollment
+            ):
                 return Identity(False, f"one-time code already used by {answer.approver}")
         return identity
 

@@ -88,11 +88,11 @@ _USED: dict[str, set[int]] = {}
 
 
 def code(name: str) -> str:
-    """A valid code the gate has not seen yet. The gate takes the previous, this and the next 30 s step;
-    a spent code is spent in its ledger (which tests may share while each has its own home), so this waits
-    for a new window only when all three were used in this ledger."""
+    """A valid code the gate has not seen yet. The gate takes the previous, this and the next 30 s step, and
+    spends a code for the enrollment that made it (each home enrolls afresh), so this waits for a new
+    window only when all three were used."""
     totp = enrolled(name)
-    used = _USED.setdefault(f"{get_settings().ledger_url()}|{name}", set())
+    used = _USED.setdefault(totp.secret, set())
     while True:
         now = time.time()
         counter = int(now // totp.interval)

@@ -90,6 +90,21 @@ def test_a_code_is_spent_once_per_approver(store: Store, settings: Settings) -> 
     assert store.use_code("frank", identity.counter) is True  # another person's code of the same step
 
 
+def test_a_code_is_spent_for_its_enrollment_and_re_enrolling_starts_fresh_codes(
+    store: Store, settings: Settings
+) -> None:
+    old = pyotp.TOTP(pyotp.parse_uri(enroll(store, settings, "erin").uri).secret)
+    first = check_code(store, settings, "erin", old.at(NOW), at=NOW)
+    assert store.use_code("erin", first.counter, enrollment=first.enrollment)  # type: ignore[arg-type]
+    assert not store.use_code("erin", first.counter, enrollment=first.enrollment)  # type: ignore[arg-type]
+    new = pyotp.TOTP(pyotp.parse_uri(enroll(store, settings, "erin", replace=True).uri).secret)
+    assert not check_code(store, settings, "erin", old.at(NOW), at=NOW).ok  # the lost phone's codes: none
+    again = check_code(store, settings, "erin", new.at(NOW), at=NOW)
+    assert again.ok and again.counter == first.counter and again.enrollment != first.enrollment
+    assert store.use_code("erin", again.counter, enrollment=again.enrollment)  # type: ignore[arg-type]
+    assert not store.use_code("erin", again.counter, enrollment=again.enrollment)  # type: ignore[arg-type]
+
+
 def test_a_secret_sealed_under_another_key_proves_nothing(store: Store, settings: Settings) -> None:
     totp = pyotp.TOTP(pyotp.parse_uri(enroll(store, settings, "gina").uri).secret)
     other = Settings(home=settings.home, approver_key=SecretStr(Fernet.generate_key().decode()))

@@ -14,6 +14,7 @@ Two paths, and what each proves:
 from __future__ import annotations
 
 import base64
+import hashlib
 import hmac
 import json
 import os
@@ -48,6 +49,7 @@ class Identity:
     ok: bool
     why: str
     counter: int | None = None  # the TOTP step of a valid code: spent once in the ledger
+    enrollment: str = ""  # which enrollment's secret made it (codes are spent per enrollment)
 
 
 @dataclass(frozen=True)
@@ -100,7 +102,8 @@ def enroll(
     return Enrollment(name, pyotp.TOTP(secret).provisioning_uri(name=name, issuer_name=ISSUER), path)
 
 
-def _totp_secret(store: Store, settings: Settings, name: str) -> str | None:
+def _totp_secret(store: Store, settings: Settings, name: str) -> tuple[str, str] | None:
+    """NAME's TOTP secret and the fingerprint of the enrollment that made it; None when not enrolled."""
     record = store.approver(name)
     if record is None:
         return None
@@ -109,22 +112,23 @@ def _totp_secret(store: Store, settings: Settings, name: str) -> str | None:
     except InvalidToken:
         return None  # sealed under another key: as good as not enrolled here
     register_secret(secret)
-    return secret
+    return secret, hashlib.sha256(record.totp_sealed.encode()).hexdigest()[:32]
 
 
 def check_code(
     store: Store, settings: Settings, name: str, code: str, at: datetime | None = None
 ) -> Identity:
     """Is ``code`` NAME's one-time code for now (one 30 s step of drift either way)?"""
-    secret = _totp_secret(store, settings, name)
-    if secret is None:
+    found = _totp_secret(store, settings, name)
+    if found is None:
         return Identity(False, f"{name} is not enrolled (warroom approvers enroll {name})")
+    secret, enrollment = found
     totp = pyotp.TOTP(secret)
     when = at or datetime.now(UTC)
     for drift in range(-DRIFT_STEPS, DRIFT_STEPS + 1):
         t = when + timedelta(seconds=drift * totp.interval)
         if hmac.compare_digest(totp.at(t), code):
-            return Identity(True, "one-time code valid", totp.timecode(t))
+            return Identity(True, "one-time code valid", totp.timecode(t), enrollment)
     return Identity(False, f"wrong one-time code for {name}")
 
 

@@ -81,11 +81,13 @@ approval_codes = Table(
     metadata,
     Column("id", Integer, primary_key=True, autoincrement=True),
     Column("approver", String(200), nullable=False),
-    # The TOTP time step the code belongs to: (approver, counter) is unique, so a code is used once.
+    # The TOTP time step the code belongs to: unique per approver and enrollment, so a code is used once.
     Column("counter", BigInteger, nullable=False),
     Column("used_at", DateTime(timezone=True), nullable=False),
     Column("incident_number", Integer, ForeignKey("incidents.number")),
-    UniqueConstraint("approver", "counter", name="uq_approval_code_once"),
+    # Which enrollment's secret made the code (a fingerprint of it): re-enrolling starts fresh codes.
+    Column("enrollment", String(64), nullable=False, server_default=""),
+    UniqueConstraint("approver", "enrollment", "counter", name="uq_approval_code_once"),
 )
 
 # An approver's TOTP secret sealed with the key only Warroom's processes read, and the public half of the

@@ -45,14 +45,17 @@ class Approvals(Database):
             return None
         return ApproverRecord(row["name"], row["totp_sealed"], row["public_key"], utc(row["enrolled_at"]))  # type: ignore[arg-type]
 
-    def use_code(self, approver: str, counter: int, ref: str | int | None = None) -> bool:
-        """Mark a one-time code as used; False when it was used before (a replay)."""
+    def use_code(
+        self, approver: str, counter: int, ref: str | int | None = None, *, enrollment: str = ""
+    ) -> bool:
+        """Mark a one-time code (of this enrollment's secret) as used; False when it was used before."""
         try:
             with self.engine.begin() as conn:
                 conn.execute(
                     insert(approval_codes).values(
                         approver=approver,
                         counter=counter,
+                        enrollment=enrollment,
                         used_at=now(),
                         incident_number=None if ref is None else number_of(ref),
                     )
