@@ -23,7 +23,6 @@ import textwrap
 import threading
 import time
 from pathlib import Path
-from typing import Any
 
 import httpx
 
@@ -31,6 +30,7 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 from bench.figures import percentile  # noqa: E402
+from bench.sending import alert, batch, wait_http  # noqa: E402
 from tests.net import free_port  # noqa: E402
 
 TOKEN = "bench-token"
@@ -68,35 +68,6 @@ diagnostics:
 """
 
 
-def _wait_http(url: str, timeout: float = 60) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(url, timeout=1).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.2)
-    raise RuntimeError(f"{url} did not come up")
-
-
-def _alert(name: str, fingerprint: str, annotations: dict[str, str] | None = None) -> dict[str, Any]:
-    return {
-        "status": "firing",
-        "labels": {"alertname": name, "instance": fingerprint},
-        "annotations": annotations or {},
-        "startsAt": "2026-11-27T06:00:00Z",
-        "endsAt": "0001-01-01T00:00:00Z",
-        "fingerprint": fingerprint,
-    }
-
-
-def _batch(alerts: list[dict[str, Any]]) -> bytes:
-    return json.dumps(
-        {"version": "4", "status": "firing", "receiver": "warroom", "groupKey": "{}:{}", "alerts": alerts}
-    ).encode()
-
-
 def steady(url: str, rate: int, seconds: int) -> None:
     total = rate * seconds
     latencies: list[float] = []
@@ -113,7 +84,7 @@ def steady(url: str, rate: int, seconds: int) -> None:
                 delay = due - time.perf_counter()
                 if delay > 0:
                     time.sleep(delay)
-                body = _batch([_alert("BenchSteady", f"steady-{i % 500:04d}")])
+                body = batch([alert("BenchSteady", f"steady-{i % 500:04d}")])
                 t0 = time.perf_counter()
                 resp = client.post(f"{url}/alerts/alertmanager", content=body)
                 took = time.perf_counter() - t0
@@ -134,11 +105,11 @@ def steady(url: str, rate: int, seconds: int) -> None:
     )
 
 
-def storm(url: str, total: int, fingerprints: int, batch: int, home: Path) -> None:
+def storm(url: str, total: int, fingerprints: int, per_batch: int, home: Path) -> None:
     from warroom.ledger import Store
 
-    alerts = [_alert("BenchStorm", f"storm-{n % fingerprints:03d}") for n in range(total)]
-    bodies = [_batch(alerts[i : i + batch]) for i in range(0, total, batch)]
+    alerts = [alert("BenchStorm", f"storm-{n % fingerprints:03d}") for n in range(total)]
+    bodies = [batch(alerts[i : i + per_batch]) for i in range(0, total, per_batch)]
     before = _flow_runs("bench-storm")
     t0 = time.perf_counter()
     with httpx.Client(headers={"Authorization": f"Bearer {TOKEN}"}, timeout=120) as client:
@@ -173,9 +144,10 @@ def storm(url: str, total: int, fingerprints: int, batch: int, home: Path) -> No
     runs = _flow_runs("bench-storm") - before
     store.close()
     print(
-        f"(b) storm of {total} alerts over {fingerprints} fingerprints in batches of {batch}: accepted in "
-        f"{accepted:.2f}s = {total / accepted:,.0f} alerts/s; incidents created {len(incidents)}; "
-        f"flow runs launched {runs} (all launched {launched_at:.1f}s after the first POST)"
+        f"(b) storm of {total} alerts over {fingerprints} fingerprints in batches of {per_batch}: "
+        f"accepted in {accepted:.2f}s = {total / accepted:,.0f} alerts/s; "
+        f"incidents created {len(incidents)}; flow runs launched {runs} "
+        f"(all launched {launched_at:.1f}s after the first POST)"
     )
 
 
@@ -207,14 +179,14 @@ def first_task(env: dict[str, str], count: int) -> None:
         stderr=subprocess.DEVNULL,
     )
     try:
-        _wait_http(f"http://127.0.0.1:{port}/healthz")
+        wait_http(f"http://127.0.0.1:{port}/healthz")
         time.sleep(3)  # the runner registers its deployments and starts polling
         store = Store(f"sqlite:///{Path(env['WARROOM_HOME']) / 'warroom.db'}")
         latencies = []
         with running_service() as (url, state):
             for n in range(count):
                 seen = len(state.health_arrivals)
-                body = _batch([_alert("BenchFirstTask", f"first-{n:03d}", {"service_url": url})])
+                body = batch([alert("BenchFirstTask", f"first-{n:03d}", {"service_url": url})])
                 t0 = time.time()
                 resp = httpx.post(
                     f"http://127.0.0.1:{port}/alerts/alertmanager",
@@ -325,7 +297,7 @@ def main() -> None:
                 )
                 try:
                     url = f"http://127.0.0.1:{port}"
-                    _wait_http(f"{url}/healthz")
+                    wait_http(f"{url}/healthz")
                     steady(url, args.rate, args.seconds)
                     storm(url, args.storm, 100, 100, home)
                 finally:

@@ -29,8 +29,13 @@ def deploy(
     pool: Annotated[str, typer.Option("--pool", help="The work pool whose workers run the runbooks")],
     queue: Annotated[str | None, typer.Option("--queue", help="A work queue of that pool")] = None,
     pool_type: Annotated[
-        str, typer.Option("--pool-type", help="Type of the pool when it must be made (process, kubernetes)")
-    ] = "process",
+        str,
+        typer.Option(
+            "--pool-type",
+            help="Type of the pool when it must be made: warroom (warm: runs in threads of `warroom "
+            "worker`), process (a process per run), kubernetes (a pod per run)",
+        ),
+    ] = "warroom",
     prefect_yaml: Annotated[
         Path | None,
         typer.Option(
@@ -62,6 +67,8 @@ def deploy(
     try:
         made = ensure_pool(pool, pool_type)
         names = register(catalogue, pool, queue=queue)
+    except RuntimeError as exc:
+        fail(str(exc), 1)
     except Exception as exc:  # Prefect refused: say what it said
         fail(f"could not register on {api}: {type(exc).__name__}: {exc}", 1)
     for name in names:
@@ -106,10 +113,15 @@ def worker(
     limit: Annotated[int | None, typer.Option(help="Most flow runs at once on this machine")] = None,
     name: Annotated[str | None, typer.Option(help="The worker's name in Prefect")] = None,
 ) -> None:
-    """Run the pool's flow runs on this machine: Prefect's worker (`prefect worker start`), polling every
-    second, in this environment (WARROOM_DATABASE_URL, the approver sealing key, step credentials)."""
-    from deployments.distributed import worker_command
+    """Run the pool's flow runs on this machine, in this environment (WARROOM_DATABASE_URL, the approver
+    key, step credentials): in threads of this process for a `warroom` pool (warm: no process start per
+    run), else through Prefect's worker for the pool's type (`prefect worker start`)."""
+    from deployments.distributed import run_worker
 
     _prefect_api()
-    command = worker_command(pool, limit=limit, poll_seconds=get_settings().runner_poll_seconds, name=name)
-    os.execv(command[0], command)  # noqa: S606 - the worker replaces this process: signals reach it
+    try:
+        run_worker(pool, limit=limit, poll_seconds=get_settings().runner_poll_seconds, name=name)
+    except KeyboardInterrupt:
+        pass
+    except RuntimeError as exc:
+        fail(str(exc), 1)

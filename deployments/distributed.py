@@ -20,6 +20,7 @@ from prefect.deployments.runner import EntrypointType
 from prefect.exceptions import ObjectNotFound
 
 from deployments.serve import build_deployments, running_receiver
+from deployments.warm_worker import POOL_TYPE, WarmWorker, run_warm_worker
 from warroom.runbook import Catalogue
 from warroom.settings import Settings
 
@@ -31,11 +32,17 @@ def ensure_pool(pool: str, pool_type: str) -> str:
             return str(client.read_work_pool(pool).type)
         except ObjectNotFound:
             pass
-        template: dict[str, Any] = {}
-        if pool_type == "process":
+        if pool_type == POOL_TYPE:
+            template = WarmWorker.get_default_base_job_template()
+        elif pool_type == "process":
             from prefect.workers.process import ProcessWorker
 
             template = ProcessWorker.get_default_base_job_template()
+        else:  # its job template comes with the worker's package (prefect-kubernetes, ...)
+            raise RuntimeError(
+                f"no work pool {pool!r}: make it first with "
+                f"`prefect work-pool create {pool} --type {pool_type}`"
+            )
         client.create_work_pool(WorkPoolCreate(name=pool, type=pool_type, base_job_template=template))
     return pool_type
 
@@ -114,12 +121,34 @@ def serve_receiver(settings: Settings, console: Any) -> None:
             keeper.store.close()
 
 
-def worker_command(pool: str, *, limit: int | None, poll_seconds: float, name: str | None) -> list[str]:
-    """`prefect worker start` for the pool, polling often enough that a P1 waits seconds, not ten."""
+def pool_type(pool: str) -> str | None:
+    """The type of ``pool`` on the Prefect server, or None when there is no such pool."""
+    with get_client(sync_client=True) as client:
+        try:
+            return str(client.read_work_pool(pool).type)
+        except ObjectNotFound:
+            return None
+
+
+def run_worker(pool: str, *, limit: int | None, poll_seconds: float, name: str | None) -> None:
+    """Run the pool's flow runs on this machine until stopped: in this process's threads when the pool is
+    Warroom's (warm), else through Prefect's worker for the pool's type (``process``: a process per run).
+    Either polls every ``poll_seconds``, so a P1 waits a second for a worker, not Prefect's default ten."""
+    import asyncio
+
+    os.environ["PREFECT_WORKER_QUERY_SECONDS"] = str(poll_seconds)
+    kind = pool_type(pool)
+    if kind is None:
+        raise RuntimeError(f"no work pool {pool!r} on the Prefect server: run `warroom deploy --pool {pool}`")
+    if kind == POOL_TYPE:
+        from prefect.settings import PREFECT_WORKER_QUERY_SECONDS, temporary_settings
+
+        with temporary_settings(updates={PREFECT_WORKER_QUERY_SECONDS: poll_seconds}):
+            asyncio.run(run_warm_worker(pool, limit=limit, name=name))
+        return
     command = [sys.executable, "-m", "prefect", "worker", "start", "--pool", pool]
     if limit is not None:
         command += ["--limit", str(limit)]
     if name:
         command += ["--name", name]
-    os.environ["PREFECT_WORKER_QUERY_SECONDS"] = str(poll_seconds)
-    return command
+    os.execv(command[0], command)  # noqa: S606 - Prefect's worker replaces this process: signals reach it

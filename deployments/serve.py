@@ -259,6 +259,7 @@ def build_intake(settings: Settings) -> Intake:
         PrefectLauncher(),
         poll_seconds=settings.intake_launch_poll_seconds,
         lease_seconds=settings.lease_seconds,
+        parallel=settings.launch_parallel,
     )
     router = Router(store, CatalogueCache(settings.runbooks_dir).get, settings.default_severity, loop.wake)
     return Intake(create_app(settings, store, router), loop, store)

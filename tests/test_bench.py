@@ -24,12 +24,15 @@ TINY = {
     ),
     "kubernetes_diagnostics.py": (["--repeat", "1", "--pods", "10"], "API calls"),
     "ledger.py": (["--events", "200", "--incidents", "20"], "incidents list"),
+    "scale.py": (["--incidents", "3", "--alerts", "6", "--behind", "2"], "runs per minute"),
     "ssh_fanout.py": (["--repeat", "1"], "target(s)"),
 }
 
 
 def test_every_benchmark_runs_from_the_checkout_with_tiny_sizes(tmp_path: Path) -> None:
-    scripts = sorted(p.name for p in (REPO / "bench").glob("*.py") if p.name != "figures.py")
+    scripts = sorted(
+        p.name for p in (REPO / "bench").glob("*.py") if p.name not in ("figures.py", "sending.py")
+    )
     assert scripts == sorted(TINY), "a new benchmark needs its tiny run here"
     skipped = {"flags.py": unleash_unavailable()} if unleash_unavailable() else {}
     env = {k: v for k, v in os.environ.items() if not k.startswith(("WARROOM_", "PREFECT_"))}

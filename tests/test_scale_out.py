@@ -30,6 +30,7 @@ from tests.conftest import PG_URL, REPO, _drop_pg_database, _fresh_pg_database
 from tests.flow_helpers import CAPACITY_RUNBOOK, write_runbook
 from tests.net import free_port
 from tests.service import running_service
+from tests.test_gate_served import SHORT
 from tests.up_process import warroom, warroom_done
 from warroom.intake.launcher import LEASE
 from warroom.ledger import Store
@@ -103,6 +104,7 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
         "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
         "PREFECT_SERVER_API_HOST": "127.0.0.1",
         "PREFECT_SERVER_API_PORT": str(port),
+        **SHORT,  # Prefect's leases and service loops short: a gate is held past all of them
     }
     server_log = open(base / "prefect-server.log", "wb")
     server = subprocess.Popen(
@@ -130,6 +132,9 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
         "WARROOM_INTAKE_TOKENS": json.dumps({"*": TOKEN}),
         "WARROOM_LEASE_SECONDS": "3",
         "WARROOM_KEEPER_POLL_SECONDS": "1",
+        "WARROOM_RUN_HEARTBEAT_SECONDS": "0.5",
+        "WARROOM_RUN_STALE_SECONDS": "4",
+        "PREFECT_FLOWS_HEARTBEAT_FREQUENCY": SHORT["PREFECT_FLOWS_HEARTBEAT_FREQUENCY"],
         "WARROOM_INTAKE_LAUNCH_POLL_SECONDS": "0.3",
         "PYTHONPATH": str(REPO),  # the worker's flow runs import the test's own steps (tests.plugin_steps)
         "COLUMNS": "200",
@@ -137,7 +142,7 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
     procs: list[subprocess.Popen[str]] = []
     try:
         _wait("the Prefect server on PostgreSQL", lambda: _answers(f"{api}/health"), proc=server)  # type: ignore[arg-type]
-        deployed = warroom_done("deploy", "--pool", POOL, env=env)
+        deployed = warroom_done("deploy", "--pool", POOL, "--pool-type", "process", env=env)
         assert deployed.returncode == 0, deployed.stdout + deployed.stderr
         assert f"deployed respond/svc-capacity on work pool {POOL} (process)" in deployed.stdout
         worker = warroom(
@@ -364,3 +369,65 @@ def test_the_shipped_prefect_yaml_is_what_warroom_deploy_registers_and_prefect_d
     assert bad_deploy["entrypoint"] == "flows.respond.respond"
     assert bad_deploy["parameters"] == {"runbook": "k8s-bad-deploy", "params": {}}
     assert bad_deploy["tags"] == ["runbook:k8s-bad-deploy"] and bad_deploy["concurrency_limit"] is None
+
+
+def _timeline_has(store: Store, incident: str, kind: str, count: int = 1) -> bool:
+    return [e.kind for e in store.timeline(incident)].count(kind) >= count
+
+
+def test_the_warm_worker_runs_a_storm_and_a_gate_survives_kill_9_of_the_worker(cluster: Cluster) -> None:
+    """The default pool type: runs in threads of `warroom worker`. Its death under a waiting gate loses
+    nothing: the keeper schedules the run again, another warm worker re-enters the same gate."""
+    deployed = warroom_done("deploy", "--pool", "warm", env=cluster.env)
+    assert deployed.returncode == 0 and "on work pool warm (warroom)" in deployed.stdout, deployed.stdout
+    worker_env = {**cluster.env, "WARROOM_HOME": str(cluster.base / "warm-worker")}
+    first = warroom("worker", "--pool", "warm", env=worker_env, start_new_session=True)
+    store = Store(cluster.ledger_url)
+    enrolled = warroom_done("approvers", "enroll", "dave", env=cluster.env)
+    assert enrolled.returncode == 0, enrolled.stdout + enrolled.stderr
+    totp = pyotp.parse_uri(enrolled.stdout.strip().splitlines()[-1])
+    second = None
+    try:
+        with running_service() as (url, state):
+            receiver = next(u for u, p in cluster.receivers.items() if p.poll() is None)
+            alerts = [
+                {
+                    "title": "ServiceUnhealthy",
+                    "labels": {"service": f"warm-{i}"},
+                    "annotations": {"service_url": url, "summary": "healthz failing"},
+                    "fingerprint": f"warm-{uuid.uuid4().hex[:8]}",
+                }
+                for i in range(6)
+            ]
+            incidents = [_post(receiver, a).json()["results"][0]["incident"] for a in alerts]
+            for incident in incidents:  # every run reached its gate on the one warm worker
+                _wait(
+                    f"{incident} at its gate",
+                    lambda i=incident: _timeline_has(store, i, "approval.requested"),
+                    timeout=120,
+                    proc=first,
+                )
+            os.killpg(first.pid, signal.SIGKILL)
+            first.wait(10)
+            second = warroom("worker", "--pool", "warm", env=worker_env, start_new_session=True)
+            target = incidents[0]
+            _wait(
+                "the gate re-entered on the new worker",
+                lambda: _timeline_has(store, target, "approval.reentered"),
+                timeout=120,
+                proc=second,
+            )
+            kinds = [e.kind for e in store.timeline(target)]
+            assert "run.restarting" in kinds and kinds.count("approval.requested") == 1
+            approved = warroom_done(
+                "approve", target, "--as", "dave", "--reason", "scale", "--code", totp.now(), env=cluster.env
+            )
+            assert approved.returncode == 0, approved.stdout + approved.stderr
+            _wait("resolved", lambda: store.get(target).status.value == "resolved", timeout=120)
+            assert state.scale_calls == [4]  # once, after the approval, on the second worker
+            assert [e.kind for e in store.timeline(target)].count("mitigation.applied") == 1
+    finally:
+        _stop(first)
+        if second is not None:
+            _stop(second)
+        store.close()

@@ -115,6 +115,13 @@ class Settings(BaseSettings):
     intake_launch_poll_seconds: float = Field(
         default=1.0, gt=0, description="How often the launch loop looks for launches another receiver queued"
     )
+    launch_parallel: int = Field(
+        default=1,
+        ge=1,
+        description="Launches in flight at once. One at a time is fastest against a Prefect server on SQLite "
+        "(concurrent writes there wait out 'database is locked' retries of 2 s and more) and as fast on "
+        "PostgreSQL over loopback; raise it only for a PostgreSQL server far away",
+    )
     lease_seconds: float = Field(
         default=15.0,
         ge=1,

@@ -48,7 +48,7 @@ class LaunchLoop(threading.Thread):
         launcher: Launcher,
         poll_seconds: float = 2.0,
         max_backoff: float = 60.0,
-        parallel: int = 8,
+        parallel: int = 1,
         lease_seconds: float = 15.0,
     ) -> None:
         super().__init__(name="warroom-launch-loop", daemon=True)
@@ -59,6 +59,8 @@ class LaunchLoop(threading.Thread):
         self.parallel = parallel
         self.lease_seconds = lease_seconds
         self.holder = holder_name("launcher")
+        # Kept for the loop's life: a launcher may keep a connection per thread (deployments/launch.py).
+        self._pool = ThreadPoolExecutor(max_workers=parallel, thread_name_prefix="warroom-launch")
         self._wake = threading.Event()
         self._stop = threading.Event()
 
@@ -79,7 +81,10 @@ class LaunchLoop(threading.Thread):
         super().start()
 
     def run(self) -> None:
-        self._context.run(self._loop)
+        try:
+            self._context.run(self._loop)
+        finally:
+            self._pool.shutdown(wait=False)
 
     def _loop(self) -> None:
         while not self._stop.is_set():
@@ -102,12 +107,11 @@ class LaunchLoop(threading.Thread):
         Prefect); the lease is renewed before each few, and a loop that lost it stops launching."""
         launched = 0
         context = contextvars.copy_context()
-        with ThreadPoolExecutor(max_workers=self.parallel) as pool:
-            while not self._stop.is_set() and self.leading():
-                rows = self.store.due_launches(limit=self.parallel)
-                if not rows:
-                    break
-                launched += sum(pool.map(lambda row: context.copy().run(self._launch_one, row), rows))
+        while not self._stop.is_set() and self.leading():
+            rows = self.store.due_launches(limit=self.parallel)
+            if not rows:
+                break
+            launched += sum(self._pool.map(lambda row: context.copy().run(self._launch_one, row), rows))
         return launched
 
     def _launch_one(self, row: Launch) -> int:

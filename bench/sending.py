@@ -1,0 +1,40 @@
+"""What the benchmarks send to the receiver (Alertmanager webhooks), and waiting for a process to answer."""
+
+from __future__ import annotations
+
+import json
+import time
+from typing import Any
+
+import httpx
+
+
+def wait_http(url: str, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(url, timeout=1).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.2)
+    raise RuntimeError(f"{url} did not come up")
+
+
+def alert(
+    name: str, fingerprint: str, annotations: dict[str, str] | None = None, **labels: str
+) -> dict[str, Any]:
+    return {
+        "status": "firing",
+        "labels": {"alertname": name, "instance": fingerprint, **labels},
+        "annotations": annotations or {},
+        "startsAt": "2026-11-27T06:00:00Z",
+        "endsAt": "0001-01-01T00:00:00Z",
+        "fingerprint": fingerprint,
+    }
+
+
+def batch(alerts: list[dict[str, Any]]) -> bytes:
+    return json.dumps(
+        {"version": "4", "status": "firing", "receiver": "warroom", "groupKey": "{}:{}", "alerts": alerts}
+    ).encode()
