@@ -340,24 +340,20 @@ def test_the_shipped_prefect_yaml_is_what_warroom_deploy_registers_and_prefect_d
     runbooks = {**cluster.env, "WARROOM_RUNBOOKS_DIR": str(REPO / "runbooks")}
     generated = warroom_done("deploy", "--pool", "warroom", "--prefect-yaml", "-", env=runbooks)
     assert generated.returncode == 0 and generated.stdout == shipped, "regenerate deployments/prefect.yaml"
-    prefect = [sys.executable, "-m", "prefect", "--no-prompt"]
-    made = subprocess.run(
-        [*prefect, "work-pool", "create", "warroom", "--type", "process"],
-        env=cluster.env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert made.returncode == 0, made.stdout + made.stderr
-    deployed = subprocess.run(
-        [*prefect, "deploy", "--all", "--prefect-file", str(REPO / "deployments" / "prefect.yaml")],
-        cwd=REPO,
-        env=cluster.env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    assert deployed.returncode == 0, deployed.stdout + deployed.stderr
+
+    def prefect(*args: str) -> None:
+        done = subprocess.run(
+            [sys.executable, "-m", "prefect", "--no-prompt", *args],
+            cwd=REPO,
+            env=cluster.env,
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+        assert done.returncode == 0, done.stdout + done.stderr
+
+    prefect("work-pool", "create", "warroom", "--type", "process")
+    prefect("deploy", "--all", "--prefect-file", str(REPO / "deployments" / "prefect.yaml"))
     found = httpx.post(
         f"{cluster.api}/deployments/filter", json={"work_pools": {"name": {"any_": ["warroom"]}}}, timeout=30
     ).json()
