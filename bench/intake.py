@@ -6,7 +6,8 @@
 (c) from POST to the runbook flow's first task starting (served by `warroom up`, runner poll 1 s):
     median and p95 over 20 alerts.
 
-Run: python bench/intake.py [--rate 200] [--seconds 30] [--storm 10000] [--first-task 20]
+Run: python bench/intake.py [--rate 200] [--seconds 30] [--storm 10000] [--first-task 20] [--postgres URL]
+(--postgres: the Prefect server and the storm receiver's ledger each on a fresh database there)
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 from bench.figures import percentile  # noqa: E402
+from bench.postgres import asyncpg, fresh_databases  # noqa: E402
 from bench.sending import alert, batch, wait_http  # noqa: E402
 from tests.net import free_port  # noqa: E402
 
@@ -105,7 +107,7 @@ def steady(url: str, rate: int, seconds: int) -> None:
     )
 
 
-def storm(url: str, total: int, fingerprints: int, per_batch: int, home: Path) -> None:
+def storm(url: str, total: int, fingerprints: int, per_batch: int, ledger: str) -> None:
     from warroom.ledger import Store
 
     alerts = [alert("BenchStorm", f"storm-{n % fingerprints:03d}") for n in range(total)]
@@ -130,7 +132,7 @@ def storm(url: str, total: int, fingerprints: int, per_batch: int, home: Path) -
         for t in threads:
             t.join()
     accepted = time.perf_counter() - t0
-    store = Store(f"sqlite:///{home / 'warroom.db'}")
+    store = Store(ledger)
     incidents = {
         i.number for i in store.list_incidents() if (i.dedup_key or "").startswith("bench-storm:storm-")
     }
@@ -222,7 +224,10 @@ def main() -> None:
     ap.add_argument("--seconds", type=int, default=30)
     ap.add_argument("--storm", type=int, default=10_000)
     ap.add_argument("--first-task", type=int, default=20)
+    ap.add_argument("--processes", type=int, default=1, help="receiver processes (uvicorn workers)")
+    ap.add_argument("--postgres", default=None, help="PostgreSQL server URL: Prefect's and the ledger's DBs")
     args = ap.parse_args()
+    databases = fresh_databases(args.postgres, "prefect", "ledger") if args.postgres else []
     with tempfile.TemporaryDirectory(prefix="warroom-intake-bench-") as tmp_name:
         tmp = Path(tmp_name)
         for name, text in (
@@ -242,6 +247,9 @@ def main() -> None:
         )
         os.environ.clear()
         os.environ.update(base_env)
+        if databases:  # read by `prefect server start` below; the storm's receiver gets the ledger
+            os.environ["PREFECT_API_DATABASE_CONNECTION_URL"] = asyncpg(databases[0])
+        print(f"Prefect server and the receiver's ledger on {'PostgreSQL' if databases else 'SQLite'}")
         from deployments.serve import build_deployments, local_auth, local_prefect_server
         from warroom.runbook import load_catalogue
         from warroom.settings import get_settings
@@ -267,11 +275,13 @@ def main() -> None:
                 for deployment in build_deployments(load_catalogue([tmp / "storm"])):
                     deployment.apply()
                 home = tmp / "storm-home"
+                ledger = databases[1] if databases else f"sqlite:///{home / 'warroom.db'}"
                 port = free_port()
                 env = {
                     **base_env,
                     "PREFECT_API_URL": api,
                     "WARROOM_HOME": str(home),
+                    "WARROOM_DATABASE_URL": ledger,
                     "WARROOM_RUNBOOKS_DIR": str(tmp / "storm"),
                     "WARROOM_INTAKE_LAUNCH_POLL_SECONDS": "0.5",
                 }
@@ -287,7 +297,7 @@ def main() -> None:
                         "--port",
                         str(port),
                         "--workers",
-                        "1",
+                        str(args.processes),
                         "--log-level",
                         "warning",
                         "--no-access-log",
@@ -299,7 +309,7 @@ def main() -> None:
                     url = f"http://127.0.0.1:{port}"
                     wait_http(f"{url}/healthz")
                     steady(url, args.rate, args.seconds)
-                    storm(url, args.storm, 100, 100, home)
+                    storm(url, args.storm, 100, 100, ledger)
                 finally:
                     receiver.terminate()
                     receiver.wait(30)

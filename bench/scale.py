@@ -39,6 +39,7 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 from bench.figures import percentile  # noqa: E402
+from bench.postgres import asyncpg, fresh_databases  # noqa: E402
 from bench.sending import alert, batch, wait_http  # noqa: E402
 from tests.net import free_port  # noqa: E402
 
@@ -286,30 +287,6 @@ def behind(url: str, probe: Probe, count: int) -> None:
     )
 
 
-def _databases(server: str) -> list[str]:
-    """Two fresh databases on the PostgreSQL server: Prefect's and the ledger's."""
-    import uuid
-
-    from sqlalchemy import create_engine, text
-    from sqlalchemy.engine import make_url
-
-    admin = create_engine(server, isolation_level="AUTOCOMMIT")
-    urls = []
-    with admin.connect() as conn:
-        for role in ("prefect", "ledger"):
-            name = f"bench_{role}_{uuid.uuid4().hex[:8]}"
-            conn.execute(text(f'CREATE DATABASE "{name}"'))
-            urls.append(make_url(server).set(database=name).render_as_string(hide_password=False))
-    admin.dispose()
-    return urls
-
-
-def _asyncpg(url: str) -> str:
-    from sqlalchemy.engine import make_url
-
-    return make_url(url).set(drivername="postgresql+asyncpg").render_as_string(hide_password=False)
-
-
 def _warroom(args: list[str], env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
     return subprocess.Popen(
         [sys.executable, "-m", "cli", *args],
@@ -339,10 +316,10 @@ def main() -> None:
         tmp = Path(tmp_name)
         (tmp / "runbooks").mkdir()
         (tmp / "runbooks" / "bench-scale.yaml").write_text(textwrap.dedent(RUNBOOK))
-        databases = _databases(args.postgres) if args.postgres else []
+        databases = fresh_databases(args.postgres, "prefect", "ledger") if args.postgres else []
         ledger = databases[1] if databases else f"sqlite:///{tmp / 'ledger.db'}"
         if databases:  # `prefect server start` below reads it from the environment
-            os.environ["PREFECT_API_DATABASE_CONNECTION_URL"] = _asyncpg(databases[0])
+            os.environ["PREFECT_API_DATABASE_CONNECTION_URL"] = asyncpg(databases[0])
         base = {k: v for k, v in os.environ.items() if not k.startswith(("WARROOM_", "PREFECT_"))}
         base.update(
             WARROOM_INTAKE_TOKENS=json.dumps({"*": TOKEN}),
