@@ -26,8 +26,8 @@ from prefect.states import Scheduled
 
 from flows.paging import escalate_due
 from flows.response import record_lost
-from warroom.intake.launcher import holder_name
 from warroom.ledger import Attempt, AttemptState, RunLedger, Store, now
+from warroom.ledger.leases import Lease
 from warroom.settings import Settings
 
 log = logging.getLogger("warroom.keeper")
@@ -45,7 +45,7 @@ class Keeper(threading.Thread):
         self.stale = timedelta(seconds=settings.run_stale_seconds)
         self.poll = settings.keeper_poll_seconds
         self.settings = settings
-        self.holder = holder_name("keeper")
+        self.lease = Lease(store, LEASE, "keeper", max(settings.lease_seconds, 3 * self.poll))
         self._stop = threading.Event()
 
     def start(self) -> None:
@@ -57,21 +57,12 @@ class Keeper(threading.Thread):
 
     def stop(self) -> None:
         self._stop.set()
-        try:
-            self.store.release(LEASE, self.holder)
-        except Exception:  # the ledger is gone too: the lease expires by itself
-            log.warning("keeper: could not release its lease")
-
-    def _leading(self) -> bool:
-        held = self.store.hold(LEASE, self.holder, max(self.settings.lease_seconds, 3 * self.poll))
-        if held.taken_from:
-            log.warning("keeper: %s took over from %s", self.holder, held.taken_from)
-        return held.held
+        self.lease.release()
 
     def _loop(self) -> None:
         while not self._stop.wait(self.poll):
             try:
-                if not self._leading():
+                if not self.lease.leading():
                     continue
             except Exception:  # the ledger unreachable: ask again next pass
                 log.exception("keeper: cannot read its lease")

@@ -100,7 +100,7 @@ def test_one_launch_loop_of_two_launches_and_the_other_takes_over_after_it_dies(
         _queue(first, 3, prefix="b")
         assert loop_b.drain() == 0  # a holds the lease: b launches nothing
         assert {who for who, _ in calls} == {"a"}
-        assert first.lease_holder(LEASE) == loop_a.holder
+        assert first.lease_holder(LEASE) == loop_a.lease.holder
         # a is killed (no release); its lease expires and b launches what a left behind.
         time.sleep(1.2)
         assert loop_b.drain() == 3

@@ -10,10 +10,7 @@ from __future__ import annotations
 
 import contextvars
 import logging
-import os
-import socket
 import threading
-import uuid
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from typing import Any, Protocol
@@ -21,16 +18,12 @@ from typing import Any, Protocol
 from warroom.ledger import Store, now
 from warroom.ledger.approvals import ALERT_STARTER
 from warroom.ledger.intake import Launch
+from warroom.ledger.leases import Lease
 from warroom.redact import redact_text
 
 log = logging.getLogger("warroom.intake")
 
 LEASE = "launch-loop"
-
-
-def holder_name(role: str) -> str:
-    """Who holds a lease, as an operator reads it: host, process and a per-start suffix."""
-    return f"{role}@{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
 
 
 class Launcher(Protocol):
@@ -57,8 +50,7 @@ class LaunchLoop(threading.Thread):
         self.poll_seconds = poll_seconds
         self.max_backoff = max_backoff
         self.parallel = parallel
-        self.lease_seconds = lease_seconds
-        self.holder = holder_name("launcher")
+        self.lease = Lease(store, LEASE, "launcher", lease_seconds)
         # Kept for the loop's life: a launcher may keep a connection per thread (deployments/launch.py).
         self._pool = ThreadPoolExecutor(max_workers=parallel, thread_name_prefix="warroom-launch")
         self._wake = threading.Event()
@@ -70,10 +62,7 @@ class LaunchLoop(threading.Thread):
     def stop(self) -> None:
         self._stop.set()
         self._wake.set()
-        try:
-            self.store.release(LEASE, self.holder)
-        except Exception:  # the ledger is gone too: the lease expires by itself
-            log.warning("launch loop: could not release its lease")
+        self.lease.release()
 
     def start(self) -> None:
         # Run in the context of whoever starts the loop: it carries the settings (Prefect API) to use.
@@ -95,19 +84,12 @@ class LaunchLoop(threading.Thread):
                 log.exception("launch loop: cannot read the ledger")
             self._wake.wait(self.poll_seconds)
 
-    def leading(self) -> bool:
-        """Hold (or renew) the cluster's launch lease; only its holder launches."""
-        held = self.store.hold(LEASE, self.holder, self.lease_seconds)
-        if held.taken_from:
-            log.warning("launch loop: %s took over launching from %s", self.holder, held.taken_from)
-        return held.held
-
     def drain(self) -> int:
         """Launch everything due, most severe first, a few at a time (each launch is one round trip to
         Prefect); the lease is renewed before each few, and a loop that lost it stops launching."""
         launched = 0
         context = contextvars.copy_context()
-        while not self._stop.is_set() and self.leading():
+        while not self._stop.is_set() and self.lease.leading():
             rows = self.store.due_launches(limit=self.parallel)
             if not rows:
                 break

@@ -7,7 +7,11 @@ number of receivers on one ledger (SQLite or PostgreSQL).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import logging
+import os
+import socket
+import uuid
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from sqlalchemy import insert, select, update
@@ -15,6 +19,8 @@ from sqlalchemy.exc import IntegrityError
 
 from warroom.ledger.engine import Database, now, utc
 from warroom.schema import leases
+
+log = logging.getLogger("warroom.leases")
 
 
 @dataclass(frozen=True)
@@ -77,3 +83,32 @@ class Leases(Database):
         if row is None or utc(row["expires_at"]) <= now():  # type: ignore[operator]
             return None
         return str(row["holder"])
+
+
+@dataclass
+class Lease:
+    """One process's claim on a cluster job, as the job's loop asks for it each pass."""
+
+    store: Leases
+    name: str  # the job: ``launch-loop``, ``keeper``
+    role: str  # how this process's holder name begins
+    seconds: float
+    # Who holds it, as an operator reads it: host, process and a per-start suffix.
+    holder: str = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.holder = f"{self.role}@{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
+
+    def leading(self) -> bool:
+        """Hold (or renew) the lease; only its holder does the job."""
+        held = self.store.hold(self.name, self.holder, self.seconds)
+        if held.taken_from:
+            log.warning("%s: %s took over from %s", self.name, self.holder, held.taken_from)
+        return held.held
+
+    def release(self) -> None:
+        """Give it up on a clean stop; when the ledger is gone too, the lease expires by itself."""
+        try:
+            self.store.release(self.name, self.holder)
+        except Exception:
+            log.warning("%s: %s could not release its lease", self.name, self.holder)
