@@ -25,24 +25,31 @@ from warroom.runbook import Catalogue
 from warroom.settings import Settings
 
 
-def ensure_pool(pool: str, pool_type: str) -> str:
-    """The work pool's type; the pool is made (with Prefect's default job template) when it is missing."""
+def current_pool_type(pool: str) -> str | None:
+    """The type of ``pool`` on the Prefect server, or None when there is no such pool."""
     with get_client(sync_client=True) as client:
         try:
             return str(client.read_work_pool(pool).type)
         except ObjectNotFound:
-            pass
-        if pool_type == POOL_TYPE:
-            template = WarmWorker.get_default_base_job_template()
-        elif pool_type == "process":
-            from prefect.workers.process import ProcessWorker
+            return None
 
-            template = ProcessWorker.get_default_base_job_template()
-        else:  # its job template comes with the worker's package (prefect-kubernetes, ...)
-            raise RuntimeError(
-                f"no work pool {pool!r}: make it first with "
-                f"`prefect work-pool create {pool} --type {pool_type}`"
-            )
+
+def ensure_pool(pool: str, pool_type: str) -> str:
+    """The work pool's type; the pool is made (with Prefect's default job template) when it is missing."""
+    found = current_pool_type(pool)
+    if found is not None:
+        return found
+    if pool_type == POOL_TYPE:
+        template = WarmWorker.get_default_base_job_template()
+    elif pool_type == "process":
+        from prefect.workers.process import ProcessWorker
+
+        template = ProcessWorker.get_default_base_job_template()
+    else:  # its job template comes with the worker's package (prefect-kubernetes, ...)
+        raise RuntimeError(
+            f"no work pool {pool!r}: make it first with `prefect work-pool create {pool} --type {pool_type}`"
+        )
+    with get_client(sync_client=True) as client:
         client.create_work_pool(WorkPoolCreate(name=pool, type=pool_type, base_job_template=template))
     return pool_type
 
@@ -103,12 +110,11 @@ def serve_receiver(settings: Settings, console: Any) -> None:
     import threading
 
     from deployments.keeper import Keeper
+    from warroom.ledger import Store
 
     stopped = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stopped.set())
-    from warroom.ledger import Store
-
     with running_receiver(settings):
         keeper = Keeper(Store.from_settings(settings), settings)
         keeper.start()
@@ -121,15 +127,6 @@ def serve_receiver(settings: Settings, console: Any) -> None:
             keeper.store.close()
 
 
-def pool_type(pool: str) -> str | None:
-    """The type of ``pool`` on the Prefect server, or None when there is no such pool."""
-    with get_client(sync_client=True) as client:
-        try:
-            return str(client.read_work_pool(pool).type)
-        except ObjectNotFound:
-            return None
-
-
 def run_worker(pool: str, *, limit: int | None, poll_seconds: float, name: str | None) -> None:
     """Run the pool's flow runs on this machine until stopped: in this process's threads when the pool is
     Warroom's (warm), else through Prefect's worker for the pool's type (``process``: a process per run).
@@ -137,7 +134,7 @@ def run_worker(pool: str, *, limit: int | None, poll_seconds: float, name: str |
     import asyncio
 
     os.environ["PREFECT_WORKER_QUERY_SECONDS"] = str(poll_seconds)
-    kind = pool_type(pool)
+    kind = current_pool_type(pool)
     if kind is None:
         raise RuntimeError(f"no work pool {pool!r} on the Prefect server: run `warroom deploy --pool {pool}`")
     if kind == POOL_TYPE:
