@@ -25,6 +25,7 @@ from tests.conftest import REPO
 from tests.flow_helpers import CAPACITY_RUNBOOK, write_runbook
 from tests.net import free_port
 from tests.service import running_service
+from tests.up_process import stop_up
 from warroom.ledger import Store
 
 LOGIN = ("warroom", "gate-test")  # the test's Prefect server is guarded, as `warroom up`'s is
@@ -129,15 +130,6 @@ def _kill_flow_run_processes(flow_run_id: str) -> int:
     return killed
 
 
-def _stop(proc: subprocess.Popen[bytes]) -> None:
-    try:
-        os.killpg(proc.pid, signal.SIGINT)
-        proc.wait(timeout=30)
-    except (subprocess.TimeoutExpired, ProcessLookupError):
-        os.killpg(proc.pid, signal.SIGKILL)
-        proc.wait()
-
-
 class Served:
     """`warroom up` on the test's Prefect server, alice enrolled, and the ledger it writes."""
 
@@ -227,7 +219,7 @@ class Served:
         self.store.close()
         for proc in self.ups:
             if proc.poll() is None:
-                _stop(proc)
+                stop_up(proc)
 
 
 def _incident(flow_run: dict) -> str:  # type: ignore[type-arg]

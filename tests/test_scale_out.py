@@ -31,7 +31,7 @@ from tests.flow_helpers import CAPACITY_RUNBOOK, write_runbook
 from tests.net import free_port
 from tests.service import running_service
 from tests.test_gate_served import SHORT
-from tests.up_process import warroom, warroom_done
+from tests.up_process import stop_up, warroom, warroom_done
 from warroom.intake.launcher import LEASE
 from warroom.ledger import Store
 
@@ -71,19 +71,6 @@ def _answers(url: str) -> bool:
         return httpx.get(url, timeout=2).status_code == 200
     except httpx.HTTPError:
         return False
-
-
-def _stop(proc: subprocess.Popen[str], sig: int = signal.SIGINT) -> None:
-    if proc.poll() is not None:
-        return
-    try:
-        os.killpg(proc.pid, sig)
-        proc.wait(timeout=30)
-    except subprocess.TimeoutExpired:
-        os.killpg(proc.pid, signal.SIGKILL)
-        proc.wait()
-    except ProcessLookupError:
-        pass
 
 
 @pytest.fixture(scope="module")
@@ -170,8 +157,8 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
         yield Cluster(api, ledger_url, env, receivers, worker, base)
     finally:
         for proc in procs:
-            _stop(proc)
-        _stop(server, signal.SIGTERM)  # type: ignore[arg-type]
+            stop_up(proc)
+        stop_up(server, signal.SIGTERM)
         server_log.close()
         _drop_pg_database(PG_URL, prefect_name)
         _drop_pg_database(PG_URL, ledger_name)
@@ -257,7 +244,7 @@ def test_the_same_alert_at_two_receivers_runs_once_on_the_worker_and_applies_aft
 def test_kill_9_of_the_launching_receiver_mid_storm_loses_no_accepted_alert_and_every_incident_gets_one_run(
     cluster: Cluster,
 ) -> None:
-    _stop(cluster.worker)  # the storm's runs stay scheduled: this counts launches, not diagnostics
+    stop_up(cluster.worker)  # the storm's runs stay scheduled: this counts launches, not diagnostics
     store = Store(cluster.ledger_url)
     storm = uuid.uuid4().hex[:8]
     fingerprints = [f"storm-{storm}-{i}" for i in range(20)]
@@ -423,7 +410,7 @@ def test_the_warm_worker_runs_a_storm_and_a_gate_survives_kill_9_of_the_worker(c
             assert state.scale_calls == [4]  # once, after the approval, on the second worker
             assert [e.kind for e in store.timeline(target)].count("mitigation.applied") == 1
     finally:
-        _stop(first)
+        stop_up(first)
         if second is not None:
-            _stop(second)
+            stop_up(second)
         store.close()

@@ -3,11 +3,8 @@
 from __future__ import annotations
 
 import json
-import os
 import re
-import signal
 import stat
-import subprocess
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -22,6 +19,7 @@ from tests.flow_helpers import CAPACITY_RUNBOOK, write_runbook
 from tests.net import free_port
 from tests.service import running_service
 from tests.up_process import prefect_login as _login
+from tests.up_process import stop_up
 from tests.up_process import up_env as _env
 from tests.up_process import warroom as _warroom
 from tests.up_process import warroom_done as _warroom_done
@@ -51,12 +49,7 @@ def served(tmp_path: Path) -> Iterator[tuple[dict[str, str], str]]:
             time.sleep(0.5)
         yield {**env, "PREFECT_API_URL": api}, api
     finally:
-        os.killpg(proc.pid, signal.SIGINT)
-        try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
+        stop_up(proc)
     # Ctrl-C stopped everything it started: nothing answers on the port any more.
     with pytest.raises(httpx.HTTPError):
         httpx.get(f"{api}/health", timeout=2)

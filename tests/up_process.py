@@ -7,6 +7,7 @@ import signal
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 from tests.conftest import REPO
 from tests.net import free_port
@@ -61,11 +62,14 @@ def warroom_done(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess
     )
 
 
-def stop_up(proc: subprocess.Popen[str]) -> None:
-    """Ctrl-C, as a person stops `warroom up`; killed if it does not stop within 30 s."""
-    os.killpg(proc.pid, signal.SIGINT)
+def stop_up(proc: subprocess.Popen[Any], sig: int = signal.SIGINT) -> None:
+    """Ctrl-C (or ``sig``) to the process and its group, as a person stops `warroom up`, a receiver or a
+    worker; killed if it does not stop within 30 s."""
     try:
+        os.killpg(proc.pid, sig)
         proc.wait(timeout=30)
     except subprocess.TimeoutExpired:
         os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+    except ProcessLookupError:  # the whole group is gone already
         proc.wait()
