@@ -154,15 +154,21 @@ def _cpu_or_zero(pid: int) -> float:
         return 0.0
 
 
-def _pids(pattern: str) -> list[int]:
+def _pids(pattern: str, *, name: bool = False) -> list[int]:
+    """Processes whose command line holds ``pattern`` (or, with ``name``, whose name is exactly it: the
+    benchmark's own command line holds "postgres" when given --postgres)."""
     found = []
     for entry in Path("/proc").iterdir():
         if entry.name.isdigit():
             try:
-                if pattern in (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode():
-                    found.append(int(entry.name))
+                if name:
+                    hit = (entry / "comm").read_text().strip() == pattern
+                else:
+                    hit = pattern in (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode()
             except OSError:
                 continue
+            if hit:
+                found.append(int(entry.name))
     return found
 
 
@@ -234,7 +240,7 @@ def storm(
         return
     all_first = max(probe.first[k] for k in wanted) - t0
     launches, _ = storm_runs()
-    launched = [_t(e.created_at.isoformat()) for e in launches]  # queued
+    launched = [e.created_at.timestamp() for e in launches]  # queued
     _wait(
         lambda: sum(r["state_type"] == "COMPLETED" for r in storm_runs()[1]) >= incidents,
         patience,
@@ -382,7 +388,9 @@ def main() -> None:
                     "receiver": lambda: cpu_seconds(procs[args.workers].pid),
                 }
                 if databases:  # a backend per connection: all of them, as they are at each moment
-                    roles["PostgreSQL"] = lambda: sum(_cpu_or_zero(pid) for pid in _pids("postgres"))
+                    roles["PostgreSQL"] = lambda: sum(
+                        _cpu_or_zero(pid) for pid in _pids("postgres", name=True)
+                    )
                 storm(
                     url,
                     probe,
