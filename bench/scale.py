@@ -381,9 +381,11 @@ def main() -> None:
                 wait_http(f"{url}/healthz")
                 time.sleep(3)  # the worker polls its pool
                 probe = Probe()
-                server = _pids("prefect server start")[0]
+                # this benchmark's server, by its port: others may run on the machine at the same time
+                port_arg = f"--port {base['WARROOM_PREFECT_PORT']}"
+                (server,) = _pids(f"prefect server start --host 127.0.0.1 {port_arg}")
                 roles: dict[str, Callable[[], float]] = {
-                    "Prefect server": lambda: cpu_seconds(server),
+                    "Prefect server": lambda: tree_cpu_seconds(server),
                     "workers": lambda: sum(tree_cpu_seconds(p.pid) for p in procs[: args.workers]),
                     "receiver": lambda: cpu_seconds(procs[args.workers].pid),
                 }
