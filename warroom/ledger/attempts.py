@@ -140,7 +140,7 @@ class Attempts:
         return Begun(row_attempt({**values, "id": new_id}), reentered=False, superseded=superseded)  # type: ignore[arg-type]
 
     def attempt(self, attempt_id: int) -> Attempt:
-        with self.engine.connect() as conn:
+        with self.store._read() as conn:
             row = conn.execute(select(run_attempts).where(run_attempts.c.id == attempt_id)).mappings().one()
         return row_attempt(row)
 
@@ -206,7 +206,7 @@ class Attempts:
 
     def live_attempt(self, flow_run_id: str) -> Attempt | None:
         """This flow run's attempt that is still active or waiting, if any."""
-        with self.engine.connect() as conn:
+        with self.store._read() as conn:
             row = (
                 conn.execute(
                     select(run_attempts).where(
@@ -219,7 +219,7 @@ class Attempts:
         return None if row is None else row_attempt(row)
 
     def live(self) -> list[Attempt]:
-        with self.engine.connect() as conn:
+        with self.store._read() as conn:
             rows = conn.execute(
                 select(run_attempts).where(run_attempts.c.state.in_(_LIVE)).order_by(run_attempts.c.id)
             ).mappings()
@@ -235,7 +235,7 @@ class Attempts:
             .group_by(run_attempts.c.incident_number)
             .subquery()
         )
-        with self.engine.connect() as conn:
+        with self.store._read() as conn:
             rows = conn.execute(
                 select(run_attempts).join(newest, run_attempts.c.id == newest.c.id)
             ).mappings()

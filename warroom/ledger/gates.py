@@ -110,7 +110,7 @@ class RunLedger(Attempts):
                 ).scalar_one()
             return self.gate(gate_id), True
         except IntegrityError:
-            with self.engine.connect() as conn:
+            with self.store._read() as conn:
                 row = (
                     conn.execute(
                         select(approval_gates).where(
@@ -132,7 +132,7 @@ class RunLedger(Attempts):
         return found
 
     def find_gate(self, gate_id: int) -> Gate | None:
-        with self.engine.connect() as conn:
+        with self.store._read() as conn:
             row = (
                 conn.execute(select(approval_gates).where(approval_gates.c.id == gate_id)).mappings().first()
             )
@@ -140,7 +140,7 @@ class RunLedger(Attempts):
 
     def has_open_gate(self, incident_number: int) -> bool:
         """Is a gate of this incident still waiting (perhaps between two pauses, after a refused answer)?"""
-        with self.engine.connect() as conn:
+        with self.store._read() as conn:
             return (
                 conn.execute(
                     select(approval_gates.c.id).where(
