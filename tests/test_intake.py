@@ -187,6 +187,27 @@ def test_refired_alert_attaches_and_launches_nothing_new(intake: Intake) -> None
     assert kinds == ["alert.firing", "alert.firing"]
 
 
+def test_alerts_posted_at_once_are_all_kept_and_open_one_incident_per_fingerprint(intake: Intake) -> None:
+    # Twenty request threads at once take turns at the (SQLite) ledger: none is lost, none waits forever.
+    answers: list[Any] = []
+
+    def send(n: int) -> None:
+        answers.append(post(intake, "alertmanager", payloads.alertmanager(fingerprint=f"{n % 5:016x}")))
+
+    threads = [threading.Thread(target=send, args=(n,)) for n in range(20)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert [a.status_code for a in answers] == [202] * 20
+    results = [a.json()["results"][0] for a in answers]
+    assert sorted(r["action"] for r in results) == ["attached"] * 15 + ["opened"] * 5
+    assert {intake.store.payload(a.json()["payload_id"]).state for a in answers} == {"accepted"}
+    assert len(intake.store.launches()) == 5
+    for number in {r["incident"] for r in results}:
+        assert [e.kind for e in intake.store.timeline(number)] == ["alert.firing"] * 4
+
+
 def test_resolved_alert_is_recorded_and_starts_nothing(intake: Intake) -> None:
     nothing = post(intake, "alertmanager", payloads.alertmanager(status="resolved")).json()["results"][0]
     assert nothing["action"] == "resolved_without_incident" and nothing["incident"] is None
