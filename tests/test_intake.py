@@ -6,6 +6,7 @@ import hashlib
 import hmac
 import json
 import threading
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -194,11 +195,12 @@ def test_alerts_posted_at_once_are_all_kept_and_open_one_incident_per_fingerprin
     def send(n: int) -> None:
         answers.append(post(intake, "alertmanager", payloads.alertmanager(fingerprint=f"{n % 5:016x}")))
 
-    threads = [threading.Thread(target=send, args=(n,)) for n in range(20)]
+    threads = [threading.Thread(target=send, args=(n,), daemon=True) for n in range(20)]
     for t in threads:
         t.start()
+    deadline = time.monotonic() + 60
     for t in threads:
-        t.join(60)
+        t.join(max(deadline - time.monotonic(), 0))
     assert [a.status_code for a in answers] == [202] * 20
     results = [a.json()["results"][0] for a in answers]
     assert sorted(r["action"] for r in results) == ["attached"] * 15 + ["opened"] * 5
