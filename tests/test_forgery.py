@@ -5,15 +5,12 @@ from __future__ import annotations
 
 import json
 import os
-import time
 import uuid
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
-from prefect.settings import PREFECT_API_URL
 
 from flows.answer import answer_gate
 from flows.approval import GateRequest, _Gate
@@ -22,6 +19,7 @@ from tests.flow_helpers import (
     FlowThread,
     code,
     enrolled,
+    resume_as_the_ui,
     wait_for_gate,
     wait_for_incident,
     write_runbook,
@@ -54,22 +52,6 @@ def _start(url: str, *, proven: bool = True, requested_by: str = "dave") -> tupl
     )
     thread.start()
     return thread, key
-
-
-def _resume(flow_run_id: str, answer: dict[str, Any]) -> str:
-    """What anyone who reaches the Prefect API can do: resume the paused run with input of their choosing."""
-    for _ in range(
-        20
-    ):  # Prefect's own SQLite answers 5xx ("database is locked") under load: retry, as clients do
-        resp = httpx.post(
-            f"{PREFECT_API_URL.value()}/flow_runs/{flow_run_id}/resume",
-            json={"run_input": answer},
-            timeout=30,
-        )
-        if resp.status_code < 500:
-            break
-        time.sleep(0.5)
-    return str(resp.json()["status"])
 
 
 def _signed(
@@ -134,10 +116,10 @@ def test_a_signed_answer_altered_through_the_prefect_api_is_refused_and_nothing_
         gate = wait_for_gate(incident.id)
         forged = _signed(env, gate.gate_id, incident.id, "bob", "reject")
         forged.update(decision="approve", replicas=40)
-        assert _resume(gate.flow_run_id, forged) == "ACCEPT"  # Prefect takes it: the gate must not
+        assert resume_as_the_ui(gate.flow_run_id, forged) == "ACCEPT"  # Prefect takes it: the gate must not
         gate = wait_for_gate(incident.id, after_pause=gate.pause)
         ui = {"decision": "approve", "approver": "carol", "code": code("carol"), "reason": "from the UI"}
-        assert _resume(gate.flow_run_id, ui) == "ACCEPT"
+        assert resume_as_the_ui(gate.flow_run_id, ui) == "ACCEPT"
         gate = wait_for_gate(incident.id, after_pause=gate.pause)
         assert state.scale_calls == []
         enrolled("bob")
@@ -166,7 +148,7 @@ def test_an_answer_signed_for_another_gate_or_plan_counts_nothing(env: Store) ->
         gate = wait_for_gate(incident.id)
         for other in ({"gate": gate.gate_id + 1000}, {"plan_digest": "0" * 64}, {"proposal": "rollback"}):
             assert (
-                _resume(
+                resume_as_the_ui(
                     gate.flow_run_id, _signed(env, gate.gate_id, incident.id, "alice", "approve", **other)
                 )
                 == "ACCEPT"
@@ -174,7 +156,7 @@ def test_an_answer_signed_for_another_gate_or_plan_counts_nothing(env: Store) ->
             gate = wait_for_gate(incident.id, after_pause=gate.pause)
         assert state.scale_calls == []
         counted = _signed(env, gate.gate_id, incident.id, "alice", "approve")
-        assert _resume(gate.flow_run_id, counted) == "ACCEPT"
+        assert resume_as_the_ui(gate.flow_run_id, counted) == "ACCEPT"
         assert thread.finish().outcome == "resolved"
     assert state.scale_calls == [4]
     verdicts = _verdicts(env, incident.id)

@@ -7,7 +7,6 @@ import time
 from datetime import timedelta
 from uuid import UUID
 
-import httpx
 import pytest
 from prefect.client.orchestration import get_client
 from prefect.input.actions import read_flow_run_input
@@ -16,7 +15,7 @@ from prefect.states import Failed, Running
 from deployments.keeper import Keeper
 from flows.answer import GateError, answer_gate
 from flows.approval import GateLost
-from tests.flow_helpers import code, wait_for_gate, wait_for_incident
+from tests.flow_helpers import code, resume_as_the_ui, wait_for_gate, wait_for_incident
 from tests.service import running_service
 from tests.test_respond import env, kinds, start  # noqa: F401 - fixtures
 from warroom.incident import Severity
@@ -39,7 +38,6 @@ def _description(flow_run_id: str, gate_id: int, pause: int) -> str:
 
 
 def test_a_refused_ui_answer_is_recorded_and_the_next_form_starts_with_it(env: Store) -> None:
-    from prefect.settings import PREFECT_API_URL
 
     with running_service() as (url, state):
         thread, key = start(url)
@@ -49,10 +47,8 @@ def test_a_refused_ui_answer_is_recorded_and_the_next_form_starts_with_it(env: S
         assert "What will change" in first and "refused" not in first
         assert first.index("**Dry run**") < first.index("### Evidence")  # the change first, evidence last
         # The UI's Resume sends what the form holds: no answer id, and here a code one digit short.
-        api = PREFECT_API_URL.value()
         answer = {"decision": "approve", "approver": "alice", "code": "12345", "reason": "looks right"}
-        resumed = httpx.post(f"{api}/flow_runs/{gate.flow_run_id}/resume", json={"run_input": answer})
-        assert resumed.json()["status"] == "ACCEPT"
+        assert resume_as_the_ui(gate.flow_run_id, answer) == "ACCEPT"
         again = wait_for_gate(incident.id, after_pause=gate.pause)
         page = _description(again.flow_run_id, again.gate_id, again.pause)
         assert page.startswith("> **Your last answer was refused**")
