@@ -62,7 +62,8 @@ async def _read_limited(request: Request, limit: int) -> bytes | None:
 
 def create_app(settings: Settings, store: Store, router: Router) -> FastAPI:
     # SQLite has one writer: request threads queueing inside it sleep in its busy steps (up to 100 ms) and
-    # fight over the GIL; taking turns here keeps each alert's writes at their own ~2 ms.
+    # fight over the GIL; taking turns here keeps each alert's writes at their own ~2 ms. PostgreSQL takes
+    # concurrent writers, so a few overlap their round trips; more would only contend for the GIL.
     ledger_turns = threading.BoundedSemaphore(1 if store.dialect == "sqlite" else 4)
     app = FastAPI(
         title="Warroom alert receiver",
