@@ -35,6 +35,8 @@ def decode_json(body: bytes) -> Any:
         data = json.loads(body)
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise PayloadError("<body>", f"invalid JSON: {exc}", 400) from None
+    except ValueError as exc:  # Python's limit on integer digits (4300): a number no sender means
+        raise PayloadError("<body>", f"invalid JSON: {str(exc)[:200]}", 400) from None
     except RecursionError:
         raise PayloadError("<body>", f"JSON nested deeper than {MAX_DEPTH} levels", 400) from None
     stack: list[tuple[Any, int]] = [(data, 1)]

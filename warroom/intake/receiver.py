@@ -134,6 +134,12 @@ def create_app(settings: Settings, store: Store, router: Router) -> FastAPI:
         except PayloadError as exc:
             store.mark_payload(payload_id, PayloadState.REJECTED, error=str(exc))
             return _problem(exc.status, redact_text(exc.message), exc.field, payload_id)
+        except Exception as exc:  # a body no parser foresaw is the sender's to fix, and it is kept
+            why = redact_text(
+                f"the body is not a {source} payload Warroom can read: {type(exc).__name__}: {exc}"
+            )
+            store.mark_payload(payload_id, PayloadState.REJECTED, error=why[:1000])
+            return _problem(422, why[:500], "<body>", payload_id)
         alerts = parsed.alerts
         for alert in alerts:
             alert.payload_id = payload_id
@@ -160,16 +166,23 @@ def create_app(settings: Settings, store: Store, router: Router) -> FastAPI:
         if body is None:
             return _problem(413, "body larger than 64 KiB")
         headers = {k.lower(): v for k, v in request.headers.items()}
+        remote = request.client.host if request.client else None
 
         def work() -> Any:
             try:
                 slack_actions.verify(headers, body, settings)
             except auth.Unauthorized as exc:
-                return _problem(401, str(exc))
+                return _problem(401, str(exc))  # nothing is stored for a caller Slack did not sign for
+            with ledger_turns:
+                payload_id = store.save_payload(
+                    "slack", body, remote=remote, content_type=headers.get("content-type")
+                )
             try:
                 text = slack_actions.handle(body, settings, store)
             except ValueError as exc:
-                return _problem(400, str(exc), "payload")
+                store.mark_payload(payload_id, PayloadState.REJECTED, error=str(exc)[:1000])
+                return _problem(400, str(exc)[:500], "payload", payload_id)
+            store.mark_payload(payload_id, PayloadState.ACCEPTED, alerts=0)
             return JSONResponse({"response_type": "ephemeral", "replace_original": False, "text": text})
 
         return await run_in_threadpool(work)

@@ -6,11 +6,12 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import json
 import time
+from typing import Any
 from urllib.parse import parse_qs
 
 from warroom.acknowledge import acknowledge
+from warroom.intake.alert import PayloadError, decode_json
 from warroom.intake.auth import Unauthorized
 from warroom.ledger import Store, StoreError
 from warroom.oncall.current import roster
@@ -37,23 +38,39 @@ def verify(headers: dict[str, str], body: bytes, settings: Settings, at: float |
         raise Unauthorized("Slack signature does not match the signing secret")
 
 
+def _interaction(body: bytes) -> dict[str, Any]:
+    """The interaction Slack sent (form field ``payload``, JSON), or ValueError saying what is wrong."""
+    try:
+        form = parse_qs(body.decode(), strict_parsing=False)
+    except (UnicodeDecodeError, ValueError) as exc:
+        raise ValueError(f"not a Slack interaction: {exc}") from None
+    try:
+        payload = decode_json(form.get("payload", ["{}"])[0].encode())
+    except PayloadError as exc:
+        raise ValueError(f"not a Slack interaction: {exc.message}") from None
+    if not isinstance(payload, dict):
+        raise ValueError("not a Slack interaction: the payload is not a JSON object")
+    return payload
+
+
 def handle(body: bytes, settings: Settings, store: Store) -> str:
     """What to say back in Slack (ephemeral text); ValueError for an interaction that is not ours."""
-    try:
-        payload = json.loads(parse_qs(body.decode()).get("payload", ["{}"])[0])
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise ValueError(f"not a Slack interaction: {exc}") from None
-    actions = [a for a in payload.get("actions") or [] if a.get("action_id") == ACK_ACTION]
+    payload = _interaction(body)
+    raw_actions = payload.get("actions")
+    raw_user = payload.get("user")
+    if not isinstance(raw_actions, list) or not isinstance(raw_user or {}, dict):
+        raise ValueError("not a Slack interaction: 'actions' must be a list and 'user' an object")
+    actions = [a for a in raw_actions if isinstance(a, dict) and a.get("action_id") == ACK_ACTION]
     if not actions:
         raise ValueError("no Warroom acknowledge action in this interaction")
-    slack_user = str((payload.get("user") or {}).get("id") or "")
+    slack_user = str((raw_user or {}).get("id") or "")[:100]
     people = {
         p.slack: name for s in roster(settings).schedules.values() for name, p in s.people.items() if p.slack
     }
     person = people.get(slack_user)
     if person is None:
         return f"Slack user {slack_user or '?'} is in no on-call schedule: acknowledge with `warroom ack`"
-    incident = str(actions[0].get("value") or "")
+    incident = str(actions[0].get("value") or "")[:100]
     try:
         taken = acknowledge(store, incident, person, via="slack")
     except (StoreError, ValueError) as exc:
