@@ -98,18 +98,23 @@ def _bench(runs: int) -> None:
     from prefect.flow_runs import resume_flow_run
 
     from flows.answer import open_gates
-    from flows.respond import respond
+    from tests.flow_helpers import respond_vouched
     from tests.service import ServiceState, running_service
-    from warroom.identity import enroll
+    from warroom.identity import Purpose, register
     from warroom.ledger import Store
     from warroom.settings import get_settings
+    from warroom.signing import make_key
 
     store = Store.from_settings()
     settings = get_settings()
-    secrets = {
-        f"approver{i}": pyotp.parse_uri(enroll(store, settings, f"approver{i}", replace=True).uri).secret
-        for i in range(2 * runs + 1)
-    }
+    laptops = settings.home.parent / "laptops"
+    secrets = {}
+    for i in range(2 * runs + 1):
+        # Each approver's key is made on "their machine" and only its public half registered here.
+        name = f"approver{i}"
+        signer = make_key(laptops / name / "key.pem", name, replace=True)
+        done = register(store, settings, name, signer.public_line(), replace=True)
+        secrets[name] = pyotp.parse_uri(done.uris[Purpose.APPROVE]).secret
     after_return: list[float] = []
     after_start: list[float] = []
     env = {**os.environ}
@@ -121,13 +126,12 @@ def _bench(runs: int) -> None:
     ) -> tuple[float, float, float, str]:
         key = f"bench:{uuid.uuid4().hex}"
         thread = threading.Thread(
-            target=respond,
+            target=respond_vouched,  # signed by bench's own key, as `warroom run --local` signs a start
             kwargs={
                 "runbook": "bench-capacity",
                 "params": {"service_url": url},
                 "dedup_key": key,
                 "requested_by": "bench",
-                "start_token": store.issue_start("bench"),  # as `warroom run --as bench` vouches
             },
             daemon=True,
         )
@@ -144,7 +148,8 @@ def _bench(runs: int) -> None:
             done = subprocess.run(
                 [*cli, "--reason", "bench", *([] if signed else ["--code", code])],
                 cwd=REPO,
-                env=env,
+                # the approver's own terminal: their key file (signed), or none (a code)
+                env={**env, "WARROOM_KEY_FILE": str(laptops / approver / ("key.pem" if signed else "none"))},
                 capture_output=True,
                 text=True,
                 check=True,

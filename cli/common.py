@@ -13,6 +13,7 @@ from rich.console import Console
 from warroom.ledger import Store, StoreError
 from warroom.runbook import Catalogue, load_catalogue
 from warroom.settings import get_settings
+from warroom.signing import Signer
 
 out = Console(highlight=False, markup=False)
 err = Console(stderr=True, highlight=False, markup=False)
@@ -30,6 +31,35 @@ def open_store() -> Store:
         return Store.from_settings()
     except StoreError as exc:
         fail(str(exc))
+
+
+def ledger_here() -> bool:
+    """Does this machine reach Warroom's ledger? (A laptop answering gates through Prefect does not.)"""
+    settings = get_settings()
+    return settings.database_url is not None or (settings.home / "warroom.db").exists()
+
+
+def own_signer(key: Path | None, as_: str | None, *, required: bool) -> Signer | None:
+    """Your signing key (``--key``, else WARROOM_KEY_FILE, else the default path), and only yours: a
+    ``--as`` naming anyone but the key's owner is refused, never used to pick someone's key."""
+    from warroom.signing import SigningKeyError, load_signer
+
+    path = key or get_settings().key_file
+    if key is None and not path.exists():
+        if required:
+            fail(
+                f"no signing key at {path}: make yours on your own machine with "
+                "`warroom approvers enroll NAME` and have an admin register its public line",
+                2,
+            )
+        return None
+    try:
+        signer = load_signer(path)
+    except SigningKeyError as exc:
+        fail(str(exc), 2)
+    if as_ is not None and as_ != signer.name:
+        fail(f"the key at {path} is {signer.name}'s: it signs only as {signer.name}, not as {as_}", 2)
+    return signer
 
 
 def catalogue_of(paths: list[Path] | None) -> Catalogue:

@@ -134,11 +134,15 @@ def _play(base: Path, source: Path, approver: str, ask: bool) -> None:
             }
         )
         get_settings.cache_clear()
-        from warroom.identity import enroll
+        from warroom.identity import register
         from warroom.ledger import Store
+        from warroom.signing import make_key
 
         store = stack.enter_context(closing(Store.from_settings()))
-        key = enroll(store, get_settings(), approver, replace=True).key_file
+        # The approver makes their key on their own machine (here the demo's folder), and the admin
+        # registers its public half on the Warroom host: the host never holds a private key.
+        signer = make_key(base / "approver" / "key.pem", approver, replace=True)
+        register(store, get_settings(), approver, signer.public_line(), replace=True)
         out.print(
             "sandbox: Kubernetes API with prod/web (revision 3 crash-loops since 7 minutes), service "
             + service
@@ -165,7 +169,7 @@ def _play(base: Path, source: Path, approver: str, ask: bool) -> None:
         out.print(
             f"{time.strftime('%H:%M')} HighErrorRate on prod/web -> {incident} opened, {RUNBOOK} launched"
         )
-        _approve(store, incident, approver, key, ask, up)
+        _approve(store, incident, signer, ask, up)
         _until(f"{incident} to be resolved", lambda: store.get(incident).status.value == "resolved", 120, up)
         _until("the post-mortem", lambda: (home / "postmortems" / f"{incident}.md").exists(), 30, up)
         _report(store, incident, home, cluster)
@@ -213,9 +217,7 @@ def _fire(home: Path, receiver_port: int, service: str) -> str:
     return str(sent.json()["results"][0]["incident"])
 
 
-def _approve(
-    store: Any, incident: str, approver: str, key: Path, ask: bool, up: subprocess.Popen[str]
-) -> None:
+def _approve(store: Any, incident: str, signer: Any, ask: bool, up: subprocess.Popen[str]) -> None:
     from flows.answer import answer_gate, open_gates
 
     gate = _until("the approval gate", lambda: next(iter(open_gates(store, incident)), None), 120, up)
@@ -223,28 +225,13 @@ def _approve(
     out.print(f"diagnostics done; proposed: {proposed.text}")
     out.print(f"  dry run: {proposed.data['dry_run']['summary']}")
     out.print(f"  way back: {proposed.data['way_back']}")
-    if ask and not typer.confirm(f"Approve {gate.proposal} as {approver}?", default=False):
-        answer_gate(
-            store,
-            incident,
-            approver=approver,
-            code="",
-            key_file=key,
-            reason="not in the demo",
-            decision="reject",
-        )
+    if ask and not typer.confirm(f"Approve {gate.proposal} as {signer.name}?", default=False):
+        answer_gate(store, incident, signer=signer, reason="not in the demo", decision="reject")
         fail("rejected: nothing was changed", 1)
-    outcome = answer_gate(
-        store,
-        incident,
-        approver=approver,
-        code="",
-        key_file=key,
-        reason="the new revision crash-loops; roll back",
-    )
+    outcome = answer_gate(store, incident, signer=signer, reason="the new revision crash-loops; roll back")
     if outcome.verdict != "granted":
         fail(f"the gate did not count the approval: {outcome.text}", 1)
-    out.print(f"approved by {approver} (signed); rolling back, then verifying")
+    out.print(f"approved by {signer.name} (signed); rolling back, then verifying")
 
 
 def _report(store: Any, incident: str, home: Path, cluster: FakeCluster) -> None:

@@ -5,12 +5,13 @@ from __future__ import annotations
 import sys
 import uuid
 from datetime import timedelta
+from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 from rich.table import Table
 
-from cli.common import JSON_VERSION, columns, dump_json, err, fail, open_store, out
+from cli.common import JSON_VERSION, columns, dump_json, err, fail, open_store, out, own_signer
 from warroom.acknowledge import acknowledge as take_incident
 from warroom.duration import format_duration
 from warroom.incident import Incident, Role, Severity, Status
@@ -139,19 +140,46 @@ def incidents_show(
 
 def acknowledge(
     incident_id: Annotated[str, typer.Argument(metavar="INC-N")],
-    as_: Annotated[str, typer.Option("--as", help="Who takes the incident")],
+    as_: Annotated[
+        str | None,
+        typer.Option("--as", help="With --code: your name as registered. With a key: must be its owner"),
+    ] = None,
+    key: Annotated[Path | None, typer.Option(help="Your signing key (default: WARROOM_KEY_FILE)")] = None,
+    code: Annotated[
+        str | None, typer.Option(help="A code from your authenticator's 'Warroom acknowledge' entry")
+    ] = None,
 ) -> None:
     """Take the incident: the first acknowledgement stops the time-to-acknowledge clock, and its author
-    becomes incident commander when nobody commands it yet."""
+    becomes incident commander when nobody commands it yet. Proven by your key, or an acknowledgement code."""
+    from warroom.acknowledge import prove_acknowledger
+
+    signer = None if code is not None else own_signer(key, as_, required=key is not None)
+    if signer is None and code is None:
+        if as_ is None:
+            fail(
+                f"no signing key at {get_settings().key_file}: give --as NAME and an acknowledgement code", 2
+            )
+        code = typer.prompt(f"acknowledgement code for {as_}", hide_input=True)
     store = open_store()
     try:
-        taken = take_incident(store, incident_id, as_, via="cli")
+        identity = prove_acknowledger(
+            store, get_settings(), incident_id, signer=signer, person=as_, code=code
+        )
+        person = signer.name if signer is not None else str(as_)
+        if not identity.ok:
+            store.append(
+                incident_id,
+                "incident.acknowledge_refused",
+                f"acknowledgement as {person} from the CLI refused: {identity.why}",
+            )
+            fail(f"{incident_id} not acknowledged: {identity.why}", 1)
+        taken = take_incident(store, incident_id, person, via="cli")
     except (StoreError, ValueError) as exc:
         fail(str(exc), 1)
     incident = taken.incident
     when = incident.acknowledged_at
     out.print(
-        f"{incident.id} acknowledged by {as_}"
+        f"{incident.id} acknowledged by {person}"
         if taken.first
         else f"{incident.id} was acknowledged before, at {when}"
     )

@@ -9,7 +9,7 @@ from typing import Annotated, Any
 
 import typer
 
-from cli.common import catalogue_of, err, fail, open_store, out, pairs
+from cli.common import catalogue_of, err, fail, ledger_here, open_store, out, own_signer, pairs
 from warroom.home import secure_home
 from warroom.settings import get_settings
 
@@ -23,12 +23,25 @@ def run(
     local: Annotated[
         bool, typer.Option("--local", help="Run in this process instead of through the deployment")
     ] = False,
-    as_: Annotated[str | None, typer.Option("--as", help="Who starts it (default: the user setting)")] = None,
+    as_: Annotated[
+        str | None,
+        typer.Option("--as", help="Who starts it: must be your signing key's owner; without a key, a claim"),
+    ] = None,
+    key: Annotated[Path | None, typer.Option(help="Your signing key (default: WARROOM_KEY_FILE)")] = None,
 ) -> None:
-    """Start a runbook and follow its incident live; exit 0 when it ends resolved."""
+    """Start a runbook and follow its incident live; exit 0 when it ends resolved.
+
+    The start is signed with your key over this one run and its exact parameters, so four-eyes knows who
+    started it; without a key the starter is only claimed, and four-eyes gates need two approvers."""
     from deployments.launch import run_and_follow
 
     settings = get_settings()
+    signer = own_signer(key, as_, required=key is not None)
+    if signer is None:
+        err.print(
+            f"not signed (no key at {settings.key_file}): the run names {as_ or settings.user} as its "
+            "starter, unproven; four-eyes gates will need two approvers"
+        )
     catalogue = catalogue_of(None)
     if name not in catalogue.runbooks:
         fail(f"no valid runbook named {name!r} (known: {', '.join(catalogue.runbooks) or 'none'})", 2)
@@ -64,11 +77,12 @@ def run(
                 f"(its login is in {settings.home / 'prefect-auth'})"
             )
         code = run_and_follow(
-            open_store(),
+            open_store() if local or ledger_here() else None,
             catalogue.runbooks[name].runbook,
             params=pairs(param, "--param"),
             alert=alert_data,
-            requested_by=as_ or settings.user,
+            signer=signer,
+            claimed=as_ or settings.user,
             local=local,
             console=out,
         )
@@ -86,6 +100,13 @@ def up() -> None:
     if not catalogue.runbooks:
         fail("no valid runbooks to serve", 1)
     settings = get_settings()
+    old_keys = settings.home / "approver-keys"
+    if old_keys.is_dir() and any(old_keys.iterdir()):
+        err.print(
+            f"warning: {old_keys} holds private keys made on this host by an older Warroom; they no longer "
+            "verify (the ledger retired them). Delete them; each approver makes a key on their own machine "
+            "(`warroom approvers enroll`) for `warroom approvers register`"
+        )
     try:
         # Once per start of the main job, not per command: homes made before it was private, fixed up.
         secure_home(settings.home)

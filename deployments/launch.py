@@ -14,33 +14,46 @@ from rich.console import Console
 from warroom.incident import Incident
 from warroom.ledger import Store
 from warroom.runbook import Runbook, dedup_key_for
+from warroom.signing import Signer, start_message
+from warroom.starts import LOCAL_VOUCHER, START_INPUT, START_TAG, params_digest
 
 TERMINAL = {"COMPLETED", "FAILED", "CRASHED", "CANCELLED"}
 
 
 def run_and_follow(
-    store: Store,
+    store: Store | None,
     rb: Runbook,
     *,
     params: dict[str, Any],
     alert: dict[str, Any] | None,
-    requested_by: str | None,
+    signer: Signer | None,
+    claimed: str | None,
     local: bool,
     console: Console,
     poll: float = 0.5,
 ) -> int:
-    """Start the runbook and print its timeline as it grows. 0 when it ends resolved, 1 otherwise."""
+    """Start the runbook and print its timeline as it grows. 0 when it ends resolved, 1 otherwise.
+
+    With ``signer`` the start is signed over this one flow run and exactly these parameters; without, the
+    run names ``claimed`` as its starter, unproven. Without a ledger here (a laptop), it starts the run and
+    says where to follow it."""
     key = dedup_key_for(rb, alert, f"{rb.name}:manual:{uuid.uuid4().hex[:12]}")
     parameters: dict[str, Any] = {
         "runbook": rb.name,
         "params": params,
         "alert": alert,
-        "requested_by": requested_by,
+        "requested_by": signer.name if signer else claimed,
         "dedup_key": key,
-        # The ledger's word that `requested_by` started it: what four-eyes counts on, unforgeable by
-        # whoever reaches the Prefect API (they cannot write the ledger).
-        "start_token": store.issue_start(requested_by) if requested_by else None,
     }
+    digest = params_digest(**parameters)
+
+    def signed_start(flow_run_id: str) -> dict[str, str]:
+        assert signer is not None
+        message = start_message(
+            flow_run_id=flow_run_id, runbook=rb.name, params_digest=digest, starter=signer.name
+        )
+        return {"starter": signer.name, "signature": signer.sign(message)}
+
     done = threading.Event()
     state: dict[str, Any] = {}
     flow_run_id = None
@@ -55,16 +68,28 @@ def run_and_follow(
             finally:
                 done.set()
 
-        # The thread runs in a copy of this context, so it talks to the same Prefect API as this one.
+        # The thread runs in a copy of this context, so it talks to the same Prefect API as this one, and
+        # the flow asks this process (in memory, never through Prefect) to sign its start.
+        if signer is not None:
+            LOCAL_VOUCHER.set(signed_start)
         context = contextvars.copy_context()
         threading.Thread(target=context.run, args=(target,), daemon=True, name="warroom-local-run").start()
     else:
         from prefect.deployments import run_deployment
+        from prefect.input.actions import create_flow_run_input
 
-        flow_run: Any = run_deployment(f"respond/{rb.name}", parameters=parameters, timeout=0)
+        flow_run: Any = run_deployment(
+            f"respond/{rb.name}", parameters=parameters, timeout=0, tags=[START_TAG] if signer else None
+        )
         flow_run_id = flow_run.id
+        if signer is not None:
+            # Bound to this run's id and these parameters: useless to anyone who reads it from Prefect.
+            create_flow_run_input(START_INPUT, signed_start(str(flow_run_id)), flow_run_id=flow_run_id)
         console.print(f"started flow run {flow_run.name} ({flow_run_id}) of respond/{rb.name}")
-
+        if store is None:
+            console.print("no ledger on this machine: follow it in the Prefect UI")
+            return 0
+    assert store is not None, "a local run needs the ledger"
     seen = 0
     incident: Incident | None = None
     hinted: set[int] = set()
@@ -156,7 +181,7 @@ class PrefectLauncher:
             parameters=parameters,
             state=Scheduled(),
             idempotency_key=idempotency_key,
-            tags=[f"runbook:{runbook}", "source:alert"],
+            tags=[f"runbook:{runbook}", "source:alert", START_TAG],
         )
         return str(flow_run.id)
 

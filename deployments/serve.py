@@ -89,7 +89,8 @@ def parameter_schema(rb: Runbook) -> dict[str, Any]:
                 "anyOf": [{"type": "string", "pattern": r"^[A-Za-z0-9_.@-]{1,100}$"}, {"type": "null"}],
                 "default": None,
                 "title": "requested_by",
-                "description": "Who starts it (typed here it is unproven: four-eyes then needs two people)",
+                "description": "Who starts it. Typed here it is a claim, never proof: four-eyes then "
+                "needs two people. `warroom run` proves it with your signing key.",
                 "position": 2,
             },
             "alert": {
@@ -103,13 +104,6 @@ def parameter_schema(rb: Runbook) -> dict[str, Any]:
                 "default": None,
                 "title": "dedup_key",
                 "position": 4,
-            },
-            "start_token": {
-                "anyOf": [{"type": "string", "maxLength": 64}, {"type": "null"}],
-                "default": None,
-                "title": "start_token",
-                "description": "Leave empty: `warroom run` and the receiver set it to prove who started it",
-                "position": 5,
             },
         },
         "required": ["runbook", "params"] if required else ["runbook"],
@@ -140,7 +134,8 @@ def build_deployments(
     taking: Any = acknowledge.to_deployment(
         name="incident",
         description="Acknowledge an incident from the UI: its pages stop, and you command it when nobody "
-        "does. Your one-time code (warroom approvers enroll) proves who you are.",
+        "does. Run it with the incident and your name; the run then asks, on its page, for the code of "
+        "your authenticator's 'Warroom acknowledge' entry, which proves who you are.",
         tags=["acknowledge"],
         entrypoint_type=entrypoint_type,
     )

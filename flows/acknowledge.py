@@ -1,42 +1,94 @@
-"""Acknowledging an incident from the Prefect UI: a small flow whose run form asks for the incident, who
-takes it and their one-time code (`warroom approvers enroll`). The Prefect API is not a trust boundary, so
-the code proves the person, and is spent in Warroom's ledger so it cannot be used twice."""
+"""Acknowledging an incident from the Prefect UI: run the `acknowledge/incident` deployment with the incident
+and your name; the run then asks, on its own page, for the code from your authenticator's *Warroom
+acknowledge* entry.
+
+The code is never a run parameter: a parameter waits in Prefect, readable by every API user, until a
+worker picks the run up. As run input it is there only until the next poll of this run, which reads and
+deletes it. And it comes from the acknowledgement secret, so even read in that moment it cannot answer an
+approval gate: an acknowledgement code proves nothing but an acknowledgement.
+"""
 
 from __future__ import annotations
 
-from prefect import flow
+import time
+from typing import Any
 
+from prefect import flow
+from prefect.client.schemas.objects import StateType
+from prefect.context import FlowRunContext
+from prefect.input import RunInput
+from pydantic import Field
+
+from flows.pause import PauseRefused, PrefectPause
 from warroom.acknowledge import acknowledge as take
-from warroom.identity import check_code
-from warroom.ledger import Store
+from warroom.identity import Purpose, spend_code
+from warroom.ledger import Store, now
 from warroom.settings import get_settings
+
+ACK_PAUSE = "acknowledge"
 
 
 class NotAcknowledged(Exception):
     """The answer did not prove who is acknowledging; nothing changed."""
 
 
+class AckForm(RunInput):
+    code: str = Field(
+        max_length=20,
+        title="Acknowledgement code",
+        description="The 6 digits of the 'Warroom acknowledge' entry in your authenticator app",
+    )
+
+
+def _ask_for_code(incident_id: str, person: str, wait_seconds: float, poll: float) -> str:
+    ctx = FlowRunContext.get()
+    if ctx is None or ctx.flow_run is None:
+        raise RuntimeError("the acknowledge form needs a flow run")
+    pause = PrefectPause(ctx.flow_run.id, ACK_PAUSE)
+    form: Any = AckForm
+    form._description = (
+        f"**{person}** takes **{incident_id}**: enter the code from your authenticator's "
+        "*Warroom acknowledge* entry."
+    )
+    try:
+        pause.pause(form, f"waiting for {person}'s acknowledgement code for {incident_id}")
+    except PauseRefused as exc:
+        raise NotAcknowledged(f"{incident_id} not acknowledged: {exc}") from None
+    deadline = time.monotonic() + wait_seconds
+    while time.monotonic() < deadline:
+        polled = pause.poll()
+        if polled.answer is not None:
+            return str(polled.answer.get("code") or "").strip()
+        if polled.state is StateType.RUNNING:
+            return ""  # resumed without a code (or one removed through the Prefect API)
+        if polled.state is not StateType.PAUSED:
+            raise NotAcknowledged(f"{incident_id} not acknowledged: the run became {polled.state_name}")
+        time.sleep(poll)
+    pause.release()
+    return ""
+
+
 @flow(name="acknowledge", log_prints=True)
-def acknowledge(incident: str, person: str, code: str) -> str:
+def acknowledge(incident: str, person: str) -> str:
     """Take an incident: stops its pages; the first to acknowledge becomes commander when nobody is."""
     settings = get_settings()
     store = Store.from_settings(settings)
     try:
         found = store.get(incident)
-        identity = check_code(store, settings, person, code.strip())
-        if (
-            identity.ok
-            and identity.counter is not None
-            and not store.use_code(person, identity.counter, found.number, enrollment=identity.enrollment)
-        ):
-            identity = type(identity)(False, f"that one-time code of {person} was used before")
-        if not identity.ok:
+        asked_at = now()
+        code = _ask_for_code(found.id, person, settings.ack_form_seconds, settings.approval_poll_seconds)
+        if not code:
+            why = f"no code was given within {int(settings.ack_form_seconds)}s of {asked_at:%H:%M:%S} UTC"
+        else:
+            identity = spend_code(store, settings, person, code, found.number, purpose=Purpose.ACKNOWLEDGE)
+            why = "" if identity.ok else identity.why
+        if why:
             store.append(
                 found.number,
                 "incident.acknowledge_refused",
-                f"acknowledgement as {person} through the Prefect UI refused: {identity.why}",
+                f"acknowledgement as {person} through the Prefect UI refused: {why}",
             )
-            raise NotAcknowledged(f"{found.id} not acknowledged: {identity.why}")
+            raise NotAcknowledged(f"{found.id} not acknowledged: {why}")
         taken = take(store, found.number, person, via="the Prefect UI")
     finally:
         store.close()

@@ -3,22 +3,29 @@
 This path is what a person waits on at 3 a.m., so it speaks to Prefect's REST API with httpx and does not
 import Prefect (whose import alone takes over a second). The verdict it reports is the one recorded for this
 answer's own id, never the latest row of the timeline.
+
+It works with the ledger (on the Warroom host: gates checked against it, what is sent recorded before it is
+sent, verdicts read from the timeline) or without (an approver's own machine, where their key is: the
+gate's id, proposal and plan digest read from the copy the gate leaves beside its run, the verdict from
+the copy it leaves after judging). Either way it signs only with the caller's own key.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import time
 import uuid
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any, Literal
 
 import httpx
 
+from warroom.answers import GATE_INPUT, SENT, VERDICT_INPUT, judged_key
 from warroom.incident import parse_incident_ref
-from warroom.ledger import RunLedger, Store, parse_pause_key
+from warroom.ledger import RunLedger, Store, parse_pause_key, pause_key
 from warroom.redact import redact_text
+from warroom.signing import Signer, answer_message
 
 
 class GateError(RuntimeError):
@@ -37,7 +44,7 @@ class OpenGate:
 
 @dataclass(frozen=True)
 class AnswerOutcome:
-    verdict: str  # granted | rejected | refused | unknown
+    verdict: str  # granted | rejected | refused | removed | unknown
     text: str
     proposal: str
     flow_run_id: str
@@ -83,8 +90,20 @@ def _client() -> httpx.Client:
     return httpx.Client(base_url=url, headers=headers, auth=basic, timeout=15)
 
 
-def open_gates(store: Store, incident_ref: str, client: httpx.Client | None = None) -> list[OpenGate]:
-    """Approval gates waiting for an answer on this incident: paused runs tagged with it, at a ledger gate."""
+def _input(http: httpx.Client, flow_run_id: str, key: str) -> Any:
+    """A run-input value beside a run (None when there is none)."""
+    response = http.get(f"/flow_runs/{flow_run_id}/input/{key}")
+    if response.status_code != 200:
+        return None
+    try:
+        return json.loads(response.text)
+    except json.JSONDecodeError:
+        return None
+
+
+def open_gates(store: Store | None, incident_ref: str, client: httpx.Client | None = None) -> list[OpenGate]:
+    """Approval gates waiting for an answer on this incident: paused runs tagged with it, at a gate (one the
+    ledger has, or without a ledger, one whose copy beside the run names this incident)."""
     body = {
         "flow_runs": {
             "tags": {"all_": [f"incident:{incident_ref}"]},
@@ -95,77 +114,83 @@ def open_gates(store: Store, incident_ref: str, client: httpx.Client | None = No
     http = client or _client()
     try:
         response = _post(http, "/flow_runs/filter", body)
+        gates = _gates_of(store, incident_ref, http, response.json())
     except httpx.HTTPError as exc:
         raise GateError(f"cannot reach the Prefect API: {redact_text(str(exc))[:300]}") from None
     finally:
         if own:
             http.close()
-    runs = RunLedger(store)
+    return gates
+
+
+def _gates_of(
+    store: Store | None, incident_ref: str, http: httpx.Client, runs: list[dict[str, Any]]
+) -> list[OpenGate]:
+    ledger = RunLedger(store) if store is not None else None
     number = parse_incident_ref(incident_ref)
     gates = []
-    for run in response.json():
+    for run in runs:
         parsed = parse_pause_key(((run.get("state") or {}).get("state_details") or {}).get("pause_key"))
         if parsed is None:
             continue
-        gate = runs.find_gate(parsed[0])
+        if ledger is None:
+            meta = _input(http, run["id"], GATE_INPUT.format(key=pause_key(*parsed)))
+            if (
+                not isinstance(meta, dict)
+                or meta.get("incident") != incident_ref
+                or meta.get("gate") != parsed[0]
+            ):
+                continue
+            gates.append(
+                OpenGate(
+                    run["id"],
+                    run["name"],
+                    str(meta["proposal"]),
+                    parsed[0],
+                    parsed[1],
+                    str(meta["plan_digest"]),
+                )
+            )
+            continue
+        gate = ledger.find_gate(parsed[0])
         # The gate must be this run's on this incident: a Prefect server shared by several ledgers (two
         # installs, or tests) has paused runs whose gate ids mean something else here.
         if (
             gate is None
             or gate.incident_number != number
-            or runs.attempt(gate.attempt_id).flow_run_id != run["id"]
+            or ledger.attempt(gate.attempt_id).flow_run_id != run["id"]
         ):
             continue
         gates.append(OpenGate(run["id"], run["name"], gate.proposal, gate.id, parsed[1], gate.plan_digest))
     return gates
 
 
-def _sign(
-    gate: OpenGate, incident_ref: str, answer: dict[str, Any], key: Path, adjust: dict[str, Any]
-) -> str:
-    from warroom.identity import EnrollmentError, answer_message, sign
-
-    message = answer_message(
-        gate=gate.gate_id,
-        incident=incident_ref,
-        proposal=gate.proposal,
-        plan_digest=gate.plan_digest,
-        decision=answer["decision"],
-        approver=answer["approver"],
-        reason=answer["reason"],
-        answer_id=answer["answer_id"],
-        adjustments=adjust,
-    )
-    try:
-        return sign(key, message)
-    except EnrollmentError as exc:
-        raise GateError(str(exc)) from None
-
-
 def _waiting(
-    store: Store, incident_ref: str, http: httpx.Client, proposal: str | None, patience: float
+    store: Store | None, incident_ref: str, http: httpx.Client, proposal: str | None, patience: float
 ) -> list[OpenGate]:
     """The paused gates; when the ledger says a gate is open but its run is between two pauses (it is
     judging the answer before this one), wait for it to pause again rather than say nothing waits."""
     deadline = time.monotonic() + patience
-    number = store.get(incident_ref).number
+    number = store.get(incident_ref).number if store is not None else None
     while True:
         gates = [
             g for g in open_gates(store, incident_ref, http) if proposal is None or g.proposal == proposal
         ]
-        if gates or time.monotonic() >= deadline or not RunLedger(store).has_open_gate(number):
+        if gates or time.monotonic() >= deadline:
+            return gates
+        if store is not None and number is not None and not RunLedger(store).has_open_gate(number):
             return gates
         time.sleep(0.3)
 
 
 def answer_gate(
-    store: Store,
+    store: Store | None,
     incident_ref: str,
     *,
-    approver: str,
-    code: str,
     reason: str,
-    key_file: Path | None = None,
+    signer: Signer | None = None,
+    approver: str | None = None,
+    code: str = "",
     decision: Literal["approve", "reject"] = "approve",
     proposal: str | None = None,
     adjust: dict[str, Any] | None = None,
@@ -173,8 +198,11 @@ def answer_gate(
 ) -> AnswerOutcome:
     """Resume the incident's waiting gate with an answer, then report how the gate judged that answer.
 
-    With ``key_file`` the answer is signed over the gate's plan (``warroom/identity.py``), and ``code`` may be
-    empty."""
+    With ``signer`` the answer is signed over the gate's plan as the signer's owner, never as ``approver``;
+    without, ``approver`` and a one-time ``code`` prove who answers."""
+    who = signer.name if signer is not None else approver
+    if not who:
+        raise GateError("who answers? sign with your key, or give a name and a one-time code")
     with _client() as http:
         gates = _waiting(store, incident_ref, http, proposal, min(wait_seconds, 15.0))
         if not gates:
@@ -190,44 +218,106 @@ def answer_gate(
         answer_id = uuid.uuid4().hex
         answer = {
             "decision": decision,
-            "approver": approver,
-            "code": code,
+            "approver": who,
+            "code": "" if signer is not None else code,
             "reason": reason,
             "answer_id": answer_id,
             **(adjust or {}),
         }
-        if key_file is not None:
-            answer["signature"] = _sign(gate, incident_ref, answer, key_file, adjust or {})
+        if signer is not None:
+            message = answer_message(
+                gate=gate.gate_id,
+                incident=incident_ref,
+                proposal=gate.proposal,
+                plan_digest=gate.plan_digest,
+                decision=decision,
+                approver=who,
+                reason=reason,
+                answer_id=answer_id,
+                adjustments=adjust or {},
+            )
+            answer["signature"] = signer.sign(message)
+        shown = {k: v for k, v in answer.items() if k not in ("code", "signature")}
+        if store is not None:
+            # Recorded before it is sent: an answer removed from Prefect on the way is still on the timeline.
+            store.append(
+                incident_ref,
+                SENT,
+                f"{gate.proposal}: {who} sent {decision}" + (" (signed)" if signer else " (one-time code)"),
+                actor=who[:100],
+                data={
+                    "proposal": gate.proposal,
+                    "gate": gate.gate_id,
+                    "answer_id": answer_id,
+                    "answer": shown,
+                },
+                key=f"sent:{answer_id}",
+            )
         try:
             result = _post(http, f"/flow_runs/{gate.flow_run_id}/resume", {"run_input": answer}).json()
         except httpx.HTTPError as exc:
             raise GateError(f"the Prefect API refused the answer: {redact_text(str(exc))[:300]}") from None
-    if result.get("status") != "ACCEPT":
-        why = redact_text(str((result.get("details") or {}).get("reason") or result.get("status")))[:500]
-        refused = f"{gate.proposal}: refused before it reached the gate: {why}"
-        # Recorded too: every answer, counted or not, is on the timeline.
+        if result.get("status") != "ACCEPT":
+            return _refused_on_the_way(store, incident_ref, gate, answer_id, shown, who, result)
+        return _verdict(store, incident_ref, http, gate, answer_id, wait_seconds)
+
+
+def _refused_on_the_way(
+    store: Store | None,
+    incident_ref: str,
+    gate: OpenGate,
+    answer_id: str,
+    shown: dict[str, Any],
+    who: str,
+    result: dict[str, Any],
+) -> AnswerOutcome:
+    why = redact_text(str((result.get("details") or {}).get("reason") or result.get("status")))[:500]
+    refused = f"{gate.proposal}: refused before it reached the gate: {why}"
+    if store is not None:  # every answer, counted or not, is on the timeline
         store.append(
             incident_ref,
             "approval.refused",
             refused,
-            actor=approver if len(approver) <= 100 else "unknown",
+            actor=who if len(who) <= 100 else "unknown",
             data={
                 "proposal": gate.proposal,
                 "gate": gate.gate_id,
                 "answer_id": answer_id,
-                "answer": {k: v for k, v in answer.items() if k not in ("code", "signature")},
+                "answer": shown,
                 "why": why,
             },
-            key=f"answer:{answer_id}",
+            key=judged_key(answer_id),
         )
-        return AnswerOutcome("refused", refused, gate.proposal, gate.flow_run_id, answer_id)
-    deadline = time.monotonic() + wait_seconds
+    return AnswerOutcome("refused", refused, gate.proposal, gate.flow_run_id, answer_id)
+
+
+def _verdict(
+    store: Store | None, incident_ref: str, http: httpx.Client, gate: OpenGate, answer_id: str, wait: float
+) -> AnswerOutcome:
+    deadline = time.monotonic() + wait
     while time.monotonic() < deadline:
-        event = store.event_by_key(incident_ref, f"answer:{answer_id}")
-        if event is not None:
-            verdict = event.kind.split(".", 1)[1]
-            return AnswerOutcome(verdict, event.text, gate.proposal, gate.flow_run_id, answer_id)
+        if store is not None:
+            event = store.event_by_key(incident_ref, judged_key(answer_id)) or store.event_by_key(
+                incident_ref, f"removed:{answer_id}"
+            )
+            if event is not None:
+                verdict = event.kind.split(".", 1)[1]
+                return AnswerOutcome(verdict, event.text, gate.proposal, gate.flow_run_id, answer_id)
+        else:
+            seen = _input(http, gate.flow_run_id, VERDICT_INPUT.format(answer_id=answer_id))
+            if isinstance(seen, dict):
+                return AnswerOutcome(
+                    str(seen.get("verdict")),
+                    str(seen.get("text")),
+                    gate.proposal,
+                    gate.flow_run_id,
+                    answer_id,
+                )
         time.sleep(0.05)
     return AnswerOutcome(
-        "unknown", "the flow did not record a judgement in time", gate.proposal, gate.flow_run_id, answer_id
+        "unknown",
+        "the gate recorded no judgement in time (was the answer removed from Prefect on the way?)",
+        gate.proposal,
+        gate.flow_run_id,
+        answer_id,
     )

@@ -23,15 +23,17 @@ from prefect.context import FlowRunContext
 from pydantic import BaseModel, ValidationError
 
 from flows.approval_form import Answer, answer_model, form_for, validation_text
-from flows.pause import PauseRefused, PrefectPause
+from flows.pause import PauseRefused, PrefectPause, prefect_events
+from warroom.answers import GATE_INPUT, VERDICT_INPUT, sent_unjudged
 from warroom.approvals import Judgement, Verdict, eligible, judge
 from warroom.duration import format_duration
-from warroom.identity import Identity, answer_message, check_code, check_signature
+from warroom.identity import Identity, Purpose, check_signature, spend_code
 from warroom.incident import Incident
 from warroom.ledger import Attempt, Gate, GateState, RunLedger, Store, now, pause_key
 from warroom.oncall.current import on_call
 from warroom.runbook import ApprovalPolicy
 from warroom.settings import Settings
+from warroom.signing import answer_message
 
 # --- the gate ---------------------------------------------------------------------------------------------
 
@@ -81,6 +83,7 @@ class _Gate:
         if gate.escalated_at is not None:
             self.people.update(self._secondary())
         self.answer_model = answer_model(req.params_model, req.adjustable)
+        self.pause: PrefectPause | None = None
 
     def _on_call(self) -> dict[str, list[str]]:
         return on_call(self.req.settings, self.req.store, self.req.team)
@@ -147,6 +150,21 @@ class _Gate:
             pause.pause(form, message)
         except PauseRefused as exc:
             raise self.lost("not pausable", str(exc)) from None
+        self.pause = pause
+        paused_at = now()
+        # What `warroom approve` signs, for an approver whose machine has no ledger; the gate checks every
+        # signature against the ledger's own values, so a copy altered here only makes answers fail.
+        pause.publish(
+            GATE_INPUT.format(key=pause.key),
+            {
+                "gate": self.gate.id,
+                "incident": self.req.incident.id,
+                "proposal": self.gate.proposal,
+                "plan_digest": self.gate.plan_digest,
+                "deadline": self.gate.deadline.isoformat(),
+                "summary": self.req.summary,
+            },
+        )
         while True:
             if self.tick():
                 pause.release()
@@ -155,16 +173,36 @@ class _Gate:
             if poll.answer is not None:
                 return poll.answer
             if poll.state is StateType.RUNNING:
-                self.record(
-                    "approval.disturbed",
-                    f"{self.gate.proposal}: the run was set running without an answer (through the Prefect "
-                    "API?); nothing executed, the gate waits again",
-                    {"pause": pause_no},
-                )
+                self._resumed_without_answer(pause_no, paused_at)
                 return {}
             if poll.state is not StateType.PAUSED:
                 raise self.lost(poll.state_name or "unknown", poll.message)
             time.sleep(self.req.settings.approval_poll_seconds)
+
+    def _resumed_without_answer(self, pause_no: int, paused_at: Any) -> None:
+        """Resumed, and no answer in Prefect's input store: one was removed through the Prefect API before
+        the gate read it, or the run was set running without one. Either way it is recorded."""
+        history = prefect_events(self.flow_run_id, paused_at)
+        sent = sent_unjudged(self.req.store.timeline(self.req.incident.number), self.gate.id)
+        for event in sent:
+            answer_id = str(event.data.get("answer_id"))
+            shown = event.data.get("answer") or {}
+            self.record(
+                "approval.removed",
+                f"{self.gate.proposal}: the answer {answer_id} that {event.actor} sent "
+                f"({shown.get('decision', '?')}) was removed by the Prefect API before the gate read it; "
+                "it counts for nothing: answer again",
+                {"answer_id": answer_id, "answer": shown, "gate": self.gate.id, "prefect_events": history},
+                actor=event.actor,
+                key=f"removed:{answer_id}",
+            )
+        if not sent:
+            self.record(
+                "approval.disturbed",
+                f"{self.gate.proposal}: the run was set running with no answer in Prefect's input store (an "
+                "answer removed by the Prefect API, or none given); nothing executed, the gate waits again",
+                {"pause": pause_no, "gate": self.gate.id, "prefect_events": history},
+            )
 
     # -- judging -------------------------------------------------------------------------------------
     def judge(self, raw: dict[str, Any]) -> GateOutcome | None:
@@ -188,6 +226,12 @@ class _Gate:
         if judgement.verdict is not Verdict.REFUSED and answer is not None:
             text += f": {answer.reason}"
         self.record(f"approval.{judgement.verdict.value}", text, data, actor=approver or "unknown", key=key)
+        if self.pause is not None and not key.startswith(f"answer:{answer_id}:again"):
+            self.pause.publish(
+                VERDICT_INPUT.format(answer_id=answer_id.lower()),
+                {"verdict": judgement.verdict.value, "text": text, "gate": self.gate.id},
+                background=True,
+            )
         if judgement.verdict is Verdict.REFUSED:
             refusal = {"at": f"{now():%H:%M:%S} UTC", "approver": approver, "why": judgement.why}
             self.req.runs.refuse(self.gate.id, refusal)
@@ -254,14 +298,15 @@ class _Gate:
             )
         if not answer.code:
             return Identity(False, "a one-time code (or a signed answer from `warroom approve`) is required")
-        identity = check_code(store, settings, answer.approver, answer.code)
         # Spent when first judged, whatever the verdict: a code seen once is never good again.
-        if identity.ok and identity.counter is not None:
-            if not store.use_code(
-                answer.approver, identity.counter, self.req.incident.number, enrollment=identity.enrollment
-            ):
-                return Identity(False, f"one-time code already used by {answer.approver}")
-        return identity
+        return spend_code(
+            store,
+            settings,
+            answer.approver,
+            answer.code,
+            self.req.incident.number,
+            purpose=Purpose.APPROVE,
+        )
 
     def _adjustments(self, answer: Answer) -> dict[str, Any]:
         return {k: v for k, v in answer.model_dump().items() if k in self.req.adjustable and v is not None}

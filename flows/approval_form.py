@@ -8,7 +8,7 @@ from typing import Any, Literal
 from prefect.input import RunInput
 from pydantic import BaseModel, Field, ValidationError, create_model
 
-from warroom.identity import APPROVER
+from warroom.signing import APPROVER, SIGNATURE
 
 
 class ApprovalForm(RunInput):
@@ -40,7 +40,7 @@ class Answer(BaseModel):
     code: str = Field(default="", pattern=r"^([0-9]{6})?$")
     reason: str = Field(min_length=1, max_length=2000)
     answer_id: str | None = Field(default=None, pattern=r"^[A-Za-z0-9-]{1,64}$")
-    signature: str | None = Field(default=None, pattern=r"^[A-Za-z0-9+/=]{1,200}$")
+    signature: str | None = Field(default=None, pattern=SIGNATURE)
 
 
 def _adjustable_fields(params_model: type[BaseModel], adjustable: list[str]) -> dict[str, Any]:

@@ -130,8 +130,9 @@ def approve(response: Response, mitigation: Mitigation, proposal: Proposal) -> G
     spec = get_step(mitigation.use)
     assert spec is not None
     excluded: dict[str, str] = {}
-    if response.requested_by:
-        excluded[response.requested_by] = "started this run"
+    if response.starter.name:
+        # A claimed starter is excluded too: the claim may be true.
+        excluded[response.starter.name] = "started this run"
     who = ", ".join(
         f"user {a.user}" if a.user else f"group {a.group}" if a.group else f"on-call {a.oncall}"
         for a in mitigation.approval.approvers
@@ -143,7 +144,7 @@ def approve(response: Response, mitigation: Mitigation, proposal: Proposal) -> G
         who += "; signed answers only (`warroom approve` with the approver's key)"
     if mitigation.approval.four_eyes:
         who += " (four-eyes: not whoever started this run)"
-        if not response.starter_proven:
+        if not response.starter.proven:
             # Nobody can say who started it, so no single approver can be shown not to be the starter.
             required = max(required, 2)
             who += "; who started it is not proven, so two different people must approve"

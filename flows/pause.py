@@ -8,7 +8,10 @@ poll at a time, deciding between polls.
 
 from __future__ import annotations
 
+import contextvars
+import threading
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 from uuid import UUID
 
@@ -16,7 +19,7 @@ from prefect.client.orchestration import get_client
 from prefect.client.schemas.objects import State, StateType
 from prefect.exceptions import Abort, ObjectNotFound
 from prefect.input import RunInput, keyset_from_paused_state
-from prefect.input.actions import delete_flow_run_input, read_flow_run_input
+from prefect.input.actions import create_flow_run_input, delete_flow_run_input, read_flow_run_input
 from prefect.states import Paused, Running
 from prefect.utilities.engine import propose_state_sync
 
@@ -91,3 +94,38 @@ class PrefectPause:
         """Leave PAUSED without an answer (the gate's own deadline passed): back to RUNNING."""
         with get_client(sync_client=True) as client:
             client.set_flow_run_state(self.flow_run_id, Running(), force=True)
+
+    def publish(self, key: str, value: dict[str, Any], *, background: bool = False) -> None:
+        """Leave a value beside the run for `warroom approve` on a machine without the ledger. Nothing that
+        proves anything: only what it needs to sign (checked against the ledger) and verdicts to show."""
+
+        def write() -> None:
+            try:
+                create_flow_run_input(key, value, flow_run_id=self.flow_run_id)
+            except Exception:  # noqa: S110 - best effort: the ledger holds the truth, this is a copy
+                pass
+
+        if background:  # off the gate's path: the change it decided waits for nothing
+            context = contextvars.copy_context()
+            threading.Thread(target=context.run, args=(write,), daemon=True).start()
+        else:
+            write()
+
+
+def prefect_events(flow_run_id: UUID, since: datetime, limit: int = 20) -> list[dict[str, str]]:
+    """What Prefect's own event history shows of this run since ``since``: event names and times (the
+    open-source server records no user). Best effort: events are written a moment after they happen."""
+    body = {
+        "filter": {
+            "occurred": {"since": since.isoformat()},
+            "resource": {"id": [f"prefect.flow-run.{flow_run_id}"]},
+        },
+        "limit": limit,
+    }
+    try:
+        with get_client(sync_client=True) as client:
+            response = client.request("POST", "/events/filter", json=body)
+            events = response.json().get("events") or []
+    except Exception:
+        return []
+    return [{"event": str(e.get("event")), "occurred": str(e.get("occurred"))} for e in events]

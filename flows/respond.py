@@ -13,7 +13,9 @@ from collections.abc import Callable
 from typing import Any
 
 from prefect import flow
+from prefect.client.schemas.objects import State
 from prefect.context import FlowRunContext
+from prefect.states import Cancelled
 
 from flows.approval import GateLost
 from flows.hand_off import open_action_items
@@ -21,12 +23,14 @@ from flows.investigate import investigate
 from flows.mitigate import mitigate_and_verify
 from flows.postmortem import draft_postmortem
 from flows.response import Heartbeat, Response, RunOutcome, record_lost, short_error
+from flows.starter import who_started, withdrawn_before_start
 from flows.triage import triage
 from warroom.expressions import ExpressionError, render_value
 from warroom.ledger import Store
 from warroom.redact import redact
 from warroom.runbook import Runbook, dedup_key_for, load_catalogue, resolve_params
 from warroom.settings import get_settings
+from warroom.starts import params_digest
 
 Phase = Callable[[Response], RunOutcome | None]
 HandOff = Callable[[Response, RunOutcome], None]
@@ -60,9 +64,16 @@ def respond(
     alert: dict[str, Any] | None = None,
     requested_by: str | None = None,
     dedup_key: str | None = None,
-    start_token: str | None = None,
-) -> RunOutcome:
+) -> RunOutcome | State[Any]:
     """Run a runbook: open or attach, triage, investigate, propose, approve, mitigate, verify, resolve."""
+    ctx = FlowRunContext.get()
+    flow_run = ctx.flow_run if ctx else None
+    flow_run_id = str(flow_run.id) if flow_run else uuid.uuid4().hex
+    if flow_run is not None:
+        withdrawn = withdrawn_before_start(flow_run_id)
+        if withdrawn is not None:
+            # Whoever made it final before a worker started it meant it: nothing of the body runs.
+            return Cancelled(message=f"not run: it was {withdrawn} before it started")
     settings = get_settings()
     catalogue = load_catalogue([settings.runbooks_dir])
     loaded = catalogue.runbooks.get(runbook)
@@ -70,11 +81,19 @@ def respond(
         problems = "; ".join(str(p) for p in catalogue.problems if runbook in p.file) or "not found"
         raise ValueError(f"runbook {runbook!r} cannot run: {problems}")
     rb = loaded.runbook
-    ctx = FlowRunContext.get()
-    flow_run_id = str(ctx.flow_run.id) if ctx and ctx.flow_run else uuid.uuid4().hex
     store = Store.from_settings(settings)
-    proven = store.redeem_start(start_token, flow_run_id) if start_token else None
-    response = Response(settings, store, rb, flow_run_id, proven or requested_by, starter_proven=bool(proven))
+    starter = who_started(
+        store,
+        settings,
+        flow_run_id=flow_run_id,
+        tags=list(flow_run.tags) if flow_run else [],
+        runbook=runbook,
+        digest=params_digest(
+            runbook=runbook, params=params, alert=alert, dedup_key=dedup_key, requested_by=requested_by
+        ),
+        claimed=requested_by,
+    )
+    response = Response(settings, store, rb, flow_run_id, starter)
     response.alert = dict(alert or {})
     key = dedup_key or dedup_key_for(rb, response.alert, f"{rb.name}:run:{flow_run_id}")
 
@@ -127,19 +146,19 @@ def _run_phases(
     response: Response, params: dict[str, Any] | None, created: bool, param_error: ValueError | None
 ) -> RunOutcome:
     """The phases in order; the first that ends the run gives the outcome, else it is handed back."""
-    starter = response.requested_by or "unknown"
-    if not response.starter_proven:
-        starter += " (not proven: four-eyes gates need two approvers)"
+    starter = response.starter
     response.record(
         "run.started",
-        f"runbook {response.runbook.name} started by {starter}"
+        f"runbook {response.runbook.name} started by {starter.label()}"
+        + ("; four-eyes gates need two approvers" if not starter.proven else "")
         + (f" (attempt {response.attempt.attempt})" if response.attempt.attempt > 1 else ""),
         {
             "flow_run_id": response.flow_run_id,
             "params": redact(params or {}),
             "created_incident": created,
-            "requested_by": response.requested_by,
-            "starter_proven": response.starter_proven,
+            "requested_by": starter.name,
+            "starter_proven": starter.proven,
+            "starter_why": starter.why,
         },
         once="started",
     )

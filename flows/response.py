@@ -26,6 +26,7 @@ from warroom.redact import redact_text
 from warroom.render import timeline_markdown
 from warroom.runbook import Runbook
 from warroom.settings import Settings
+from warroom.starts import Starter
 from warroom.steps import StepResult
 
 _GENERATED_NAME = re.compile(r"^[a-z]+-[a-z]+$")  # Prefect's own adjective-animal run names
@@ -71,9 +72,7 @@ class Response:
         store: Store,
         runbook: Runbook,
         flow_run_id: str,
-        requested_by: str | None,
-        *,
-        starter_proven: bool = False,
+        starter: Starter,
     ):
         self.settings = settings
         self.store = store
@@ -81,8 +80,7 @@ class Response:
         self.runbook = runbook
         self.flow_run_id = flow_run_id
         self.run_key = flow_run_id  # until the attempt is known: then attempt.run_key
-        self.requested_by = requested_by
-        self.starter_proven = starter_proven  # the ledger vouches for requested_by (a redeemed start token)
+        self.starter = starter  # proven (the ledger holds a proof bound to this run), or only claimed
         self.logger = get_run_logger()
         self.incident: Incident
         self.attempt: Attempt

@@ -30,6 +30,8 @@ REPO = Path(__file__).resolve().parent.parent
 def _isolated_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     """Every test gets its own WARROOM_HOME, so nothing leaks between tests or into ~/.warroom."""
     monkeypatch.setenv("WARROOM_HOME", str(tmp_path / "home"))
+    # The CLI's own signing key (`warroom approvers enroll` on "this machine"): none unless a test makes it.
+    monkeypatch.setenv("WARROOM_KEY_FILE", str(tmp_path / "this-machine" / "key.pem"))
     monkeypatch.setenv(
         "WARROOM_ONCALL_DIR", str(tmp_path / "oncall")
     )  # the shipped schedules only on purpose

@@ -12,32 +12,35 @@ import httpx
 import pyotp
 
 from flows.answer import OpenGate, open_gates
-from warroom.identity import enroll
+from warroom.identity import Purpose, register
 from warroom.incident import Incident
 from warroom.ledger import Store
 from warroom.ledger.approvals import ALERT_STARTER
 from warroom.settings import get_settings
+from warroom.signing import Signer, load_signer, make_key, start_message
+from warroom.starts import LOCAL_VOUCHER, Voucher, params_digest
 
 
 class FlowThread(threading.Thread):
-    """respond() in-process, as `warroom run --local` starts it: the starter proven by a ledger start token
-    (``proven=False``: a run whose starter nobody vouches for, as one made through the Prefect API)."""
+    """respond() in-process, as `warroom run --local` starts it: the starter proven by their own signature
+    over this flow run and its parameters, or for an alert as the receiver vouches (``proven=False``: a run
+    whose starter nobody vouches for, as one made through the Prefect API)."""
 
     def __init__(self, *, proven: bool = True, **kwargs: Any) -> None:
         super().__init__(daemon=True)
-        # Vouched for as `warroom run --as` does, or as the receiver does for an alert.
-        starter = kwargs.get("requested_by") or (ALERT_STARTER if kwargs.get("alert") else None)
-        if proven and starter and "start_token" not in kwargs:
-            store = Store.from_settings()
-            kwargs["start_token"] = store.issue_start(starter)
-            store.close()
         self.kwargs = kwargs
+        self.proven = proven
         self.outcome: Any = None
         self.error: BaseException | None = None
+
+    def _voucher(self) -> Voucher | None:
+        return voucher_for(self.kwargs)
 
     def run(self) -> None:
         from flows.respond import respond
 
+        if self.proven:
+            LOCAL_VOUCHER.set(self._voucher())
         try:
             self.outcome = respond(**self.kwargs)
         except BaseException as exc:
@@ -47,6 +50,52 @@ class FlowThread(threading.Thread):
         self.join(timeout)
         assert not self.is_alive(), "the respond flow did not finish"
         return self.outcome
+
+
+def voucher_for(kw: dict[str, Any]) -> Voucher | None:
+    """How the starter of an in-process run vouches for it: the person's signature (as `warroom run --local`
+    makes it), or for an alert the receiver's word in the ledger."""
+    digest = params_digest(
+        runbook=kw["runbook"],
+        params=kw.get("params"),
+        alert=kw.get("alert"),
+        dedup_key=kw.get("dedup_key"),
+        requested_by=kw.get("requested_by"),
+    )
+    person = kw.get("requested_by")
+    if person:
+        signer = signer_of(person)
+
+        def signed(flow_run_id: str) -> dict[str, str]:
+            message = start_message(
+                flow_run_id=flow_run_id, runbook=kw["runbook"], params_digest=digest, starter=person
+            )
+            return {"starter": person, "signature": signer.sign(message)}
+
+        return signed
+    if kw.get("alert"):
+
+        def receiver(flow_run_id: str) -> None:
+            store = Store.from_settings()
+            store.vouch_start(
+                flow_run_id,
+                runbook=kw["runbook"],
+                params_digest=digest,
+                starter=ALERT_STARTER,
+                kind="receiver",
+            )
+            store.close()
+
+        return receiver
+    return None
+
+
+def respond_vouched(**kwargs: Any) -> Any:
+    """respond() in this process, vouched for as `warroom run --local` does (for a subprocess to call)."""
+    from flows.respond import respond
+
+    LOCAL_VOUCHER.set(voucher_for(kwargs))
+    return respond(**kwargs)
 
 
 def wait_for_incident(store: Store, dedup_key: str, timeout: float = 60) -> Incident:
@@ -70,29 +119,54 @@ def wait_for_gate(incident: str, timeout: float = 60, after_pause: int = 0) -> O
     raise AssertionError(f"no approval gate opened on {incident}")
 
 
-_SECRETS: dict[str, str] = {}
+_SECRETS: dict[str, dict[Purpose, str]] = {}
 
 
-def enrolled(name: str) -> pyotp.TOTP:
-    """Enroll an approver once per ledger and home; return their authenticator."""
+def _laptop(name: str) -> Path:
+    """Where NAME's own machine keeps their key: outside $WARROOM_HOME, as on a real laptop."""
+    return get_settings().home.parent / "laptops" / name / "key.pem"
+
+
+def enrolled(name: str, purpose: Purpose = Purpose.APPROVE) -> pyotp.TOTP:
+    """Enroll NAME once per ledger and home as a person would: a key made on their own machine, its
+    public line registered on the host; return their authenticator for ``purpose``."""
     settings = get_settings()
     key = f"{settings.ledger_url()}|{settings.home}|{name}"
     if key not in _SECRETS:
+        signer = make_key(_laptop(name), name, replace=True)
         store = Store.from_settings(settings)
-        uri = enroll(store, settings, name, replace=True).uri
+        done = register(store, settings, name, signer.public_line(), replace=True)
         store.close()
-        _SECRETS[key] = pyotp.parse_uri(uri).secret
-    return pyotp.TOTP(_SECRETS[key])
+        _SECRETS[key] = {p: pyotp.parse_uri(uri).secret for p, uri in done.uris.items()}
+    return pyotp.TOTP(_SECRETS[key][purpose])
+
+
+def signer_of(name: str) -> Signer:
+    """NAME's own key, from their machine (enrolling them first, unless this test did already)."""
+    if not _laptop(name).exists():
+        enrolled(name)
+    return load_signer(_laptop(name))
+
+
+def uris_of(output: str) -> dict[str, pyotp.TOTP]:
+    """The authenticator secrets `warroom approvers register` printed, by purpose."""
+    found: dict[str, pyotp.TOTP] = {}
+    for line in output.splitlines():
+        if line.startswith("otpauth://"):
+            totp = pyotp.parse_uri(line)
+            assert isinstance(totp, pyotp.TOTP)
+            found["acknowledge" if "acknowledge" in (totp.issuer or "") else "approve"] = totp
+    return found
 
 
 _USED: dict[str, set[int]] = {}
 
 
-def code(name: str) -> str:
+def code(name: str, purpose: Purpose = Purpose.APPROVE) -> str:
     """A valid code the gate has not seen yet. The gate takes the previous, this and the next 30 s step, and
-    spends a code for the enrollment that made it (each home enrolls afresh), so this waits for a new
+    spends a code for the secret that made it (each home enrolls afresh), so this waits for a new
     window only when all three were used."""
-    totp = enrolled(name)
+    totp = enrolled(name, purpose)
     used = _USED.setdefault(totp.secret, set())
     while True:
         now = time.time()

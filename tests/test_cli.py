@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 
 from tests.conftest import REPO
+from tests.up_process import person
 from warroom.incident import Severity, Status
 from warroom.ledger import Store
 
@@ -129,15 +130,26 @@ def test_ack_assign_and_action_items_from_the_command_line(tmp_path: Path) -> No
     store = Store(f"sqlite:///{tmp_path / 'h' / 'warroom.db'}")
     inc = store.open_or_attach("a", title="checkout down", severity=Severity.P1).incident
     store.close()
+    alice, _ = person("alice", {**os.environ, **env}, tmp_path / "alice-laptop")
+    _, bob = person("bob", {**os.environ, **env}, tmp_path / "bob-laptop")
 
-    acked = warroom("ack", inc.id, "--as", "alice", env=env)
+    # Finding 4: a typed name alone took the incident (and command). Now it proves nothing.
+    typed = warroom("ack", inc.id, "--as", "mallory", "--code", "123456", env=env)
+    assert typed.returncode == 1 and "mallory is not enrolled" in typed.stderr
+    as_other = warroom("ack", inc.id, "--as", "bob", env=alice)  # alice's key, bob's name
+    assert as_other.returncode == 2 and "is alice's: it signs only as alice, not as bob" in as_other.stderr
+    acked = warroom("ack", inc.id, env=alice)  # signed with her own key
     assert (
         acked.returncode == 0
         and "acknowledged by alice" in acked.stdout
         and "commander: alice" in acked.stdout
-    )
-    again = warroom("ack", inc.id, "--as", "bob", env=env)
+    ), acked.stdout + acked.stderr
+    again = warroom("ack", inc.id, "--as", "bob", "--code", bob["acknowledge"].now(), env=env)
     assert "acknowledged before" in again.stdout and "commander: alice" in again.stdout
+    store = Store(f"sqlite:///{tmp_path / 'h' / 'warroom.db'}")
+    refused = [e.text for e in store.timeline(inc.id) if e.kind == "incident.acknowledge_refused"]
+    store.close()
+    assert len(refused) == 1 and "as mallory from the CLI refused" in refused[0]
     assigned = warroom(
         "incidents", "assign", inc.id, "--as", "alice", "--comms", "carol", "--sme", "dan", env=env
     )

@@ -5,11 +5,14 @@ from __future__ import annotations
 
 import json
 import os
+import threading
+import time
 import uuid
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 
 from flows.answer import answer_gate
@@ -20,17 +23,19 @@ from tests.flow_helpers import (
     code,
     enrolled,
     resume_as_the_ui,
+    signer_of,
     wait_for_gate,
     wait_for_incident,
     write_runbook,
 )
 from tests.service import running_service
 from tests.test_respond import env, kinds  # noqa: F401 - fixtures
-from warroom.identity import answer_message, key_file, sign
+from warroom.identity import Purpose, rotate_key
 from warroom.incident import Severity
 from warroom.ledger import RunLedger, Store
 from warroom.runbook import ApprovalPolicy
 from warroom.settings import get_settings
+from warroom.signing import answer_message, make_key
 
 
 def _policy(extra: str) -> None:
@@ -72,7 +77,7 @@ def _signed(
         "adjustments": {},
     }
     fields.update(over)
-    signature = sign(key_file(get_settings(), approver), answer_message(**fields))  # type: ignore[arg-type]
+    signature = signer_of(approver).sign(answer_message(**fields))  # type: ignore[arg-type]
     return {
         "decision": decision,
         "approver": approver,
@@ -122,16 +127,7 @@ def test_a_signed_answer_altered_through_the_prefect_api_is_refused_and_nothing_
         assert resume_as_the_ui(gate.flow_run_id, ui) == "ACCEPT"
         gate = wait_for_gate(incident.id, after_pause=gate.pause)
         assert state.scale_calls == []
-        enrolled("bob")
-        rejected = answer_gate(
-            env,
-            incident.id,
-            approver="bob",
-            code="",
-            key_file=key_file(get_settings(), "bob"),
-            reason="no",
-            decision="reject",
-        )
+        rejected = answer_gate(env, incident.id, signer=signer_of("bob"), reason="no", decision="reject")
         assert rejected.verdict == "rejected", rejected.text
         thread.finish()
     assert state.scale_calls == []
@@ -291,15 +287,106 @@ def test_a_severity_level_can_require_signed_answers_whatever_the_runbook(
         by_code = answer_gate(env, incident.id, approver="alice", code=code("alice"), reason="code")
         assert by_code.verdict == "refused" and "signed answers only" in by_code.text
         wait_for_gate(incident.id, after_pause=gate.pause)
-        enrolled("alice")
-        signed = answer_gate(
-            env,
-            incident.id,
-            approver="alice",
-            code="",
-            key_file=key_file(get_settings(), "alice"),
-            reason="ok",
-        )
+        signed = answer_gate(env, incident.id, signer=signer_of("alice"), reason="ok")
         assert signed.verdict == "granted", signed.text
+        assert thread.finish().outcome == "resolved"
+    assert state.scale_calls == [4]
+
+
+def _delete_the_answer_once_resumed(flow_run_id: str, response_key: str) -> None:
+    """The attacker: the moment the run is resumed, delete its answer from Prefect's input store."""
+    from prefect.settings import PREFECT_API_URL
+
+    api = PREFECT_API_URL.value()
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        if httpx.get(f"{api}/flow_runs/{flow_run_id}", timeout=30).json()["state"]["type"] == "RUNNING":
+            gone = httpx.delete(f"{api}/flow_runs/{flow_run_id}/input/{response_key}", timeout=30)
+            assert gone.status_code == 204, gone.text
+            return
+        time.sleep(0.01)
+    raise AssertionError("the run was never resumed")
+
+
+def _response_key(flow_run_id: str) -> str:
+    from prefect.settings import PREFECT_API_URL
+
+    run = httpx.get(f"{PREFECT_API_URL.value()}/flow_runs/{flow_run_id}", timeout=30).json()
+    return str(run["state"]["state_details"]["run_input_keyset"]["response"])
+
+
+def test_an_answer_removed_from_prefect_before_the_gate_read_it_is_recorded_not_lost(
+    env: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Finding 5: bob's signed reject deleted from the input store before the gate read it left only
+    `approval.disturbed`: his answer was lost. The gate's poll is made long (5 s) so the delete wins."""
+    monkeypatch.setenv("WARROOM_APPROVAL_POLL_SECONDS", "5")
+    get_settings.cache_clear()
+    with running_service() as (url, state):
+        thread, key = _start(url)
+        incident = wait_for_incident(env, key)
+        gate = wait_for_gate(incident.id)
+        said: dict[str, Any] = {}
+
+        def bob_rejects() -> None:
+            said["outcome"] = answer_gate(
+                env, incident.id, signer=signer_of("bob"), reason="the deploy is fine", decision="reject"
+            )
+
+        response_key = _response_key(gate.flow_run_id)
+        answering = threading.Thread(target=bob_rejects, daemon=True)
+        answering.start()
+        _delete_the_answer_once_resumed(gate.flow_run_id, response_key)
+        answering.join(60)
+        outcome = said["outcome"]
+        assert outcome.verdict == "removed" and "removed by the Prefect API" in outcome.text, outcome
+        [removed] = [e for e in env.timeline(incident.id) if e.kind == "approval.removed"]
+        assert removed.actor == "bob" and removed.data["answer"]["decision"] == "reject"
+        assert removed.data["answer_id"] == outcome.answer_id and "prefect_events" in removed.data
+        # An answer given in the UI and removed the same way: nobody recorded sending it, but the gate
+        # still says the run was resumed with nothing to read, and what Prefect's history shows.
+        gate = wait_for_gate(incident.id, after_pause=gate.pause)
+        ui = {"decision": "approve", "approver": "carol", "code": code("carol"), "reason": "from the UI"}
+        response_key = _response_key(gate.flow_run_id)
+        assert resume_as_the_ui(gate.flow_run_id, ui) == "ACCEPT"
+        _delete_the_answer_once_resumed(gate.flow_run_id, response_key)
+        gate = wait_for_gate(incident.id, after_pause=gate.pause)
+        [disturbed] = [e for e in env.timeline(incident.id) if e.kind == "approval.disturbed"]
+        assert "no answer in Prefect's input store" in disturbed.text and "prefect_events" in disturbed.data
+        assert state.scale_calls == []
+        answer_gate(env, incident.id, signer=signer_of("bob"), reason="again", decision="reject")
+        thread.finish()
+    assert state.scale_calls == []
+
+
+def test_an_acknowledgement_code_never_answers_a_gate(env: Store) -> None:
+    """Finding 2: an acknowledgement code read from a waiting run answered a gate as that person."""
+    with running_service() as (url, state):
+        thread, key = _start(url)
+        incident = wait_for_incident(env, key)
+        gate = wait_for_gate(incident.id)
+        ack = code("alice", Purpose.ACKNOWLEDGE)  # valid now, for taking an incident
+        outcome = answer_gate(env, incident.id, approver="alice", code=ack, reason="as alice")
+        assert outcome.verdict == "refused" and "wrong one-time code for alice" in outcome.text
+        wait_for_gate(incident.id, after_pause=gate.pause)
+        answer_gate(env, incident.id, approver="bob", code=code("bob"), reason="no", decision="reject")
+        thread.finish()
+    assert state.scale_calls == []
+
+
+def test_an_answer_signed_with_a_replaced_key_is_refused_with_why_on_the_timeline(env: Store) -> None:
+    with running_service() as (url, state):
+        thread, key = _start(url)
+        incident = wait_for_incident(env, key)
+        gate = wait_for_gate(incident.id)
+        old = signer_of("bob")
+        new = make_key(Path(get_settings().home).parent / "bob-new-laptop" / "key.pem", "bob")
+        rotate_key(env, "bob", new.public_line())
+        stale = answer_gate(env, incident.id, signer=old, reason="from my old laptop")
+        assert stale.verdict == "refused" and f"key {old.fingerprint}, retired at" in stale.text
+        [refused] = [e for e in env.timeline(incident.id) if e.kind == "approval.refused"]
+        assert refused.actor == "bob" and f"replaced by key {new.fingerprint}" in refused.text
+        wait_for_gate(incident.id, after_pause=gate.pause)
+        assert answer_gate(env, incident.id, signer=new, reason="new laptop").verdict == "granted"
         assert thread.finish().outcome == "resolved"
     assert state.scale_calls == [4]

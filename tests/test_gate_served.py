@@ -8,6 +8,7 @@ Warroom's through its own (heartbeat 0.5 s, a silent run is stale after 4 s), so
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import signal
@@ -18,15 +19,16 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
-import pyotp
 import pytest
 
 from tests.conftest import REPO
-from tests.flow_helpers import CAPACITY_RUNBOOK, write_runbook
+from tests.flow_helpers import CAPACITY_RUNBOOK, uris_of, write_runbook
 from tests.net import free_port
 from tests.service import running_service
 from tests.up_process import stop_up
-from warroom.ledger import Store
+from warroom.ledger import RunLedger, Store
+from warroom.signing import make_key, start_message
+from warroom.starts import START_INPUT, START_TAG, params_digest
 
 LOGIN = ("warroom", "gate-test")  # the test's Prefect server is guarded, as `warroom up`'s is
 LOGIN_STRING = ":".join(LOGIN)
@@ -145,9 +147,13 @@ class Served:
                 self.env.pop(k, None)
             self.env.pop("WARROOM_KEEPER_POLL_SECONDS")
         self.log = tmp_path / "up.log"
-        enrolled = self.warroom("approvers", "enroll", "alice")
+        enrolled = self.warroom("approvers", "register", "alice")
         assert enrolled.returncode == 0, enrolled.stdout + enrolled.stderr
-        self.totp = pyotp.parse_uri(enrolled.stdout.strip().splitlines()[-1])
+        self.totp = uris_of(enrolled.stdout)["approve"]
+        # dave starts runs as `warroom run` does: signed with the key he made on his own machine
+        self.dave = make_key(tmp_path / "dave-laptop" / "key.pem", "dave")
+        registered = self.warroom("approvers", "register", "dave", "--public-key", self.dave.public_line())
+        assert registered.returncode == 0, registered.stdout + registered.stderr
         self.ups: list[subprocess.Popen[bytes]] = []
         self.store = Store(f"sqlite:///{tmp_path / 'home' / 'warroom.db'}")
 
@@ -169,22 +175,40 @@ class Served:
         return _wait("the runbook to be served", lambda: _deployment(self.api), log=self.log)  # type: ignore[no-any-return]
 
     def start(self, service_url: str) -> str:
-        """A run of the deployment, made as `warroom run --as dave` makes one (the deployment's API, with a
-        start token from the ledger), again when the server is busy; its flow run id."""
+        """A run of the deployment, made as `warroom run` makes one for dave (the deployment's API, tagged as
+        vouched for, then dave's signature over that run and its parameters as its input), again when
+        the server is busy; its flow run id."""
         url = f"{self.api}/deployments/{self.deployment()['id']}/create_flow_run"
         parameters = {
             "runbook": "svc-capacity",
             "params": {"service_url": service_url},
             "requested_by": "dave",
-            "start_token": self.store.issue_start("dave"),
         }
-        body = {"parameters": parameters}
+        body = {"parameters": parameters, "tags": [START_TAG]}
         for _ in range(10):
             response = httpx.post(url, json=body, auth=LOGIN)
             if response.status_code < 500:
                 break
             time.sleep(1)  # the server's SQLite is busy (503): a person clicks again
-        return str(response.json()["id"])
+        flow_run_id = str(response.json()["id"])
+        message = start_message(
+            flow_run_id=flow_run_id,
+            runbook="svc-capacity",
+            params_digest=params_digest(**{**parameters, "alert": None, "dedup_key": None}),
+            starter="dave",
+        )
+        signed = {"starter": "dave", "signature": self.dave.sign(message)}
+        for _ in range(10):
+            posted = httpx.post(
+                f"{self.api}/flow_runs/{flow_run_id}/input",
+                json={"key": START_INPUT, "value": json.dumps(signed)},
+                auth=LOGIN,
+            )
+            if posted.status_code < 500:
+                break
+            time.sleep(1)
+        assert posted.status_code == 201, posted.text
+        return flow_run_id
 
     def flow_run(self, flow_run_id: str) -> dict:  # type: ignore[type-arg]
         return httpx.get(f"{self.api}/flow_runs/{flow_run_id}", auth=LOGIN).json()  # type: ignore[no-any-return]
@@ -333,5 +357,56 @@ def test_gate_open_more_than_five_real_minutes_is_approved_and_applies_once(
             held = time.monotonic() - opened
             print(f"gate open {held:.0f} s of real time, then approved; scale calls {state.scale_calls}")
             assert state.scale_calls == [4]
+    finally:
+        served.close()
+
+
+def test_a_run_patched_or_copied_through_the_api_has_no_proven_starter_and_one_approver_changes_nothing(
+    prefect_server: str, tmp_path: Path
+) -> None:
+    """Finding 1, as an attacker with the operator's login and the REST API alone: while dave's signed run
+    waits for a worker, PATCH its parameters (replicas=40), and make a run of their own with the same
+    parameters and a copy of dave's signed start. Both starters are unknown, so four-eyes needs two
+    people: alice's approval alone changes nothing."""
+    served = Served(prefect_server, tmp_path, timeout="10m")
+    up = served.up()
+    deployment = served.deployment()
+    stop_up(up)  # no worker for a while: the runs wait SCHEDULED, as they do for a busy worker
+    try:
+        with running_service() as (url, state):
+            victim = served.start(url)
+            api = served.api
+            parameters = served.flow_run(victim)["parameters"]
+            patched = {**parameters, "params": {"service_url": url, "replicas": 40}}
+            response = httpx.patch(f"{api}/flow_runs/{victim}", json={"parameters": patched}, auth=LOGIN)
+            assert response.status_code == 204, response.text  # Prefect takes it: the run must not
+            proof = httpx.get(f"{api}/flow_runs/{victim}/input/{START_INPUT}", auth=LOGIN)
+            assert proof.status_code == 200  # readable by every API user, and useless to them
+            made = httpx.post(
+                f"{api}/deployments/{deployment['id']}/create_flow_run",
+                json={"parameters": patched, "tags": [START_TAG]},
+                auth=LOGIN,
+            ).json()
+            copied = httpx.post(
+                f"{api}/flow_runs/{made['id']}/input",
+                json={"key": START_INPUT, "value": proof.text},
+                auth=LOGIN,
+            )
+            assert copied.status_code == 201, copied.text
+            served.up()
+            for run in (victim, made["id"]):
+                fr = served.paused(run)
+                incident = _incident(fr)
+                timeline = served.store.timeline(incident)
+                [started] = [e for e in timeline if e.kind == "run.started"]
+                assert started.data["starter_proven"] is False, started.text
+                assert "did not verify" in started.data["starter_why"], started.data
+                [requested] = [e for e in timeline if e.kind == "approval.requested"]
+                assert requested.data["required"] == 2  # nobody can show alice did not start it
+                assert "granted" in served.approve(incident, "looks fine")
+                served.paused(run, other_than=fr["state"]["state_details"]["pause_key"])
+                gate = RunLedger(served.store).gate(requested.data["gate"])
+                assert gate.granted == ["alice"] and gate.state.value == "open"
+            assert state.scale_calls == []  # one person passed no four-eyes gate
     finally:
         served.close()

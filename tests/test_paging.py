@@ -5,6 +5,7 @@ puts the time to acknowledge on the incident. Windows are made short by the sche
 
 from __future__ import annotations
 
+import contextvars
 import json
 import threading
 import time
@@ -19,13 +20,14 @@ import httpx
 import pytest
 
 from flows.paging import escalate_due, page_step, start_paging
-from tests.flow_helpers import CAPACITY_RUNBOOK, write_runbook
+from tests.flow_helpers import CAPACITY_RUNBOOK, code, write_runbook
 from tests.net import free_port
 from tests.service import running_service
 from tests.slack_peer import SIGNING_SECRET, TOKEN, running_slack, signed_interaction
 from tests.test_cli import warroom
 from tests.up_process import prefect_login, stop_up, up_env
 from tests.up_process import warroom as warroom_process
+from warroom.identity import Purpose
 from warroom.incident import Role, Severity
 from warroom.intake.auth import hmac_hex
 from warroom.ledger import PageState, Store
@@ -200,7 +202,7 @@ def test_a_severity_raised_to_a_paging_level_pages_and_warroom_ack_stops_the_esc
     )
     assert raised.returncode == 0, raised.stdout + raised.stderr
     assert "paged alice as sre/primary" in raised.stdout
-    acked = warroom("ack", opened.id, "--as", "alice", env=env)
+    acked = warroom("ack", opened.id, "--as", "alice", "--code", code("alice", Purpose.ACKNOWLEDGE), env=env)
     assert acked.returncode == 0 and "commander: alice" in acked.stdout, acked.stdout + acked.stderr
     time.sleep(1.2)
     assert escalate_due(get_settings(), store) == []
@@ -263,27 +265,75 @@ def test_the_load_report_over_a_quarter_warns_of_a_hero_and_of_nights_woken(
     assert "warning: alice: hero" in table.stdout
 
 
-def test_acknowledging_from_the_prefect_ui_takes_a_one_time_code_and_never_the_same_one_twice(
+def _ack_through_the_ui(incident: str, person: str, code: str) -> tuple[str, dict[str, Any]]:
+    """Run the acknowledge deployment's flow as its Run button does, then type ``code`` into the form its
+    paused run shows (the UI's resume call). Its outcome (or error text) and the run as Prefect holds it."""
+    from prefect.settings import PREFECT_API_URL
+
+    from flows.acknowledge import acknowledge
+    from tests.flow_helpers import resume_as_the_ui
+
+    result: dict[str, str] = {}
+
+    def run() -> None:
+        try:
+            result["said"] = acknowledge(incident, person)
+        except Exception as exc:
+            result["said"] = f"{type(exc).__name__}: {exc}"
+
+    context = contextvars.copy_context()
+    thread = threading.Thread(target=context.run, args=(run,), daemon=True)
+    thread.start()
+    api = PREFECT_API_URL.value()
+    deadline = time.monotonic() + 60
+    paused = None
+    while paused is None and time.monotonic() < deadline:
+        runs = httpx.post(
+            f"{api}/flow_runs/filter",
+            json={"flow_runs": {"state": {"type": {"any_": ["PAUSED"]}}}},
+            timeout=30,
+        ).json()
+        paused = next((r for r in runs if r["parameters"].get("incident") == incident), None)
+        time.sleep(0.1)
+    assert paused is not None, "the acknowledge run never asked for its code"
+    assert resume_as_the_ui(paused["id"], {"code": code}) == "ACCEPT"
+    thread.join(60)
+    assert not thread.is_alive()
+    return result["said"], paused
+
+
+def test_acknowledging_from_the_prefect_ui_asks_for_its_own_code_on_the_run_never_as_a_parameter(
     prefect_api: str, paging_env: tuple[Store, dict[str, str]]
 ) -> None:
-    from flows.acknowledge import NotAcknowledged, acknowledge
+    """Finding 2: the code was a run parameter, readable while the run waited for a worker, and an
+    approval code too. Now the run asks for it on its form, from the acknowledgement secret only."""
     from tests.flow_helpers import enrolled
+    from warroom.identity import Purpose
 
     store, _ = paging_env
-    totp = enrolled("alice")
+    ack = enrolled("alice", Purpose.ACKNOWLEDGE)
+    approve = enrolled("alice", Purpose.APPROVE)
     first = store.open_or_attach("ui:1", title="UI ack", severity=Severity.P1).incident
     second = store.open_or_attach("ui:2", title="UI ack too", severity=Severity.P1).incident
     start_paging(get_settings(), store, first, None)
-    wrong = "000000" if totp.now() != "000000" else "111111"
-    with pytest.raises(NotAcknowledged, match="wrong one-time code for alice"):
-        acknowledge(first.id, "alice", wrong)
+    wrong = "000000" if ack.now() != "000000" else "111111"
+    said, run = _ack_through_the_ui(first.id, "alice", wrong)
+    assert "wrong one-time acknowledgement code for alice" in said
+    assert set(run["parameters"]) == {"incident", "person"}  # no code waits in Prefect
+    said, _ = _ack_through_the_ui(first.id, "alice", approve.now())  # an approval code proves no ack
+    assert "wrong one-time acknowledgement code for alice" in said
     assert store.get(first.id).acknowledged_at is None
-    code = totp.now()
-    assert acknowledge(first.id, "alice", code) == f"{first.id} acknowledged by alice; commander: alice"
-    with pytest.raises(NotAcknowledged, match="that one-time code of alice was used before"):
-        acknowledge(second.id, "alice", code)
-    with pytest.raises(NotAcknowledged, match="mallory is not enrolled"):
-        acknowledge(second.id, "mallory", code)
+    code = ack.now()
+    said, run = _ack_through_the_ui(first.id, "alice", code)
+    assert said == f"{first.id} acknowledged by alice; commander: alice"
+    gone = httpx.get(
+        f"{prefect_api}/flow_runs/{run['id']}/input/{run['state']['state_details']['run_input_keyset']['response']}"
+    )
+    assert gone.status_code == 404  # read once, then deleted from Prefect's input store
+    said, _ = _ack_through_the_ui(second.id, "alice", code)
+    assert "one-time code already used by alice" in said
+    said, _ = _ack_through_the_ui(second.id, "mallory", code)
+    assert "mallory is not enrolled" in said
     kinds = [e.kind for e in store.timeline(first.id)]
     assert "incident.acknowledge_refused" in kinds and "incident.acknowledged" in kinds
     assert [p.state.value for p in store.pages(first.id)] == ["acknowledged"]

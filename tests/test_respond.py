@@ -17,6 +17,7 @@ from tests.flow_helpers import (
     CAPACITY_RUNBOOK,
     FlowThread,
     code,
+    signer_of,
     wait_for_gate,
     wait_for_incident,
     write_runbook,
@@ -419,11 +420,11 @@ def test_a_run_that_died_mid_mitigation_is_not_repeated_when_restarted(
 
     with running_service(ServiceState(hang_scale=True)) as (url, state):
         key = f"test:{uuid.uuid4().hex}"
-        token = env.issue_start("dave")  # as `warroom run --local --as dave` vouches for its starter
+        signer_of("dave")  # dave's key, on his machine: the run is signed as `warroom run --local` signs it
         script = (
-            "from flows.respond import respond; "
-            f"respond(runbook='svc-capacity', params={{'service_url': {url!r}}}, requested_by='dave', "
-            f"dedup_key={key!r}, start_token={token!r})"
+            "from tests.flow_helpers import respond_vouched; "
+            f"respond_vouched(runbook='svc-capacity', params={{'service_url': {url!r}}}, "
+            f"requested_by='dave', dedup_key={key!r})"
         )
         proc = subprocess.Popen(
             [sys.executable, "-c", script],

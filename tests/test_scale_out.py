@@ -21,13 +21,12 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-import pyotp
 import pytest
 from cryptography.fernet import Fernet
 from sqlalchemy.engine import make_url
 
 from tests.conftest import PG_URL, REPO, _drop_pg_database, _fresh_pg_database
-from tests.flow_helpers import CAPACITY_RUNBOOK, write_runbook
+from tests.flow_helpers import CAPACITY_RUNBOOK, uris_of, write_runbook
 from tests.net import free_port
 from tests.service import running_service
 from tests.test_gate_served import SHORT
@@ -189,9 +188,9 @@ def test_the_same_alert_at_two_receivers_runs_once_on_the_worker_and_applies_aft
     cluster: Cluster,
 ) -> None:
     store = Store(cluster.ledger_url)
-    enrolled = warroom_done("approvers", "enroll", "alice", env=cluster.env)
+    enrolled = warroom_done("approvers", "register", "alice", env=cluster.env)
     assert enrolled.returncode == 0, enrolled.stdout + enrolled.stderr
-    totp = pyotp.parse_uri(enrolled.stdout.strip().splitlines()[-1])
+    totp = uris_of(enrolled.stdout)["approve"]
     with running_service() as (url, state):
         alert = {
             "title": "ServiceUnhealthy",
@@ -366,9 +365,9 @@ def test_the_warm_worker_runs_a_storm_and_a_gate_survives_kill_9_of_the_worker(c
     worker_env = {**cluster.env, "WARROOM_HOME": str(cluster.base / "warm-worker")}
     first = warroom("worker", "--pool", "warm", env=worker_env, start_new_session=True)
     store = Store(cluster.ledger_url)
-    enrolled = warroom_done("approvers", "enroll", "dave", env=cluster.env)
+    enrolled = warroom_done("approvers", "register", "dave", env=cluster.env)
     assert enrolled.returncode == 0, enrolled.stdout + enrolled.stderr
-    totp = pyotp.parse_uri(enrolled.stdout.strip().splitlines()[-1])
+    totp = uris_of(enrolled.stdout)["approve"]
     second = None
     try:
         with running_service() as (url, state):

@@ -10,7 +10,6 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
-import pyotp
 import pytest
 
 from deployments.serve import parameter_schema
@@ -18,8 +17,8 @@ from tests.conftest import REPO
 from tests.flow_helpers import CAPACITY_RUNBOOK, write_runbook
 from tests.net import free_port
 from tests.service import running_service
+from tests.up_process import person, stop_up
 from tests.up_process import prefect_login as _login
-from tests.up_process import stop_up
 from tests.up_process import up_env as _env
 from tests.up_process import warroom as _warroom
 from tests.up_process import warroom_done as _warroom_done
@@ -56,7 +55,7 @@ def served(tmp_path: Path) -> Iterator[tuple[dict[str, str], str]]:
 
 
 def test_up_serves_runbooks_and_a_run_is_approved_from_another_process(
-    served: tuple[dict[str, str], str],
+    served: tuple[dict[str, str], str], tmp_path: Path
 ) -> None:
     env, api = served
     # The Prefect server `warroom up` starts is guarded by default; its login is in $WARROOM_HOME only.
@@ -69,12 +68,18 @@ def test_up_serves_runbooks_and_a_run_is_approved_from_another_process(
     [deployment] = [d for d in found if d["name"] == "svc-capacity"]
     props = deployment["parameter_openapi_schema"]["properties"]["params"]["properties"]
     assert props["replicas"] == {"type": "integer", "title": "replicas", "default": 4}
-    enrolled = _warroom_done("approvers", "enroll", "alice", env=env)
-    assert enrolled.returncode == 0, enrolled.stdout + enrolled.stderr
-    totp = pyotp.parse_uri(enrolled.stdout.strip().splitlines()[-1])
+    alice, secrets = person("alice", env, tmp_path / "alice-laptop")
+    dave, _ = person("dave", env, tmp_path / "dave-laptop")
+    assert not list(Path(env["WARROOM_HOME"]).rglob("*.pem"))  # no private key on the Warroom host
+    # alice answers from her own laptop: her key, the Prefect login her browser holds, and no ledger.
+    alice = {
+        **alice,
+        "WARROOM_HOME": str(tmp_path / "alice-laptop" / "home"),
+        "PREFECT_API_AUTH_STRING": login.read_text().strip(),
+    }
 
     with running_service() as (url, state):
-        run = _warroom("run", "svc-capacity", "--param", f"service_url={url}", "--as", "dave", env=env)
+        run = _warroom("run", "svc-capacity", "--param", f"service_url={url}", env=dave)
         assert run.stdout is not None
         lines: list[str] = []
         incident = None
@@ -89,18 +94,11 @@ def test_up_serves_runbooks_and_a_run_is_approved_from_another_process(
         assert incident, "".join(lines)
         assert state.scale_calls == []
         approved = _warroom_done(
-            "approve",
-            incident,
-            "--as",
-            "alice",
-            "--reason",
-            "add capacity",
-            "--set",
-            "replicas=5",
-            env=env,
-        )  # signed with the key enrollment wrote: no code asked for
+            "approve", incident, "--reason", "add capacity", "--set", "replicas=5", env=alice
+        )  # signed with alice's own key: no code asked for, no name typed
         assert approved.returncode == 0, approved.stdout + approved.stderr
-        assert totp.now()  # the UI path would take a code from the authenticator
+        assert not (tmp_path / "alice-laptop" / "home" / "warroom.db").exists()  # no ledger was needed
+        assert secrets["approve"].now()  # the UI path would take a code from the authenticator
         assert "scale_up: granted: scale_up: approved by alice" in approved.stdout
         rest, _ = run.communicate(timeout=90)
     assert run.returncode == 0, "".join(lines) + rest
@@ -138,10 +136,9 @@ def test_run_local_follows_the_incident_and_exits_zero_when_resolved(
     monkeypatch.setenv("WARROOM_HOME", env["WARROOM_HOME"])
     get_settings.cache_clear()
     store = Store.from_settings()
+    dave, _ = person("dave", env, tmp_path / "dave-laptop")  # dave signs his start with his own key
     with running_service() as (url, state):
-        run = _warroom(
-            "run", "svc-capacity", "--local", "--param", f"service_url={url}", "--as", "dave", env=env
-        )
+        run = _warroom("run", "svc-capacity", "--local", "--param", f"service_url={url}", env=dave)
         assert run.stdout is not None
         lines = []
         while not any("waiting for approval" in line for line in lines):
@@ -186,8 +183,8 @@ def test_alert_posted_to_the_receiver_runs_the_runbook(
 
     env, _api = served
     token = (Path(env["WARROOM_HOME"]) / "intake-token").read_text().strip()
-    enrolled = _warroom_done("approvers", "enroll", "alice", env=env)
-    totp = pyotp.parse_uri(enrolled.stdout.strip().splitlines()[-1])
+    _, secrets = person("alice", env, tmp_path / "alice-laptop")
+    totp = secrets["approve"]
     receiver = f"http://127.0.0.1:{env['WARROOM_RECEIVER_PORT']}"
     with running_service() as (url, state):
         alert = {
@@ -274,3 +271,51 @@ def test_no_deployment_starts_a_runbook_from_a_prefect_event() -> None:
     catalogue = load_catalogue([REPO / "runbooks"])
     deployments = build_deployments(catalogue)
     assert deployments and all(not d.triggers for d in deployments)
+
+
+def test_at_the_warroom_hosts_cli_a_typed_name_proves_nothing(
+    served: tuple[dict[str, str], str], tmp_path: Path
+) -> None:
+    """Finding 3: enrollment kept every private key on the host and `--as` picked one; `warroom run --as`
+    vouched for any typed name, so alice started a run "as carol" and approved it alone."""
+    from warroom.ledger import RunLedger, Store
+
+    env, _ = served
+    alice, _ = person("alice", env, tmp_path / "alice-laptop")
+    assert not list(Path(env["WARROOM_HOME"]).rglob("*.pem"))  # the host holds public halves only
+    as_dave = _warroom_done("run", "svc-capacity", "--as", "dave", "--param", "service_url=x", env=alice)
+    assert as_dave.returncode == 2 and "is alice's: it signs only as alice, not as dave" in as_dave.stderr
+    with running_service() as (url, state):
+        # A local user at the host's CLI, with no one's key: the typed starter is a claim, and says so.
+        run = _warroom("run", "svc-capacity", "--param", f"service_url={url}", "--as", "carol", env=env)
+        assert run.stdout is not None
+        lines: list[str] = []
+        incident = None
+        deadline = time.monotonic() + 90
+        while incident is None and time.monotonic() < deadline:
+            line = run.stdout.readline()
+            lines.append(line)
+            m = re.search(r"warroom approve (INC-\d+) --proposal", line)
+            incident = m.group(1) if m else None
+        assert incident, "".join(lines)
+        text = "".join(lines)
+        assert "not signed" in text and "carol (not proven" in text, text
+        forged = _warroom_done("approve", incident, "--as", "dave", "--reason", "mine", env=alice)
+        assert forged.returncode == 2 and "signs only as alice" in forged.stderr
+        nokey = _warroom_done(
+            "approve", incident, "--as", "alice", "--reason", "x", "--code", "123456", env=env
+        )
+        assert nokey.returncode == 3 and "wrong one-time code for alice" in nokey.stdout
+        alone = _warroom_done("approve", incident, "--reason", "looks fine", env=alice)
+        assert alone.returncode == 0 and "granted" in alone.stdout, alone.stdout + alone.stderr
+        store = Store(f"sqlite:///{Path(env['WARROOM_HOME']) / 'warroom.db'}")
+        [requested] = [e for e in store.timeline(incident) if e.kind == "approval.requested"]
+        deadline = time.monotonic() + 30
+        while (gate := RunLedger(store).gate(requested.data["gate"])).granted != ["alice"]:
+            assert time.monotonic() < deadline, gate
+            time.sleep(0.1)
+        store.close()
+        assert requested.data["required"] == 2 and gate.granted == ["alice"] and gate.state.value == "open"
+        assert state.scale_calls == []
+        run.terminate()
+        run.wait(30)

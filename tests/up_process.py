@@ -17,6 +17,7 @@ def up_env(tmp_path: Path, port: int) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("PREFECT_", "WARROOM_"))}
     env.update(
         WARROOM_HOME=str(tmp_path / "home"),
+        WARROOM_KEY_FILE=str(tmp_path / "this-machine" / "key.pem"),  # no signing key unless made
         WARROOM_RUNBOOKS_DIR=str(tmp_path / "runbooks"),
         WARROOM_ONCALL_DIR=str(tmp_path / "oncall"),
         WARROOM_STEP_MODULES='["tests.plugin_steps"]',
@@ -73,3 +74,23 @@ def stop_up(proc: subprocess.Popen[Any], sig: int = signal.SIGINT) -> None:
         proc.wait()
     except ProcessLookupError:  # the whole group is gone already
         proc.wait()
+
+
+def person(name: str, host_env: dict[str, str], laptop: Path) -> tuple[dict[str, str], dict[str, Any]]:
+    """NAME as a real person is set up: `warroom approvers enroll` on their own machine (their key stays in
+    ``laptop``), an admin's `warroom approvers register` with the printed public line on the host. Returns
+    the environment of NAME's own terminal (their key file) and their authenticator secrets by purpose."""
+    import pyotp
+
+    own = {**host_env, "WARROOM_KEY_FILE": str(laptop / "key.pem")}
+    made = warroom_done("approvers", "enroll", name, env=own)
+    assert made.returncode == 0, made.stdout + made.stderr
+    line = made.stdout.strip().splitlines()[-1]
+    registered = warroom_done("approvers", "register", name, "--public-key", line, env=host_env)
+    assert registered.returncode == 0, registered.stdout + registered.stderr
+    secrets: dict[str, Any] = {}
+    for text in registered.stdout.splitlines():
+        if text.startswith("otpauth://"):
+            totp = pyotp.parse_uri(text)
+            secrets["acknowledge" if "acknowledge" in (totp.issuer or "") else "approve"] = totp
+    return own, secrets

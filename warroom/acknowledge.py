@@ -3,10 +3,14 @@ its author becomes incident commander when nobody commands it yet (the CLI, chat
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 
+from warroom.identity import Identity, Purpose, check_signature, spend_code
 from warroom.incident import Incident, Role
 from warroom.ledger import Store
+from warroom.settings import Settings
+from warroom.signing import Signer, ack_message
 
 
 @dataclass(frozen=True)
@@ -25,3 +29,32 @@ def acknowledge(store: Store, ref: str | int, person: str, via: str) -> Taken:
     if incident.roles.commander is None:
         incident = store.assign_role(incident.number, Role.COMMANDER, person, actor=person)
     return Taken(incident, before.acknowledged_at is None)
+
+
+ACK_SKEW_SECONDS = 60
+
+
+def prove_acknowledger(
+    store: Store,
+    settings: Settings,
+    ref: str | int,
+    *,
+    signer: Signer | None = None,
+    person: str | None = None,
+    code: str | None = None,
+) -> Identity:
+    """Who takes the incident, proven: their own key's signature over this acknowledgement, or a code from
+    their acknowledgement secret (spent). A name alone proves nothing."""
+    incident = store.get(ref)
+    if signer is not None:
+        at = int(time.time())
+        message = ack_message(incident=incident.id, person=signer.name, at=at)
+        identity = check_signature(store, signer.name, message, signer.sign(message))
+        if identity.ok and abs(time.time() - at) > ACK_SKEW_SECONDS:
+            return Identity(False, "the signed acknowledgement is too old")
+        return identity
+    if person and code:
+        return spend_code(store, settings, person, code, incident.number, purpose=Purpose.ACKNOWLEDGE)
+    return Identity(
+        False, "an acknowledgement needs your signing key, or --as NAME with an acknowledgement code"
+    )

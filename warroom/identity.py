@@ -1,43 +1,47 @@
-"""Who answers a gate, proven without trusting Prefect: TOTP secrets sealed in Warroom's ledger, and an
-Ed25519 signing key per approver whose public half the ledger keeps.
+"""Who someone is, proven without trusting Prefect: the Warroom host's side of identity.
 
-Two paths, and what each proves:
-- a **signed answer** (`warroom approve` with the approver's key file): the holder of NAME's private key
-  chose this decision, these adjustments and this reason for this gate and this exact plan. Nothing that
-  reaches the Prefect API can alter it without the signature failing.
-- a **one-time code** (the Prefect UI form): someone who holds NAME's authenticator answered within the
-  code's 30 s step (one step of drift either way). The rest of the answer travels through Prefect's input
-  store, so a Prefect API user could rewrite it before the gate reads it; runbooks may refuse this path
-  (``approval.signed: true``).
+The host registers a person (`warroom approvers register`): their public signing key (the private half
+was made on their own machine, ``warroom/signing.py``) and two TOTP secrets, sealed in the ledger, one per
+purpose. An approval code and an acknowledgement code come from different secrets, so a code given to
+take an incident can never answer a gate, however it is intercepted.
+
+What each proof proves:
+- a **signature** checked against the person's registered key: the key's holder chose exactly what the
+  message says (an answer at one gate over one plan, the start of one flow run). A key replaced or
+  revoked proves nothing from then on, and the refusal says which and when.
+- a **one-time code**: someone holding NAME's authenticator, for that purpose, within the code's 30 s
+  step (one step of drift either way). Spent in the ledger the first time it is judged.
 """
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import hmac
-import json
-import os
 import re
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from enum import StrEnum
 from pathlib import Path
-from typing import Any
 
 import pyotp
-from cryptography.exceptions import InvalidSignature
 from cryptography.fernet import Fernet, InvalidToken
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
 from warroom.home import private_file
 from warroom.ledger import Store
 from warroom.redact import register_secret
 from warroom.settings import Settings
+from warroom.signing import APPROVER, SigningKeyError, parse_public_line, split_signature, verifies
 
-APPROVER = r"^[A-Za-z0-9_.@-]{1,100}$"
-ISSUER = "Warroom"
 DRIFT_STEPS = 1  # codes of the previous and next 30 s step count too (clocks drift); no more
+
+
+class Purpose(StrEnum):
+    APPROVE = "approve"
+    ACKNOWLEDGE = "acknowledge"
+
+
+ISSUERS = {Purpose.APPROVE: "Warroom approve", Purpose.ACKNOWLEDGE: "Warroom acknowledge"}
+_WHAT = {Purpose.APPROVE: "code", Purpose.ACKNOWLEDGE: "acknowledgement code"}
 
 
 class EnrollmentError(ValueError):
@@ -49,14 +53,15 @@ class Identity:
     ok: bool
     why: str
     counter: int | None = None  # the TOTP step of a valid code: spent once in the ledger
-    enrollment: str = ""  # which enrollment's secret made it (codes are spent per enrollment)
+    enrollment: str = ""  # which secret made it (codes are spent per secret)
+    key: str | None = None  # the fingerprint of the key a valid signature was made with
 
 
 @dataclass(frozen=True)
-class Enrollment:
+class Registration:
     name: str
-    uri: str  # the otpauth:// URI for the authenticator app; shown once
-    key_file: Path  # the private signing key, mode 0600, for `warroom approve --key`
+    uris: dict[Purpose, str]  # otpauth:// URIs for the authenticator app, one per purpose; shown once
+    key: str | None  # the registered key's fingerprint, when a public key was given
 
 
 def _sealer(settings: Settings) -> Fernet:
@@ -75,117 +80,138 @@ def _sealer(settings: Settings) -> Fernet:
         ) from None
 
 
-def key_file(settings: Settings, name: str) -> Path:
-    """Where `warroom approvers enroll` puts NAME's private signing key, and `warroom approve` looks."""
-    return Path(settings.home) / "approver-keys" / f"{name}.pem"
-
-
-def enroll(
-    store: Store, settings: Settings, name: str, *, replace: bool = False, key_out: Path | None = None
-) -> Enrollment:
-    """Make NAME's TOTP secret (sealed into the ledger) and signing key (private half to a 0600 file)."""
+def register(
+    store: Store, settings: Settings, name: str, public_key: str | None, *, replace: bool = False
+) -> Registration:
+    """Register NAME on this host: their public key line (from `warroom approvers enroll` on their own
+    machine; None for codes only) and fresh TOTP secrets, sealed. Re-registering retires old keys."""
     if not re.match(APPROVER, name):
         raise EnrollmentError(f"approver names are letters, digits and _.@- (got {name!r})")
-    if store.approver(name) is not None and not replace:
-        raise EnrollmentError(f"{name} is already enrolled; --replace issues new credentials")
-    secret = pyotp.random_base32()
-    private = Ed25519PrivateKey.generate()
-    public = private.public_key().public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
-    sealed = _sealer(settings).encrypt(secret.encode()).decode()
-    path = key_out or key_file(settings, name)
-    pem = private.private_bytes(
-        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-    )
-    private_file(path, pem, replace=True)
-    if not store.save_approver(name, sealed, base64.b64encode(public).decode(), replace=replace):
-        raise EnrollmentError(f"{name} is already enrolled; --replace issues new credentials")
-    return Enrollment(name, pyotp.TOTP(secret).provisioning_uri(name=name, issuer_name=ISSUER), path)
+    try:
+        key = parse_public_line(public_key, name) if public_key else None
+    except SigningKeyError as exc:
+        raise EnrollmentError(str(exc)) from None
+    if key is not None:
+        known = store.signing_key(key[0])
+        if known is not None:
+            raise EnrollmentError(f"key {key[0]} was registered before ({known.approver}): make a new one")
+    secrets = {p: pyotp.random_base32() for p in Purpose}
+    sealer = _sealer(settings)
+    sealed = {p: sealer.encrypt(s.encode()).decode() for p, s in secrets.items()}
+    if not store.save_approver(
+        name, sealed[Purpose.APPROVE], sealed[Purpose.ACKNOWLEDGE], key, replace=replace
+    ):
+        raise EnrollmentError(f"{name} is registered already; --replace issues new credentials")
+    uris = {p: pyotp.TOTP(s).provisioning_uri(name=name, issuer_name=ISSUERS[p]) for p, s in secrets.items()}
+    return Registration(name, uris, key[0] if key else None)
 
 
-def _totp_secret(store: Store, settings: Settings, name: str) -> tuple[str, str] | None:
-    """NAME's TOTP secret and the fingerprint of the enrollment that made it; None when not enrolled."""
+def rotate_key(store: Store, name: str, public_key: str) -> str:
+    """Make a new public key NAME's one signing key; answers signed with the old one fail from now on."""
+    record = store.approver(name)
+    if record is None or record.revoked_at is not None:
+        raise EnrollmentError(f"{name} is not registered here (warroom approvers register {name} ...)")
+    try:
+        fp, key = parse_public_line(public_key, name)
+    except SigningKeyError as exc:
+        raise EnrollmentError(str(exc)) from None
+    if store.signing_key(fp) is not None:
+        raise EnrollmentError(f"key {fp} was registered before: make a new one")
+    store.register_key(name, fp, key)
+    return fp
+
+
+def revoke(store: Store, name: str, why: str) -> None:
+    if not store.revoke_approver(name, why):
+        raise EnrollmentError(f"{name} is not registered here")
+
+
+def _totp_secret(store: Store, settings: Settings, name: str, purpose: Purpose) -> tuple[str, str] | Identity:
+    """NAME's TOTP secret for ``purpose`` and a fingerprint of it; or why there is none."""
     record = store.approver(name)
     if record is None:
-        return None
+        return Identity(False, f"{name} is not enrolled (warroom approvers register {name})")
+    if record.revoked_at is not None:
+        return Identity(
+            False, f"{name} was revoked at {record.revoked_at:%Y-%m-%d %H:%M} UTC ({record.revoked_why})"
+        )
+    sealed = record.totp_sealed if purpose is Purpose.APPROVE else record.ack_totp_sealed
+    if sealed is None:
+        return Identity(False, f"{name} has no {purpose.value} codes yet: register again with --replace")
     try:
-        secret = _sealer(settings).decrypt(record.totp_sealed.encode()).decode()
+        secret = _sealer(settings).decrypt(sealed.encode()).decode()
     except InvalidToken:
-        return None  # sealed under another key: as good as not enrolled here
+        return Identity(False, f"{name} is not enrolled here (sealed under another key)")
     register_secret(secret)
-    return secret, hashlib.sha256(record.totp_sealed.encode()).hexdigest()[:32]
+    return secret, hashlib.sha256(sealed.encode()).hexdigest()[:32]
 
 
 def check_code(
-    store: Store, settings: Settings, name: str, code: str, at: datetime | None = None
+    store: Store,
+    settings: Settings,
+    name: str,
+    code: str,
+    at: datetime | None = None,
+    *,
+    purpose: Purpose = Purpose.APPROVE,
 ) -> Identity:
-    """Is ``code`` NAME's one-time code for now (one 30 s step of drift either way)?"""
-    found = _totp_secret(store, settings, name)
-    if found is None:
-        return Identity(False, f"{name} is not enrolled (warroom approvers enroll {name})")
+    """Is ``code`` NAME's one-time code for ``purpose`` now (one 30 s step of drift either way)?"""
+    found = _totp_secret(store, settings, name, purpose)
+    if isinstance(found, Identity):
+        return found
     secret, enrollment = found
     totp = pyotp.TOTP(secret)
     when = at or datetime.now(UTC)
     for drift in range(-DRIFT_STEPS, DRIFT_STEPS + 1):
         t = when + timedelta(seconds=drift * totp.interval)
         if hmac.compare_digest(totp.at(t), code):
-            return Identity(True, "one-time code valid", totp.timecode(t), enrollment)
-    return Identity(False, f"wrong one-time code for {name}")
+            return Identity(True, f"one-time {_WHAT[purpose]} valid", totp.timecode(t), enrollment)
+    return Identity(False, f"wrong one-time {_WHAT[purpose]} for {name}")
 
 
-def answer_message(
+def spend_code(
+    store: Store,
+    settings: Settings,
+    name: str,
+    code: str,
+    ref: str | int | None,
     *,
-    gate: int,
-    incident: str,
-    proposal: str,
-    plan_digest: str,
-    decision: str,
-    approver: str,
-    reason: str,
-    answer_id: str,
-    adjustments: dict[str, Any],
-) -> bytes:
-    """The exact bytes a signed answer signs: everything that decides what runs, and for which gate."""
-    body = {
-        "v": 1,
-        "gate": gate,
-        "incident": incident,
-        "proposal": proposal,
-        "plan_digest": plan_digest,
-        "decision": decision,
-        "approver": approver,
-        "reason": reason,
-        "answer_id": answer_id,
-        "adjustments": {k: adjustments[k] for k in sorted(adjustments) if adjustments[k] is not None},
-    }
-    return json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
-
-
-def sign(key_path: Path, message: bytes) -> str:
-    try:
-        private = serialization.load_pem_private_key(key_path.read_bytes(), password=None)
-    except (OSError, ValueError) as exc:
-        raise EnrollmentError(f"cannot read the signing key {key_path}: {exc}") from None
-    if not isinstance(private, Ed25519PrivateKey):
-        raise EnrollmentError(f"{key_path} is not an Ed25519 private key")
-    return base64.b64encode(private.sign(message)).decode()
+    purpose: Purpose,
+) -> Identity:
+    """Check a code and spend it: a code seen once is never good again, whatever it was judged for."""
+    identity = check_code(store, settings, name, code, purpose=purpose)
+    if identity.ok and identity.counter is not None:
+        if not store.use_code(name, identity.counter, ref, enrollment=identity.enrollment):
+            return Identity(False, f"one-time code already used by {name}")
+    return identity
 
 
 def check_signature(store: Store, name: str, message: bytes, signature: str) -> Identity:
-    record = store.approver(name)
-    if record is None:
-        return Identity(False, f"{name} is not enrolled (warroom approvers enroll {name})")
-    try:
-        Ed25519PublicKey.from_public_bytes(base64.b64decode(record.public_key)).verify(
-            base64.b64decode(signature, validate=True), message
-        )
-    except (InvalidSignature, ValueError):
+    """Did NAME's current registered key sign ``message``? If not, which of the ways it failed."""
+    parts = split_signature(signature)
+    if parts is None:
+        return Identity(False, "the signature is malformed (expected FINGERPRINT:BASE64)")
+    fp, raw = parts
+    key = store.signing_key(fp)
+    if key is None or key.approver != name:
+        return Identity(False, f"signed with key {fp}, which is not a key registered for {name}")
+    if not verifies(key.public_key, message, raw):
         return Identity(
             False,
-            f"the signature is not {name}'s over this gate's plan and this answer "
-            "(altered on the way, or given for another gate)",
+            f"the signature is not {name}'s over this exact message "
+            "(altered on the way, or given for something else)",
         )
-    return Identity(True, "signed answer verified")
-
-
-def has_key_file(path: Path) -> bool:
-    return path.is_file() and os.access(path, os.R_OK)
+    record = store.approver(name)
+    if record is None:
+        return Identity(False, f"{name} is not enrolled (warroom approvers register {name})")
+    if record.revoked_at is not None:
+        return Identity(
+            False, f"{name} was revoked at {record.revoked_at:%Y-%m-%d %H:%M} UTC ({record.revoked_why})"
+        )
+    if key.retired_at is not None:
+        return Identity(
+            False,
+            f"signed with {name}'s key {fp}, retired at {key.retired_at:%Y-%m-%d %H:%M} UTC "
+            f"({key.retired_why})",
+        )
+    return Identity(True, "signature verified", key=fp)

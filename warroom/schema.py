@@ -96,21 +96,44 @@ approvers = Table(
     "approvers",
     metadata,
     Column("name", String(100), primary_key=True),
+    # The TOTP secrets, one per purpose, sealed (warroom/identity.py): an acknowledgement code is made from
+    # another secret than an approval code, so one can never count as the other.
     Column("totp_sealed", Text, nullable=False),
-    Column("public_key", Text, nullable=False),
+    Column("ack_totp_sealed", Text),
     Column("enrolled_at", DateTime(timezone=True), nullable=False),
+    Column("revoked_at", DateTime(timezone=True)),
+    Column("revoked_why", Text),
 )
 
-# Who started a run, written by a process that reaches the ledger (the receiver, `warroom run`) before the
-# run starts, redeemed once by the run: the only proof of a starter the Prefect API cannot forge.
-run_starts = Table(
-    "run_starts",
+# Approvers' public signing keys, every one ever registered: the private halves are made and kept on the
+# person's own machine. A key retired (replaced or revoked) stays, so its answers fail with the reason.
+approver_keys = Table(
+    "approver_keys",
     metadata,
-    Column("token", String(64), primary_key=True),
-    Column("requested_by", String(200), nullable=False),
-    Column("issued_at", DateTime(timezone=True), nullable=False),
-    Column("flow_run_id", String(64)),
-    Column("redeemed_at", DateTime(timezone=True)),
+    Column("fingerprint", String(64), primary_key=True),
+    Column("approver", String(100), nullable=False),
+    Column("public_key", Text, nullable=False),  # Ed25519, raw bytes as base64
+    Column("registered_at", DateTime(timezone=True), nullable=False),
+    Column("retired_at", DateTime(timezone=True)),
+    Column("retired_why", Text),
+    Index("ix_approver_keys_approver", "approver"),
+)
+
+# Who started a flow run, bound to that run's id and to a digest of its parameters: written by the
+# receiver for an alert it stored, or by the run itself once it verified its starter's signature. Nothing
+# here is a bearer value: a row proves nothing for another run, or for this run with other parameters.
+start_proofs = Table(
+    "start_proofs",
+    metadata,
+    Column("flow_run_id", String(64), primary_key=True),
+    Column("runbook", String(200), nullable=False),
+    Column("params_digest", String(64), nullable=False),
+    Column("starter", String(200), nullable=False),
+    Column("kind", String(20), nullable=False),  # receiver | signed
+    Column("key_fingerprint", String(64)),
+    Column("signature", Text),
+    Column("payload_id", Integer),
+    Column("vouched_at", DateTime(timezone=True), nullable=False),
 )
 
 alert_payloads = Table(

@@ -51,7 +51,24 @@ class Settings(BaseSettings):
     default_severity: Severity = Field(
         default=Severity.P3, description="Level used when no triage rule or alert label decides"
     )
-    user: str = Field(default_factory=getpass.getuser, description="Who runs the CLI (four-eyes)")
+    user: str = Field(
+        default_factory=getpass.getuser,
+        description="The name a run started without a signing key claims (shown as not proven)",
+    )
+    key_file: Path = Field(
+        default=Path.home() / ".config" / "warroom" / "key.pem",
+        description="Your own signing key, made on this machine by `warroom approvers enroll`; "
+        "`warroom approve`, `run` and `ack` sign as the person it names",
+    )
+    start_proof_wait_seconds: float = Field(
+        default=10.0,
+        ge=0,
+        description="How long a run tagged as vouched for waits for its start proof before its starter "
+        "counts as unknown",
+    )
+    ack_form_seconds: float = Field(
+        default=600.0, gt=0, description="How long the acknowledge form in the Prefect UI waits for a code"
+    )
     approver_key: SecretStr | None = Field(
         default=None,
         description="Key that seals approvers' one-time-code secrets in the ledger (Fernet, urlsafe "

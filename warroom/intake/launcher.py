@@ -20,6 +20,7 @@ from warroom.ledger.approvals import ALERT_STARTER
 from warroom.ledger.intake import Launch
 from warroom.ledger.leases import Lease
 from warroom.redact import redact_text
+from warroom.starts import params_digest
 
 log = logging.getLogger("warroom.intake")
 
@@ -28,7 +29,8 @@ LEASE = "launch-loop"
 
 class Launcher(Protocol):
     def launch(self, runbook: str, parameters: dict[str, Any], idempotency_key: str) -> str:
-        """Start the runbook's deployment; return the flow run id. Raises when it cannot."""
+        """Start the runbook's deployment, tagged ``START_TAG`` (the loop vouches for it once it exists);
+        return the flow run id. Raises when it cannot."""
         ...
 
 
@@ -99,13 +101,12 @@ class LaunchLoop(threading.Thread):
     def _launch_one(self, row: Launch) -> int:
         if self._stop.is_set():
             return 0
-        parameters = {
+        parameters: dict[str, Any] = {
             "runbook": row.runbook,
             "params": {},
             "alert": row.alert,
             "dedup_key": row.dedup_key,
             "requested_by": None,
-            "start_token": self.store.issue_start(ALERT_STARTER),
         }
         try:
             flow_run_id = self.launcher.launch(row.runbook, parameters, row.idempotency_key)
@@ -120,6 +121,16 @@ class LaunchLoop(threading.Thread):
                 f"retrying in {delay:.0f}s",
             )
             return 0
+        # The receiver's word, bound to this run and exactly these parameters (the alert it stored): the
+        # run waits for it (it is tagged so), and a run whose parameters are changed later loses it.
+        self.store.vouch_start(
+            flow_run_id,
+            runbook=row.runbook,
+            params_digest=params_digest(**parameters),
+            starter=ALERT_STARTER,
+            kind="receiver",
+            payload_id=row.payload_id,
+        )
         self.store.launch_done(row.id, flow_run_id)
         self.store.append(
             row.incident_number,

@@ -1,0 +1,33 @@
+"""Answers to a gate as they travel: what a gate leaves beside its paused run for an approver's machine that
+has no ledger, and answers a process sent that the gate never judged (removed on the way)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from warroom.incident import TimelineEvent
+
+# Run-input keys (Prefect allows lowercase letters, digits and dashes). Copies for display and signing only:
+# the gate judges every answer against the ledger's own values, never against these.
+GATE_INPUT = "warroom-{key}"  # the gate's id, incident, proposal and plan digest, at each pause
+VERDICT_INPUT = "warroom-verdict-{answer_id}"  # how the gate judged one answer
+
+SENT = "approval.sent"  # `warroom approve` on the host records what it sends before it sends it
+
+
+def judged_key(answer_id: str) -> str:
+    return f"answer:{answer_id}"
+
+
+def sent_unjudged(timeline: Iterable[TimelineEvent], gate: int) -> list[TimelineEvent]:
+    """Answers sent to ``gate`` that have neither a judgement nor a removal on the timeline."""
+    events = list(timeline)
+    done = {e.key for e in events if e.key}
+    return [
+        e
+        for e in events
+        if e.kind == SENT
+        and e.data.get("gate") == gate
+        and judged_key(str(e.data.get("answer_id"))) not in done
+        and f"removed:{e.data.get('answer_id')}" not in done
+    ]
