@@ -37,6 +37,14 @@ def scale(params: ServiceScaleParams) -> ServiceScaleResult:
     """Set the service's replica count through its admin endpoint. Changes production capacity."""
     before = httpx.get(f"{params.url}/replicas", timeout=5).json()["replicas"]
     resp = httpx.post(f"{params.url}/scale", json={"replicas": params.replicas}, timeout=5)
+    if resp.status_code == 409:  # the service declined: a result that says nothing was changed
+        return ServiceScaleResult(
+            applied=False,
+            replicas=before,
+            summary=f"the service declined to scale: {resp.json()['error']}",
+            way_back="nothing to undo",
+            error=resp.json()["error"],
+        )
     resp.raise_for_status()
     return ServiceScaleResult(
         applied=True,

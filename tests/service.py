@@ -16,6 +16,7 @@ class ServiceState:
     replicas: int = 2
     healthy_at: int = 4
     fail_scale: bool = False
+    decline_scale: bool = False  # the admin endpoint answers 409: it would not scale now, nothing changed
     hang_scale: bool = False  # the admin endpoint takes the request and never answers (a run dies meanwhile)
     scale_received: threading.Event = field(default_factory=threading.Event)
     released: threading.Event = field(default_factory=threading.Event)
@@ -67,6 +68,9 @@ class _Handler(BaseHTTPRequestHandler):
             with self.state.lock:
                 if self.state.fail_scale:
                     self._send(500, {"error": "scale failed: quota exceeded"})
+                    return
+                if self.state.decline_scale:
+                    self._send(409, {"error": "a rollout is in progress; not scaling"})
                     return
                 self.state.replicas = int(body["replicas"])
             self._send(200, {"replicas": self.state.replicas})

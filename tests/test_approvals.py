@@ -50,6 +50,20 @@ def test_eligible_people_are_the_groups_and_who_is_on_call_now() -> None:
     assert people == {"a", "b", "c"}
 
 
+def test_a_policy_naming_one_group_makes_only_its_members_eligible() -> None:
+    one = ApprovalPolicy.model_validate({"approvers": [{"group": "sre"}]})
+    assert eligible(one, {"sre": ["a"], "dba": ["b"], "all": ["a", "b", "c"]}, {}) == {"a"}
+    assert eligible(one, {"dba": ["b"]}, {}) == set()  # a group nobody configured: nobody
+
+
+def test_an_oncall_approver_is_whoever_holds_that_layer_now() -> None:
+    layers = {"primary": ["p1", "p2"], "secondary": ["s1", "s2"], "comms": ["c1"]}
+    second = ApprovalPolicy.model_validate({"approvers": [{"oncall": "secondary"}]})
+    assert eligible(second, {}, layers) == {"s1"}
+    first = ApprovalPolicy.model_validate({"approvers": [{"oncall": "primary"}]})
+    assert eligible(first, {}, layers) == {"p1"}
+
+
 def test_four_eyes_and_n_of_m() -> None:
     p = policy(required=2)
     kw = {"eligible_people": {"a", "b", "c"}, "excluded": {"a": "started this run"}, "required": 2}
