@@ -96,6 +96,8 @@ class Keeper(threading.Thread):
             return self._lose(attempt, state.name or state.type.value, state.message or "")
         if now() - attempt.heartbeat_at < self.stale:
             return None
+        if state.type is StateType.RUNNING and state.timestamp and now() - state.timestamp < self.stale:
+            return None  # a process started just now (a run the keeper scheduled again): it has to beat first
         silent = f"no heartbeat for {int((now() - attempt.heartbeat_at).total_seconds())}s"
         if state.type is StateType.PAUSED and attempt.state is AttemptState.WAITING:
             if run.deployment_id is None:
@@ -103,7 +105,13 @@ class Keeper(threading.Thread):
             return self._reenter(attempt, run)
         if state.type in (StateType.SCHEDULED, StateType.PENDING) and attempt.state is AttemptState.WAITING:
             return None  # scheduled again, waiting for its runner
-        return self._lose(attempt, state.name or state.type.value, f"{silent}: its process is gone")
+        why = f"Prefect state {state.name or state.type.value}: {silent}: its process is gone"
+        # Only if it is still as silent as when read: a re-entered run may have begun in between.
+        if self.runs.write_off(
+            attempt, why, {"prefect_state": state.name}, silent_since=attempt.heartbeat_at
+        ):
+            return f"lost {attempt.flow_run_id}: {why}"
+        return None
 
     def _lose(self, attempt: Attempt, state: str, message: str) -> str | None:
         if record_lost(self.store, attempt.flow_run_id, state, message):

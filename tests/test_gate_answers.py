@@ -163,6 +163,40 @@ def test_keeper_writes_off_a_cancelled_run_and_a_silent_one_it_cannot_restart(
     assert keeper.check() == []  # each loss is written once
 
 
+def test_keeper_gives_a_restarted_run_its_stale_window_and_never_writes_off_one_that_beat_since_it_read(
+    store: Store, prefect_api: str
+) -> None:
+    """The warm-worker kill -9 flake: a run the keeper scheduled again became RUNNING in a new process
+    after its old heartbeat had gone stale, and the keeper wrote it off before (or just after, on the
+    heartbeat it had read) the new process began."""
+    from prefect import flow
+    from prefect.states import Running, Scheduled
+
+    @flow
+    def somewhere() -> None:
+        pass
+
+    number = store.open_incident(title="t", severity=Severity.P3).number
+    runs = RunLedger(store)
+    with get_client(sync_client=True) as client:
+        restarted = client.create_flow_run(somewhere, state=Scheduled())
+    attempt = runs.begin(str(restarted.id), number, "rb").attempt
+    runs.set_waiting(attempt.id, True)
+    time.sleep(1.2)  # the old process's heartbeat is past the 1 s stale mark
+    with get_client(sync_client=True) as client:
+        client.set_flow_run_state(restarted.id, Running(), force=True)  # a new process starts it now
+    keeper = Keeper(store, Settings(run_stale_seconds=1))
+    assert keeper.check() == []  # RUNNING for less than the stale window: it has not had time to beat
+    read = runs.live_attempt(str(restarted.id))
+    assert read is not None
+    runs.begin(str(restarted.id), number, "rb")  # the re-entered run begins: its heartbeat is fresh
+    assert not runs.write_off(read, "silent", {}, silent_since=read.heartbeat_at)  # judged on an old read
+    assert runs.attempt(attempt.id).state is AttemptState.WAITING
+    time.sleep(2.4)  # now silent for a whole window since it became RUNNING: gone
+    [done] = keeper.check()
+    assert "no heartbeat" in done and runs.attempt(attempt.id).state is AttemptState.LOST
+
+
 def test_a_refired_alert_on_an_incident_whose_run_is_lost_launches_a_new_attempt(store: Store) -> None:
     from pathlib import Path
 

@@ -172,17 +172,21 @@ class Attempts:
         """The flow reached its end; False when the attempt was already declared lost."""
         return self._end(attempt_id, AttemptState.FINISHED, outcome)
 
-    def lose(self, attempt_id: int, why: str) -> bool:
-        """The attempt is gone without an outcome; its open gates close as lost. False if it had ended."""
-        return self._end(attempt_id, AttemptState.LOST, why)
+    def lose(self, attempt_id: int, why: str, *, silent_since: datetime | None = None) -> bool:
+        """The attempt is gone without an outcome; its open gates close as lost. False if it had ended,
+        or (``silent_since``: judged by its silence) if it beat again after the heartbeat that was judged."""
+        return self._end(attempt_id, AttemptState.LOST, why, silent_since=silent_since)
 
-    def _end(self, attempt_id: int, state: AttemptState, outcome: str) -> bool:
+    def _end(
+        self, attempt_id: int, state: AttemptState, outcome: str, *, silent_since: datetime | None = None
+    ) -> bool:
         at = now()
+        where = [run_attempts.c.id == attempt_id, run_attempts.c.state.in_(_LIVE)]
+        if silent_since is not None:  # read, judged, then written: a process that beat meanwhile is alive
+            where.append(run_attempts.c.heartbeat_at <= silent_since)
         with self.engine.begin() as conn:
             changed = conn.execute(
-                update(run_attempts)
-                .where(run_attempts.c.id == attempt_id, run_attempts.c.state.in_(_LIVE))
-                .values(state=state, ended_at=at, outcome=outcome[:2000])
+                update(run_attempts).where(*where).values(state=state, ended_at=at, outcome=outcome[:2000])
             ).rowcount
             if changed and state is AttemptState.LOST:
                 self._lost(conn, attempt_id, at)
@@ -191,9 +195,12 @@ class Attempts:
     def _lost(self, conn: Connection, attempt_id: int, at: datetime) -> None:
         """What else ends with a lost attempt, in the same transaction (its gates: see ``RunLedger``)."""
 
-    def write_off(self, attempt: Attempt, why: str, data: dict[str, Any]) -> bool:
-        """Declare a live attempt lost and say so on its incident, once; False when it had already ended."""
-        if not self.lose(attempt.id, why):
+    def write_off(
+        self, attempt: Attempt, why: str, data: dict[str, Any], *, silent_since: datetime | None = None
+    ) -> bool:
+        """Declare a live attempt lost and say so on its incident, once; False when it had already ended
+        (or, judged by ``silent_since``, beat again since)."""
+        if not self.lose(attempt.id, why, silent_since=silent_since):
             return False
         self.store.append(
             attempt.incident_number,
