@@ -9,7 +9,7 @@ from typing import Annotated
 
 import typer
 
-from cli.common import columns, fail, ledger_here, open_store, out, own_signer, pairs
+from cli.common import columns, fail, ledger_here, open_store, out, pairs, signer_or_code
 from warroom.settings import get_settings
 
 approvers = typer.Typer(
@@ -133,16 +133,7 @@ def approve(
     Prefect API can change it on the way; without a key, a one-time code proves who you are."""
     from flows.answer import GateError, answer_gate
 
-    signer = None if code is not None else own_signer(key, as_, required=key is not None)
-    if signer is None:
-        if as_ is None:
-            fail(
-                f"no signing key at {get_settings().key_file}: answer with --as NAME and a one-time code, "
-                "or make your key with `warroom approvers enroll NAME`",
-                2,
-            )
-        if code is None:
-            code = typer.prompt(f"one-time code for {as_}", hide_input=True)
+    signer, code = signer_or_code(key, as_, code, "one-time code")
     try:
         outcome = answer_gate(
             open_store() if ledger_here() else None,

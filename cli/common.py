@@ -62,6 +62,23 @@ def own_signer(key: Path | None, as_: str | None, *, required: bool) -> Signer |
     return signer
 
 
+def signer_or_code(
+    key: Path | None, as_: str | None, code: str | None, what: str
+) -> tuple[Signer | None, str | None]:
+    """Your own key, or ``--as NAME`` with a one-time ``what`` code (asked for when not given)."""
+    signer = None if code is not None else own_signer(key, as_, required=key is not None)
+    if signer is None:
+        if as_ is None:
+            fail(
+                f"no signing key at {get_settings().key_file}: give --as NAME and your {what}, "
+                "or make your key with `warroom approvers enroll NAME`",
+                2,
+            )
+        if code is None:
+            code = typer.prompt(f"{what} for {as_}", hide_input=True)
+    return signer, code
+
+
 def catalogue_of(paths: list[Path] | None) -> Catalogue:
     return load_catalogue(paths or [get_settings().runbooks_dir])
 

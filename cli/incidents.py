@@ -11,7 +11,7 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
-from cli.common import JSON_VERSION, columns, dump_json, err, fail, open_store, out, own_signer
+from cli.common import JSON_VERSION, columns, dump_json, err, fail, open_store, out, signer_or_code
 from warroom.acknowledge import acknowledge as take_incident
 from warroom.duration import format_duration
 from warroom.incident import Incident, Role, Severity, Status
@@ -153,13 +153,7 @@ def acknowledge(
     becomes incident commander when nobody commands it yet. Proven by your key, or an acknowledgement code."""
     from warroom.acknowledge import prove_acknowledger
 
-    signer = None if code is not None else own_signer(key, as_, required=key is not None)
-    if signer is None and code is None:
-        if as_ is None:
-            fail(
-                f"no signing key at {get_settings().key_file}: give --as NAME and an acknowledgement code", 2
-            )
-        code = typer.prompt(f"acknowledgement code for {as_}", hide_input=True)
+    signer, code = signer_or_code(key, as_, code, "acknowledgement code")
     store = open_store()
     try:
         identity = prove_acknowledger(

@@ -16,7 +16,7 @@ from __future__ import annotations
 import contextvars
 import logging
 import threading
-from datetime import timedelta
+from datetime import datetime, timedelta
 from uuid import UUID
 
 from prefect.client.orchestration import get_client
@@ -105,16 +105,18 @@ class Keeper(threading.Thread):
             return self._reenter(attempt, run)
         if state.type in (StateType.SCHEDULED, StateType.PENDING) and attempt.state is AttemptState.WAITING:
             return None  # scheduled again, waiting for its runner
-        why = f"Prefect state {state.name or state.type.value}: {silent}: its process is gone"
         # Only if it is still as silent as when read: a re-entered run may have begun in between.
-        if self.runs.write_off(
-            attempt, why, {"prefect_state": state.name}, silent_since=attempt.heartbeat_at
-        ):
-            return f"lost {attempt.flow_run_id}: {why}"
-        return None
+        return self._lose(
+            attempt,
+            state.name or state.type.value,
+            f"{silent}: its process is gone",
+            silent_since=attempt.heartbeat_at,
+        )
 
-    def _lose(self, attempt: Attempt, state: str, message: str) -> str | None:
-        if record_lost(self.store, attempt.flow_run_id, state, message):
+    def _lose(
+        self, attempt: Attempt, state: str, message: str, *, silent_since: datetime | None = None
+    ) -> str | None:
+        if record_lost(self.store, attempt.flow_run_id, state, message, silent_since=silent_since):
             return f"lost {attempt.flow_run_id}: {state} {message}".strip()
         return None
 

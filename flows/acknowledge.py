@@ -21,7 +21,7 @@ from pydantic import Field
 
 from flows.pause import PauseRefused, PrefectPause
 from warroom.acknowledge import acknowledge as take
-from warroom.identity import Purpose, spend_code
+from warroom.acknowledge import prove_acknowledger
 from warroom.ledger import Store, now
 from warroom.settings import get_settings
 
@@ -80,7 +80,7 @@ def acknowledge(incident: str, person: str) -> str:
         if not code:
             why = f"no code was given within {int(settings.ack_form_seconds)}s of {asked_at:%H:%M:%S} UTC"
         else:
-            identity = spend_code(store, settings, person, code, found.number, purpose=Purpose.ACKNOWLEDGE)
+            identity = prove_acknowledger(store, settings, found.number, person=person, code=code)
             why = "" if identity.ok else identity.why
         if why:
             store.append(

@@ -21,7 +21,7 @@ from typing import Any, Literal
 
 import httpx
 
-from warroom.answers import GATE_INPUT, SENT, VERDICT_INPUT, judged_key
+from warroom.answers import GATE_INPUT, SENT, VERDICT_INPUT, judged_key, removed_key
 from warroom.incident import parse_incident_ref
 from warroom.ledger import RunLedger, Store, parse_pause_key, pause_key
 from warroom.redact import redact_text
@@ -298,7 +298,7 @@ def _verdict(
     while time.monotonic() < deadline:
         if store is not None:
             event = store.event_by_key(incident_ref, judged_key(answer_id)) or store.event_by_key(
-                incident_ref, f"removed:{answer_id}"
+                incident_ref, removed_key(answer_id)
             )
             if event is not None:
                 verdict = event.kind.split(".", 1)[1]

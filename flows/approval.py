@@ -24,7 +24,7 @@ from pydantic import BaseModel, ValidationError
 
 from flows.approval_form import Answer, answer_model, form_for, validation_text
 from flows.pause import PauseRefused, PrefectPause, prefect_events
-from warroom.answers import GATE_INPUT, VERDICT_INPUT, sent_unjudged
+from warroom.answers import GATE_INPUT, VERDICT_INPUT, judged_key, removed_key, sent_unjudged
 from warroom.approvals import Judgement, Verdict, eligible, judge
 from warroom.duration import format_duration
 from warroom.identity import Identity, Purpose, check_signature, spend_code
@@ -194,7 +194,7 @@ class _Gate:
                 "it counts for nothing: answer again",
                 {"answer_id": answer_id, "answer": shown, "gate": self.gate.id, "prefect_events": history},
                 actor=event.actor,
-                key=f"removed:{answer_id}",
+                key=removed_key(answer_id),
             )
         if not sent:
             self.record(
@@ -208,9 +208,10 @@ class _Gate:
     def judge(self, raw: dict[str, Any]) -> GateOutcome | None:
         """Judge one answer and record it under its own id; an outcome when the gate is decided."""
         answer_id = str(raw.get("answer_id") or uuid.uuid4().hex)
-        key = f"answer:{answer_id}"
+        key = judged_key(answer_id)
         approver = str(raw.get("approver") or "")[:100]
-        if self.req.store.event_by_key(self.req.incident.number, key) is not None:
+        replayed = self.req.store.event_by_key(self.req.incident.number, key) is not None
+        if replayed:
             key, judgement = (
                 f"{key}:again:{uuid.uuid4().hex[:8]}",
                 Judgement(Verdict.REFUSED, f"answer {answer_id} was judged before; an answer counts once"),
@@ -226,7 +227,7 @@ class _Gate:
         if judgement.verdict is not Verdict.REFUSED and answer is not None:
             text += f": {answer.reason}"
         self.record(f"approval.{judgement.verdict.value}", text, data, actor=approver or "unknown", key=key)
-        if self.pause is not None and not key.startswith(f"answer:{answer_id}:again"):
+        if self.pause is not None and not replayed:
             self.pause.publish(
                 VERDICT_INPUT.format(answer_id=answer_id.lower()),
                 {"verdict": judgement.verdict.value, "text": text, "gate": self.gate.id},

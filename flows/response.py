@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 import threading
 import uuid
+from datetime import datetime
 from typing import Any
 from uuid import UUID
 
@@ -53,14 +54,17 @@ def headline(result: StepResult) -> str:
     return redact_text(", ".join(f"{k}={data[k]}" for k in list(data)[:4]))
 
 
-def record_lost(store: Store, flow_run_id: str, state: str, message: str) -> bool:
-    """Mark this flow run's live attempt lost and say so on its incident; False when none was live."""
+def record_lost(
+    store: Store, flow_run_id: str, state: str, message: str, *, silent_since: datetime | None = None
+) -> bool:
+    """Mark this flow run's live attempt lost and say so on its incident; False when none was live (or,
+    judged by its silence since ``silent_since``, it beat again since)."""
     runs = RunLedger(store)
     attempt = runs.live_attempt(flow_run_id)
     if attempt is None:
         return False
     why = f"Prefect state {state}" + (f": {message}" if message else "")
-    return runs.write_off(attempt, why, {"prefect_state": state})
+    return runs.write_off(attempt, why, {"prefect_state": state}, silent_since=silent_since)
 
 
 class Response:

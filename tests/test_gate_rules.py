@@ -11,7 +11,6 @@ from pathlib import Path
 
 from tests.flow_helpers import (
     CAPACITY_RUNBOOK,
-    FlowThread,
     code,
     resume_as_the_ui,
     signer_of,
@@ -20,7 +19,7 @@ from tests.flow_helpers import (
     write_runbook,
 )
 from tests.service import ServiceState, running_service
-from tests.test_respond import env, kinds  # noqa: F401 - fixtures
+from tests.test_respond import env, kinds, start  # noqa: F401 - fixtures
 from warroom.ledger import RunLedger, Store
 from warroom.signing import answer_message
 
@@ -33,15 +32,6 @@ def _runbook(approval: str) -> None:
     write_runbook(Path(os.environ["WARROOM_RUNBOOKS_DIR"]), text)
 
 
-def _start(url: str) -> tuple[FlowThread, str]:
-    key = f"test:{uuid.uuid4().hex}"
-    thread = FlowThread(
-        runbook="svc-capacity", params={"service_url": url}, requested_by="dave", dedup_key=key
-    )
-    thread.start()
-    return thread, key
-
-
 def test_escalation_comes_after_escalate_after_and_makes_the_secondary_eligible(env: Store) -> None:
     """The policy names only the primary on call; bob (secondary, and in sre) may not approve until the
     gate escalates, which it does after escalate_after, long before its deadline."""
@@ -49,7 +39,7 @@ def test_escalation_comes_after_escalate_after_and_makes_the_secondary_eligible(
 
     _runbook("{approvers: [{oncall: primary}], timeout: 90s, escalate_after: 2s}")
     with running_service() as (url, state):
-        thread, key = _start(url)
+        thread, key = start(url)
         incident = wait_for_incident(env, key)
         gate = wait_for_gate(incident.id)
         early = answer_gate(env, incident.id, approver="bob", code=code("bob"), reason="me first")
@@ -73,7 +63,7 @@ def test_escalation_comes_after_escalate_after_and_makes_the_secondary_eligible(
 def test_an_answer_resumed_twice_is_judged_once_and_the_replay_is_on_the_timeline(env: Store) -> None:
     _runbook("{approvers: [{group: sre}], required: 2, timeout: 60s}")
     with running_service() as (url, state):
-        thread, key = _start(url)
+        thread, key = start(url)
         incident = wait_for_incident(env, key)
         gate = wait_for_gate(incident.id)
         ledger_gate = RunLedger(env).gate(gate.gate_id)
@@ -121,7 +111,7 @@ def test_a_change_the_step_reports_not_applied_is_recorded_failed_and_never_coun
     from flows.answer import answer_gate
 
     with running_service(ServiceState(decline_scale=True)) as (url, state):
-        thread, key = _start(url)
+        thread, key = start(url)
         incident = wait_for_incident(env, key)
         wait_for_gate(incident.id)
         answer_gate(env, incident.id, approver="erin", code=code("erin"), reason="try it")

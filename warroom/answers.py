@@ -16,7 +16,13 @@ SENT = "approval.sent"  # `warroom approve` on the host records what it sends be
 
 
 def judged_key(answer_id: str) -> str:
+    """The timeline key of the gate's judgement of one answer."""
     return f"answer:{answer_id}"
+
+
+def removed_key(answer_id: str) -> str:
+    """The timeline key of an answer sent but removed from Prefect before the gate read it."""
+    return f"removed:{answer_id}"
 
 
 def sent_unjudged(timeline: Iterable[TimelineEvent], gate: int) -> list[TimelineEvent]:
@@ -29,5 +35,5 @@ def sent_unjudged(timeline: Iterable[TimelineEvent], gate: int) -> list[Timeline
         if e.kind == SENT
         and e.data.get("gate") == gate
         and judged_key(str(e.data.get("answer_id"))) not in done
-        and f"removed:{e.data.get('answer_id')}" not in done
+        and removed_key(str(e.data.get("answer_id"))) not in done
     ]

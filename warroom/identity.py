@@ -28,6 +28,7 @@ from cryptography.fernet import Fernet, InvalidToken
 
 from warroom.home import private_file
 from warroom.ledger import Store
+from warroom.ledger.approvals import ApproverRecord
 from warroom.redact import register_secret
 from warroom.settings import Settings
 from warroom.signing import APPROVER, SigningKeyError, parse_public_line, split_signature, verifies
@@ -87,14 +88,7 @@ def register(
     machine; None for codes only) and fresh TOTP secrets, sealed. Re-registering retires old keys."""
     if not re.match(APPROVER, name):
         raise EnrollmentError(f"approver names are letters, digits and _.@- (got {name!r})")
-    try:
-        key = parse_public_line(public_key, name) if public_key else None
-    except SigningKeyError as exc:
-        raise EnrollmentError(str(exc)) from None
-    if key is not None:
-        known = store.signing_key(key[0])
-        if known is not None:
-            raise EnrollmentError(f"key {key[0]} was registered before ({known.approver}): make a new one")
+    key = _new_key(store, name, public_key) if public_key else None
     secrets = {p: pyotp.random_base32() for p in Purpose}
     sealer = _sealer(settings)
     sealed = {p: sealer.encrypt(s.encode()).decode() for p, s in secrets.items()}
@@ -111,14 +105,30 @@ def rotate_key(store: Store, name: str, public_key: str) -> str:
     record = store.approver(name)
     if record is None or record.revoked_at is not None:
         raise EnrollmentError(f"{name} is not registered here (warroom approvers register {name} ...)")
+    fp, key = _new_key(store, name, public_key)
+    store.register_key(name, fp, key)
+    return fp
+
+
+def _new_key(store: Store, name: str, public_key: str) -> tuple[str, str]:
+    """(fingerprint, key) of NAME's public key line, one never registered before (by anyone)."""
     try:
         fp, key = parse_public_line(public_key, name)
     except SigningKeyError as exc:
         raise EnrollmentError(str(exc)) from None
-    if store.signing_key(fp) is not None:
-        raise EnrollmentError(f"key {fp} was registered before: make a new one")
-    store.register_key(name, fp, key)
-    return fp
+    known = store.signing_key(fp)
+    if known is not None:
+        raise EnrollmentError(f"key {fp} was registered before ({known.approver}): make a new one")
+    return fp, key
+
+
+def _revoked(record: ApproverRecord) -> Identity | None:
+    """The refusal for an approver who was revoked; None while they are not."""
+    if record.revoked_at is None:
+        return None
+    return Identity(
+        False, f"{record.name} was revoked at {record.revoked_at:%Y-%m-%d %H:%M} UTC ({record.revoked_why})"
+    )
 
 
 def revoke(store: Store, name: str, why: str) -> None:
@@ -131,10 +141,8 @@ def _totp_secret(store: Store, settings: Settings, name: str, purpose: Purpose) 
     record = store.approver(name)
     if record is None:
         return Identity(False, f"{name} is not enrolled (warroom approvers register {name})")
-    if record.revoked_at is not None:
-        return Identity(
-            False, f"{name} was revoked at {record.revoked_at:%Y-%m-%d %H:%M} UTC ({record.revoked_why})"
-        )
+    if (revoked := _revoked(record)) is not None:
+        return revoked
     sealed = record.totp_sealed if purpose is Purpose.APPROVE else record.ack_totp_sealed
     if sealed is None:
         return Identity(False, f"{name} has no {purpose.value} codes yet: register again with --replace")
@@ -204,10 +212,8 @@ def check_signature(store: Store, name: str, message: bytes, signature: str) -> 
     record = store.approver(name)
     if record is None:
         return Identity(False, f"{name} is not enrolled (warroom approvers register {name})")
-    if record.revoked_at is not None:
-        return Identity(
-            False, f"{name} was revoked at {record.revoked_at:%Y-%m-%d %H:%M} UTC ({record.revoked_why})"
-        )
+    if (revoked := _revoked(record)) is not None:
+        return revoked
     if key.retired_at is not None:
         return Identity(
             False,
