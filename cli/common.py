@@ -15,8 +15,10 @@ from warroom.runbook import Catalogue, load_catalogue
 from warroom.settings import get_settings
 from warroom.signing import Signer
 
-out = Console(highlight=False, markup=False)
-err = Console(stderr=True, highlight=False, markup=False)
+# Written to a pipe or a file, a line stays whole (a path or URL cut at 80 columns cannot be copied); on a
+# terminal, rich wraps at its width.
+out = Console(highlight=False, markup=False, soft_wrap=not sys.stdout.isatty())
+err = Console(stderr=True, highlight=False, markup=False, soft_wrap=not sys.stderr.isatty())
 
 JSON_VERSION = 1
 

@@ -10,7 +10,7 @@ import sys
 import threading
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -20,10 +20,12 @@ from prefect.deployments.runner import EntrypointType, RunnerDeployment
 from prefect.utilities.callables import ParameterSchema
 
 from deployments.keeper import Keeper
+from deployments.prefect_database import database_kind, embedded_postgres
 from flows.acknowledge import acknowledge
 from flows.postmortem import postmortem
 from flows.respond import respond
 from flows.tracking import tracker_sync
+from warroom.duration import DURATION_PATTERN, format_duration
 from warroom.home import local_prefect_url, prefect_auth
 from warroom.intake.auth import home_token
 from warroom.intake.formats import FORMAT_NAMES
@@ -44,26 +46,34 @@ _JSON_TYPES = {
 
 
 def parameter_schema(rb: Runbook) -> dict[str, Any]:
-    """The deployment's parameter schema: the runbook's params as a typed form in the Prefect UI."""
+    """The custom-run form of ``respond/NAME`` in the Prefect UI: the runbook's params, typed, with their
+    defaults as the form shows and accepts them (durations as ``2m``). A param the runbook takes from an
+    alert and gives no default is required here: a person starting it has no alert to take it from.
+    Nothing internal is on the form (``alert``, ``dedup_key``, ``requested_by`` stay run parameters the
+    receiver and `warroom run` set; Prefect does not enforce this schema, the flow checks every value)."""
     props: dict[str, Any] = {}
     required: list[str] = []
     for name, spec in rb.params.items():
         prop: dict[str, Any] = {"type": _JSON_TYPES[spec.type], "title": name}
         description = spec.description
         if spec.from_:
-            description = f"{description} (from {spec.from_} when started by an alert)".strip()
+            description = f"{description} (an alert gives it: {spec.from_})".strip()
+        if spec.type is ParamType.DURATION:
+            description = f"{description} (e.g. 30s, 2m, 1h30m)".strip()
         if description:
             prop["description"] = description
         if spec.default is not None:
-            prop["default"] = spec.default if spec.type is not ParamType.DURATION else str(spec.default)
+            prop["default"] = (
+                format_duration(spec.default) if spec.type is ParamType.DURATION else spec.default
+            )
         if spec.enum is not None:
             prop["enum"] = spec.enum
         if spec.pattern is not None:
             prop["pattern"] = f"^(?:{spec.pattern})$"
         if spec.type is ParamType.DURATION:
-            prop["pattern"] = r"^(\d+(\.\d+)?(ms|s|m|h|d|w))+$"
+            prop["pattern"] = DURATION_PATTERN
         props[name] = prop
-        if spec.required:
+        if spec.default is None:
             required.append(name)
     return {
         "title": "Parameters",
@@ -85,26 +95,6 @@ def parameter_schema(rb: Runbook) -> dict[str, Any]:
                 "required": required,
                 "position": 1,
             },
-            "requested_by": {
-                "anyOf": [{"type": "string", "pattern": r"^[A-Za-z0-9_.@-]{1,100}$"}, {"type": "null"}],
-                "default": None,
-                "title": "requested_by",
-                "description": "Who starts it. Typed here it is a claim, never proof: four-eyes then "
-                "needs two people. `warroom run` proves it with your signing key.",
-                "position": 2,
-            },
-            "alert": {
-                "anyOf": [{"type": "object"}, {"type": "null"}],
-                "default": None,
-                "title": "alert",
-                "position": 3,
-            },
-            "dedup_key": {
-                "anyOf": [{"type": "string"}, {"type": "null"}],
-                "default": None,
-                "title": "dedup_key",
-                "position": 4,
-            },
         },
         "required": ["runbook", "params"] if required else ["runbook"],
         "definitions": {},
@@ -124,6 +114,9 @@ def build_deployments(
             parameters={"runbook": rb.name, "params": {}},
             tags=[f"runbook:{rb.name}"],
             entrypoint_type=entrypoint_type,
+            # The form above is for people; alert starts carry their params in the alert, which the flow
+            # resolves and checks itself (every wrong value named), so Prefect does not enforce the form.
+            enforce_parameter_schema=False,
             # No event trigger: anyone who reaches Prefect's events API could start a runbook "by alert".
             # Alerts start runbooks only through the receiver, which authenticates them and keeps the body.
             # No concurrency limit: Prefect gives a limited run a lease that it drops while the run is
@@ -199,7 +192,17 @@ def local_prefect_server(settings: Settings, log: Path | None = None) -> Iterato
     auth = local_auth(settings)
     env["PREFECT_SERVER_API_AUTH_STRING"] = auth
     env.pop("PREFECT_API_URL", None)
-    out = open(log or home / "server.log", "ab")  # lives as long as the server
+    with ExitStack() as stack:
+        if database_kind(settings) == "postgres":
+            env["PREFECT_SERVER_DATABASE_CONNECTION_URL"] = stack.enter_context(embedded_postgres(settings))
+        else:
+            # Longer than Prefect's 10 s: a write waits for the lock rather than failing on a loaded host.
+            env.setdefault("PREFECT_SERVER_DATABASE_TIMEOUT", "60")
+        yield from _serve_prefect(url, auth, env, log or home / "server.log", settings)
+
+
+def _serve_prefect(url: str, auth: str, env: dict[str, str], log: Path, settings: Settings) -> Iterator[str]:
+    out = open(log, "ab")  # lives as long as the server
     proc = subprocess.Popen(
         [
             sys.executable,
@@ -305,8 +308,6 @@ def running_receiver(settings: Settings) -> Iterator[Intake]:
 
 def serve_everything(settings: Settings, catalogue: Catalogue, console: Any) -> None:
     """`warroom up`: a Prefect server unless one is configured, then every runbook served until Ctrl-C."""
-    from contextlib import ExitStack
-
     from prefect import serve
     from prefect.settings import (
         PREFECT_API_AUTH_STRING,
@@ -320,7 +321,8 @@ def serve_everything(settings: Settings, catalogue: Catalogue, console: Any) -> 
         started_here = not api
         if not api:
             console.print(
-                f"starting a local Prefect server on {settings.prefect_host}:{settings.prefect_port} ..."
+                f"starting a local Prefect server on {settings.prefect_host}:{settings.prefect_port} "
+                f"({'embedded PostgreSQL' if database_kind(settings) == 'postgres' else 'SQLite'}) ..."
             )
             api = stack.enter_context(local_prefect_server(settings))
         updates: dict[Any, Any] = {

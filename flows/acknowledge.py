@@ -21,7 +21,7 @@ from pydantic import Field
 
 from flows.pause import PauseRefused, PrefectPause
 from warroom.acknowledge import acknowledge as take
-from warroom.acknowledge import prove_acknowledger
+from warroom.acknowledge import prove_acknowledger, refuse_ended
 from warroom.ledger import Store, now
 from warroom.settings import get_settings
 
@@ -70,11 +70,21 @@ def _ask_for_code(incident_id: str, person: str, wait_seconds: float, poll: floa
 
 @flow(name="acknowledge", log_prints=True)
 def acknowledge(incident: str, person: str) -> str:
-    """Take an incident: stops its pages; the first to acknowledge becomes commander when nobody is."""
+    """Take an incident: stops its pages; the first to acknowledge becomes commander when nobody is.
+
+    Args:
+        incident: The open incident you take, as INC-N (e.g. INC-42); a resolved one is refused.
+        person: Your name as registered with `warroom approvers register` (e.g. alice); the run then asks
+            for the 6-digit code of your authenticator's 'Warroom acknowledge' entry, which proves it.
+    """
     settings = get_settings()
     store = Store.from_settings(settings)
     try:
         found = store.get(incident)
+        try:
+            refuse_ended(found)
+        except ValueError as exc:
+            raise NotAcknowledged(str(exc)) from None
         asked_at = now()
         code = _ask_for_code(found.id, person, settings.ack_form_seconds, settings.approval_poll_seconds)
         if not code:

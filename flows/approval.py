@@ -31,6 +31,7 @@ from warroom.identity import Identity, Purpose, check_signature, spend_code
 from warroom.incident import Incident
 from warroom.ledger import Attempt, Gate, GateState, RunLedger, Store, now, pause_key
 from warroom.oncall.current import on_call
+from warroom.proposal import GatePage
 from warroom.runbook import ApprovalPolicy
 from warroom.settings import Settings
 from warroom.signing import answer_message
@@ -62,7 +63,7 @@ class GateRequest:
     proposal_id: str
     plan_digest: str
     summary: str
-    page: Callable[[Gate], str]  # the Markdown above the form, rendered at every pause
+    page: Callable[[Gate], GatePage]  # what the form shows, rendered at every pause
     policy: ApprovalPolicy
     params_model: type[BaseModel]
     adjustable: list[str]

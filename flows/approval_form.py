@@ -8,6 +8,7 @@ from typing import Any, Literal
 from prefect.input import RunInput
 from pydantic import BaseModel, Field, ValidationError, create_model
 
+from warroom.proposal import GatePage
 from warroom.signing import APPROVER, SIGNATURE
 
 
@@ -53,10 +54,23 @@ def _adjustable_fields(params_model: type[BaseModel], adjustable: list[str]) -> 
     return fields
 
 
-def form_for(params_model: type[BaseModel], adjustable: list[str], description: str) -> type[ApprovalForm]:
-    """The form for one proposal: the base fields plus the step params the runbook lets approvers adjust."""
-    form = create_model("ApprovalForm", __base__=ApprovalForm, **_adjustable_fields(params_model, adjustable))
-    form._description = description  # shown above the form in the Prefect UI
+def form_for(params_model: type[BaseModel], adjustable: list[str], page: GatePage) -> type[ApprovalForm]:
+    """The form for one proposal: the base fields plus the step params the runbook lets approvers adjust.
+
+    The Prefect UI shows the form's description in a box a few lines tall at 1440x1000; a field's help it
+    shows whole. So the decision's essentials (the change, the dry run, the way back, who and until when)
+    are the decision field's help, and the whole story stays above the form."""
+    decision = (
+        Literal["approve", "reject"],
+        Field(title="Decision: approve runs exactly this change", description=page.brief),
+    )
+    form = create_model(
+        "ApprovalForm",
+        __base__=ApprovalForm,
+        decision=decision,  # type: ignore[arg-type]
+        **_adjustable_fields(params_model, adjustable),
+    )
+    form._description = page.markdown  # shown above the form in the Prefect UI
     return form
 
 

@@ -17,7 +17,7 @@ from flows.verify import verify
 from warroom.expressions import ExpressionError, evaluate_condition, render_value
 from warroom.incident import Status
 from warroom.ledger import Gate, now
-from warroom.proposal import Proposal, gate_page
+from warroom.proposal import GatePage, Proposal, gate_page
 from warroom.redact import redact, redact_text
 from warroom.runbook import Mitigation
 from warroom.severity import policy_for
@@ -149,7 +149,7 @@ def approve(response: Response, mitigation: Mitigation, proposal: Proposal) -> G
             required = max(required, 2)
             who += "; who started it is not proven, so two different people must approve"
 
-    def page(gate: Gate) -> str:
+    def page(gate: Gate) -> GatePage:
         return gate_page(
             incident=response.store.get(response.incident.number),
             proposal=proposal,
@@ -177,7 +177,7 @@ def _gate(
     excluded: dict[str, str],
     required: int,
     signed: bool,
-    page: Callable[[Gate], str],
+    page: Callable[[Gate], GatePage],
 ) -> GateOutcome:
     return approval_gate(
         GateRequest(

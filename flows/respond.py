@@ -102,6 +102,11 @@ def respond(
         response.params = resolve_params(rb, params, response.alert)
     except ValueError as exc:
         param_error = exc
+    if param_error is not None and not response.alert:
+        # Started by a person with a wrong or missing value: say so and open nothing. An alert's run
+        # opens its incident even so: the trouble it reports is real whatever the runbook's params.
+        store.close()
+        raise ValueError(f"runbook {rb.name} not started: {param_error}")
     opened = store.open_or_attach(
         key,
         title=_title(rb, response.params, response.alert, param_error is None),

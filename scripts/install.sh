@@ -17,6 +17,10 @@ if [ "$dev" = 1 ]; then
   [ -x /usr/sbin/sshd ] || missing+=(openssh-server)
   command -v sudo >/dev/null || missing+=(sudo)
   ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || missing+=(postgresql)
+  # the Prefect UI is tested by clicking it in Debian's Chromium (Playwright drives it; no browser download),
+  # and the loaded-machine tests put stress-ng beside the suite
+  command -v chromium >/dev/null || missing+=(chromium)
+  command -v stress-ng >/dev/null || missing+=(stress-ng)
   [ "${#missing[@]}" = 0 ] || apt_install "${missing[@]}"
   # the Kubernetes tests drive the test API server with kubectl too (Google's package, else Debian's)
   command -v kubectl >/dev/null || apt_install kubectl || apt_install kubernetes-client

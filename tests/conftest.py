@@ -21,6 +21,9 @@ from warroom.settings import get_settings
 
 # Prefect's servers (the harness, `warroom up`'s) would otherwise try to send telemetry off this machine.
 os.environ["PREFECT_SERVER_ANALYTICS_ENABLED"] = "false"
+# The Prefect servers tests start are on SQLite, each a file of its own; the embedded PostgreSQL that
+# `warroom up` prefers is started on purpose by the tests of it (tests/test_prefect_database.py, the UI's).
+os.environ["WARROOM_PREFECT_DATABASE"] = "sqlite"
 
 PG_URL = os.environ.get("WARROOM_TEST_DATABASE_URL")
 REPO = Path(__file__).resolve().parent.parent

@@ -26,6 +26,7 @@ TINY = {
     "ledger.py": (["--events", "200", "--incidents", "20"], "incidents list"),
     "scale.py": (["--incidents", "3", "--alerts", "6", "--behind", "2"], "runs per minute"),
     "ssh_fanout.py": (["--repeat", "1"], "target(s)"),
+    "ui_resumes.py": (["--answers", "3", "--think", "0"], "went through: 3/3"),
 }
 
 

@@ -338,3 +338,27 @@ def test_acknowledging_from_the_prefect_ui_asks_for_its_own_code_on_the_run_neve
     assert "incident.acknowledge_refused" in kinds and "incident.acknowledged" in kinds
     assert [p.state.value for p in store.pages(first.id)] == ["acknowledged"]
     assert store.get(second.id).acknowledged_at is None
+
+
+def test_a_resolved_incident_is_not_acknowledged_from_the_ui_or_anywhere(
+    prefect_api: str, paging_env: tuple[Store, dict[str, str]]
+) -> None:
+    from flows.acknowledge import NotAcknowledged, acknowledge
+    from warroom.acknowledge import acknowledge as take
+    from warroom.incident import Status
+
+    store, _ = paging_env
+    done = store.open_or_attach("ui:resolved", title="over", severity=Severity.P2).incident
+    for status in (
+        Status.TRIAGED,
+        Status.INVESTIGATING,
+        Status.MITIGATING,
+        Status.MONITORING,
+        Status.RESOLVED,
+    ):
+        store.set_status(done.number, status)
+    with pytest.raises(NotAcknowledged, match=f"{done.id} is resolved: there is nothing to acknowledge"):
+        acknowledge(done.id, "alice")  # refused before it asks anyone for a code
+    with pytest.raises(ValueError, match="is resolved"):
+        take(store, done.number, "alice", via="slack")
+    assert store.get(done.id).acknowledged_at is None

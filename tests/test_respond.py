@@ -375,12 +375,25 @@ def test_a_failing_diagnostic_does_not_stop_the_others(
     assert events["alive"].kind == "diagnostic.result" and "status 503" in events["alive"].text
 
 
-def test_a_param_of_the_wrong_type_fails_the_run_and_the_incident_says_which(env: Store) -> None:
+def test_a_hand_started_run_with_a_wrong_param_says_which_and_opens_no_incident(env: Store) -> None:
     thread, key = start("http://127.0.0.1:9", replicas="many")
+    thread.finish()
+    assert thread.error is not None and "not started: params.replicas: expected integer" in str(thread.error)
+    assert env.latest_for_key(key) is None  # nothing left `detected` for ever
+
+
+def test_an_alert_run_with_a_wrong_param_fails_and_its_incident_says_which(env: Store) -> None:
+    key = f"test:{uuid.uuid4().hex}"
+    alert = {
+        "labels": {"alertname": "ServiceUnhealthy"},
+        "annotations": {"service_url": "http://127.0.0.1:9"},
+    }
+    thread = FlowThread(runbook="svc-capacity", params={"replicas": "many"}, alert=alert, dedup_key=key)
+    thread.start()
     thread.finish()
     assert thread.error is not None and "params.replicas" in str(thread.error)
     incident = env.latest_for_key(key)
-    assert incident is not None
+    assert incident is not None  # the alert's trouble is real: its incident is open
     [failed] = [e for e in env.timeline(incident.id) if e.kind == "run.failed"]
     assert "params.replicas: expected integer" in failed.text
 

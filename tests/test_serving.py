@@ -22,7 +22,7 @@ from tests.up_process import prefect_login as _login
 from tests.up_process import up_env as _env
 from tests.up_process import warroom as _warroom
 from tests.up_process import warroom_done as _warroom_done
-from warroom.runbook import load_catalogue
+from warroom.runbook import load_catalogue, resolve_params
 
 
 @pytest.fixture
@@ -112,9 +112,38 @@ def test_parameter_schema_is_the_runbook_form() -> None:
     params = schema["properties"]["params"]
     assert params["properties"]["namespace"]["default"] == "prod"
     assert params["properties"]["namespace"]["pattern"] == "^(?:[a-z0-9-]+)$"
-    assert "from alert.labels.deployment" in params["properties"]["deployment"]["description"]
+    assert "an alert gives it: alert.labels.deployment" in params["properties"]["deployment"]["description"]
     assert schema["properties"]["runbook"]["enum"] == ["k8s-bad-deploy"]
     json.dumps(schema)
+
+
+def test_every_runbook_form_accepts_its_own_defaults_and_asks_for_what_it_needs() -> None:
+    import jsonschema
+
+    for loaded in load_catalogue([REPO / "runbooks"]).ordered():
+        rb = loaded.runbook
+        schema = parameter_schema(rb)
+        form = schema["properties"]["params"]
+        assert set(schema["properties"]) == {"runbook", "params"}, rb.name  # nothing internal on the form
+        defaults = {k: p["default"] for k, p in form["properties"].items() if "default" in p}
+        needed = {k for k, spec in rb.params.items() if spec.default is None}
+        assert set(form["required"]) == needed, rb.name  # `from:` alone is no default for a person
+        jsonschema.validate(defaults, {**form, "required": []})  # the form accepts what it pre-fills
+        if needed:
+            with pytest.raises(jsonschema.ValidationError, match="is a required property"):
+                jsonschema.validate(defaults, form)
+        else:
+            resolve_params(rb, defaults)  # the flow takes what the form sends
+        for name, prop in form["properties"].items():
+            if rb.params[name].type.value == "duration" and "default" in prop:
+                assert rb.params[name].coerce(prop["default"]) == rb.params[name].default, (rb.name, name)
+
+
+def test_a_duration_default_is_shown_as_the_runbook_writes_it() -> None:
+    rb = load_catalogue([REPO / "runbooks"]).runbooks["k8s-bad-deploy"].runbook
+    prop = parameter_schema(rb)["properties"]["params"]["properties"]["healthy_for"]
+    assert prop["default"] == "2m"
+    assert re.fullmatch(prop["pattern"], prop["default"])
 
 
 def test_run_local_follows_the_incident_and_exits_zero_when_resolved(

@@ -25,6 +25,7 @@ def up_env(tmp_path: Path, port: int) -> dict[str, str]:
         WARROOM_PREFECT_PORT=str(port),
         WARROOM_RECEIVER_PORT=str(free_port()),
         PREFECT_HOME=str(tmp_path / "prefect-client"),
+        WARROOM_PREFECT_DATABASE="sqlite",
         COLUMNS="200",
     )
     return env

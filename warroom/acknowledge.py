@@ -20,7 +20,9 @@ class Taken:
 
 
 def acknowledge(store: Store, ref: str | int, person: str, via: str) -> Taken:
+    """Take an open incident; ValueError for one that is resolved or closed (nobody is paged for it)."""
     before = store.get(ref)
+    refuse_ended(before)
     incident = store.acknowledge(before.number, actor=person)
     if before.acknowledged_at is None and via != "cli":
         store.append(
@@ -29,6 +31,12 @@ def acknowledge(store: Store, ref: str | int, person: str, via: str) -> Taken:
     if incident.roles.commander is None:
         incident = store.assign_role(incident.number, Role.COMMANDER, person, actor=person)
     return Taken(incident, before.acknowledged_at is None)
+
+
+def refuse_ended(incident: Incident) -> None:
+    """A resolved or closed incident has nothing to acknowledge: taking it would record a false time."""
+    if not incident.status.is_open:
+        raise ValueError(f"{incident.id} is {incident.status.value}: there is nothing to acknowledge")
 
 
 def prove_acknowledger(

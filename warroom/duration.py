@@ -29,10 +29,16 @@ def parse_duration(value: Any) -> timedelta:
     raise ValueError(f"not a duration: {value!r} (write e.g. 30s, 2m, 1h30m)")
 
 
+# What a form accepts as a duration: the same language, anchored.
+DURATION_PATTERN = r"^(\d+(\.\d+)?(ms|s|m|h|d|w))+$"
+
+
 def format_duration(value: timedelta) -> str:
+    """The ``1h30m`` text of a duration (whole seconds; below a second, milliseconds)."""
     seconds = int(value.total_seconds())
     if seconds == 0:
-        return "0s"
+        millis = round(value.total_seconds() * 1000)
+        return f"{millis}ms" if millis else "0s"
     parts = []
     for unit, size in (("d", 86400), ("h", 3600), ("m", 60), ("s", 1)):
         if seconds >= size:

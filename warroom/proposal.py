@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -76,6 +77,29 @@ def _ago(then: datetime | None, at: datetime) -> str:
     return f"{format_duration(at - then)} ago ({then:%H:%M:%S} UTC)" if at >= then else f"{then:%H:%M:%S} UTC"
 
 
+@dataclass(frozen=True)
+class GatePage:
+    """What the approver reads: ``brief`` (plain text, the decision's essentials, shown at full size with
+    the decision field) and ``markdown`` (the whole story above the form)."""
+
+    brief: str
+    markdown: str
+
+
+def _said(data: dict[str, Any], limit: int) -> str:
+    """``key=value`` pairs of what was actually said: nulls and empty values left out."""
+    rows = [(k, v) for k, v in flatten(redact(data), limit=limit * 3) if v not in (None, "", [], {})]
+    return ", ".join(f"{k}={_cell(v, 40)}" for k, v in rows[:limit])
+
+
+def dry_run_in_words(dry: dict[str, Any] | None) -> str:
+    if not dry:
+        return "this step has no dry run"
+    if dry.get("error"):
+        return f"the dry run failed: {dry['error']}"
+    return str(dry.get("summary") or "") or _said(dry, 6) or "the system accepted it and reported nothing"
+
+
 def gate_page(
     *,
     incident: Incident,
@@ -87,8 +111,8 @@ def gate_page(
     deadline: datetime,
     last_refusal: dict[str, Any] | None,
     at: datetime,
-) -> str:
-    """The Markdown above the approval form in the Prefect UI."""
+) -> GatePage:
+    """The approval form's brief and the Markdown above it in the Prefect UI."""
     lines: list[str] = []
     if last_refusal:
         lines += [
@@ -97,12 +121,19 @@ def gate_page(
             "> Nothing was executed. Answer again below.",
             "",
         ]
-    dry = proposal.dry_run or {}
-    dry_line = str(dry.get("summary") or dry.get("error") or "") or (
-        "; ".join(f"{k}={_cell(v, 40)}" for k, v in flatten(redact(dry), limit=6)) if dry else "none"
-    )
-    params_line = ", ".join(f"{k}={_cell(v, 40)}" for k, v in flatten(redact(proposal.params), limit=6))
+    dry_line = dry_run_in_words(proposal.dry_run)
+    params_line = _said(proposal.params, 6)
     so_far = ", ".join(granted) or "nobody"
+    brief = "\n".join(
+        [
+            f"Change: {proposal.summary} ({proposal.use} {params_line}).",
+            f"Dry run: {dry_line}.",
+            f"Way back: {proposal.way_back or 'none given'}.",
+            f"Who: {required} of {who_may_approve}; so far {so_far}. "
+            f"Closes {deadline:%H:%M} UTC (in {format_duration(max(deadline - at, timedelta(0)))}); "
+            "then nothing is executed.",
+        ]
+    )
     # The Prefect UI shows this page in a small scroll box: the decision's essentials come first, compact.
     lines += [
         f"## {incident.id} · {incident.severity.value} · approve `{proposal.id}`?",
@@ -155,4 +186,4 @@ def gate_page(
         "",
         f"From a terminal: `warroom approve {incident.id} --proposal {proposal.id} --as NAME --reason TEXT`",
     ]
-    return "\n".join(lines)
+    return GatePage(brief=brief, markdown="\n".join(lines))

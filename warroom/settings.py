@@ -5,7 +5,7 @@ from __future__ import annotations
 import getpass
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import AliasChoices, BaseModel, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -104,6 +104,11 @@ class Settings(BaseSettings):
     prefect_port: int = Field(default=4200, description="Port of the Prefect server `warroom up` starts")
     prefect_auth: SecretStr | None = Field(
         default=None, description="user:password basic auth for the Prefect API/UI that `warroom up` starts"
+    )
+    prefect_database: Literal["auto", "postgres", "sqlite"] = Field(
+        default="auto",
+        description="The database of the Prefect server `warroom up` starts: auto is an embedded PostgreSQL "
+        "when PostgreSQL is installed (SQLite refuses UI answers under load), else SQLite",
     )
     runner_poll_seconds: int = Field(
         default=1, ge=1, description="How often served deployments look for runs"
