@@ -7,11 +7,16 @@ import pytest
 from flows.approval_form import form_for
 from tests.plugin_steps import ServiceScaleParams
 from warroom.approvals import Verdict, eligible, judge
+from warroom.proposal import GatePage
 from warroom.runbook import ApprovalPolicy
 
 
 def test_form_requires_a_decision_and_lets_malformed_answers_reach_the_gate() -> None:
-    form = form_for(ServiceScaleParams, ["replicas"], "what will change")
+    form = form_for(
+        ServiceScaleParams,
+        ["replicas"],
+        GatePage(brief="Change: replicas to 5.", markdown="what will change"),
+    )
     schema = form.model_json_schema()
     props = schema["properties"]
     assert props["decision"]["enum"] == ["approve", "reject"] and "default" not in props["decision"]
