@@ -111,7 +111,7 @@ def respond(
         key,
         title=_title(rb, response.params, response.alert, param_error is None),
         severity=settings.default_severity,
-        service=rb.service,
+        service=rb.service or _service_named(response.alert),
         runbook=rb.name,
         data={"runbook": rb.name, "flow_run_id": flow_run_id, "requested_by": requested_by},
     )
@@ -132,6 +132,13 @@ def respond(
         heartbeat.stop()
     response.runs.finish(response.attempt.id, f"{outcome.outcome}: {outcome.detail}")
     return outcome
+
+
+def _service_named(alert: dict[str, Any]) -> str | None:
+    """The service an alert names (its ``service`` label, else ``app``) when the runbook names none."""
+    labels = alert.get("labels") or {}
+    named = labels.get("service") or labels.get("app")
+    return str(named)[:200] if named else None
 
 
 def _title(book: Runbook, params: dict[str, Any], alert: dict[str, Any], params_ok: bool) -> str:

@@ -385,7 +385,7 @@ def test_a_hand_started_run_with_a_wrong_param_says_which_and_opens_no_incident(
 def test_an_alert_run_with_a_wrong_param_fails_and_its_incident_says_which(env: Store) -> None:
     key = f"test:{uuid.uuid4().hex}"
     alert = {
-        "labels": {"alertname": "ServiceUnhealthy"},
+        "labels": {"alertname": "ServiceUnhealthy", "service": "checkout"},
         "annotations": {"service_url": "http://127.0.0.1:9"},
     }
     thread = FlowThread(runbook="svc-capacity", params={"replicas": "many"}, alert=alert, dedup_key=key)
@@ -394,6 +394,7 @@ def test_an_alert_run_with_a_wrong_param_fails_and_its_incident_says_which(env: 
     assert thread.error is not None and "params.replicas" in str(thread.error)
     incident = env.latest_for_key(key)
     assert incident is not None  # the alert's trouble is real: its incident is open
+    assert incident.service == "checkout"  # the runbook names no service: the alert's is the incident's
     [failed] = [e for e in env.timeline(incident.id) if e.kind == "run.failed"]
     assert "params.replicas: expected integer" in failed.text
 
