@@ -125,7 +125,7 @@ def build_deployments(
         deployment._parameter_openapi_schema = ParameterSchema(**parameter_schema(rb))
         out.append(deployment)
     taking: Any = acknowledge.to_deployment(
-        name="incident",
+        name="take-an-incident",
         description="Acknowledge an incident from the UI: its pages stop, and you command it when nobody "
         "does. Run it with the incident and your name; the run then asks, on its page, for the code of "
         "your authenticator's 'Warroom acknowledge' entry, which proves who you are.",

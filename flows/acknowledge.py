@@ -1,4 +1,4 @@
-"""Acknowledging an incident from the Prefect UI: run the `acknowledge/incident` deployment with the incident
+"""Acknowledging an incident from the Prefect UI: run the `acknowledge/take-an-incident` deployment with the incident
 and your name; the run then asks, on its own page, for the code from your authenticator's *Warroom
 acknowledge* entry.
 
