@@ -1,6 +1,6 @@
-"""Acknowledging an incident from the Prefect UI: run the `acknowledge/take-an-incident` deployment with the incident
-and your name; the run then asks, on its own page, for the code from your authenticator's *Warroom
-acknowledge* entry.
+"""Acknowledging an incident from the Prefect UI: run the `acknowledge/take-an-incident` deployment with
+the incident and your name; the run then asks, on its own page, for the code from your authenticator's
+*Warroom acknowledge* entry.
 
 The code is never a run parameter: a parameter waits in Prefect, readable by every API user, until a
 worker picks the run up. As run input it is there only until the next poll of this run, which reads and
