@@ -17,6 +17,7 @@ from warroom.duration import format_duration
 from warroom.incident import Incident, Role, Severity, Status
 from warroom.ledger import Attempt, RunLedger, StoreError
 from warroom.settings import get_settings
+from warroom.timeline_rows import timeline_rows
 
 app = typer.Typer(help="Incidents in the ledger.", no_args_is_help=True)
 
@@ -128,9 +129,10 @@ def incidents_show(
                 else ""
             )
             out.print(f"{label}: {value.strftime('%Y-%m-%d %H:%M:%SZ')}{after}")
-    table = Table("time", "kind", "actor", "what", box=None)
-    for e in timeline:
-        table.add_row(e.at.strftime("%H:%M:%S"), e.kind, e.actor, e.text)
+    table = Table("#", "time", "kind", "actor", "what", box=None)
+    for row in timeline_rows(timeline):
+        e = row.event
+        table.add_row(str(row.number), e.at.strftime("%H:%M:%S"), e.kind, e.actor, row.text)
     out.print(table)
     for a in items:
         out.print(

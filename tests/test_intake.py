@@ -28,6 +28,9 @@ from warroom.intake.formats.pagerduty import parse_pagerduty
 from warroom.intake.receiver import create_app
 from warroom.intake.router import CatalogueCache, Router
 from warroom.ledger import Store
+from warroom.postmortem.document import draft
+from warroom.postmortem.figures import compute
+from warroom.render import timeline_markdown
 from warroom.settings import get_settings
 
 TOKEN = "t0ken-for-tests-only"
@@ -186,6 +189,39 @@ def test_refired_alert_attaches_and_launches_nothing_new(intake: Intake) -> None
     assert len(intake.store.launches()) == 1
     kinds = [e.kind for e in intake.store.timeline(first["incident"])]
     assert kinds == ["alert.firing", "alert.firing"]
+
+
+def test_a_repeating_alert_reads_as_one_row_numbered_within_its_incident_and_keeps_every_payload(
+    intake: Intake,
+) -> None:
+    # Alertmanager re-sends a firing group every repeat interval: 28 notifications of one alert.
+    other = post(intake, "alertmanager", payloads.alertmanager(fingerprint="00000000000000aa"))
+    answers = [post(intake, "alertmanager", payloads.alertmanager()) for _ in range(28)]
+    number = answers[0].json()["results"][0]["incident"]
+    intake.store.append(number, "note", "rolled back by hand", actor="alice")
+    post(intake, "alertmanager", payloads.alertmanager())
+    refired = payloads.alertmanager(starts_at="2026-11-27T07:00:00.000Z")
+    post(intake, "alertmanager", refired)
+
+    events = intake.store.timeline(number)
+    assert [e.kind for e in events].count("alert.firing") == 30, "every notification stays in the ledger"
+    assert {intake.store.payload(a.json()["payload_id"]).state for a in answers} == {"accepted"}
+
+    incident = intake.store.get(number)
+    table = [line for line in timeline_markdown(incident, events).splitlines() if line.startswith("| ")][1:]
+    assert len(table) == 3, table
+    assert table[0].startswith("| 1 |") and "firing, 29 notifications since" in table[0]
+    assert table[1].startswith("| 29 |") and "rolled back by hand" in table[1]
+    assert table[2].startswith("| 31 |") and "notifications" not in table[2], "a new start is a new row"
+    assert other.json()["results"][0]["incident"] != number
+    other_number = other.json()["results"][0]["incident"]
+    first_other = timeline_markdown(intake.store.get(other_number), intake.store.timeline(other_number))
+    assert "| 1 |" in first_other, "each incident numbers its own events from 1"
+
+    sections = {s.key: s.body for s in draft(incident, events, [], compute(incident, events))}
+    timeline = sections["timeline"]
+    detected = [line for line in timeline.splitlines() if "detected:" in line]
+    assert len(detected) == 2 and "29 notifications" in detected[0]
 
 
 def test_alerts_posted_at_once_are_all_kept_and_open_one_incident_per_fingerprint(intake: Intake) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from warroom.incident import Incident, TimelineEvent
+from warroom.timeline_rows import timeline_rows
 
 
 def _cell(text: str) -> str:
@@ -12,7 +13,8 @@ def _cell(text: str) -> str:
 
 
 def timeline_markdown(incident: Incident, events: Sequence[TimelineEvent]) -> str:
-    """The incident header and its full timeline, one table row per event, in recorded order."""
+    """The incident header and its timeline in recorded order: a row per event, numbered within the
+    incident, a firing alert's repeats folded into its first row."""
     r = incident.roles
     lines = [
         f"# {incident.id} · {incident.severity.value} · {incident.status.value}",
@@ -29,5 +31,8 @@ def timeline_markdown(incident: Incident, events: Sequence[TimelineEvent]) -> st
         "| # | time (UTC) | event | actor | what |",
         "|---|---|---|---|---|",
     ]
-    lines += [f"| {e.id} | {e.at:%H:%M:%S} | {e.kind} | {_cell(e.actor)} | {_cell(e.text)} |" for e in events]
+    lines += [
+        f"| {r.number} | {r.event.at:%H:%M:%S} | {r.event.kind} | {_cell(r.event.actor)} | {_cell(r.text)} |"
+        for r in timeline_rows(events)
+    ]
     return "\n".join(lines) + "\n"

@@ -12,6 +12,7 @@ from datetime import datetime, timedelta
 from warroom.duration import format_duration
 from warroom.incident import ActionItem, Incident, TimelineEvent
 from warroom.postmortem.figures import Figures
+from warroom.timeline_rows import timeline_rows
 
 SECTIONS = (
     ("summary", "1. Incident Summary"),
@@ -126,11 +127,12 @@ def _summary(incident: Incident, timeline: Sequence[TimelineEvent], f: Figures) 
 
 def _timeline(incident: Incident, timeline: Sequence[TimelineEvent]) -> str:
     rows = ["| time (UTC) | what | who |", "|---|---|---|"]
-    for e in timeline:
+    for row in timeline_rows(timeline):
+        e = row.event
         label = KEY_EVENTS.get(e.kind)
         if label is None:
             continue
-        text = e.text.replace("|", "\\|").replace("\n", " ")
+        text = row.text.replace("|", "\\|").replace("\n", " ")
         rows.append(f"| {e.at:%H:%M} | {label}: {text} | {_who(e.actor, incident)} |")
     return "\n".join(rows)
 
