@@ -6,7 +6,7 @@ import copy
 from typing import Any, Literal
 
 from prefect.input import RunInput
-from pydantic import BaseModel, Field, ValidationError, create_model
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model
 
 from warroom.proposal import GatePage
 from warroom.signing import APPROVER, SIGNATURE
@@ -23,14 +23,10 @@ class ApprovalForm(RunInput):
     approver: str = Field(max_length=200, description="Your name as enrolled")
     code: str = Field(max_length=100, description="The 6-digit code from your authenticator app")
     reason: str = Field(max_length=4000, description="Why; it goes on the incident timeline")
-    # The server refuses keys the schema does not name, so the id `warroom approve` sends needs a field;
-    # a UI answer that leaves it empty is given one by the gate.
-    answer_id: str | None = Field(
-        default=None, max_length=64, title="Answer id", description="Leave empty (`warroom approve` sets it)"
-    )
-    signature: str | None = Field(
-        default=None, max_length=200, title="Signature", description="Leave empty (`warroom approve` signs)"
-    )
+    # Prefect's RunInput forbids keys its schema does not name, and the server enforces the schema: then
+    # the answer id and signature `warroom approve` sends would have to be fields a person sees. Ignoring
+    # extra keys leaves them off the form; the gate reads them and judges every key by `Answer`.
+    model_config = ConfigDict(extra="ignore")
 
 
 class Answer(BaseModel):

@@ -28,6 +28,17 @@ def test_form_requires_a_decision_and_lets_malformed_answers_reach_the_gate() ->
     assert form._description == "what will change"  # type: ignore[attr-defined]
 
 
+def test_the_form_shows_a_person_nothing_internal_and_the_server_still_takes_a_signed_answer() -> None:
+    from prefect.utilities.schema_tools import validate
+
+    form = form_for(ServiceScaleParams, ["replicas"], GatePage(brief="b", markdown="m"))
+    schema = form.model_json_schema()
+    assert set(schema["properties"]) == {"decision", "approver", "code", "reason", "replicas"}
+    signed = {"decision": "approve", "approver": "alice", "code": "", "reason": "ok"}
+    signed |= {"answer_id": "a1b2", "signature": "ed25519:AAAA"}
+    validate(signed, schema, raise_on_error=True)  # what Prefect's server runs on a resume
+
+
 def test_the_gate_judges_answers_by_the_strict_rules() -> None:
     from pydantic import ValidationError
 
