@@ -91,3 +91,56 @@ def test_four_eyes_and_n_of_m() -> None:
     assert judge("reject", "z", p, granted_by=[], **kw).verdict is Verdict.REFUSED  # type: ignore[arg-type]
     no_four_eyes = policy(four_eyes=False)
     assert judge("approve", "a", no_four_eyes, granted_by=[], **kw).verdict is Verdict.GRANTED  # type: ignore[arg-type]
+
+
+def test_the_approver_reads_the_findings_in_plain_sentences_trouble_first_and_no_secrets() -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from warroom.incident import Incident, Severity, Status
+    from warroom.proposal import Proposal, gate_page
+    from warroom.redact import register_secret
+
+    register_secret("s3cr3t-token-42")
+
+    at = datetime(2026, 11, 27, 6, 10, tzinfo=UTC)
+    incident = Incident(
+        id="INC-7",
+        number=7,
+        title="checkout 5xx",
+        detected_at=at,
+        dedup_key="k",
+        severity=Severity.P1,
+        status=Status.MITIGATING,
+    )
+    evidence = {
+        "rollout": {"summary": "revision 7 (checkout:v2) rolled out 4m ago", "revisions": [{"n": 7}]},
+        "errors": {"ok": False, "reason": "5xx ratio 38% > 5% (via s3cr3t-token-42)", "summary": ""},
+        "pods": {"ready": 3, "restarts": None},
+    }
+    proposal = Proposal(
+        id="rollback",
+        use="k8s.rollback",
+        params={"deployment": "checkout", "to_revision": None},
+        summary="roll back checkout",
+        evidence=evidence,
+        dry_run={"summary": "back to revision 6"},
+        way_back="k8s.rollback to revision 7",
+        apply_key="a",
+    )
+    page = gate_page(
+        incident=incident,
+        proposal=proposal,
+        alert={},
+        who_may_approve="sre",
+        required=1,
+        granted=[],
+        deadline=at + timedelta(minutes=30),
+        last_refusal=None,
+        at=at,
+    )
+    [why] = [line for line in page.brief.splitlines() if line.startswith("Why: ")]
+    assert why.index("errors: 5xx ratio 38%") < why.index("rollout: revision 7 (checkout:v2) rolled out")
+    assert "pods: ready=3" in why and "restarts" not in why
+    assert "s3cr3t-token-42" not in page.brief + page.markdown
+    assert page.markdown.index("- errors: 5xx ratio 38%") < page.markdown.index("### Evidence in full")
+    assert "to_revision" not in page.brief, "a param nobody set is not part of the change read out"

@@ -45,7 +45,7 @@ def test_a_refused_ui_answer_is_recorded_and_the_next_form_starts_with_it(env: S
         gate = wait_for_gate(incident.id)
         first = _description(gate.flow_run_id, gate.gate_id, gate.pause)
         assert "What will change" in first and "refused" not in first
-        assert first.index("**Dry run**") < first.index("### Evidence")  # the change first, evidence last
+        assert first.index("**Dry run**") < first.index("**Why**") < first.index("### Evidence in full")
         # The UI's Resume sends what the form holds: no answer id, and here a code one digit short.
         answer = {"decision": "approve", "approver": "alice", "code": "12345", "reason": "looks right"}
         assert resume_as_the_ui(gate.flow_run_id, answer) == "ACCEPT"

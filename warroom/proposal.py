@@ -100,6 +100,18 @@ def dry_run_in_words(dry: dict[str, Any] | None) -> str:
     return str(dry.get("summary") or "") or _said(dry, 6) or "the system accepted it and reported nothing"
 
 
+def findings(evidence: dict[str, Any], limit: int = 4) -> list[str]:
+    """The evidence as plain sentences, each step's own headline; what found trouble first."""
+    said: list[tuple[bool, str]] = []
+    for label, result in evidence.items():
+        data = result if isinstance(result, dict) else {}
+        words = str(redact(data.get("summary") or data.get("reason") or "")).strip()
+        if not words:
+            words = _said(data, 3) or "reported nothing"
+        said.append((data.get("ok") is not False, f"{label}: {_cell(words, 300)}"))
+    return [text for _, text in sorted(said, key=lambda s: s[0])][:limit]
+
+
 def gate_page(
     *,
     incident: Incident,
@@ -124,11 +136,14 @@ def gate_page(
     dry_line = dry_run_in_words(proposal.dry_run)
     params_line = _said(proposal.params, 6)
     so_far = ", ".join(granted) or "nobody"
-    brief = "\n".join(
+    found = findings(proposal.evidence)
+    # One paragraph each: the UI renders the field's help as Markdown, where single newlines run together.
+    brief = "\n\n".join(
         [
             f"Change: {proposal.summary} ({proposal.use} {params_line}).",
             f"Dry run: {dry_line}.",
             f"Way back: {proposal.way_back or 'none given'}.",
+            *(["Why: " + "; ".join(found) + "."] if found else []),
             f"Who: {required} of {who_may_approve}; so far {so_far}. "
             f"Closes {deadline:%H:%M} UTC (in {format_duration(max(deadline - at, timedelta(0)))}); "
             "then nothing is executed.",
@@ -142,6 +157,9 @@ def gate_page(
         f"**Dry run**: {dry_line}  ",
         f"**Way back**: {proposal.way_back or 'none given'}  ",
         f"**Closes** {deadline:%H:%M} UTC · {required} of {who_may_approve} · so far: {so_far}",
+        "",
+        "**Why**:" if found else "**Why**: _no evidence named_",
+        *(f"- {f}" for f in found),
         "",
         "---",
         "",
@@ -180,7 +198,7 @@ def gate_page(
         ]
     lines += [
         "",
-        "### Evidence",
+        "### Evidence in full",
         "",
         fields(proposal.evidence) if proposal.evidence else "_no evidence named_",
         "",
