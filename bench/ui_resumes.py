@@ -31,6 +31,7 @@ sys.path.insert(0, str(REPO))
 from bench.figures import percentile  # noqa: E402
 from tests.flow_helpers import CAPACITY_RUNBOOK, write_runbook  # noqa: E402
 from tests.net import free_port  # noqa: E402
+from tests.prefect_ui import served_deployments, wait_ended, wait_paused  # noqa: E402
 from tests.service import running_service  # noqa: E402
 from tests.up_process import person, prefect_login, stop_up, up_env, warroom  # noqa: E402
 
@@ -61,7 +62,7 @@ def main() -> None:
         if not shutil.which("stress-ng"):
             raise SystemExit("--load needs stress-ng (apt-get install stress-ng)")
         stress = subprocess.Popen(["stress-ng", "--cpu", "2", "--quiet"], start_new_session=True)
-    up = warroom("up", env=env, start_new_session=True)
+    up = warroom("up", env=env, output=tmp / "up.log", start_new_session=True)
     try:
         _, secrets = person("alice", env, tmp / "alice-laptop")
         with running_service() as (url, _state):
@@ -85,13 +86,12 @@ def _measure(
 ) -> None:
     api = f"http://127.0.0.1:{port}/api"
     deadline = time.monotonic() + 180
-    while (login := prefect_login(env)) is None or not _deployment(api, login):
+    while (login := prefect_login(env)) is None:
         if time.monotonic() > deadline:
-            raise SystemExit("warroom up did not serve svc-capacity within 180 s")
+            raise SystemExit("warroom up made no Prefect login within 180 s")
         time.sleep(0.5)
+    deployment = served_deployments(api, login, {"svc-capacity"})["svc-capacity"]
     http = httpx.Client(base_url=api, auth=login, timeout=120)
-    deployment = _deployment(api, login)
-    assert deployment is not None
     run = http.post(
         f"/deployments/{deployment['id']}/create_flow_run",
         json={"parameters": {"runbook": "svc-capacity", "params": {"service_url": service_url}}},
@@ -104,7 +104,7 @@ def _measure(
     last_key = None
     answered = 0.0
     for i in range(answers):
-        key = _wait_paused(http, run["id"], last_key)
+        key = wait_paused(http, run["id"], last_key)
         if last_key is not None:
             to_next_form.append(time.monotonic() - answered)
         last_key = key
@@ -123,7 +123,8 @@ def _measure(
             last_key = None  # the form is still there: the person presses Submit again
         else:
             outcomes[str(resp.json().get("status"))] += 1
-    final = _wait_final(http, run["id"])
+    ended = wait_ended(http, run["id"])
+    final = f"{ended['type']} ({ended.get('message') or ''})"
     through = outcomes.get("ACCEPT", 0)
     beside = "stress-ng --cpu 2 beside it" if loaded else "quiet"
     print(f"{answers} answers through the UI's resume call ({beside}):")
@@ -137,40 +138,6 @@ def _measure(
             f"p95 {percentile(to_next_form, 0.95):.2f}s max {max(to_next_form):.2f}s"
         )
     print(f"  the run ended {final}")
-
-
-def _deployment(api: str, login: tuple[str, str]) -> dict | None:  # type: ignore[type-arg]
-    try:
-        found = httpx.post(f"{api}/deployments/filter", json={}, timeout=5, auth=login).json()
-    except (httpx.HTTPError, ValueError):
-        return None
-    return next((d for d in found if d["name"] == "svc-capacity"), None)
-
-
-def _wait_paused(http: httpx.Client, run_id: str, after: str | None) -> str:
-    deadline = time.monotonic() + 300
-    state: dict = {}  # type: ignore[type-arg]
-    while time.monotonic() < deadline:
-        state = http.get(f"/flow_runs/{run_id}").json()["state"]
-        key = (state.get("state_details") or {}).get("pause_key")
-        if state["type"] == "PAUSED" and key and key != after:
-            return str(key)
-        if state["type"] in ("COMPLETED", "FAILED", "CRASHED", "CANCELLED"):
-            raise SystemExit(f"the run ended {state['type']} ({state.get('message')}) before the next form")
-        time.sleep(0.2)
-    raise SystemExit(
-        f"the gate did not ask again within 300 s; the run is {state['type']} {state.get('name')}"
-    )
-
-
-def _wait_final(http: httpx.Client, run_id: str) -> str:
-    deadline = time.monotonic() + 300
-    while time.monotonic() < deadline:
-        state = http.get(f"/flow_runs/{run_id}").json()["state"]
-        if state["type"] in ("COMPLETED", "FAILED", "CRASHED", "CANCELLED"):
-            return f"{state['type']} ({state.get('message') or ''})"
-        time.sleep(0.5)
-    return "still running after 300 s"
 
 
 if __name__ == "__main__":

@@ -40,13 +40,18 @@ def prefect_login(env: dict[str, str]) -> tuple[str, str] | None:
     return user, password
 
 
-def warroom(*args: str, env: dict[str, str], **kw: object) -> subprocess.Popen[str]:
+def warroom(
+    *args: str, env: dict[str, str], output: Path | None = None, **kw: object
+) -> subprocess.Popen[str]:
+    """`warroom ARGS` running; its output piped to the caller, or to ``output`` for a long-running process
+    whose pipe nobody drains (a full pipe would stall it)."""
+    stdout: Any = subprocess.PIPE if output is None else output.open("a")
     return subprocess.Popen(
         [sys.executable, "-m", "cli", *args],
         cwd=REPO,
         env=env,
         text=True,
-        stdout=subprocess.PIPE,
+        stdout=stdout,
         stderr=subprocess.STDOUT,
         **kw,  # type: ignore[call-overload]
     )
