@@ -42,9 +42,25 @@ class OpenGate:
     plan_digest: str  # what a signed answer signs, as the ledger holds it
 
 
+AnswerVerdict = Literal["granted", "rejected", "refused", "removed", "unknown"]
+# The verdict an answer got, by the kind of the event the gate recorded for it.
+VERDICT_OF_KIND: dict[str, AnswerVerdict] = {
+    "approval.granted": "granted",
+    "approval.rejected": "rejected",
+    "approval.refused": "refused",
+    "approval.removed": "removed",
+}
+
+
+def _verdict_named(value: object) -> AnswerVerdict:
+    """A verdict as the gate's copy beside its run names it; anything else is unknown."""
+    known: tuple[AnswerVerdict, ...] = ("granted", "rejected", "refused", "removed")
+    return next((v for v in known if v == value), "unknown")
+
+
 @dataclass(frozen=True)
 class AnswerOutcome:
-    verdict: str  # granted | rejected | refused | removed | unknown
+    verdict: AnswerVerdict
     text: str
     proposal: str
     flow_run_id: str
@@ -301,13 +317,13 @@ def _verdict(
                 incident_ref, removed_key(answer_id)
             )
             if event is not None:
-                verdict = event.kind.split(".", 1)[1]
+                verdict = VERDICT_OF_KIND.get(event.kind, "unknown")
                 return AnswerOutcome(verdict, event.text, gate.proposal, gate.flow_run_id, answer_id)
         else:
             seen = _input(http, gate.flow_run_id, VERDICT_INPUT.format(answer_id=answer_id))
             if isinstance(seen, dict):
                 return AnswerOutcome(
-                    str(seen.get("verdict")),
+                    _verdict_named(seen.get("verdict")),
                     str(seen.get("text")),
                     gate.proposal,
                     gate.flow_run_id,

@@ -256,13 +256,16 @@ def mitigate(response: Response, mitigation: Mitigation, proposal: Proposal, gat
         response.record(
             "mitigation.failed",
             f"{mitigation.id}: {mitigation.use} is not available in this build; nothing executed",
+            {"proposal": mitigation.id},
         )
         return False
     try:
         params = spec.params.model_validate({**proposal.params, **gate.adjustments})
     except ValidationError as exc:
         response.record(
-            "mitigation.failed", f"{mitigation.id}: adjusted params invalid: {redact_text(str(exc))}"
+            "mitigation.failed",
+            f"{mitigation.id}: adjusted params invalid: {redact_text(str(exc))}",
+            {"proposal": mitigation.id},
         )
         return False
     response.advance(
@@ -285,7 +288,7 @@ def mitigate(response: Response, mitigation: Mitigation, proposal: Proposal, gat
             response.incident.number,
             "mitigation.applied",
             f"{mitigation.id} applied: {headline(result)}",
-            data={"result": redact(result.model_dump(mode="json"))},
+            data={"proposal": mitigation.id, "result": redact(result.model_dump(mode="json"))},
             key=f"{proposal.apply_key}:applied",
         )
         response.publish()
@@ -302,6 +305,7 @@ def mitigate(response: Response, mitigation: Mitigation, proposal: Proposal, gat
     else:
         error = short_error(result) if isinstance(result, BaseException) else repr(result)
         data = {"error": error}
+    data["proposal"] = mitigation.id
     response.store.append(
         response.incident.number,
         kind,

@@ -77,7 +77,13 @@ def the_guides_example(store: Store) -> int:
         at=at(12),
     )
     store.set_status(n, Status.MITIGATING, at=at(12))
-    store.append(n, "mitigation.applied", "rollback applied: rolled back prod/api to revision 6", at=at(13))
+    store.append(
+        n,
+        "mitigation.applied",
+        "Rollback applied: rolled back prod/api to revision 6",  # read by its field, not its words
+        data={"proposal": "rollback"},
+        at=at(13),
+    )
     store.set_status(n, Status.MONITORING, at=at(16))
     store.append(n, "verification.passed", "error rate back under 1%", at=at(16))
     store.set_status(n, Status.RESOLVED, at=at(28))
@@ -104,7 +110,7 @@ def test_the_guides_example_lasts_28_minutes_with_16_of_customer_impact(env: dic
         in text
     )
     assert "**Duration:** 28m from detection" in text and "**Time to acknowledge:** 3m" in text
-    assert "rollback applied: rolled back prod/api to revision 6 (approved by bob)" in text
+    assert "Rollback applied: rolled back prod/api to revision 6 (approved by bob)" in text
     assert "| 14:35 | acknowledged: acknowledged by alice | alice (incident commander) |" in text
     assert "| 14:44 | approved: rollback: approved by bob | bob (responder) |" in text
     assert "- revision 7 regressed against revision 6" in text  # the evidence, not a person

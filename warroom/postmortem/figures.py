@@ -23,6 +23,13 @@ def _parse_time(value: object) -> datetime | None:
     return at if at.tzinfo else None
 
 
+def _proposal_of(event: TimelineEvent) -> str:
+    """The mitigation an applied event is for: its ``proposal`` field. Events a ledger holds from before the
+    field was recorded name it only as the text's first word, so those are read that way."""
+    named = (event.data or {}).get("proposal")
+    return str(named) if named else event.text.split(" applied", 1)[0]
+
+
 @dataclass(frozen=True)
 class Mitigation:
     proposal: str
@@ -72,7 +79,7 @@ def compute(incident: Incident, timeline: Sequence[TimelineEvent]) -> Figures:
     mitigations = tuple(
         Mitigation(name, e.text, e.at, tuple(granted.get(name, ())))
         for e in timeline
-        if e.kind == "mitigation.applied" and (name := e.text.split(" applied", 1)[0])
+        if e.kind == "mitigation.applied" and (name := _proposal_of(e))
     )
     return Figures(
         detected_at=incident.detected_at,
