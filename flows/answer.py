@@ -54,8 +54,7 @@ VERDICT_OF_KIND: dict[str, AnswerVerdict] = {
 
 def _verdict_named(value: object) -> AnswerVerdict:
     """A verdict as the gate's copy beside its run names it; anything else is unknown."""
-    known: tuple[AnswerVerdict, ...] = ("granted", "rejected", "refused", "removed")
-    return next((v for v in known if v == value), "unknown")
+    return next((v for v in VERDICT_OF_KIND.values() if v == value), "unknown")
 
 
 @dataclass(frozen=True)
