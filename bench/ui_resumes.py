@@ -33,7 +33,7 @@ from tests.flow_helpers import CAPACITY_RUNBOOK, write_runbook  # noqa: E402
 from tests.net import free_port  # noqa: E402
 from tests.prefect_ui import served_deployments, wait_ended, wait_paused  # noqa: E402
 from tests.service import running_service  # noqa: E402
-from tests.up_process import person, prefect_login, stop_up, up_env, warroom  # noqa: E402
+from tests.up_process import person, stop_up, up_env, wait_for_login, warroom  # noqa: E402
 
 
 def main() -> None:
@@ -64,9 +64,10 @@ def main() -> None:
         stress = subprocess.Popen(["stress-ng", "--cpu", "2", "--quiet"], start_new_session=True)
     up = warroom("up", env=env, output=tmp / "up.log", start_new_session=True)
     try:
+        login = wait_for_login(env, up, tmp / "up.log")
         _, secrets = person("alice", env, tmp / "alice-laptop")
         with running_service() as (url, _state):
-            _measure(env, port, url, args.answers, secrets["approve"], bool(stress), args.think)
+            _measure(login, port, url, args.answers, secrets["approve"], bool(stress), args.think)
     finally:
         stop_up(up)
         if stress is not None:
@@ -82,14 +83,15 @@ def main() -> None:
 
 
 def _measure(
-    env: dict[str, str], port: int, service_url: str, answers: int, totp: object, loaded: bool, think: float
+    login: tuple[str, str],
+    port: int,
+    service_url: str,
+    answers: int,
+    totp: object,
+    loaded: bool,
+    think: float,
 ) -> None:
     api = f"http://127.0.0.1:{port}/api"
-    deadline = time.monotonic() + 180
-    while (login := prefect_login(env)) is None:
-        if time.monotonic() > deadline:
-            raise SystemExit("warroom up made no Prefect login within 180 s")
-        time.sleep(0.5)
     deployment = served_deployments(api, login, {"svc-capacity"})["svc-capacity"]
     http = httpx.Client(base_url=api, auth=login, timeout=120)
     run = http.post(

@@ -105,10 +105,9 @@ class Ui:
         """The deployment's custom-run form: ``values`` typed into their fields, the rest as pre-filled,
         Submit pressed. Returns the flow run the UI's request created (its status checked by the caller)."""
         self.page.goto(f"{self.base}/deployments/deployment/{deployment_id}/run")
-        form = self.page
         self.page.get_by_role("button", name="Submit").wait_for()
         for label, value in values.items():
-            self.fill(form, label, value)
+            self.fill(self.page, label, value)
         self.shot(shot)
         with self.page.expect_response(lambda r: r.url.endswith("/create_flow_run")) as made:
             self.page.get_by_role("button", name="Submit").click()

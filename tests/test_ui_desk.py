@@ -29,7 +29,7 @@ from tests.flow_helpers import CAPACITY_RUNBOOK, write_runbook
 from tests.net import free_port
 from tests.prefect_ui import Ui, in_view, prefect_ui, served_deployments, wait_ended, wait_paused
 from tests.service import running_service
-from tests.up_process import person, prefect_login, stop_up, up_env, warroom, warroom_done
+from tests.up_process import person, stop_up, up_env, wait_for_login, warroom, warroom_done
 
 SHIPPED = sorted(p.stem for p in (REPO / "runbooks").glob("*.yaml"))
 SHOTS = Path(os.environ.get("WARROOM_TEST_OUTPUT") or REPO / "test-output") / "ui"
@@ -116,10 +116,7 @@ def desk(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Desk]:
     up = warroom("up", env=env, output=tmp / "up.log", start_new_session=True)
     api = f"http://127.0.0.1:{port}/api"
     try:
-        deadline = time.monotonic() + 180
-        while (login := prefect_login(env)) is None:
-            assert up.poll() is None and time.monotonic() < deadline, (tmp / "up.log").read_text()
-            time.sleep(0.5)
+        login = wait_for_login(env, up, tmp / "up.log")
         deployments = served_deployments(api, login, {*SHIPPED, "svc-capacity"})
         codes = {who: person(who, env, tmp / f"{who}-laptop")[1]["approve"] for who in ("alice", "bob")}
         http = stack.enter_context(httpx.Client(base_url=api, auth=login, timeout=120))

@@ -6,6 +6,7 @@ import os
 import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -38,6 +39,18 @@ def prefect_login(env: dict[str, str]) -> tuple[str, str] | None:
         return None
     user, _, password = path.read_text().strip().partition(":")
     return user, password
+
+
+def wait_for_login(
+    env: dict[str, str], up: subprocess.Popen[Any], log: Path, timeout: float = 180
+) -> tuple[str, str]:
+    """The login `warroom up` makes for its Prefect server, once made; fails with its output if it died."""
+    deadline = time.monotonic() + timeout
+    while (login := prefect_login(env)) is None:
+        assert up.poll() is None, f"warroom up exited {up.returncode}: {log.read_text()}"
+        assert time.monotonic() < deadline, f"warroom up made no Prefect login in {timeout:.0f} s"
+        time.sleep(0.5)
+    return login
 
 
 def warroom(
