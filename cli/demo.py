@@ -28,6 +28,7 @@ import typer
 from cli.common import err, fail, out
 from sandbox.checkout import running_checkout
 from sandbox.kube import FakeCluster, rollout_scene, running_cluster
+from warroom.events import EventKind
 from warroom.settings import get_settings
 
 RUNBOOK = "k8s-bad-deploy"
@@ -221,7 +222,7 @@ def _approve(store: Any, incident: str, signer: Any, ask: bool, up: subprocess.P
     from flows.answer import answer_gate, open_gates
 
     gate = _until("the approval gate", lambda: next(iter(open_gates(store, incident)), None), 120, up)
-    proposed = [e for e in store.timeline(incident) if e.kind == "mitigation.proposed"][-1]
+    proposed = [e for e in store.timeline(incident) if e.kind == EventKind.MITIGATION_PROPOSED][-1]
     out.print(f"diagnostics done; proposed: {proposed.text}")
     out.print(f"  dry run: {proposed.data['dry_run']['summary']}")
     out.print(f"  way back: {proposed.data['way_back']}")

@@ -14,6 +14,7 @@ from rich.table import Table
 from cli.common import JSON_VERSION, columns, dump_json, err, fail, open_store, out, signer_or_code
 from warroom.acknowledge import acknowledge as take_incident
 from warroom.duration import format_duration
+from warroom.events import EventKind
 from warroom.incident import Incident, Role, Severity, Status
 from warroom.ledger import Attempt, RunLedger, StoreError
 from warroom.settings import get_settings
@@ -165,7 +166,7 @@ def acknowledge(
         if not identity.ok:
             store.append(
                 incident_id,
-                "incident.acknowledge_refused",
+                EventKind.INCIDENT_ACKNOWLEDGE_REFUSED,
                 f"acknowledgement as {person} from the CLI refused: {identity.why}",
             )
             fail(f"{incident_id} not acknowledged: {identity.why}", 1)

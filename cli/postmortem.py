@@ -13,6 +13,7 @@ from typing import Annotated, Any
 import typer
 
 from cli.common import fail, open_store, out
+from warroom.events import EventKind
 from warroom.incident import Status
 from warroom.ledger import Store, StoreError
 from warroom.postmortem.files import path_for, unfinished
@@ -82,7 +83,9 @@ def postmortem_edit(
         if done.returncode != 0:
             fail(f"{editor} exited with {done.returncode}; the file is as it was left", 1)
         if path.read_text(encoding="utf-8") != before:
-            store.append(incident.number, "postmortem.edited", f"post-mortem edited by {as_}", actor=as_)
+            store.append(
+                incident.number, EventKind.POSTMORTEM_EDITED, f"post-mortem edited by {as_}", actor=as_
+            )
             out.print(f"saved {path}")
         else:
             out.print("no change")

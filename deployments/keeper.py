@@ -26,6 +26,7 @@ from prefect.states import Scheduled
 
 from flows.paging import escalate_due
 from flows.response import record_lost
+from warroom.events import EventKind
 from warroom.ledger import Attempt, AttemptState, RunLedger, Store, now
 from warroom.ledger.leases import Lease
 from warroom.settings import Settings
@@ -126,7 +127,7 @@ class Keeper(threading.Thread):
         self.runs.heartbeat(attempt.id)  # the new process has until the next stale mark to take over
         self.store.append(
             attempt.incident_number,
-            "run.restarting",
+            EventKind.RUN_RESTARTING,
             "the process waiting at the approval gate is gone; starting the run again at the same gate",
             data={"flow_run_id": attempt.flow_run_id, "attempt": attempt.attempt},
         )

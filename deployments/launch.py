@@ -11,6 +11,7 @@ from typing import Any
 
 from rich.console import Console
 
+from warroom.events import EventKind
 from warroom.incident import Incident
 from warroom.ledger import Store
 from warroom.runbook import Runbook, dedup_key_for
@@ -102,7 +103,7 @@ def run_and_follow(
             events = store.timeline(incident.number)
             for event in events[seen:]:
                 console.print(f"{event.at:%H:%M:%S} {event.kind:<22} {event.actor:<10} {event.text}")
-                if event.kind == "approval.requested" and event.id not in hinted:
+                if event.kind == EventKind.APPROVAL_REQUESTED and event.id not in hinted:
                     hinted.add(event.id)
                     proposal = event.data.get("proposal")
                     console.print(

@@ -22,6 +22,7 @@ from pydantic import Field
 from flows.pause import PauseRefused, PrefectPause
 from warroom.acknowledge import acknowledge as take
 from warroom.acknowledge import prove_acknowledger, refuse_ended
+from warroom.events import EventKind
 from warroom.ledger import Store, now
 from warroom.settings import get_settings
 
@@ -95,7 +96,7 @@ def acknowledge(incident: str, person: str) -> str:
         if why:
             store.append(
                 found.number,
-                "incident.acknowledge_refused",
+                EventKind.INCIDENT_ACKNOWLEDGE_REFUSED,
                 f"acknowledgement as {person} through the Prefect UI refused: {why}",
             )
             raise NotAcknowledged(f"{found.id} not acknowledged: {why}")

@@ -22,6 +22,7 @@ from typing import Any, Literal
 import httpx
 
 from warroom.answers import GATE_INPUT, SENT, VERDICT_INPUT, judged_key, removed_key
+from warroom.events import EventKind
 from warroom.incident import parse_incident_ref
 from warroom.ledger import RunLedger, Store, parse_pause_key, pause_key
 from warroom.redact import redact_text
@@ -44,11 +45,11 @@ class OpenGate:
 
 AnswerVerdict = Literal["granted", "rejected", "refused", "removed", "unknown"]
 # The verdict an answer got, by the kind of the event the gate recorded for it.
-VERDICT_OF_KIND: dict[str, AnswerVerdict] = {
-    "approval.granted": "granted",
-    "approval.rejected": "rejected",
-    "approval.refused": "refused",
-    "approval.removed": "removed",
+VERDICT_OF_KIND: dict[EventKind, AnswerVerdict] = {
+    EventKind.APPROVAL_GRANTED: "granted",
+    EventKind.APPROVAL_REJECTED: "rejected",
+    EventKind.APPROVAL_REFUSED: "refused",
+    EventKind.APPROVAL_REMOVED: "removed",
 }
 
 
@@ -291,7 +292,7 @@ def _refused_on_the_way(
     if store is not None:  # every answer, counted or not, is on the timeline
         store.append(
             incident_ref,
-            "approval.refused",
+            EventKind.APPROVAL_REFUSED,
             refused,
             actor=who if len(who) <= 100 else "unknown",
             data={

@@ -27,6 +27,7 @@ from flows.pause import PauseRefused, PrefectPause, prefect_events
 from warroom.answers import GATE_INPUT, VERDICT_INPUT, judged_key, removed_key, sent_unjudged
 from warroom.approvals import Judgement, Verdict, eligible, judge
 from warroom.duration import format_duration
+from warroom.events import EventKind
 from warroom.identity import Identity, Purpose, check_signature, spend_code
 from warroom.incident import Incident
 from warroom.ledger import Attempt, Gate, GateState, RunLedger, Store, now, pause_key
@@ -35,6 +36,13 @@ from warroom.proposal import GatePage
 from warroom.runbook import ApprovalPolicy
 from warroom.settings import Settings
 from warroom.signing import answer_message
+
+# What the gate records for each verdict it reaches on an answer.
+JUDGED = {
+    Verdict.GRANTED: EventKind.APPROVAL_GRANTED,
+    Verdict.REJECTED: EventKind.APPROVAL_REJECTED,
+    Verdict.REFUSED: EventKind.APPROVAL_REFUSED,
+}
 
 # --- the gate ---------------------------------------------------------------------------------------------
 
@@ -92,7 +100,7 @@ class _Gate:
     def _secondary(self) -> list[str]:
         return list(self._on_call().get("secondary", []))[:1]
 
-    def record(self, kind: str, text: str, data: dict[str, Any], **kw: Any) -> None:
+    def record(self, kind: EventKind, text: str, data: dict[str, Any], **kw: Any) -> None:
         self.req.store.append(
             self.req.incident.number, kind, text, data={"proposal": self.req.proposal_id, **data}, **kw
         )
@@ -109,7 +117,7 @@ class _Gate:
                 who = ", ".join(secondary) or "nobody (no secondary on-call configured)"
                 waited = format_duration(self.req.policy.escalate_after or timedelta())
                 self.record(
-                    "approval.escalated",
+                    EventKind.APPROVAL_ESCALATED,
                     f"{g.proposal}: no answer after {waited}; escalated to secondary on-call: {who}",
                     {"notified": secondary},
                     key=f"{self.req.event_key}:escalated",
@@ -121,7 +129,7 @@ class _Gate:
         if not self.req.runs.close(self.gate.id, GateState.TIMED_OUT):
             raise GateLost(f"gate {self.gate.id} was closed elsewhere while it waited")
         self.record(
-            "approval.timed_out",
+            EventKind.APPROVAL_TIMED_OUT,
             f"approval timed out for {self.gate.proposal} after "
             f"{format_duration(self.req.policy.timeout)}: nothing executed",
             {"granted": self.gate.granted},
@@ -189,7 +197,7 @@ class _Gate:
             answer_id = str(event.data.get("answer_id"))
             shown = event.data.get("answer") or {}
             self.record(
-                "approval.removed",
+                EventKind.APPROVAL_REMOVED,
                 f"{self.gate.proposal}: the answer {answer_id} that {event.actor} sent "
                 f"({shown.get('decision', '?')}) was removed by the Prefect API before the gate read it; "
                 "it counts for nothing: answer again",
@@ -199,7 +207,7 @@ class _Gate:
             )
         if not sent:
             self.record(
-                "approval.disturbed",
+                EventKind.APPROVAL_DISTURBED,
                 f"{self.gate.proposal}: the run was set running with no answer in Prefect's input store (an "
                 "answer removed by the Prefect API, or none given); nothing executed, the gate waits again",
                 {"pause": pause_no, "gate": self.gate.id, "prefect_events": history},
@@ -227,7 +235,7 @@ class _Gate:
         text = f"{self.gate.proposal}: {judgement.why}"
         if judgement.verdict is not Verdict.REFUSED and answer is not None:
             text += f": {answer.reason}"
-        self.record(f"approval.{judgement.verdict.value}", text, data, actor=approver or "unknown", key=key)
+        self.record(JUDGED[judgement.verdict], text, data, actor=approver or "unknown", key=key)
         if self.pause is not None and not replayed:
             self.pause.publish(
                 VERDICT_INPUT.format(answer_id=answer_id.lower()),
@@ -330,7 +338,7 @@ def approval_gate(req: GateRequest) -> GateOutcome:
     g = _Gate(req, gate, ctx.flow_run.id)
     if created:
         g.record(
-            "approval.requested",
+            EventKind.APPROVAL_REQUESTED,
             f"approval requested for {req.proposal_id}: {req.summary}",
             {
                 "gate": gate.id,
@@ -348,7 +356,7 @@ def approval_gate(req: GateRequest) -> GateOutcome:
         return _decided(gate)
     else:
         g.record(
-            "approval.reentered",
+            EventKind.APPROVAL_REENTERED,
             f"{req.proposal_id}: the gate is open again in a new process; same proposal, "
             f"{len(gate.granted)} of {req.required} approvals counted, "
             f"closes {gate.deadline:%H:%M:%S} UTC as before",

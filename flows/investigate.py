@@ -11,6 +11,7 @@ from prefect.futures import PrefectFuture
 
 from flows.response import Response, RunOutcome, headline
 from flows.run_steps import run_steps
+from warroom.events import EventKind
 from warroom.incident import Status
 from warroom.redact import redact
 
@@ -25,17 +26,19 @@ def investigate(response: Response) -> RunOutcome | None:
     for s in run_steps(response, [(d, d.id) for d in response.runbook.diagnostics]):
         d = s.call
         if s.skipped is not None:
-            response.record("diagnostic.skipped", f"{s.label}: skipped ({s.skipped})")
+            response.record(EventKind.DIAGNOSTIC_SKIPPED, f"{s.label}: skipped ({s.skipped})")
         elif s.result is None:
             once = f"diag:{s.label}" if s.future is not None else None
-            response.record("diagnostic.failed", f"{s.label} ({d.use}) {s.error}", {"step": d.use}, once=once)
+            response.record(
+                EventKind.DIAGNOSTIC_FAILED, f"{s.label} ({d.use}) {s.error}", {"step": d.use}, once=once
+            )
         else:
             data = s.result.model_dump(mode="json")
             response.results[s.label] = data
             if s.result.trouble and s.future is not None:
                 troubled.append((s.future, f"{s.label}: TROUBLE FOUND: {headline(s.result)}"))
             response.record(
-                "diagnostic.result",
+                EventKind.DIAGNOSTIC_RESULT,
                 f"{s.label} ({d.use}): {headline(s.result)}",
                 {"step": d.use, "result": redact(data)},
                 once=f"diag:{s.label}",

@@ -14,6 +14,7 @@ from pydantic import BaseModel, ValidationError
 from flows.approval import GateOutcome, GateRequest, approval_gate
 from flows.response import Response, RunOutcome, headline, short_error
 from flows.verify import verify
+from warroom.events import EventKind
 from warroom.expressions import ExpressionError, evaluate_condition, render_value
 from warroom.incident import Status
 from warroom.ledger import Gate, now
@@ -42,7 +43,7 @@ def mitigate_and_verify(response: Response) -> RunOutcome | None:
                     else f"not approved: {gate.reason}"
                 )
                 response.record(
-                    "run.handed_back",
+                    EventKind.RUN_HANDED_BACK,
                     f"{mitigation.id} {detail}; over to the humans",
                     once=f"handback:{mitigation.id}",
                     publish=True,
@@ -80,7 +81,7 @@ def propose(response: Response, mitigation: Mitigation) -> Proposal | None:
         if not cond.value:
             why = cond.error or f"{mitigation.when} is false"
             response.record(
-                "mitigation.not_proposed",
+                EventKind.MITIGATION_NOT_PROPOSED,
                 f"{mitigation.id}: not proposed ({why})",
                 once=f"notprop:{mitigation.id}",
             )
@@ -88,7 +89,9 @@ def propose(response: Response, mitigation: Mitigation) -> Proposal | None:
     try:
         params = spec.params.model_validate(render_value(mitigation.with_, response.context()))
     except (ExpressionError, ValidationError) as exc:
-        response.record("mitigation.not_proposed", f"{mitigation.id}: bad params: {redact_text(str(exc))}")
+        response.record(
+            EventKind.MITIGATION_NOT_PROPOSED, f"{mitigation.id}: bad params: {redact_text(str(exc))}"
+        )
         return None
     rendered = params.model_dump(mode="json")
     digest = hashlib.sha256(
@@ -115,7 +118,7 @@ def propose(response: Response, mitigation: Mitigation) -> Proposal | None:
         apply_key=f"mitigation:{mitigation.id}:{digest[:16]}",
     )
     response.record(
-        "mitigation.proposed",
+        EventKind.MITIGATION_PROPOSED,
         f"proposed {mitigation.id} ({mitigation.use}): {proposal.summary}",
         {**redact(proposal.model_dump(mode="json")), "plan_digest": proposal.plan_digest},
         once=f"proposed:{mitigation.id}",
@@ -224,7 +227,7 @@ def already_attempted(response: Response, mitigation: Mitigation, proposal: Prop
     ]
     if f"{proposal.apply_key}:applied" in keys:
         response.record(
-            "mitigation.skipped",
+            EventKind.MITIGATION_SKIPPED,
             f"{mitigation.id} was already applied to this incident; not applying it again",
             once=f"skipped:{proposal.apply_key}",
         )
@@ -239,7 +242,7 @@ def already_attempted(response: Response, mitigation: Mitigation, proposal: Prop
     # automatically); a start with no recorded outcome means a run died mid-change.
     if started - ended:
         response.record(
-            "mitigation.unknown",
+            EventKind.MITIGATION_UNKNOWN,
             f"{mitigation.id} was started before and its outcome was never recorded (a crash?): "
             "not re-applied; verifying instead",
             once=f"unknown:{proposal.apply_key}",
@@ -254,7 +257,7 @@ def mitigate(response: Response, mitigation: Mitigation, proposal: Proposal, gat
     assert spec is not None
     if spec.fn is None:
         response.record(
-            "mitigation.failed",
+            EventKind.MITIGATION_FAILED,
             f"{mitigation.id}: {mitigation.use} is not available in this build; nothing executed",
             {"proposal": mitigation.id},
         )
@@ -263,7 +266,7 @@ def mitigate(response: Response, mitigation: Mitigation, proposal: Proposal, gat
         params = spec.params.model_validate({**proposal.params, **gate.adjustments})
     except ValidationError as exc:
         response.record(
-            "mitigation.failed",
+            EventKind.MITIGATION_FAILED,
             f"{mitigation.id}: adjusted params invalid: {redact_text(str(exc))}",
             {"proposal": mitigation.id},
         )
@@ -273,7 +276,7 @@ def mitigate(response: Response, mitigation: Mitigation, proposal: Proposal, gat
     )
     response.store.append(
         response.incident.number,
-        "mitigation.started",
+        EventKind.MITIGATION_STARTED,
         f"executing {mitigation.id} ({mitigation.use}) as approved by {', '.join(gate.approvers)}",
         data={"params": redact(params.model_dump(mode="json")), "approvers": gate.approvers},
         key=f"{proposal.apply_key}:started:{response.run_key}",
@@ -286,7 +289,7 @@ def mitigate(response: Response, mitigation: Mitigation, proposal: Proposal, gat
     if isinstance(result, ChangeResult) and result.made:
         response.store.append(
             response.incident.number,
-            "mitigation.applied",
+            EventKind.MITIGATION_APPLIED,
             f"{mitigation.id} applied: {headline(result)}",
             data={"proposal": mitigation.id, "result": redact(result.model_dump(mode="json"))},
             key=f"{proposal.apply_key}:applied",
@@ -296,9 +299,9 @@ def mitigate(response: Response, mitigation: Mitigation, proposal: Proposal, gat
     # Not made, or made only in part: recorded, never retried; a human decides what happens next (a
     # new approval may try it again).
     if isinstance(result, ChangeResult) and result.partial:
-        kind, outcome, text = "mitigation.partial", "partial", f"{mitigation.id} made only in part"
+        kind, outcome, text = EventKind.MITIGATION_PARTIAL, "partial", f"{mitigation.id} made only in part"
     else:
-        kind, outcome, text = "mitigation.failed", "failed", f"{mitigation.id} failed"
+        kind, outcome, text = EventKind.MITIGATION_FAILED, "failed", f"{mitigation.id} failed"
     if isinstance(result, ChangeResult):
         error = headline(result) + (f" ({result.error})" if result.error else "")
         data: dict[str, Any] = {"error": error, "result": redact(result.model_dump(mode="json"))}

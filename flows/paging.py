@@ -10,6 +10,7 @@ from datetime import timedelta
 
 from tasks.notifiers import Notice, NotifyError, notifier
 from warroom.duration import format_duration
+from warroom.events import EventKind
 from warroom.incident import Incident
 from warroom.ledger import Page, PageState, Store, now
 from warroom.oncall.current import on_call, roster, team_of
@@ -79,14 +80,14 @@ def deliver(
         except NotifyError as exc:
             store.append(
                 incident.number,
-                "page.failed",
+                EventKind.PAGE_FAILED,
                 f"page to {page.person} by {channel} failed: {exc}",
                 data={"step": page.step, "channel": channel},
             )
             continue
         store.append(
             incident.number,
-            "page.delivered",
+            EventKind.PAGE_DELIVERED,
             f"page to {page.person} by {channel}: {said}",
             data={"step": page.step, "channel": channel},
         )
@@ -130,7 +131,7 @@ def severity_changed(
     policy = policy_for(incident.severity, settings.severity)
     store.append(
         incident.number,
-        "severity.policy",
+        EventKind.SEVERITY_POLICY,
         describe_policy(incident.severity, policy),
         data=policy.model_dump(mode="json"),
         key=key,

@@ -15,6 +15,7 @@ from prefect.context import FlowRunContext
 
 from flows.response import Response, RunOutcome
 from flows.tracking import sync
+from warroom.events import EventKind
 from warroom.ledger import Store
 from warroom.oncall.current import roster
 from warroom.postmortem.files import review_invite, write_draft
@@ -53,7 +54,7 @@ def learn(settings: Settings, store: Store, ref: str | int) -> Learned:
     kept = f"; kept as the team wrote them: {', '.join(written.kept)}" if written.kept else ""
     store.append(
         incident.number,
-        "postmortem.drafted",
+        EventKind.POSTMORTEM_DRAFTED,
         f"post-mortem drafted at {written.path}{kept}; review {at:%Y-%m-%d %H:%M} UTC ({invite.name})",
         data={"path": str(written.path), "review": at.isoformat(), "kept": list(written.kept)},
     )

@@ -25,6 +25,7 @@ from flows.postmortem import draft_postmortem
 from flows.response import Heartbeat, Response, RunOutcome, record_lost, short_error
 from flows.starter import who_started, withdrawn_before_start
 from flows.triage import triage
+from warroom.events import EventKind
 from warroom.expressions import ExpressionError, render_value
 from warroom.ledger import Store
 from warroom.redact import redact
@@ -126,7 +127,7 @@ def respond(
     except BaseException as exc:
         error = short_error(exc)
         if response.runs.finish(response.attempt.id, f"failed: {error}"):
-            response.record("run.failed", f"the run failed: {error}", once="failed", publish=True)
+            response.record(EventKind.RUN_FAILED, f"the run failed: {error}", once="failed", publish=True)
         raise
     finally:
         heartbeat.stop()
@@ -160,7 +161,7 @@ def _run_phases(
     """The phases in order; the first that ends the run gives the outcome, else it is handed back."""
     starter = response.starter
     response.record(
-        "run.started",
+        EventKind.RUN_STARTED,
         f"runbook {response.runbook.name} started by {starter.label()}"
         + ("; four-eyes gates need two approvers" if not starter.proven else "")
         + (f" (attempt {response.attempt.attempt})" if response.attempt.attempt > 1 else ""),
@@ -176,7 +177,7 @@ def _run_phases(
     )
     response.name_run()
     if param_error is not None:
-        response.record("run.failed", f"invalid params: {param_error}", once="failed", publish=True)
+        response.record(EventKind.RUN_FAILED, f"invalid params: {param_error}", once="failed", publish=True)
         raise param_error
     outcome = _through_phases(response)
     for hand_off in HAND_OFFS:
@@ -191,7 +192,7 @@ def _through_phases(response: Response) -> RunOutcome:
         if outcome is not None:
             return outcome
     response.record(
-        "run.handed_back",
+        EventKind.RUN_HANDED_BACK,
         "no further mitigation to propose; over to the humans",
         once="handback",
         publish=True,

@@ -11,7 +11,7 @@ import re
 import threading
 import uuid
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 from uuid import UUID
 
 from prefect import get_run_logger
@@ -21,6 +21,7 @@ from prefect.client.schemas.actions import ArtifactUpdate
 from prefect.context import FlowRunContext
 from pydantic import BaseModel
 
+from warroom.events import EventKind
 from warroom.incident import TRANSITIONS, Incident, Status
 from warroom.ledger import Attempt, RunLedger, Store
 from warroom.redact import redact_text
@@ -38,7 +39,7 @@ class RunOutcome(BaseModel):
 
     incident: str
     status: str
-    outcome: str  # resolved | handed_back | failed
+    outcome: Literal["resolved", "handed_back", "failed"]
     detail: str
 
 
@@ -105,7 +106,7 @@ class Response:
         if begun.superseded is not None:
             self.store.append(
                 self.incident.number,
-                "run.lost",
+                EventKind.RUN_LOST,
                 f"attempt {begun.superseded.attempt} of this run ended without an outcome; "
                 f"attempt {begun.attempt.attempt} starts afresh (new evidence, new proposals)",
                 data={"flow_run_id": self.flow_run_id, "attempt": begun.superseded.attempt},
@@ -115,7 +116,7 @@ class Response:
             self.results = dict(self.attempt.checkpoint.get("results", {}))
             self.proposals = dict(self.attempt.checkpoint.get("proposals", {}))
             self.record(
-                "run.reentered",
+                EventKind.RUN_REENTERED,
                 f"the run's process was gone while a gate waited; carrying on at the gate "
                 f"(attempt {self.attempt.attempt}, nothing done before is done again)",
                 {"flow_run_id": self.flow_run_id},
@@ -142,7 +143,7 @@ class Response:
     # -- recording ---------------------------------------------------------------------------------------
     def record(
         self,
-        kind: str,
+        kind: EventKind,
         text: str,
         data: dict[str, Any] | None = None,
         *,

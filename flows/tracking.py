@@ -9,6 +9,7 @@ from datetime import UTC, date, datetime, timedelta
 from prefect import flow
 
 from tasks.trackers import TaskSpec, TrackerError, tracker
+from warroom.events import EventKind
 from warroom.incident import ActionItemStatus, Incident, Status
 from warroom.ledger import Store
 from warroom.settings import Settings, get_settings
@@ -34,7 +35,7 @@ def sync(settings: Settings, store: Store, ref: str | int, review_due: date | No
         except TrackerError as exc:
             store.append(
                 incident.number,
-                "tracker.failed",
+                EventKind.TRACKER_FAILED,
                 f"{chosen.name}: {spec.ref} not tracked yet: {exc}",
                 data={"tracker": chosen.name, "ref": spec.ref},
             )
@@ -99,7 +100,7 @@ def sync(settings: Settings, store: Store, ref: str | int, review_due: date | No
         except TrackerError as exc:
             store.append(
                 incident.number,
-                "tracker.failed",
+                EventKind.TRACKER_FAILED,
                 f"{chosen.name}: reading {key}: {exc}",
                 data={"tracker": chosen.name, "ref": f"action:{item.id}"},
             )

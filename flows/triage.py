@@ -9,6 +9,7 @@ from prefect.context import FlowRunContext
 from flows.paging import start_paging
 from flows.response import Response, RunOutcome
 from warroom.duration import format_duration
+from warroom.events import EventKind
 from warroom.expressions import ExpressionError, render_value
 from warroom.incident import Role, Status
 from warroom.oncall.current import on_call
@@ -26,10 +27,10 @@ def triage(response: Response) -> RunOutcome | None:
             response.incident.number, triage.level, reason=triage.reason, key=f"{response.run_key}:severity"
         )
     else:
-        response.record("triage", f"severity {triage.level.value}: {triage.reason}", once="triage")
+        response.record(EventKind.TRIAGED, f"severity {triage.level.value}: {triage.reason}", once="triage")
     policy = policy_for(triage.level, response.settings.severity)
     response.record(
-        "severity.policy",
+        EventKind.SEVERITY_POLICY,
         describe_policy(triage.level, policy),
         policy.model_dump(mode="json"),
         once=f"policy:{triage.level.value}",
@@ -81,7 +82,7 @@ def plan_follow_up(response: Response, policy: SeverityPolicy) -> None:
     status_page = talk.status_page if talk.status_page is not None else policy.status_page
     audience = [*policy.notify, *(s for s in talk.stakeholders if s not in policy.notify)]
     response.record(
-        "communication.planned",
+        EventKind.COMMUNICATION_PLANNED,
         f"channel {channel or '-'}; updates {format_duration(every) if every else 'as needed'} to "
         f"{', '.join(audience) or 'nobody'}; status page {'yes' if status_page else 'no'}",
         {
@@ -96,7 +97,7 @@ def plan_follow_up(response: Response, policy: SeverityPolicy) -> None:
     owed = spec.required if spec.required is not None else policy.postmortem is PostmortemPolicy.REQUIRED
     items = len(spec.action_items)
     response.record(
-        "postmortem.planned",
+        EventKind.POSTMORTEM_PLANNED,
         f"post-mortem {'required' if owed else policy.postmortem.value}"
         + (f", owner {spec.owner}" if spec.owner else "")
         + (f"; {items} action item(s) from the runbook open when it resolves" if items else ""),

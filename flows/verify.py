@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from flows.response import Response
 from flows.run_steps import run_steps
+from warroom.events import EventKind
 from warroom.expressions import evaluate_condition
 from warroom.incident import Status
 from warroom.redact import redact
@@ -12,7 +13,7 @@ from warroom.steps import CheckResult
 
 def verify(response: Response) -> bool:
     if not response.runbook.verify:
-        response.record("verification.skipped", "no verify steps: a human confirms recovery")
+        response.record(EventKind.VERIFICATION_SKIPPED, "no verify steps: a human confirms recovery")
         return False
     response.advance(Status.MONITORING, "monitoring: verifying recovery")
     labels = {id(v): v.id or f"verify[{i}]" for i, v in enumerate(response.runbook.verify)}
@@ -22,11 +23,11 @@ def verify(response: Response) -> bool:
     ):
         v, label = s.call, labels[id(s.call)]
         if s.skipped is not None:
-            response.record("verification.skipped", f"{label}: skipped ({s.skipped})")
+            response.record(EventKind.VERIFICATION_SKIPPED, f"{label}: skipped ({s.skipped})")
             continue
         if s.result is None:
             ok = False
-            response.record("verification.failed", f"{label} ({v.use}) {s.error}")
+            response.record(EventKind.VERIFICATION_FAILED, f"{label} ({v.use}) {s.error}")
             continue
         data = s.result.model_dump(mode="json")
         if v.expect is not None:
@@ -38,7 +39,7 @@ def verify(response: Response) -> bool:
             passed, why = False, f"{v.use} has no ok/reason: give this verify step an expect:"
         ok = ok and passed
         response.record(
-            "verification.passed" if passed else "verification.failed",
+            EventKind.VERIFICATION_PASSED if passed else EventKind.VERIFICATION_FAILED,
             f"{label} ({v.use}): {why}",
             {"result": redact(data)},
         )

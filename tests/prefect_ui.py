@@ -101,6 +101,16 @@ class Ui:
     def help_of(self, scope: Any, label: str) -> Any:
         return self._field(scope, label).locator(".schema-form-property__description").first
 
+    def help_showing(self, scope: Any, label: str, *said: str, timeout: float = 30) -> str:
+        """The field's help once it shows each of ``said``: the UI renders it after the form opens, and on a
+        loaded machine a read straight away can find it still empty. Fails if it never shows them."""
+        from playwright.sync_api import expect
+
+        help_text = self.help_of(scope, label)
+        for words in said:
+            expect(help_text).to_contain_text(words, timeout=timeout * 1000)
+        return str(help_text.inner_text())
+
     def start_from_form(self, deployment_id: str, values: dict[str, str], shot: str) -> dict[str, Any]:
         """The deployment's custom-run form: ``values`` typed into their fields, the rest as pre-filled,
         Submit pressed. Returns the flow run the UI's request created (its status checked by the caller)."""

@@ -10,6 +10,7 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.exc import DatabaseError
 
+from warroom.events import EventKind
 from warroom.incident import ActionItemStatus, IllegalTransition, Role, Severity, Status
 from warroom.ledger import NotFound, Store, StoreError, StoreUnavailable
 
@@ -87,6 +88,13 @@ def test_timeline_keeps_insertion_order(store: Store) -> None:
     assert ids == sorted(ids)
 
 
+def test_the_timeline_refuses_a_kind_outside_its_vocabulary_and_writes_nothing(store: Store) -> None:
+    inc = store.open_or_attach("k", title="t", severity=Severity.P2).incident
+    with pytest.raises(ValueError, match="is not a valid EventKind"):
+        store.append(inc.id, "approval.granted_by_chat", "yes", actor="mallory")  # type: ignore[arg-type]
+    assert [e.kind for e in store.timeline(inc.id)] == [EventKind.INCIDENT_OPENED]
+
+
 @pytest.mark.parametrize(
     "statement", ["UPDATE timeline_events SET text = 'rewritten'", "DELETE FROM timeline_events"]
 )
@@ -100,8 +108,8 @@ def test_database_refuses_to_rewrite_or_delete_timeline_events(store: Store, sta
 
 def test_event_key_makes_recording_idempotent(store: Store) -> None:
     inc = store.open_or_attach("k", title="t", severity=Severity.P2).incident
-    a = store.append(inc.id, "phase", "investigating", key="run-1:investigate")
-    b = store.append(inc.id, "phase", "investigating", key="run-1:investigate")
+    a = store.append(inc.id, "note", "investigating", key="run-1:investigate")
+    b = store.append(inc.id, "note", "investigating", key="run-1:investigate")
     assert a.id == b.id
     assert len(store.timeline(inc.id)) == 2
     store.set_status(inc.id, Status.TRIAGED, key="run-1:triaged")

@@ -6,6 +6,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 
+from warroom.events import EventKind
 from warroom.identity import Identity, Purpose, check_signature, spend_code
 from warroom.incident import Incident, Role
 from warroom.ledger import Store
@@ -26,7 +27,10 @@ def acknowledge(store: Store, ref: str | int, person: str, via: str) -> Taken:
     incident = store.acknowledge(before.number, actor=person)
     if before.acknowledged_at is None and via != "cli":
         store.append(
-            incident.number, "incident.acknowledged.via", f"{person} acknowledged through {via}", actor=person
+            incident.number,
+            EventKind.INCIDENT_ACKNOWLEDGED_VIA,
+            f"{person} acknowledged through {via}",
+            actor=person,
         )
     if incident.roles.commander is None:
         incident = store.assign_role(incident.number, Role.COMMANDER, person, actor=person)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+from warroom.events import EventKind
 from warroom.incident import TimelineEvent
 
 # Run-input keys (Prefect allows lowercase letters, digits and dashes). Copies for display and signing only:
@@ -12,7 +13,7 @@ from warroom.incident import TimelineEvent
 GATE_INPUT = "warroom-{key}"  # the gate's id, incident, proposal and plan digest, at each pause
 VERDICT_INPUT = "warroom-verdict-{answer_id}"  # how the gate judged one answer
 
-SENT = "approval.sent"  # `warroom approve` on the host records what it sends before it sends it
+SENT = EventKind.APPROVAL_SENT  # `warroom approve` on the host records what it sends before it sends it
 
 
 def judged_key(answer_id: str) -> str:

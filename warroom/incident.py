@@ -9,6 +9,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, computed_field
 
+from warroom.events import EventKind
+
 
 class Severity(StrEnum):
     """P1 is the worst; policy for each level lives in ``warroom.severity``."""
@@ -128,7 +130,7 @@ class TimelineEvent(BaseModel):
     id: int
     incident: str
     at: datetime
-    kind: str
+    kind: EventKind
     actor: str
     text: str
     data: dict[str, Any] = Field(default_factory=dict)

@@ -11,11 +11,12 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from warroom.events import EventKind
 from warroom.incident import TimelineEvent
 
 # Kinds a sender repeats while the condition holds; a repeat is the same alert (fingerprint) with the
 # same start. An alert that resolved and fired again has a new start, so it is a new row.
-REPEATED_KINDS = frozenset({"alert.firing"})
+REPEATED_KINDS = frozenset({EventKind.ALERT_FIRING})
 
 
 @dataclass(frozen=True)

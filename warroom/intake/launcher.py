@@ -15,6 +15,7 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from typing import Any, Protocol
 
+from warroom.events import EventKind
 from warroom.ledger import Store, now
 from warroom.ledger.approvals import ALERT_STARTER
 from warroom.ledger.intake import Launch
@@ -116,7 +117,7 @@ class LaunchLoop(threading.Thread):
             self.store.launch_failed(row.id, error, now() + timedelta(seconds=delay))
             self.store.append(
                 row.incident_number,
-                "runbook.launch_failed",
+                EventKind.RUNBOOK_LAUNCH_FAILED,
                 f"could not launch respond/{row.runbook} (attempt {row.attempts + 1}): {error}; "
                 f"retrying in {delay:.0f}s",
             )
@@ -134,7 +135,7 @@ class LaunchLoop(threading.Thread):
         self.store.launch_done(row.id, flow_run_id)
         self.store.append(
             row.incident_number,
-            "runbook.launched",
+            EventKind.RUNBOOK_LAUNCHED,
             f"launched respond/{row.runbook} (flow run {flow_run_id})",
             data={"flow_run_id": flow_run_id, "idempotency_key": row.idempotency_key},
             key=f"launched:{row.idempotency_key}",

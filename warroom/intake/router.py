@@ -8,19 +8,23 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal
 
+from warroom.events import EventKind
 from warroom.incident import Incident, Severity
 from warroom.intake.alert import Alert, AlertStatus
 from warroom.ledger import AttemptState, RunLedger, Store
 from warroom.runbook import Catalogue, dedup_key_for, load_catalogue
 from warroom.severity import classify
 
+RouteAction = Literal["opened", "attached", "relaunched", "resolved", "resolved_without_incident"]
+
 
 @dataclass(frozen=True)
 class Routed:
     fingerprint: str
     status: str
-    action: str  # opened | attached | relaunched | resolved | resolved_without_incident
+    action: RouteAction
     incident: str | None
     runbook: str | None
     launch_queued: bool = False
@@ -106,7 +110,7 @@ class Router:
                 return Routed(alert.fingerprint, alert.status.value, "resolved_without_incident", None, name)
             self.store.append(
                 incident.number,
-                "alert.resolved",
+                EventKind.ALERT_RESOLVED,
                 f"alert resolved: {alert.summary()}",
                 data={"alert": ctx},
                 key=f"alert-resolved:{alert.fingerprint}:{alert.ends_at or ''}",
@@ -122,19 +126,19 @@ class Router:
             service=alert.labels.get("service"),
             runbook=name,
             data={"alert": ctx, "payload_id": alert.payload_id, "triage": triage.reason},
-            event=("alert.firing", f"alert firing: {alert.summary()}"),
+            event=(EventKind.ALERT_FIRING, f"alert firing: {alert.summary()}"),
         )
         incident = opened.incident
         if not opened.created:
             relaunch = rb is not None and self._relaunch_if_lost(incident, rb.name, key, alert, ctx)
-            action = "relaunched" if relaunch else "attached"
+            action: RouteAction = "relaunched" if relaunch else "attached"
             return Routed(
                 alert.fingerprint, alert.status.value, action, incident.id, name, launch_queued=relaunch
             )
         if rb is None:
             self.store.append(
                 incident.number,
-                "triage",
+                EventKind.TRIAGED,
                 f"no runbook matches these labels; severity {triage.level.value} by {triage.reason}",
                 data={"labels": alert.labels},
             )
@@ -153,7 +157,7 @@ class Router:
         if not queued:
             self.store.append(
                 incident.number,
-                "runbook.not_launched",
+                EventKind.RUNBOOK_NOT_LAUNCHED,
                 f"{rb.name} was already launched for this alert (same start time)",
             )
         return Routed(
@@ -182,7 +186,7 @@ class Router:
         if queued:
             self.store.append(
                 number,
-                "runbook.relaunching",
+                EventKind.RUNBOOK_RELAUNCHING,
                 f"the alert fired again and the incident's run is gone ({latest.outcome}); "
                 f"launching {runbook} again",
                 data={"lost_flow_run_id": latest.flow_run_id, "attempt": latest.attempt},

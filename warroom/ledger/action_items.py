@@ -7,6 +7,7 @@ from typing import Any
 
 from sqlalchemy import RowMapping, insert, select, update
 
+from warroom.events import EventKind
 from warroom.incident import ActionItem, ActionItemStatus, incident_ref
 from warroom.ledger.engine import NotFound, now, number_of, utc
 from warroom.ledger.timeline import Timeline
@@ -70,7 +71,7 @@ class ActionItems(Timeline):
             self._append(
                 conn,
                 number,
-                "action_item.added",
+                EventKind.ACTION_ITEM_ADDED,
                 f"action item: {title}",
                 actor=actor,
                 data={"action_item": item_id, "owner": owner, "due": due, "tracker_url": tracker_url},
@@ -101,7 +102,7 @@ class ActionItems(Timeline):
                 self._append(
                     conn,
                     row["incident_number"],
-                    "action_item.updated",
+                    EventKind.ACTION_ITEM_UPDATED,
                     f"action item {item_id}: {row['title']}"
                     + (f" is {values['status']}" if "status" in values else ""),
                     actor=actor,

@@ -16,6 +16,7 @@ from typing import Any
 from sqlalchemy import Connection, RowMapping, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
+from warroom.events import EventKind
 from warroom.ledger.engine import now, utc
 from warroom.ledger.timeline import Timeline
 from warroom.schema import run_attempts
@@ -204,7 +205,7 @@ class Attempts:
             return False
         self.store.append(
             attempt.incident_number,
-            "run.lost",
+            EventKind.RUN_LOST,
             f"the respond run is gone ({why}); any open gate is closed and nothing more is executed",
             data={"flow_run_id": attempt.flow_run_id, "attempt": attempt.attempt, **data},
             key=f"{attempt.run_key}:lost",

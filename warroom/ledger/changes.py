@@ -11,6 +11,7 @@ from typing import Any
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 
+from warroom.events import EventKind
 from warroom.incident import Incident, Role, Roles, Severity, Status, check_transition, incident_ref
 from warroom.ledger.engine import StoreError, now, number_of
 from warroom.ledger.incidents import Incidents, row_incident
@@ -68,7 +69,7 @@ class Changes(Incidents):
             self._append(
                 conn,
                 number,
-                "status.changed",
+                EventKind.STATUS_CHANGED,
                 text or f"status {current.value} -> {status.value}",
                 actor=actor,
                 data={"from": current.value, "to": status.value, **(data or {})},
@@ -99,7 +100,7 @@ class Changes(Incidents):
             self._append(
                 conn,
                 number,
-                "severity.set",
+                EventKind.SEVERITY_SET,
                 f"{text}{': ' + reason if reason else ''}",
                 actor=actor,
                 data={"from": old, "to": level.value, "reason": reason},
@@ -120,7 +121,7 @@ class Changes(Incidents):
             self._append(
                 conn,
                 number,
-                "role.assigned",
+                EventKind.ROLE_ASSIGNED,
                 f"{role.value.replace('_', ' ')}: {person}",
                 actor=actor,
                 data={"role": role.value, "person": person},
@@ -139,7 +140,12 @@ class Changes(Incidents):
                     update(incidents).where(incidents.c.number == number).values(acknowledged_at=when)
                 )
                 self._append(
-                    conn, number, "incident.acknowledged", f"acknowledged by {actor}", actor=actor, at=when
+                    conn,
+                    number,
+                    EventKind.INCIDENT_ACKNOWLEDGED,
+                    f"acknowledged by {actor}",
+                    actor=actor,
+                    at=when,
                 )
                 conn.execute(  # whoever acknowledges, the pages stop
                     update(pages)

@@ -10,6 +10,7 @@ from typing import Any
 from sqlalchemy import Connection, RowMapping, func, insert, select
 from sqlalchemy.exc import IntegrityError
 
+from warroom.events import EventKind
 from warroom.incident import Incident, Roles, Severity, Status, incident_ref
 from warroom.ledger.engine import NotFound, StoreError, now, number_of, utc
 from warroom.ledger.timeline import Timeline
@@ -56,7 +57,7 @@ class Incidents(Timeline):
         actor: str = "warroom",
         data: dict[str, Any] | None = None,
         at: datetime | None = None,
-        event: tuple[str, str] | None = None,
+        event: tuple[EventKind, str] | None = None,
     ) -> Opened:
         """Open an incident for ``dedup_key``, or attach to the one already open for it.
 
@@ -80,7 +81,7 @@ class Incidents(Timeline):
                             conn, title, severity, service, runbook, dedup_key, actor, data, at, event
                         )
                         return Opened(incident, created=True)
-                    kind, text = event or ("incident.attached", f"attached: {title}")
+                    kind, text = event or (EventKind.INCIDENT_ATTACHED, f"attached: {title}")
                     self._append(
                         conn,
                         row["number"],
@@ -121,7 +122,7 @@ class Incidents(Timeline):
         actor: str,
         data: dict[str, Any] | None,
         at: datetime | None,
-        event: tuple[str, str] | None,
+        event: tuple[EventKind, str] | None,
     ) -> Incident:
         detected = at or now()
         number = conn.execute(
@@ -139,7 +140,7 @@ class Incidents(Timeline):
             )
             .returning(incidents.c.number)
         ).scalar_one()
-        kind, text = event or ("incident.opened", f"incident opened: {title}")
+        kind, text = event or (EventKind.INCIDENT_OPENED, f"incident opened: {title}")
         self._append(
             conn,
             number,

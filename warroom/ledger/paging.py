@@ -10,6 +10,7 @@ from enum import StrEnum
 from sqlalchemy import RowMapping, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
+from warroom.events import EventKind
 from warroom.ledger.engine import now, number_of, utc
 from warroom.ledger.timeline import Timeline
 from warroom.schema import incidents, oncall_overrides, pages
@@ -134,7 +135,7 @@ class Paging(Timeline):
                     .returning(pages.c.id)
                 ).scalar_one()
                 data = {"step": step, "target": target, "person": person, "due_at": due_at.isoformat()}
-                self._append(conn, number, "page.sent", text, actor="warroom", data=data, at=at)
+                self._append(conn, number, EventKind.PAGE_SENT, text, actor="warroom", data=data, at=at)
         except IntegrityError:
             return None
         return Page(page_id, number, step, target, person, at, due_at, PageState.OPEN, None)
@@ -176,7 +177,7 @@ class Paging(Timeline):
                 .values(state=state.value, closed_at=at)
             ).rowcount
             if changed:
-                kind = "page.escalated" if state is PageState.ESCALATED else "page.exhausted"
+                kind = EventKind.PAGE_ESCALATED if state is PageState.ESCALATED else EventKind.PAGE_EXHAUSTED
                 self._append(
                     conn, page.incident_number, kind, text, actor="warroom", data={"step": page.step}, at=at
                 )

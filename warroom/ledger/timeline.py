@@ -12,6 +12,7 @@ from pydantic_core import to_jsonable_python
 from sqlalchemy import Connection, RowMapping, insert, select
 from sqlalchemy.exc import IntegrityError
 
+from warroom.events import EventKind
 from warroom.incident import TimelineEvent, incident_ref
 from warroom.ledger.engine import Database, NotFound, now, number_of, utc
 from warroom.redact import redact, redact_text
@@ -37,7 +38,7 @@ class Timeline(Database):
     def append(
         self,
         ref: str | int,
-        kind: str,
+        kind: EventKind,
         text: str,
         *,
         actor: str = "warroom",
@@ -72,7 +73,7 @@ class Timeline(Database):
         self,
         conn: Connection,
         number: int,
-        kind: str,
+        kind: EventKind,
         text: str,
         *,
         actor: str,
@@ -80,6 +81,7 @@ class Timeline(Database):
         at: datetime | None = None,
         key: str | None = None,
     ) -> TimelineEvent:
+        kind = EventKind(kind)  # a kind outside the vocabulary is refused before anything is written
         if key is not None:
             existing = self._event_keyed(conn, number, key)
             if existing is not None:

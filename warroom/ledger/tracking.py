@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from sqlalchemy import insert, select
 from sqlalchemy.exc import IntegrityError
 
+from warroom.events import EventKind
 from warroom.ledger.engine import now, number_of
 from warroom.ledger.timeline import Timeline
 from warroom.schema import tracked_tasks
@@ -44,7 +45,7 @@ class Tracking(Timeline):
                 self._append(
                     conn,
                     number,
-                    "tracker.created",
+                    EventKind.TRACKER_CREATED,
                     f"{tracker}: {what} tracked as {key}" + (f" ({url})" if url else ""),
                     actor="warroom",
                     data={"tracker": tracker, "ref": what, "key": key, "url": url},

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from warroom.duration import format_duration
+from warroom.events import EventKind
 from warroom.incident import ActionItem, Incident, TimelineEvent
 from warroom.postmortem.figures import Figures
 from warroom.timeline_rows import timeline_rows
@@ -24,22 +25,22 @@ SECTIONS = (
 )
 _MARK = re.compile(r"^<!-- warroom:section (?P<key>[a-z_]+) draft:(?P<hash>[0-9a-f]{12}) -->$", re.M)
 KEY_EVENTS = {
-    "alert.firing": "detected",
-    "incident.opened": "incident opened",
-    "incident.acknowledged": "acknowledged",
-    "severity.set": "severity",
-    "role.assigned": "role",
-    "page.sent": "paged",
-    "page.escalated": "escalated",
-    "mitigation.proposed": "proposed",
-    "approval.granted": "approved",
-    "approval.rejected": "rejected",
-    "approval.timed_out": "approval timed out",
-    "mitigation.applied": "mitigation applied",
-    "mitigation.failed": "mitigation failed",
-    "verification.passed": "verified",
-    "verification.failed": "verification failed",
-    "status.changed": "status",
+    EventKind.ALERT_FIRING: "detected",
+    EventKind.INCIDENT_OPENED: "incident opened",
+    EventKind.INCIDENT_ACKNOWLEDGED: "acknowledged",
+    EventKind.SEVERITY_SET: "severity",
+    EventKind.ROLE_ASSIGNED: "role",
+    EventKind.PAGE_SENT: "paged",
+    EventKind.PAGE_ESCALATED: "escalated",
+    EventKind.MITIGATION_PROPOSED: "proposed",
+    EventKind.APPROVAL_GRANTED: "approved",
+    EventKind.APPROVAL_REJECTED: "rejected",
+    EventKind.APPROVAL_TIMED_OUT: "approval timed out",
+    EventKind.MITIGATION_APPLIED: "mitigation applied",
+    EventKind.MITIGATION_FAILED: "mitigation failed",
+    EventKind.VERIFICATION_PASSED: "verified",
+    EventKind.VERIFICATION_FAILED: "verification failed",
+    EventKind.STATUS_CHANGED: "status",
 }
 TTA_TARGET = timedelta(minutes=15)
 
@@ -103,7 +104,7 @@ def draft(
 
 
 def _summary(incident: Incident, timeline: Sequence[TimelineEvent], f: Figures) -> str:
-    alert = next((e.text for e in timeline if e.kind == "alert.firing"), None)
+    alert = next((e.text for e in timeline if e.kind == EventKind.ALERT_FIRING), None)
     r = incident.roles
     ran = "; ".join(
         f"{m.text} (approved by {', '.join(m.approved_by) or 'nobody recorded'})" for m in f.mitigations
@@ -138,7 +139,9 @@ def _timeline(incident: Incident, timeline: Sequence[TimelineEvent]) -> str:
 
 
 def _root_cause(timeline: Sequence[TimelineEvent]) -> str:
-    evidence = [e.text for e in timeline if e.kind == "diagnostic.result" and (e.data or {}).get("trouble")]
+    evidence = [
+        e.text for e in timeline if e.kind == EventKind.DIAGNOSTIC_RESULT and (e.data or {}).get("trouble")
+    ]
     lines = ["What the diagnostics found:"] + [f"- {t}" for t in evidence[:10]] if evidence else []
     lines += [
         "",

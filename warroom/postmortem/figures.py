@@ -8,9 +8,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
+from warroom.events import EventKind
 from warroom.incident import Incident, TimelineEvent
 
-VERDICTS = ("approval.granted", "approval.rejected", "approval.timed_out")
+VERDICTS = (EventKind.APPROVAL_GRANTED, EventKind.APPROVAL_REJECTED, EventKind.APPROVAL_TIMED_OUT)
 
 
 def _parse_time(value: object) -> datetime | None:
@@ -23,11 +24,10 @@ def _parse_time(value: object) -> datetime | None:
     return at if at.tzinfo else None
 
 
-def _proposal_of(event: TimelineEvent) -> str:
-    """The mitigation an applied event is for: its ``proposal`` field. Events a ledger holds from before the
-    field was recorded name it only as the text's first word, so those are read that way."""
+def _proposal_of(event: TimelineEvent) -> str | None:
+    """The mitigation an applied event is for: its ``proposal`` field, never a word of its text."""
     named = (event.data or {}).get("proposal")
-    return str(named) if named else event.text.split(" applied", 1)[0]
+    return str(named) if named else None
 
 
 @dataclass(frozen=True)
@@ -60,7 +60,7 @@ def compute(incident: Incident, timeline: Sequence[TimelineEvent]) -> Figures:
     starts = [
         at
         for e in timeline
-        if e.kind == "alert.firing"
+        if e.kind == EventKind.ALERT_FIRING
         and (at := _parse_time(((e.data or {}).get("alert") or {}).get("starts_at"))) is not None
     ]
     impact_start = min([incident.detected_at, *starts])
@@ -69,17 +69,17 @@ def compute(incident: Incident, timeline: Sequence[TimelineEvent]) -> Figures:
     granted: dict[str, list[str]] = {}
     for e in timeline:
         proposal = str((e.data or {}).get("proposal", ""))
-        if e.kind == "approval.requested":
+        if e.kind == EventKind.APPROVAL_REQUESTED:
             asked.setdefault(proposal, e.at)
         elif e.kind in VERDICTS and proposal in asked:
             answered[proposal] = e.at  # the last verdict ends the wait (N of M: the Nth approval)
-            if e.kind == "approval.granted":
+            if e.kind == EventKind.APPROVAL_GRANTED:
                 granted.setdefault(proposal, []).append(e.actor)
     waiting = sum((answered[p] - asked[p] for p in answered), timedelta())
     mitigations = tuple(
         Mitigation(name, e.text, e.at, tuple(granted.get(name, ())))
         for e in timeline
-        if e.kind == "mitigation.applied" and (name := _proposal_of(e))
+        if e.kind == EventKind.MITIGATION_APPLIED and (name := _proposal_of(e))
     )
     return Figures(
         detected_at=incident.detected_at,
@@ -93,9 +93,11 @@ def compute(incident: Incident, timeline: Sequence[TimelineEvent]) -> Figures:
         waiting_for_approval=waiting,
         mitigations=mitigations,
         failed_mitigations=tuple(
-            e.text for e in timeline if e.kind in ("mitigation.failed", "mitigation.partial")
+            e.text for e in timeline if e.kind in (EventKind.MITIGATION_FAILED, EventKind.MITIGATION_PARTIAL)
         ),
-        failed_diagnostics=tuple(e.text for e in timeline if e.kind == "diagnostic.failed"),
-        pages=sum(1 for e in timeline if e.kind == "page.sent"),
-        escalations=sum(1 for e in timeline if e.kind in ("page.escalated", "approval.escalated")),
+        failed_diagnostics=tuple(e.text for e in timeline if e.kind == EventKind.DIAGNOSTIC_FAILED),
+        pages=sum(1 for e in timeline if e.kind == EventKind.PAGE_SENT),
+        escalations=sum(
+            1 for e in timeline if e.kind in (EventKind.PAGE_ESCALATED, EventKind.APPROVAL_ESCALATED)
+        ),
     )
