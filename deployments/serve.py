@@ -31,9 +31,9 @@ from warroom.intake.auth import home_token
 from warroom.intake.formats import FORMAT_NAMES
 from warroom.intake.launcher import LaunchLoop
 from warroom.intake.receiver import create_app
-from warroom.intake.router import CatalogueCache, Router
+from warroom.intake.router import Router
 from warroom.ledger import Store
-from warroom.runbook import Catalogue, ParamType, Runbook
+from warroom.runbook import Catalogue, CatalogueCache, ParamType, Runbook
 from warroom.settings import Settings
 
 _JSON_TYPES = {

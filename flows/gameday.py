@@ -19,9 +19,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from warroom.expressions import ExpressionError, evaluate_condition, referenced_names, render_value
 from warroom.intake.alert import PayloadError, decode_json
 from warroom.intake.formats import FORMAT_NAMES, FORMATS
-from warroom.runbook import Catalogue, resolve_params
+from warroom.runbook import Catalogue, resolve_params, severity_of
 from warroom.settings import Settings
-from warroom.severity import classify
 from warroom.steps import StepResult, get_step
 
 
@@ -115,9 +114,7 @@ def play(case: Case, catalogue: Catalogue, settings: Settings) -> Score:
     except ValueError as exc:
         score.problems.append(f"params do not resolve: {exc}")
         return score
-    score.severity = classify(
-        rb.severity, {"alert": ctx_alert, "params": score.params}, settings.default_severity
-    ).level.value
+    score.severity = severity_of(rb, ctx_alert, score.params, settings.default_severity).level.value
     score.phases["triage"] = time.perf_counter() - clock
     context: dict[str, Any] = {"params": score.params, "alert": ctx_alert, "incident": {}}
     if case.diagnose:

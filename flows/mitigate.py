@@ -21,7 +21,6 @@ from warroom.ledger import Gate, now
 from warroom.proposal import GatePage, Proposal, gate_page
 from warroom.redact import redact, redact_text
 from warroom.runbook import Mitigation
-from warroom.severity import policy_for
 from warroom.steps import ChangeResult, StepKind, get_step
 
 
@@ -141,7 +140,7 @@ def approve(response: Response, mitigation: Mitigation, proposal: Proposal) -> G
         for a in mitigation.approval.approvers
     )
     required = mitigation.approval.required
-    level = policy_for(response.incident.severity, response.settings.severity)
+    level = response.settings.policy(response.incident.severity)
     signed = mitigation.approval.signed or level.signed_approvals
     if signed:
         who += "; signed answers only (`warroom approve` with the approver's key)"

@@ -16,7 +16,7 @@ from warroom.ledger import Page, PageState, Store, now
 from warroom.oncall.current import on_call, roster, team_of
 from warroom.oncall.model import Schedule
 from warroom.settings import Settings
-from warroom.severity import describe_policy, policy_for
+from warroom.severity import describe_policy
 
 DEFAULT_PATH = ["primary", "secondary"]
 
@@ -43,7 +43,7 @@ def page_step(
     if target in layers:
         holders = current.get(target) or []
         person = holders[0] if holders else None
-    ack_within = window or policy_for(incident.severity, settings.severity).ack_within
+    ack_within = window or settings.policy(incident.severity).ack_within
     label = f"{name}/{target}" if name else target
     at = now()
     due = at + ack_within
@@ -95,7 +95,7 @@ def deliver(
 
 def start_paging(settings: Settings, store: Store, incident: Incident, team: str | None) -> Page | None:
     """Page the first step when the incident's level pages and nobody has acknowledged it yet."""
-    if incident.acknowledged_at is not None or not policy_for(incident.severity, settings.severity).page:
+    if incident.acknowledged_at is not None or not settings.policy(incident.severity).page:
         return None
     return page_step(settings, store, incident, team, 0)
 
@@ -128,7 +128,7 @@ def severity_changed(
 ) -> None:
     """A severity set by a person re-applies the policy: what the level obliges now, and paging when the
     new level pages and nobody has acknowledged yet."""
-    policy = policy_for(incident.severity, settings.severity)
+    policy = settings.policy(incident.severity)
     store.append(
         incident.number,
         EventKind.SEVERITY_POLICY,

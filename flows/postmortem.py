@@ -20,7 +20,7 @@ from warroom.ledger import Store
 from warroom.oncall.current import roster
 from warroom.postmortem.files import review_invite, write_draft
 from warroom.settings import Settings, get_settings
-from warroom.severity import PostmortemPolicy, policy_for
+from warroom.severity import PostmortemPolicy
 
 
 @dataclass(frozen=True)
@@ -34,7 +34,7 @@ def owed(settings: Settings, store: Store, ref: str | int, runbook_says: bool | 
     incident = store.get(ref)
     if runbook_says is not None:
         return runbook_says
-    return policy_for(incident.severity, settings.severity).postmortem is PostmortemPolicy.REQUIRED
+    return settings.policy(incident.severity).postmortem is PostmortemPolicy.REQUIRED
 
 
 def learn(settings: Settings, store: Store, ref: str | int) -> Learned:

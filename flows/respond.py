@@ -27,11 +27,11 @@ from flows.starter import who_started, withdrawn_before_start
 from flows.triage import triage
 from warroom.events import EventKind
 from warroom.expressions import ExpressionError, render_value
-from warroom.ledger import Store
+from warroom.ledger import Opened, Store
 from warroom.redact import redact
-from warroom.runbook import Runbook, dedup_key_for, load_catalogue, resolve_params
+from warroom.runbook import Runbook, catalogue_of, dedup_key_for, resolve_params
 from warroom.settings import get_settings
-from warroom.starts import params_digest
+from warroom.starts import Decided, params_digest
 
 Phase = Callable[[Response], RunOutcome | None]
 HandOff = Callable[[Response, RunOutcome], None]
@@ -65,8 +65,12 @@ def respond(
     alert: dict[str, Any] | None = None,
     requested_by: str | None = None,
     dedup_key: str | None = None,
+    decided: Decided | None = None,
 ) -> RunOutcome | State[Any]:
-    """Run a runbook: open or attach, triage, investigate, propose, approve, mitigate, verify, resolve."""
+    """Run a runbook: open or attach, triage, investigate, propose, approve, mitigate, verify, resolve.
+
+    An alert's launch carries what the receiver ``decided`` (its incident, its level): the run attaches to
+    that incident by number and classifies nothing again. A person's start decides both here."""
     ctx = FlowRunContext.get()
     flow_run = ctx.flow_run if ctx else None
     flow_run_id = str(flow_run.id) if flow_run else uuid.uuid4().hex
@@ -76,7 +80,7 @@ def respond(
             # Whoever made it final before a worker started it meant it: nothing of the body runs.
             return Cancelled(message=f"not run: it was {withdrawn} before it started")
     settings = get_settings()
-    catalogue = load_catalogue([settings.runbooks_dir])
+    catalogue = catalogue_of(settings.runbooks_dir)
     loaded = catalogue.runbooks.get(runbook)
     if loaded is None:
         problems = "; ".join(str(p) for p in catalogue.problems if runbook in p.file) or "not found"
@@ -90,7 +94,12 @@ def respond(
         tags=list(flow_run.tags) if flow_run else [],
         runbook=runbook,
         digest=params_digest(
-            runbook=runbook, params=params, alert=alert, dedup_key=dedup_key, requested_by=requested_by
+            runbook=runbook,
+            params=params,
+            alert=alert,
+            dedup_key=dedup_key,
+            requested_by=requested_by,
+            decided=decided.model_dump(mode="json") if decided else None,
         ),
         claimed=requested_by,
     )
@@ -108,7 +117,8 @@ def respond(
         # opens its incident even so: the trouble it reports is real whatever the runbook's params.
         store.close()
         raise ValueError(f"runbook {rb.name} not started: {param_error}")
-    opened = store.open_or_attach(
+    opened = _decided_incident(store, decided, key) if decided else None
+    opened = opened or store.open_or_attach(
         key,
         title=_title(rb, response.params, response.alert, param_error is None),
         severity=settings.default_severity,
@@ -117,6 +127,7 @@ def respond(
         data={"runbook": rb.name, "flow_run_id": flow_run_id, "requested_by": requested_by},
     )
     response.incident = opened.incident
+    response.decided = decided
     response.begin()
     heartbeat = Heartbeat(response.runs, response.attempt.id, settings.run_heartbeat_seconds)
     heartbeat.start()
@@ -133,6 +144,18 @@ def respond(
         heartbeat.stop()
     response.runs.finish(response.attempt.id, f"{outcome.outcome}: {outcome.detail}")
     return outcome
+
+
+def _decided_incident(store: Store, decided: Decided, key: str) -> Opened:
+    """The incident the receiver opened for this alert, by number; refused if it is another alert's."""
+    incident = store.get(decided.incident)
+    if incident.dedup_key != key:
+        store.close()
+        raise ValueError(
+            f"the launch names {incident.id}, which is not this alert's incident "
+            f"(it groups {incident.dedup_key!r}, this alert {key!r}): nothing run"
+        )
+    return Opened(incident, created=False)
 
 
 def _service_named(alert: dict[str, Any]) -> str | None:

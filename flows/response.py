@@ -28,7 +28,7 @@ from warroom.redact import redact_text
 from warroom.render import timeline_markdown
 from warroom.runbook import Runbook
 from warroom.settings import Settings
-from warroom.starts import Starter
+from warroom.starts import Decided, Starter
 from warroom.steps import StepResult
 
 _GENERATED_NAME = re.compile(r"^[a-z]+-[a-z]+$")  # Prefect's own adjective-animal run names
@@ -92,6 +92,7 @@ class Response:
         self.reentered = False
         self.params: dict[str, Any] = {}
         self.alert: dict[str, Any] = {}
+        self.decided: Decided | None = None  # what the receiver decided for an alert's run
         self.results: dict[str, Any] = {}
         self.proposals: dict[str, dict[str, Any]] = {}
         self.artifact_id: UUID | None = None

@@ -11,29 +11,20 @@ from flows.response import Response, RunOutcome
 from warroom.duration import format_duration
 from warroom.events import EventKind
 from warroom.expressions import ExpressionError, render_value
-from warroom.incident import Role, Status
+from warroom.incident import Role, Severity, Status
 from warroom.oncall.current import on_call
-from warroom.severity import PostmortemPolicy, SeverityPolicy, classify, describe_policy, policy_for
+from warroom.runbook import severity_of
+from warroom.severity import PostmortemPolicy, SeverityPolicy, describe_policy
 
 
 def triage(response: Response) -> RunOutcome | None:
-    triage = classify(
-        response.runbook.severity,
-        {"alert": response.alert, "params": response.params},
-        response.settings.default_severity,
-    )
-    if response.incident.severity is not triage.level:
-        response.incident = response.store.set_severity(
-            response.incident.number, triage.level, reason=triage.reason, key=f"{response.run_key}:severity"
-        )
-    else:
-        response.record(EventKind.TRIAGED, f"severity {triage.level.value}: {triage.reason}", once="triage")
-    policy = policy_for(triage.level, response.settings.severity)
+    level = _decide_level(response)
+    policy = response.settings.policy(level)
     response.record(
         EventKind.SEVERITY_POLICY,
-        describe_policy(triage.level, policy),
+        describe_policy(level, policy),
         policy.model_dump(mode="json"),
-        once=f"policy:{triage.level.value}",
+        once=f"policy:{level.value}",
     )
     plan_follow_up(response, policy)
     roles = response.incident.roles
@@ -48,9 +39,40 @@ def triage(response: Response) -> RunOutcome | None:
             response.incident.number, Role.COMMS_LEAD, oncall["comms"][0]
         )
     start_paging(response.settings, response.store, response.incident, response.runbook.team)
-    response.advance(Status.TRIAGED, f"triaged as {triage.level.value} by runbook {response.runbook.name}")
+    response.advance(Status.TRIAGED, f"triaged as {level.value} by runbook {response.runbook.name}")
     tag_run(response)
     return None
+
+
+def _decide_level(response: Response) -> Severity:
+    """The incident's level, decided once: an alert's run takes the receiver's decision (and a person's
+    change since, which the ledger holds); a person's start classifies with the params it resolved."""
+    decided = response.decided
+    if decided is not None:
+        level = response.incident.severity
+        since = "" if level is decided.level else f"; set since from {decided.level.value}"
+        response.record(
+            EventKind.TRIAGED,
+            f"severity {level.value}: as the receiver decided it{since}",
+            {"level": level.value, "decided": decided.level.value, "by": "receiver"},
+            once="triage",
+        )
+        return level
+    triage = severity_of(
+        response.runbook, response.alert, response.params, response.settings.default_severity
+    )
+    if response.incident.severity is not triage.level:
+        response.incident = response.store.set_severity(
+            response.incident.number, triage.level, reason=triage.reason, key=f"{response.run_key}:severity"
+        )
+    else:
+        response.record(
+            EventKind.TRIAGED,
+            f"severity {triage.level.value}: {triage.reason}",
+            {"level": triage.level.value, "by": "run"},
+            once="triage",
+        )
+    return triage.level
 
 
 def tag_run(response: Response) -> None:

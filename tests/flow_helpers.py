@@ -61,6 +61,7 @@ def voucher_for(kw: dict[str, Any]) -> Voucher | None:
         alert=kw.get("alert"),
         dedup_key=kw.get("dedup_key"),
         requested_by=kw.get("requested_by"),
+        decided=kw.get("decided"),
     )
     person = kw.get("requested_by")
     if person:

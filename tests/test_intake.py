@@ -26,11 +26,12 @@ from warroom.intake.formats.generic import parse_generic
 from warroom.intake.formats.grafana import parse_grafana
 from warroom.intake.formats.pagerduty import parse_pagerduty
 from warroom.intake.receiver import create_app
-from warroom.intake.router import CatalogueCache, Router
+from warroom.intake.router import Router
 from warroom.ledger import Store
 from warroom.postmortem.document import draft
 from warroom.postmortem.figures import compute
 from warroom.render import timeline_markdown
+from warroom.runbook import CatalogueCache
 from warroom.settings import get_settings
 
 TOKEN = "t0ken-for-tests-only"

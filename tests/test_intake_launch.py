@@ -8,6 +8,7 @@ import threading
 import time
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -16,12 +17,13 @@ import pytest
 
 from deployments.serve import build_deployments, running_receiver
 from tests import payloads
-from tests.flow_helpers import CAPACITY_RUNBOOK, write_runbook
+from tests.flow_helpers import CAPACITY_RUNBOOK, FlowThread, write_runbook
 from tests.net import free_port
+from warroom.incident import Severity
 from warroom.intake.launcher import LaunchLoop
-from warroom.intake.router import CatalogueCache, Router
+from warroom.intake.router import Router
 from warroom.ledger import Store
-from warroom.runbook import load_catalogue
+from warroom.runbook import CatalogueCache, load_catalogue
 from warroom.settings import get_settings
 
 TOKEN = "launch-test-token"
@@ -31,9 +33,14 @@ TOKEN = "launch-test-token"
 def receiver(
     prefect_api: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> Iterator[tuple[str, Store]]:
-    write_runbook(
-        tmp_path / "runbooks", CAPACITY_RUNBOOK.replace("APPROVAL_TIMEOUT", "60s").replace(" ESCALATE", "")
-    )
+    runbook = CAPACITY_RUNBOOK.replace("APPROVAL_TIMEOUT", "60s").replace(" ESCALATE", "")
+    with _receiver(tmp_path, monkeypatch, runbook) as served:
+        yield served
+
+
+@contextmanager
+def _receiver(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, runbook: str) -> Iterator[tuple[str, Store]]:
+    write_runbook(tmp_path / "runbooks", runbook)
     monkeypatch.setenv("WARROOM_RUNBOOKS_DIR", str(tmp_path / "runbooks"))
     monkeypatch.setenv("WARROOM_STEP_MODULES", '["tests.plugin_steps"]')
     monkeypatch.setenv("WARROOM_INTAKE_TOKENS", json.dumps({"*": TOKEN}))
@@ -147,3 +154,69 @@ def test_launch_failures_are_retried_from_the_ledger_and_never_dropped(
     kinds = [e.kind for e in store.timeline(incident)]
     assert kinds.count("runbook.launch_failed") == 2 and kinds.count("runbook.launched") == 1
     store.close()
+
+
+# Its severity rule reads a param the alert gives: decided once, by the receiver, with the params resolved.
+TIERED_RUNBOOK = """\
+    name: svc-tiered
+    description: A tiered service is unhealthy; look, then hand it to the humans.
+    match: {alertname: TierTrouble}
+    params:
+      service_url: {type: string, from: alert.annotations.service_url}
+      tier: {type: string, from: alert.labels.tier, default: bronze}
+    severity:
+      - {when: "params.tier == 'gold'", level: P1}
+      - {level: P4}
+    diagnostics:
+      - id: health
+        use: http.check
+        with: {url: "{{ params.service_url }}/healthz", retries: 0}
+"""
+
+
+def test_an_alert_is_decided_once_and_its_run_attaches_by_number_with_the_receivers_level(
+    prefect_api: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with _receiver(tmp_path, monkeypatch, TIERED_RUNBOOK) as (url, store):
+        body = {
+            "title": "TierTrouble",
+            "labels": {"tier": "gold"},
+            "annotations": {"service_url": "http://127.0.0.1:9"},
+            "fingerprint": uuid.uuid4().hex[:16],
+        }
+        resp = httpx.post(f"{url}/alerts/generic", json=body, headers={"Authorization": f"Bearer {TOKEN}"})
+        assert resp.status_code == 202, resp.text
+        number = int(resp.json()["results"][0]["incident"].removeprefix("INC-"))
+        assert store.get(number).severity.value == "P1"  # the rule read params.tier at intake
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and not flow_runs_of("svc-tiered"):
+            time.sleep(0.2)
+        [run] = flow_runs_of("svc-tiered")
+        assert run.parameters["decided"] == {"incident": number, "level": "P1"}
+
+        # The run made from exactly that launch: it opens nothing, attaches nothing, decides no level.
+        made = FlowThread(proven=False, **run.parameters)
+        made.start()
+        assert made.finish().outcome == "handed_back" and made.error is None
+        timeline = store.timeline(number)
+        kinds = [e.kind for e in timeline]
+        assert kinds[0] == "alert.firing" and kinds.count("alert.firing") == 1  # what opened it
+        assert "incident.opened" not in kinds and "incident.attached" not in kinds
+        assert "severity.set" not in kinds
+        [triaged] = [e for e in timeline if e.kind == "triage"]
+        assert triaged.data == {"level": "P1", "decided": "P1", "by": "receiver"}
+        assert [e.data["meaning"] for e in timeline if e.kind == "severity.policy"] == [
+            "critical: full outage, major feature down, security breach, data loss, all customers"
+        ]
+        assert store.count_incidents() == 1
+
+        # A launch naming another alert's incident is refused, and that incident hears nothing of it.
+        other = store.open_or_attach("svc-tiered:someone-else", title="other", severity=Severity.P3).incident
+        before = store.timeline(other.number)
+        forged = FlowThread(
+            proven=False, **{**run.parameters, "decided": {"incident": other.number, "level": "P4"}}
+        )
+        forged.start()
+        forged.finish()
+        assert isinstance(forged.error, ValueError) and "not this alert's incident" in str(forged.error)
+        assert store.timeline(other.number) == before

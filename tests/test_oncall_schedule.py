@@ -215,3 +215,25 @@ def test_bad_schedules_are_refused_with_file_line_and_field(tmp_path: Path) -> N
 def test_the_shipped_schedules_are_valid() -> None:
     roster = load_roster([REPO / "oncall"])
     assert not roster.problems and "sre" in roster.schedules
+
+
+def test_the_roster_is_read_once_per_edit_of_the_schedules_and_never_served_stale(tmp_path: Path) -> None:
+    from warroom.filecache import DirectoryCache
+
+    (tmp_path / "sre.yaml").write_text((REPO / "oncall" / "sre.yaml").read_text())
+    cache = DirectoryCache(tmp_path, lambda d: load_roster([d]))
+    first = cache.get()
+    assert all(cache.get() is first for _ in range(50)) and cache.loads == 1
+
+    # An edit (a member renamed in place) is seen on the next read, and read once.
+    text = (tmp_path / "sre.yaml").read_text()
+    member = first.schedules["sre"].layers[0].members[0]
+    (tmp_path / "sre.yaml").write_text(text.replace(member, "zoe"))
+    edited = cache.get()
+    assert "zoe" in edited.schedules["sre"].layers[0].members and cache.get() is edited and cache.loads == 2
+
+    # A new team's file, then its removal.
+    (tmp_path / "payments.yaml").write_text(text.replace("team: sre", "team: payments"))
+    assert set(cache.get().schedules) == {"sre", "payments"}
+    (tmp_path / "payments.yaml").unlink()
+    assert set(cache.get().schedules) == {"sre"} and cache.loads == 4

@@ -11,7 +11,7 @@ from pydantic import AliasChoices, BaseModel, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from warroom.incident import Severity
-from warroom.severity import SeverityPolicy
+from warroom.severity import DEFAULT_POLICY, SeverityPolicy
 
 
 class GenericTracker(BaseModel):
@@ -247,6 +247,10 @@ class Settings(BaseSettings):
         default=None, validation_alias="KUBERNETES_SERVICE_HOST", description="Set by Kubernetes in a pod"
     )
     kubernetes_service_port: str | None = Field(default=None, validation_alias="KUBERNETES_SERVICE_PORT")
+
+    def policy(self, level: Severity) -> SeverityPolicy:
+        """What ``level`` obliges here: the seed table with this set-up's overrides (``WARROOM_SEVERITY``)."""
+        return self.severity.get(level) or DEFAULT_POLICY[level]
 
     def ledger_url(self) -> str:
         """The ledger's database URL, with the embedded SQLite default."""

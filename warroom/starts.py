@@ -20,7 +20,10 @@ from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any
 
+from pydantic import BaseModel, ConfigDict, Field
+
 from warroom.identity import check_signature
+from warroom.incident import Severity
 from warroom.ledger import Store
 from warroom.ledger.approvals import StartProof
 from warroom.signing import start_message
@@ -36,6 +39,16 @@ Voucher = Callable[[str], dict[str, str] | None]
 LOCAL_VOUCHER: ContextVar[Voucher | None] = ContextVar("warroom_local_voucher", default=None)
 
 
+class Decided(BaseModel):
+    """What the receiver decided for an alert, carried by the launch so that the run decides nothing again:
+    the incident it opened (or attached the alert to) and the level its severity rules gave."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    incident: int = Field(ge=1)
+    level: Severity
+
+
 def params_digest(
     *,
     runbook: str,
@@ -43,15 +56,18 @@ def params_digest(
     alert: dict[str, Any] | None,
     dedup_key: str | None,
     requested_by: str | None,
+    decided: dict[str, Any] | None = None,
 ) -> str:
     """The digest of everything in a run's parameters that decides what it does and whom it names."""
-    body = {
+    body: dict[str, Any] = {
         "runbook": runbook,
         "params": params or {},
         "alert": alert or {},
         "dedup_key": dedup_key,
         "requested_by": requested_by,
     }
+    if decided is not None:  # only alert launches carry it; a person's start digests as it always has
+        body["decided"] = decided
     text = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
     return hashlib.sha256(text.encode()).hexdigest()
 

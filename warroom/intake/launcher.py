@@ -16,12 +16,13 @@ from datetime import timedelta
 from typing import Any, Protocol
 
 from warroom.events import EventKind
+from warroom.incident import Severity
 from warroom.ledger import Store, now
 from warroom.ledger.approvals import ALERT_STARTER
 from warroom.ledger.intake import Launch
 from warroom.ledger.leases import Lease
 from warroom.redact import redact_text
-from warroom.starts import params_digest
+from warroom.starts import Decided, params_digest
 
 log = logging.getLogger("warroom.intake")
 
@@ -108,6 +109,9 @@ class LaunchLoop(threading.Thread):
             "alert": row.alert,
             "dedup_key": row.dedup_key,
             "requested_by": None,
+            "decided": Decided(incident=row.incident_number, level=Severity(f"P{row.priority}")).model_dump(
+                mode="json"
+            ),
         }
         try:
             flow_run_id = self.launcher.launch(row.runbook, parameters, row.idempotency_key)

@@ -3,18 +3,15 @@
 from __future__ import annotations
 
 import hashlib
-import os
-import threading
 from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Literal
 
 from warroom.events import EventKind
 from warroom.incident import Incident, Severity
 from warroom.intake.alert import Alert, AlertStatus
 from warroom.ledger import AttemptState, RunLedger, Store
-from warroom.runbook import Catalogue, dedup_key_for, load_catalogue
+from warroom.runbook import Catalogue, alert_params, dedup_key_for, severity_of
 from warroom.severity import classify
 
 RouteAction = Literal["opened", "attached", "relaunched", "resolved", "resolved_without_incident"]
@@ -38,35 +35,6 @@ class Routed:
             "runbook": self.runbook,
             "launch_queued": self.launch_queued,
         }
-
-
-class CatalogueCache:
-    """The runbooks directory, reloaded when a file in it changes."""
-
-    def __init__(self, directory: Path) -> None:
-        self.directory = directory
-        self._stamp: tuple[tuple[str, int], ...] | None = None
-        self._catalogue = Catalogue({}, [])
-        self._lock = threading.Lock()
-
-    def _current_stamp(self) -> tuple[tuple[str, int], ...]:
-        if not self.directory.is_dir():
-            return ()
-        return tuple(
-            sorted(
-                (e.name, e.stat().st_mtime_ns)
-                for e in os.scandir(self.directory)
-                if e.name.endswith((".yaml", ".yml"))
-            )
-        )
-
-    def get(self) -> Catalogue:
-        stamp = self._current_stamp()
-        with self._lock:
-            if stamp != self._stamp:
-                self._catalogue = load_catalogue([self.directory])
-                self._stamp = stamp
-            return self._catalogue
 
 
 def launch_key(runbook: str, dedup_key: str, alert: Alert) -> str:
@@ -117,7 +85,11 @@ class Router:
             )
             return Routed(alert.fingerprint, alert.status.value, "resolved", incident.id, name)
 
-        triage = classify(rb.severity if rb else [], {"alert": ctx, "params": {}}, self.default_severity)
+        triage = (
+            severity_of(rb, ctx, alert_params(rb, ctx), self.default_severity)
+            if rb
+            else classify([], {"alert": ctx}, self.default_severity)
+        )
         summary = alert.annotations.get("summary")
         opened = self.store.open_or_attach(
             key,

@@ -131,7 +131,7 @@ class Intake(Database):
         runbook: str,
         dedup_key: str,
         alert: dict[str, Any],
-        priority: int = 4,
+        priority: int,
     ) -> bool:
         """Queue a runbook launch once per key; False when it was queued before (a retry or a storm)."""
         try:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+from warroom.filecache import shared
 from warroom.ledger import Store
 from warroom.oncall.loading import Roster, load_roster
 from warroom.oncall.model import Override, Schedule
@@ -13,7 +14,8 @@ from warroom.settings import Settings
 
 
 def roster(settings: Settings) -> Roster:
-    return load_roster([settings.oncall_dir])
+    """The team schedules as this process last read them, read again after any edit of the directory."""
+    return shared("oncall", settings.oncall_dir, lambda d: load_roster([d])).get()
 
 
 def cli_overrides(store: Store, team: str, ending_after: datetime | None = None) -> list[Override]:

@@ -15,7 +15,6 @@ from warroom.ledger import Store
 from warroom.postmortem.document import draft, edited_sections, render
 from warroom.postmortem.figures import Figures, compute
 from warroom.settings import Settings
-from warroom.severity import policy_for
 
 PLACEHOLDER = "_…_"
 
@@ -67,7 +66,7 @@ def review_invite(
     settings: Settings, incident: Incident, attendees: dict[str, str | None], at: time = time(14, 0)
 ) -> tuple[Path, datetime]:
     """An iCalendar invite for the review meeting (one hour, UTC) with the responders as attendees."""
-    policy = policy_for(incident.severity, settings.severity)
+    policy = settings.policy(incident.severity)
     resolved = (incident.resolved_at or datetime.now(UTC)).date()
     start = datetime.combine(working_days_after(resolved, policy.review_within_days), at, tzinfo=UTC)
     uid = hashlib.sha256(f"review|{incident.id}|{incident.detected_at.isoformat()}".encode()).hexdigest()[:24]

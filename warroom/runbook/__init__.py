@@ -3,9 +3,11 @@ what a runbook resolves to for an alert (``resolve``)."""
 
 from warroom.runbook.loading import (
     Catalogue,
+    CatalogueCache,
     LoadedRunbook,
     Problem,
     RunbookInvalid,
+    catalogue_of,
     load_catalogue,
     load_runbook,
     parse_runbook,
@@ -22,12 +24,19 @@ from warroom.runbook.model import (
     Runbook,
     StepCall,
 )
-from warroom.runbook.resolve import dedup_key_for, lookup_alert_path, resolve_params
+from warroom.runbook.resolve import (
+    alert_params,
+    dedup_key_for,
+    lookup_alert_path,
+    resolve_params,
+    severity_of,
+)
 
 __all__ = [
     "ApprovalPolicy",
     "Approver",
     "Catalogue",
+    "CatalogueCache",
     "Diagnostic",
     "LoadedRunbook",
     "Matcher",
@@ -38,6 +47,8 @@ __all__ = [
     "Runbook",
     "RunbookInvalid",
     "StepCall",
+    "alert_params",
+    "catalogue_of",
     "dedup_key_for",
     "load_catalogue",
     "load_runbook",
@@ -45,4 +56,5 @@ __all__ = [
     "parse_runbook",
     "resolve_params",
     "runbook_files",
+    "severity_of",
 ]

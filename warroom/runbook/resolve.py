@@ -5,7 +5,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from warroom.incident import Severity
 from warroom.runbook.model import Runbook
+from warroom.severity import Triage, classify
 
 
 def dedup_key_for(runbook: Runbook, alert: Mapping[str, Any] | None, fallback: str) -> str:
@@ -61,3 +63,21 @@ def resolve_params(
     if errors:
         raise ValueError("; ".join(errors))
     return out
+
+
+def severity_of(
+    runbook: Runbook, alert: Mapping[str, Any] | None, params: Mapping[str, Any], default: Severity
+) -> Triage:
+    """The level the runbook's severity rules give one run, decided once: by the receiver for an alert's
+    run, by the run itself for a person's start. A rule reads ``alert.*`` and ``params.*``: the params as the
+    run resolves them (given, then the alert's ``from:``, then defaults; see ``alert_params``)."""
+    return classify(runbook.severity, {"alert": dict(alert or {}), "params": dict(params)}, default)
+
+
+def alert_params(runbook: Runbook, alert: Mapping[str, Any]) -> dict[str, Any]:
+    """The params an alert's run resolves to, as its severity rules read them; empty when they do not
+    resolve (the run then fails on them, and a rule reading them does not match)."""
+    try:
+        return resolve_params(runbook, None, alert)
+    except ValueError:
+        return {}
