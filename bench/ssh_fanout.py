@@ -79,6 +79,7 @@ def run(args: argparse.Namespace, login: str) -> None:
             WARROOM_SSH_CONFIG=str(Path(tmp) / "none"),
         )
         from tasks.ssh import POOL, run_on_hosts
+        from tasks.ssh.settings import SshSettings
         from warroom.settings import get_settings
 
         selections = {1: "node01", 10: "node0*,node10", 50: "all"}
@@ -93,7 +94,7 @@ def run(args: argparse.Namespace, login: str) -> None:
                 cpu.setdefault(n, []).append(_cpu_seconds() - before)
                 assert result.ok == n, result.summary
         POOL.close()
-        concurrency = get_settings().ssh_concurrency
+        concurrency = get_settings().of(SshSettings).concurrency
     print(
         f"`{args.command}` over SSH as {login}, cold connections, concurrency {concurrency}, "
         f"median of {args.repeat} (machine CPU busy in brackets: client + sshd + commands, 2 cores):"

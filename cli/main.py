@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sys
 
 import typer
 
@@ -18,10 +19,11 @@ from cli import (
     runbooks,
     running,
     scaling,
+    settings,
     steps,
 )
 from warroom.home import use_local_prefect_auth
-from warroom.settings import get_settings
+from warroom.settings import SettingsError, get_settings
 
 app = typer.Typer(help="Incident-response runbooks on Prefect.", no_args_is_help=True, add_completion=False)
 app.add_typer(runbooks.app, name="runbooks")
@@ -41,6 +43,7 @@ app.command("gameday")(gameday.gameday)
 app.add_typer(alerts.app, name="alerts")
 app.add_typer(oncall.app, name="oncall")
 app.add_typer(postmortem.app, name="postmortem")
+app.command("settings")(settings.settings)
 incidents.app.command("resolve")(postmortem.resolve)
 
 
@@ -49,9 +52,17 @@ def main() -> None:
     os.umask(0o077)
     try:
         use_local_prefect_auth(get_settings())
+    except SettingsError as exc:
+        # A bad setting is one line per variable, never a traceback, whatever the command.
+        sys.stderr.write("".join(f"error: {line}\n" for line in str(exc).splitlines()))
+        raise SystemExit(2) from None
     except ValueError:
-        pass  # bad settings: the command that needs them says so
-    app()
+        pass  # the command that needs them says so
+    try:
+        app()
+    except SettingsError as exc:
+        sys.stderr.write("".join(f"error: {line}\n" for line in str(exc).splitlines()))
+        raise SystemExit(2) from None
 
 
 if __name__ == "__main__":

@@ -12,6 +12,7 @@ from pydantic import SecretStr
 from warroom.intake import formats
 from warroom.intake.auth import Unauthorized
 from warroom.intake.formats import FORMAT_NAMES, FORMATS
+from warroom.intake.formats.pagerduty import PagerDutyWebhookSettings
 from warroom.settings import Settings
 
 BODY = json.dumps({"title": "disk full"}).encode()
@@ -30,7 +31,9 @@ def test_every_format_module_is_registered_under_its_own_name() -> None:
     [
         Settings(intake_tokens={"*": SecretStr("tok")}),
         Settings(intake_hmac_secrets={"*": SecretStr("hm")}),
-        Settings(intake_tokens={"*": SecretStr("tok")}, pagerduty_webhook_secrets=[SecretStr("pd")]),
+        Settings(intake_tokens={"*": SecretStr("tok")}).given(
+            PagerDutyWebhookSettings(secrets=[SecretStr("pd")])
+        ),
     ],
     ids=["token", "hmac", "pagerduty-signature"],
 )
@@ -50,6 +53,8 @@ def test_a_format_accepts_its_own_credentials_and_refuses_none(name: str, settin
 
 
 def test_pagerduty_with_a_secret_takes_only_pagerdutys_signature() -> None:
-    settings = Settings(intake_tokens={"*": SecretStr("tok")}, pagerduty_webhook_secrets=[SecretStr("pd")])
+    settings = Settings(intake_tokens={"*": SecretStr("tok")}).given(
+        PagerDutyWebhookSettings(secrets=[SecretStr("pd")])
+    )
     with pytest.raises(Unauthorized, match="X-PagerDuty-Signature"):
         FORMATS["pagerduty"].authenticate({"authorization": "Bearer tok"}, BODY, settings)

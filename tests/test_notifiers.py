@@ -16,6 +16,8 @@ import pytest
 
 from flows.paging import start_paging
 from tasks.notifiers import NOTIFIERS, Notice, NotifyError, notifier
+from tasks.notifiers.opsgenie import OpsgenieSettings
+from tasks.notifiers.pagerduty import PagerDutySettings
 from tests.conftest import REPO
 from tests.net import free_port
 from warroom.incident import Severity
@@ -73,7 +75,7 @@ def test_every_notifier_module_is_registered() -> None:
 def test_pagerduty_gets_one_trigger_per_incident_and_its_refusal_never_shows_the_key() -> None:
     ok = {"status": "success", "message": "Event processed", "dedup_key": "warroom-INC-7"}
     with vendor(202, ok) as (url, got):
-        settings = Settings(pagerduty_events_url=url, pagerduty_routing_key="R0UTINGKEY0123456789")  # type: ignore[arg-type]
+        settings = Settings().given(PagerDutySettings(events_url=url, routing_key="R0UTINGKEY0123456789"))
         assert notifier("pagerduty").send(NOTICE, settings) == "dedup key warroom-INC-7"
     [(path, _, event)] = got
     assert path == "/v2/enqueue"
@@ -90,7 +92,8 @@ def test_pagerduty_gets_one_trigger_per_incident_and_its_refusal_never_shows_the
     }
     with vendor(400, bad) as (url, _), pytest.raises(NotifyError) as refused:
         notifier("pagerduty").send(
-            NOTICE, Settings(pagerduty_events_url=url, pagerduty_routing_key="R0UTINGKEY0123456789")
+            NOTICE,
+            Settings().given(PagerDutySettings(events_url=url, routing_key="R0UTINGKEY0123456789")),
         )  # type: ignore[arg-type]
     assert "400" in str(refused.value) and "routing_key" in str(refused.value)
     assert "R0UTINGKEY0123456789" not in str(refused.value)
@@ -99,7 +102,7 @@ def test_pagerduty_gets_one_trigger_per_incident_and_its_refusal_never_shows_the
 def test_opsgenie_gets_an_alert_aliased_to_the_incident_for_the_paged_person() -> None:
     accepted = {"result": "Request will be processed", "took": 0.302, "requestId": "43a29c5c-3dbf"}
     with vendor(202, accepted) as (url, got):
-        settings = Settings(opsgenie_url=url, opsgenie_api_key="genie-key-0123")  # type: ignore[arg-type]
+        settings = Settings().given(OpsgenieSettings(url=url, api_key="genie-key-0123"))
         assert notifier("opsgenie").send(NOTICE, settings) == "request 43a29c5c-3dbf"
     [(path, headers, alert)] = got
     assert path == "/v2/alerts" and headers["Authorization"] == "GenieKey genie-key-0123"
@@ -107,7 +110,9 @@ def test_opsgenie_gets_an_alert_aliased_to_the_incident_for_the_paged_person() -
     assert alert["responders"] == [{"type": "user", "username": "alice@example.com"}]
     with vendor(422, {"message": "Request body is not processable", "took": 0.0}) as (url, _):
         with pytest.raises(NotifyError, match=r"opsgenie: 422 .*not processable"):
-            notifier("opsgenie").send(NOTICE, Settings(opsgenie_url=url, opsgenie_api_key="genie-key-0123"))  # type: ignore[arg-type]
+            notifier("opsgenie").send(
+                NOTICE, Settings().given(OpsgenieSettings(url=url, api_key="genie-key-0123"))
+            )
 
 
 def test_a_channel_that_is_down_is_on_the_timeline_and_the_page_still_stands(

@@ -14,6 +14,7 @@ import yaml
 
 from tasks import ssh
 from tasks.ssh import POOL, HostStatus, run_on_hosts
+from tasks.ssh.settings import SshSettings
 from tests.conftest import PASSPHRASE
 from tests.net import free_port
 from tests.sshd import Sshd, keygen
@@ -172,12 +173,12 @@ def test_auth_failure_dns_failure_refused_and_timeout_are_distinct(
     silent = socket.socket()
     silent.bind(("127.0.0.1", 0))
     silent.listen(8)
-    inventory = yaml.safe_load(Path(get_settings().ssh_inventory).read_text())  # type: ignore[arg-type]
+    inventory = yaml.safe_load(Path(get_settings().of(SshSettings).inventory).read_text())  # type: ignore[arg-type]
     inventory["all"]["children"]["broken"]["hosts"]["mute"] = {
         "ansible_host": "127.0.0.1",
         "ansible_port": silent.getsockname()[1],
     }
-    Path(get_settings().ssh_inventory).write_text(yaml.safe_dump(inventory))  # type: ignore[arg-type]
+    Path(get_settings().of(SshSettings).inventory).write_text(yaml.safe_dump(inventory))  # type: ignore[arg-type]
     try:
         broken = {h.host: h for h in run_on_hosts("broken", "uptime", {}, allow_changes=False).hosts}
     finally:

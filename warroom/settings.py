@@ -1,52 +1,113 @@
-"""Warroom's settings: the one place that reads the environment (prefix ``WARROOM_``)."""
+"""Warroom's settings, read from the environment (prefix ``WARROOM_``).
+
+``Settings`` holds what the core needs. Each integration (a notifier, tracker, flag provider, alert format,
+step family) declares its own ``IntegrationSettings`` beside its code under its own prefix
+(``WARROOM_SLACK_...``) and reads them with ``settings.of(SlackSettings)``; `warroom settings` lists every
+one, and the README's table is that list. A bad value is a ``SettingsError``: one line per variable, naming
+it and what it expects.
+"""
 
 from __future__ import annotations
 
 import getpass
+import re
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Literal
+from typing import Literal, TypeVar
 
-from pydantic import AliasChoices, BaseModel, Field, SecretStr
+from pydantic import AliasChoices, Field, PrivateAttr, SecretStr, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import SettingsError as PydanticSettingsError
 
 from warroom.incident import Severity
 from warroom.severity import DEFAULT_POLICY, SeverityPolicy
 
 
-class GenericTracker(BaseModel):
-    """A tracker with a JSON REST API (GitScrum, an in-house one) described instead of coded: where to POST
-    a task (``{parent}`` for a subtask), where to read one (``{key}``), and which fields of the answer are the
-    key, the URL and the status (dotted paths)."""
+class SettingsError(ValueError):
+    """A setting that cannot be used: one line per variable, naming it and what it expects."""
 
-    url: str
-    create: str = "/tasks"
-    subtask: str | None = Field(default=None, description="Default: create, with parent in the body")
-    status: str = "/tasks/{key}"
-    token: SecretStr | None = None
-    key_field: str = "id"
-    url_field: str | None = "url"
-    done_field: str = "status"
-    done_values: list[str] = Field(default_factory=lambda: ["done", "closed"])
+    @classmethod
+    def of(cls, exc: ValidationError, model: type[BaseSettings]) -> SettingsError:
+        lines = []
+        for error in exc.errors():
+            field = str(error["loc"][0]) if error["loc"] else ""
+            rest = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in error["loc"][1:])
+            given = error.get("input")
+            shown = (
+                "" if isinstance(given, dict) or field in _secret_fields(model) else f" (got {given!r:.60})"
+            )
+            lines.append(f"{env_name(model, field)}{rest}: {error['msg']}{shown}")
+        return cls("\n".join(lines))
+
+    @classmethod
+    def unparsable(cls, exc: Exception, model: type[BaseSettings]) -> SettingsError:
+        """pydantic-settings' own refusal of a value that is not JSON where JSON is expected."""
+        named = re.search(r'field "(\w+)"', str(exc))
+        field = named.group(1) if named else ""
+        info = model.model_fields.get(field)
+        kind = str(info.annotation).replace("pydantic.types.", "") if info else "a value"
+        return cls(f"{env_name(model, field)}: expects JSON ({kind}); the value given does not parse")
+
+
+def _secret_fields(model: type[BaseSettings]) -> set[str]:
+    return {n for n, f in model.model_fields.items() if "Secret" in str(f.annotation)}
+
+
+def env_name(model: type[BaseSettings], field: str) -> str:
+    """The environment variable a field is read from (its first alias, else prefix + name)."""
+    info = model.model_fields.get(field)
+    alias = info.validation_alias if info is not None else None
+    if isinstance(alias, AliasChoices):
+        return str(alias.choices[0])
+    if isinstance(alias, str):
+        return alias
+    return f"{model.model_config.get('env_prefix', '')}{field}".upper()
+
+
+def integration_config(prefix: str) -> SettingsConfigDict:
+    """An integration's ``model_config``: its fields read from ``WARROOM_<PREFIX>_<FIELD>``."""
+    return SettingsConfigDict(
+        env_prefix=f"WARROOM_{prefix.upper()}_",
+        env_nested_delimiter="__",
+        extra="ignore",
+        validate_default=True,
+    )
+
+
+class IntegrationSettings(BaseSettings):
+    """One integration's settings, beside its code (``model_config = integration_config("slack")``); the
+    docstring's first line heads its part of the settings table."""
+
+    model_config = integration_config("unnamed")
+
+
+Integration = TypeVar("Integration", bound=IntegrationSettings)
 
 
 class Settings(BaseSettings):
-    """Everything Warroom can be told from outside; nested values use ``__`` or JSON."""
+    """The core: state, ledger, runbooks, approvals, on call, `warroom up`, the receiver"""
 
     model_config = SettingsConfigDict(
-        env_prefix="WARROOM_", env_nested_delimiter="__", extra="ignore", validate_default=True
+        env_prefix="WARROOM_", env_nested_delimiter="__", extra="forbid", validate_default=True
     )
 
-    home: Path = Field(default=Path.home() / ".warroom", description="State directory (SQLite ledger, keys)")
+    home: Path = Field(
+        default=Path.home() / ".warroom",
+        description="State directory: the SQLite ledger, keys, tokens (0700)",
+    )
     database_url: SecretStr | None = Field(
-        default=None, description="SQLAlchemy URL of the ledger; default sqlite:///$WARROOM_HOME/warroom.db"
+        default=None,
+        description="SQLAlchemy URL of the ledger; PostgreSQL: `postgresql+psycopg://user:pw@host/db`",
+        json_schema_extra={"shown": "`sqlite:///$WARROOM_HOME/warroom.db`"},
     )
     runbooks_dir: Path = Field(default=Path("runbooks"), description="Where the team's runbooks live")
     step_modules: list[str] = Field(
-        default_factory=list, description="Extra Python modules that register the team's own steps"
+        default_factory=list, description="The team's own Python modules that register extra steps"
     )
     severity: dict[Severity, SeverityPolicy] = Field(
-        default_factory=dict, description="Per-level overrides of the severity policy table"
+        default_factory=dict,
+        description='Per-level overrides of the severity policy, e.g. `{"P3": {...}}`',
+        json_schema_extra={"shown": "the seed table"},
     )
     default_severity: Severity = Field(
         default=Severity.P3, description="Level used when no triage rule or alert label decides"
@@ -54,11 +115,12 @@ class Settings(BaseSettings):
     user: str = Field(
         default_factory=getpass.getuser,
         description="The name a run started without a signing key claims (shown as not proven)",
+        json_schema_extra={"shown": "your login name"},
     )
     key_file: Path = Field(
         default=Path.home() / ".config" / "warroom" / "key.pem",
-        description="Your own signing key, made on this machine by `warroom approvers enroll`; "
-        "`warroom approve`, `run` and `ack` sign as the person it names",
+        description="Your own signing key, made on your machine by `warroom approvers enroll`; "
+        "`approve`, `run` and `ack` sign as the person it names",
     )
     start_proof_wait_seconds: float = Field(
         default=10.0,
@@ -67,186 +129,119 @@ class Settings(BaseSettings):
         "counts as unknown",
     )
     ack_form_seconds: float = Field(
-        default=600.0, gt=0, description="How long the acknowledge form in the Prefect UI waits for a code"
+        default=600.0, gt=0, description="How long the Prefect UI's acknowledge form waits for a code"
     )
     approver_key: SecretStr | None = Field(
         default=None,
-        description="Key that seals approvers' one-time-code secrets in the ledger (Fernet, urlsafe "
-        "base64); default: $WARROOM_HOME/approvers.key, made once, mode 0600. Set it when processes on "
-        "several machines share one PostgreSQL ledger.",
+        description="Fernet key sealing approvers' one-time-code secrets in the ledger; set it when several "
+        "machines share one PostgreSQL ledger",
+        json_schema_extra={"shown": "made in `$WARROOM_HOME/approvers.key`"},
     )
     approver_groups: dict[str, list[str]] = Field(
-        default_factory=dict, description="Approval groups: name -> people (runbooks say `group: sre`)"
+        default_factory=dict, description='Groups runbooks name as approvers: `{"sre": ["alice", "bob"]}`'
     )
     oncall: dict[str, list[str]] = Field(
         default_factory=dict,
-        description="Static on-call for a set-up without schedules: name -> people, current first "
-        "(`primary`, `secondary`, `comms`); a schedule in oncall_dir answers for the names it has",
+        description='Static on-call for a set-up without schedules: `{"primary": ["alice"], "comms": '
+        '["carol"]}`; a schedule answers for the names it has',
     )
-    oncall_dir: Path = Field(default=Path("oncall"), description="Where the teams' on-call schedules live")
+    oncall_dir: Path = Field(default=Path("oncall"), description="The teams' on-call schedules (YAML)")
     default_team: str | None = Field(
         default=None,
-        description="Whose schedule answers for a runbook that names no team (default: the only one)",
+        description="Whose schedule answers for a runbook without `team:`",
+        json_schema_extra={"shown": "the only schedule"},
     )
     approval_poll_seconds: float = Field(
-        default=0.5, ge=0.1, le=10, description="How often a paused gate looks for an answer"
+        default=0.5, ge=0.1, le=10, description="How often a paused gate looks for its answer"
     )
     run_heartbeat_seconds: float = Field(
         default=5.0, gt=0, description="How often a running respond flow tells the ledger it is alive"
     )
     run_stale_seconds: float = Field(
-        default=30.0, gt=0, description="Silence after which the keeper takes a run's process for gone"
+        default=30.0, gt=0, description="Silence after which `warroom up` takes a run's process for gone"
     )
     keeper_poll_seconds: float = Field(
-        default=5.0, gt=0, description="How often `warroom up` checks the live runs and their gates"
+        default=5.0,
+        gt=0,
+        description="How often `warroom up` checks live runs and their gates against Prefect",
     )
     prefect_host: str = Field(default="127.0.0.1", description="Where `warroom up` starts its Prefect server")
     prefect_port: int = Field(default=4200, description="Port of the Prefect server `warroom up` starts")
     prefect_auth: SecretStr | None = Field(
-        default=None, description="user:password basic auth for the Prefect API/UI that `warroom up` starts"
+        default=None,
+        description="`user:password` basic auth for that Prefect server",
+        json_schema_extra={"shown": "made in `$WARROOM_HOME/prefect-auth`"},
     )
     prefect_database: Literal["auto", "postgres", "sqlite"] = Field(
         default="auto",
-        description="The database of the Prefect server `warroom up` starts: auto is an embedded PostgreSQL "
-        "when PostgreSQL is installed (SQLite refuses UI answers under load), else SQLite",
+        description="The database of that Prefect server: `auto` is an embedded PostgreSQL (Unix socket "
+        "only) when PostgreSQL is installed, else SQLite, which refuses some UI answers on a loaded machine "
+        "(`bench/ui_resumes.py --load`)",
     )
     runner_poll_seconds: int = Field(
-        default=1, ge=1, description="How often served deployments look for runs"
+        default=1, ge=1, description="How often served deployments (and `warroom worker`) look for new runs"
     )
-
     receiver_host: str = Field(
         default="127.0.0.1", description="Where `warroom up` serves the alert receiver"
     )
-    receiver_port: int = Field(default=9095)
+    receiver_port: int = Field(default=9095, description="Port of the alert receiver")
     intake_tokens: dict[str, SecretStr] = Field(
         default_factory=dict,
-        description="Bearer token per format (or '*'); default: $WARROOM_HOME/intake-token",
+        description='Bearer token per alert format (or `*`): `{"alertmanager": "...", "*": "..."}`',
+        json_schema_extra={"shown": "`$WARROOM_HOME/intake-token`"},
     )
     intake_hmac_secrets: dict[str, SecretStr] = Field(
-        default_factory=dict, description="HMAC-SHA256 secret per format: X-Warroom-Signature: sha256=<hex>"
+        default_factory=dict,
+        description="HMAC-SHA256 secret per format, checked against `X-Warroom-Signature: sha256=<hex>`",
     )
-    pagerduty_webhook_secrets: list[SecretStr] = Field(
-        default_factory=list, description="PagerDuty v3 webhook secrets (X-PagerDuty-Signature)"
-    )
-    intake_max_body_bytes: int = Field(default=1_048_576, ge=1024)
-    sns_trusted_url_pattern: str = Field(
-        default=r"^https://sns\.[a-z0-9-]+\.amazonaws\.com(\.cn)?/",
-        description="Only URLs matching this are fetched (signing certificates, SubscribeURL)",
-    )
-    sns_regions: list[str] = Field(default_factory=list, description="SNS regions accepted; empty: any")
+    intake_max_body_bytes: int = Field(default=1_048_576, ge=1024, description="Larger bodies get 413")
     intake_launch_poll_seconds: float = Field(
-        default=1.0, gt=0, description="How often the launch loop looks for launches another receiver queued"
+        default=1.0, gt=0, description="How often a receiver's launch loop looks for launches another queued"
     )
     launch_parallel: int = Field(
         default=1,
         ge=1,
-        description="Launches in flight at once. One at a time is fastest against a Prefect server on SQLite "
-        "(concurrent writes there wait out 'database is locked' retries of 2 s and more) and as fast on "
-        "PostgreSQL over loopback; raise it only for a PostgreSQL server far away",
+        description="Launches in flight at once: one at a time is fastest on a SQLite Prefect server and as "
+        "fast on PostgreSQL over loopback; raise it only for a PostgreSQL server far away",
     )
     lease_seconds: float = Field(
         default=15.0,
         ge=1,
-        description="How long the launch loop's and the keeper's lease outlives its holder: one receiver of "
-        "a cluster does each job, and another takes over this long after it dies",
-    )
-
-    ssh_inventory: Path | None = Field(default=None, description="Ansible YAML inventory of SSH hosts")
-    ssh_config: Path | None = Field(
-        default=Path.home() / ".ssh" / "config", description="ssh_config to honour"
-    )
-    ssh_known_hosts: Path = Field(
-        default=Path.home() / ".ssh" / "known_hosts", description="Strict host keys"
-    )
-    ssh_user: str | None = Field(default=None, description="Default login when the inventory names none")
-    ssh_key_file: Path | None = Field(default=None, description="Private key file")
-    ssh_key_block: str | None = Field(
-        default=None, description="Prefect Secret block holding the private key"
-    )
-    ssh_key_passphrase: SecretStr | None = None
-    ssh_password: SecretStr | None = None
-    ssh_concurrency: int = Field(default=32, ge=1, le=512, description="Hosts worked on at once")
-    ssh_connect_timeout: float = Field(default=10.0, gt=0)
-    ssh_command_timeout: float = Field(default=60.0, gt=0)
-    ssh_output_limit: int = Field(
-        default=64_000, ge=1_000, description="Bytes of stdout/stderr kept per host"
-    )
-    ssh_commands_file: Path | None = Field(
-        default=None, description="YAML command catalogue over the built-in"
-    )
-    ssh_commands: dict[str, Any] = Field(default_factory=dict, description="Catalogue entries over the file")
-
-    kubeconfig: str | None = Field(
-        default=None,
-        validation_alias=AliasChoices("WARROOM_KUBECONFIG", "KUBECONFIG"),
-        description="Kubeconfig file(s), ':'-separated; default ~/.kube/config, then in-cluster",
-    )
-    kube_context: str | None = Field(default=None, description="Kubeconfig context; default: current")
-    kube_timeout: float = Field(default=15.0, gt=0, description="Seconds for any one Kubernetes API call")
-    kube_serviceaccount_dir: Path = Field(
-        default=Path("/var/run/secrets/kubernetes.io/serviceaccount"),
-        description="In-cluster token and CA (used when no kubeconfig exists)",
-    )
-    unleash_url: str | None = Field(default=None, description="Unleash server base URL (admin API)")
-    unleash_token: SecretStr | None = Field(default=None, description="Unleash admin API token")
-    launchdarkly_url: str = Field(
-        default="https://app.launchdarkly.com", description="LaunchDarkly API base URL"
-    )
-    launchdarkly_token: SecretStr | None = Field(
-        default=None, description="LaunchDarkly API access token (writer role to turn flags off)"
-    )
-    aws_region: str | None = Field(
-        default=None, description="AWS region for AWS steps; default: the AWS SDK's own (AWS_REGION, profile)"
+        description="How long after a receiver dies another takes over its launch loop and keeper",
     )
     page_channels: list[str] = Field(
         default_factory=list,
-        description="How a page reaches people: notifier names (webhook, slack, pagerduty); none: the "
-        "timeline and `warroom oncall pages` only",
+        description='How pages reach people: notifier names, `["slack", "webhook", "pagerduty", '
+        '"opsgenie"]`; none: the timeline and `warroom oncall pages` only',
     )
-    page_webhook_url: str | None = Field(default=None, description="Where the webhook notifier POSTs pages")
-    page_webhook_secret: SecretStr | None = Field(
-        default=None, description="HMAC-SHA256 key of the webhook notifier's X-Warroom-Signature"
+    tracker: str = Field(
+        default="local",
+        description="Where incidents and action items are tracked: local, github, jira, generic",
     )
-    slack_url: str = Field(default="https://slack.com/api", description="Slack Web API base URL")
-    slack_token: SecretStr | None = Field(default=None, description="Slack bot token (chat:write)")
-    slack_signing_secret: SecretStr | None = Field(
-        default=None,
-        description="Slack app signing secret: the receiver checks the acknowledge button's posts",
-    )
-    pagerduty_events_url: str = Field(
-        default="https://events.pagerduty.com", description="PagerDuty Events API v2 base URL"
-    )
-    pagerduty_routing_key: SecretStr | None = Field(
-        default=None, description="Integration key of the PagerDuty service that pages for Warroom"
-    )
-    opsgenie_url: str = Field(
-        default="https://api.opsgenie.com", description="Opsgenie API base URL (EU: api.eu)"
-    )
-    opsgenie_api_key: SecretStr | None = Field(default=None, description="Opsgenie API integration key")
-    tracker: str = Field(default="local", description="Where incidents and action items are tracked")
     tracker_users: dict[str, str] = Field(
         default_factory=dict, description="Warroom name -> tracker account (GitHub login, Jira account id)"
     )
-    github_url: str = Field(default="https://api.github.com", description="GitHub REST API base URL")
-    github_repo: str | None = Field(
-        default=None, description="owner/name of the repository for incident issues"
-    )
-    github_token: SecretStr | None = Field(default=None, description="GitHub token (issues: write)")
-    jira_url: str | None = Field(default=None, description="Jira Cloud site, https://your-site.atlassian.net")
-    jira_user: str | None = Field(default=None, description="Jira account email for the API token")
-    jira_token: SecretStr | None = Field(default=None, description="Jira API token")
-    jira_project: str = Field(default="INC", description="Jira project key incidents are filed in")
-    generic_tracker: GenericTracker | None = Field(
-        default=None, description="A JSON REST tracker described by URL templates and response fields"
-    )
-    appconfig_strategy: str = Field(
-        default="AppConfig.AllAtOnce",
-        description="AppConfig deployment strategy of a flag change (all at once: a kill switch)",
-    )
-    kubernetes_service_host: str | None = Field(
-        default=None, validation_alias="KUBERNETES_SERVICE_HOST", description="Set by Kubernetes in a pod"
-    )
-    kubernetes_service_port: str | None = Field(default=None, validation_alias="KUBERNETES_SERVICE_PORT")
+
+    _integrations: dict[type[IntegrationSettings], IntegrationSettings] = PrivateAttr(default_factory=dict)
+
+    def of(self, model: type[Integration]) -> Integration:
+        """``model``'s settings: as given to this Settings (``given``), else read from the environment."""
+        found = self._integrations.get(model)
+        if found is None:
+            try:
+                found = model()
+            except ValidationError as exc:
+                raise SettingsError.of(exc, model) from None
+            except PydanticSettingsError as exc:
+                raise SettingsError.unparsable(exc, model) from None
+            self._integrations[model] = found
+        return found  # type: ignore[return-value]
+
+    def given(self, *integrations: IntegrationSettings) -> Settings:
+        """These settings, with ``integrations`` given rather than read from the environment."""
+        for one in integrations:
+            self._integrations[type(one)] = one
+        return self
 
     def policy(self, level: Severity) -> SeverityPolicy:
         """What ``level`` obliges here: the seed table with this set-up's overrides (``WARROOM_SEVERITY``)."""
@@ -261,5 +256,10 @@ class Settings(BaseSettings):
 
 @lru_cache(maxsize=1)
 def get_settings() -> Settings:
-    """The process-wide settings, read once."""
-    return Settings()
+    """The process-wide settings, read once; a bad value is a ``SettingsError`` naming its variable."""
+    try:
+        return Settings()
+    except ValidationError as exc:
+        raise SettingsError.of(exc, Settings) from None
+    except PydanticSettingsError as exc:
+        raise SettingsError.unparsable(exc, Settings) from None

@@ -129,13 +129,6 @@ def step(name: str, kind: StepKind, *, dry_run: Callable[..., Any] | None = None
     return wrap
 
 
-def declare(
-    name: str, kind: StepKind, params: type[BaseModel], result: type[BaseModel], summary: str
-) -> None:
-    """Declare a step whose params are known but whose implementation is not in this build."""
-    register(StepSpec(name, StepKind(kind), params, result, summary))
-
-
 def step_modules() -> list[str]:
     """The modules that register steps: installed packages' ``warroom.steps`` entry points, then the
     team's own modules from the ``step_modules`` setting. The domain names none of them itself."""

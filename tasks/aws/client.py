@@ -7,6 +7,7 @@ from __future__ import annotations
 import threading
 from typing import Any
 
+from tasks.aws.settings import AwsSettings
 from warroom.settings import get_settings
 
 _lock = threading.Lock()
@@ -33,7 +34,7 @@ def client(service: str, region: str | None) -> Any:
     import boto3  # here: every step module is imported when the registry loads, and boto3 is slow to import
     from botocore.config import Config
 
-    chosen = region or get_settings().aws_region
+    chosen = region or get_settings().of(AwsSettings).region
     session = boto3.session.Session()
     if not (chosen or session.region_name):
         raise AwsError(

@@ -20,6 +20,7 @@ from kubernetes.client.exceptions import ApiException
 from kubernetes.config.config_exception import ConfigException
 from kubernetes.config.incluster_config import InClusterConfigLoader
 
+from tasks.kubernetes.settings import KubeSettings
 from warroom.redact import redact_text, register_secret
 from warroom.settings import Settings, get_settings
 
@@ -127,21 +128,23 @@ _lock = threading.Lock()
 
 
 def _kubeconfig_files(settings: Settings) -> list[Path]:
-    if settings.kubeconfig:
-        return [Path(p).expanduser() for p in settings.kubeconfig.split(":") if p]
+    kube_settings = settings.of(KubeSettings)
+    if kube_settings.kubeconfig:
+        return [Path(p).expanduser() for p in kube_settings.kubeconfig.split(":") if p]
     default = Path("~/.kube/config").expanduser()
     return [default] if default.exists() else []
 
 
 def _in_cluster(settings: Settings) -> k8s.Configuration:
     configuration = k8s.Configuration()
-    sa = settings.kube_serviceaccount_dir
+    kube = settings.of(KubeSettings)
+    sa = kube.serviceaccount_dir
     InClusterConfigLoader(
         token_filename=str(sa / "token"),
         cert_filename=str(sa / "ca.crt"),
         environ={
-            "KUBERNETES_SERVICE_HOST": settings.kubernetes_service_host or "",
-            "KUBERNETES_SERVICE_PORT": settings.kubernetes_service_port or "443",
+            "KUBERNETES_SERVICE_HOST": kube.service_host or "",
+            "KUBERNETES_SERVICE_PORT": kube.service_port or "443",
         },
     ).load_and_set(configuration)
     return configuration
@@ -154,15 +157,16 @@ def connect(context: str | None = None, settings: Settings | None = None) -> Kub
     the in-cluster service account. Clients are kept per configuration so a run reuses its connections.
     """
     settings = settings or get_settings()
-    context = context or settings.kube_context
+    kube_settings = settings.of(KubeSettings)
+    context = context or kube_settings.context
     files = [f for f in _kubeconfig_files(settings) if f.exists()]
     if files:
         key: tuple[Any, ...] = ("kubeconfig", context, *((str(f), f.stat().st_mtime_ns) for f in files))
-    elif settings.kubernetes_service_host:
-        token = settings.kube_serviceaccount_dir / "token"
+    elif kube_settings.service_host:
+        token = kube_settings.serviceaccount_dir / "token"
         key = (
             "in-cluster",
-            settings.kubernetes_service_host,
+            kube_settings.service_host,
             token.stat().st_mtime_ns if token.exists() else 0,
         )
     else:
@@ -192,6 +196,6 @@ def connect(context: str | None = None, settings: Settings | None = None) -> Kub
         configuration.retries = 1
         credential = str(configuration.api_key.get("authorization") or "")
         register_secret(credential[7:] if credential[:7].lower() == "bearer " else credential)
-        kube = Kube(k8s.ApiClient(configuration), settings.kube_timeout, configuration.host)
+        kube = Kube(k8s.ApiClient(configuration), kube_settings.timeout, configuration.host)
         _clients[key] = kube
         return kube

@@ -5,10 +5,21 @@ and escalation."""
 from __future__ import annotations
 
 import httpx
+from pydantic import Field, SecretStr
 
 from tasks.notifiers.base import Notice, Notifier, NotifyError
 from warroom.redact import redact_text, register_secret
-from warroom.settings import Settings
+from warroom.settings import IntegrationSettings, Settings, integration_config
+
+
+class OpsgenieSettings(IntegrationSettings):
+    """Pages handed to Opsgenie (the `opsgenie` notifier, Alert API v2)"""
+
+    model_config = integration_config("opsgenie")
+
+    url: str = Field(default="https://api.opsgenie.com", description="Opsgenie API base URL (EU: api.eu)")
+    api_key: SecretStr | None = Field(default=None, description="Opsgenie API integration key")
+
 
 PRIORITY = {"P1": "P1", "P2": "P2", "P3": "P3", "P4": "P4"}
 
@@ -17,9 +28,10 @@ class Opsgenie(Notifier):
     name = "opsgenie"
 
     def send(self, notice: Notice, settings: Settings) -> str:
-        if settings.opsgenie_api_key is None:
+        genie = settings.of(OpsgenieSettings)
+        if genie.api_key is None:
             raise NotifyError("opsgenie: set WARROOM_OPSGENIE_API_KEY (an API integration key)")
-        key = settings.opsgenie_api_key.get_secret_value()
+        key = genie.api_key.get_secret_value()
         register_secret(key)
         alert = {
             "message": f"[{notice.severity}] {notice.incident} {notice.title}"[:130],
@@ -32,7 +44,7 @@ class Opsgenie(Notifier):
         }
         try:
             response = httpx.post(
-                f"{settings.opsgenie_url.rstrip('/')}/v2/alerts",
+                f"{genie.url.rstrip('/')}/v2/alerts",
                 json=alert,
                 headers={"Authorization": f"GenieKey {key}"},
                 timeout=10,

@@ -4,10 +4,20 @@ the button's press comes back to the receiver's /slack/actions, signed with the 
 from __future__ import annotations
 
 import httpx
+from pydantic import Field, SecretStr
 
 from tasks.notifiers.base import Notice, Notifier, NotifyError
 from warroom.redact import redact_text, register_secret
-from warroom.settings import Settings
+from warroom.settings import IntegrationSettings, Settings, integration_config
+
+
+class SlackSettings(IntegrationSettings):
+    """Slack pages (the `slack` notifier)"""
+
+    model_config = integration_config("slack")
+
+    url: str = Field(default="https://slack.com/api", description="Slack Web API base URL")
+    token: SecretStr | None = Field(default=None, description="Slack bot token (chat:write)")
 
 ACK_ACTION = "warroom_ack"
 
@@ -34,17 +44,18 @@ class Slack(Notifier):
     name = "slack"
 
     def send(self, notice: Notice, settings: Settings) -> str:
-        if settings.slack_token is not None:
-            register_secret(settings.slack_token.get_secret_value())
-        if settings.slack_token is None:
+        slack = settings.of(SlackSettings)
+        if slack.token is not None:
+            register_secret(slack.token.get_secret_value())
+        if slack.token is None:
             raise NotifyError("slack: set WARROOM_SLACK_TOKEN (a bot token with chat:write)")
         if not notice.slack_user:
             raise NotifyError(f"slack: the schedule gives {notice.person or 'nobody'} no slack user id")
         try:
             response = httpx.post(
-                f"{settings.slack_url.rstrip('/')}/chat.postMessage",
+                f"{slack.url.rstrip('/')}/chat.postMessage",
                 json={"channel": notice.slack_user, "text": notice.text, "blocks": blocks(notice)},
-                headers={"Authorization": f"Bearer {settings.slack_token.get_secret_value()}"},
+                headers={"Authorization": f"Bearer {slack.token.get_secret_value()}"},
                 timeout=10,
             )
             body = response.json()

@@ -17,6 +17,7 @@ from typing import Any
 
 import paramiko
 
+from tasks.ssh.settings import SshSettings
 from warroom.inventory import Host
 from warroom.redact import register_secret
 from warroom.settings import Settings
@@ -55,16 +56,17 @@ class Credentials:
 
 def _credentials(settings: Settings) -> Credentials:
     key_text = None
-    if settings.ssh_key_block:
+    ssh = settings.of(SshSettings)
+    if ssh.key_block:
         from prefect.blocks.system import Secret
 
-        block: Any = Secret.load(settings.ssh_key_block)
+        block: Any = Secret.load(ssh.key_block)
         key_text = str(block.get())
-    passphrase = settings.ssh_key_passphrase.get_secret_value() if settings.ssh_key_passphrase else None
-    password = settings.ssh_password.get_secret_value() if settings.ssh_password else None
+    passphrase = ssh.key_passphrase.get_secret_value() if ssh.key_passphrase else None
+    password = ssh.password.get_secret_value() if ssh.password else None
     for secret in (key_text, passphrase, password):
         register_secret(secret)
-    return Credentials(settings.ssh_user, settings.ssh_key_file, key_text, passphrase, password)
+    return Credentials(ssh.user, ssh.key_file, key_text, passphrase, password)
 
 
 def _load_key(text: str, passphrase: str | None) -> paramiko.PKey:
@@ -104,11 +106,12 @@ class ConnectionPool:
     @staticmethod
     def _key(host: Host, settings: Settings, creds: Credentials) -> tuple[str, ...]:
         # Who, where, and what we trust: a connection is only reused under the same host keys and identity.
+        ssh = settings.of(SshSettings)
         return (
             host.user or creds.user or "",
             host.address,
             str(host.port),
-            str(settings.ssh_known_hosts),
+            str(ssh.known_hosts),
             host.key_file or str(creds.key_file or ""),
         )
 
@@ -160,7 +163,8 @@ POOL = ConnectionPool()
 
 def _connect(host: Host, user: str | None, settings: Settings, creds: Credentials) -> paramiko.SSHClient:
     client = paramiko.SSHClient()
-    known = settings.ssh_known_hosts.expanduser()
+    ssh = settings.of(SshSettings)
+    known = ssh.known_hosts.expanduser()
     if known.exists():
         client.load_host_keys(str(known))
     client.set_missing_host_key_policy(_RejectUnknown())
@@ -178,7 +182,7 @@ def _connect(host: Host, user: str | None, settings: Settings, creds: Credential
             raise paramiko.SSHException(f"jump host {host.proxy_jump} is not connected")
         sock = transport.open_channel("direct-tcpip", (host.address, host.port), ("127.0.0.1", 0))
     else:
-        sock = socket.create_connection((host.address, host.port), timeout=settings.ssh_connect_timeout)
+        sock = socket.create_connection((host.address, host.port), timeout=ssh.connect_timeout)
         # SSH's many small handshake packets otherwise wait on delayed ACKs (3x slower connects).
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
     key_file = host.key_file or (str(creds.key_file.expanduser()) if creds.key_file else None)
@@ -188,7 +192,7 @@ def _connect(host: Host, user: str | None, settings: Settings, creds: Credential
         pkey = _load_key_file(key_file, os.stat(key_file).st_mtime_ns, creds.passphrase)
     else:
         pkey = None
-    timeout = settings.ssh_connect_timeout
+    timeout = ssh.connect_timeout
     try:
         client.connect(
             host.address,

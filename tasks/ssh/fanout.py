@@ -14,6 +14,7 @@ import paramiko
 
 from tasks.ssh.connection import POOL, ConnectionPool, HostKeyRefused, _credentials
 from tasks.ssh.models import FanoutResult, HostResult, HostStatus
+from tasks.ssh.settings import SshSettings
 from warroom.commands import CommandError, load_commands
 from warroom.inventory import Host, InventoryError, load_inventory
 from warroom.redact import redact_text
@@ -86,7 +87,8 @@ def run_on_hosts(
     """Run one catalogue command on every selected host, at most ``ssh_concurrency`` at a time."""
     settings = settings or get_settings()
     pool = pool or POOL
-    known = load_commands(settings.ssh_commands_file, settings.ssh_commands)
+    ssh = settings.of(SshSettings)
+    known = load_commands(ssh.commands_file, ssh.commands)
     entry = known.get(command_name)
     if entry is None:
         raise CommandError(f"unknown command {command_name!r} (catalogue: {', '.join(sorted(known))})")
@@ -95,10 +97,10 @@ def run_on_hosts(
     line = entry.render(args)
     if sudo:
         line = f"sudo -n sh -c {shlex.quote(line)}"
-    inventory = load_inventory(settings.ssh_inventory, settings.ssh_config)
+    inventory = load_inventory(ssh.inventory, ssh.config)
     hosts = inventory.select(selection)
     creds = _credentials(settings)
-    limit = settings.ssh_output_limit
+    limit = ssh.output_limit
 
     def one(host: Host) -> HostResult:
         started = time.monotonic()
@@ -118,7 +120,7 @@ def run_on_hosts(
         except BaseException as exc:
             return unreachable(exc)
         try:
-            code, out, err, timed_out = _exec(client, line, settings.ssh_command_timeout, limit)
+            code, out, err, timed_out = _exec(client, line, ssh.command_timeout, limit)
         except (paramiko.SSHException, OSError) as exc:
             pool.drop(host, settings, creds)
             return unreachable(exc)
@@ -129,7 +131,7 @@ def run_on_hosts(
             host=host.name,
             status=status,
             error_kind="command_timeout" if timed_out else None,
-            error=f"command timed out after {settings.ssh_command_timeout:.0f}s" if timed_out else None,
+            error=f"command timed out after {ssh.command_timeout:.0f}s" if timed_out else None,
             exit_code=code,
             stdout=redact_text(stdout),
             stderr=redact_text(stderr),
@@ -137,7 +139,7 @@ def run_on_hosts(
             duration_s=round(time.monotonic() - started, 3),
         )
 
-    with ThreadPoolExecutor(max_workers=max(1, min(settings.ssh_concurrency, len(hosts)))) as workers:
+    with ThreadPoolExecutor(max_workers=max(1, min(ssh.concurrency, len(hosts)))) as workers:
         results = list(workers.map(one, hosts))
     pool.close_idle()
     counts = {o: sum(r.status is o for r in results) for o in HostStatus}

@@ -7,6 +7,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from tasks.ssh.settings import SshSettings
 from warroom.commands import Command, CommandError, load_commands
 from warroom.settings import get_settings
 from warroom.steps import ChangeResult, StepResult
@@ -31,7 +32,8 @@ class RunParams(HostSelection):
 def catalogue() -> dict[str, Command]:
     """The command catalogue as configured now (settings): what the SSH steps may run."""
     s = get_settings()
-    return load_commands(s.ssh_commands_file, s.ssh_commands)
+    ssh = s.of(SshSettings)
+    return load_commands(ssh.commands_file, ssh.commands)
 
 
 def _catalogue_entry(name: str, *, changes: bool) -> Command:

@@ -7,17 +7,48 @@ from __future__ import annotations
 from typing import Any
 
 import httpx
+from pydantic import BaseModel, Field, SecretStr
 
 from tasks import rest
 from tasks.trackers.base import Created, TaskSpec, Tracker, TrackerError, account
 from warroom.redact import register_secret
-from warroom.settings import GenericTracker, Settings
+from warroom.settings import IntegrationSettings, Settings, integration_config
+
+
+class GenericTracker(BaseModel):
+    """A tracker with a JSON REST API (GitScrum, an in-house one) described instead of coded: where to POST
+    a task (``{parent}`` for a subtask), where to read one (``{key}``), and which fields of the answer are the
+    key, the URL and the status (dotted paths)."""
+
+    url: str
+    create: str = "/tasks"
+    subtask: str | None = Field(default=None, description="Default: create, with parent in the body")
+    status: str = "/tasks/{key}"
+    token: SecretStr | None = None
+    key_field: str = "id"
+    url_field: str | None = "url"
+    done_field: str = "status"
+    done_values: list[str] = Field(default_factory=lambda: ["done", "closed"])
+
+
+class GenericTrackerSettings(IntegrationSettings):
+    """A JSON REST tracker described, not coded (`WARROOM_TRACKER=generic`)"""
+
+    model_config = integration_config("generic_tracker")
+
+    tracker: GenericTracker | None = Field(
+        default=None,
+        validation_alias="WARROOM_GENERIC_TRACKER",
+        description='JSON: {"url": ..., "create": "/tasks", "status": "/tasks/{key}", "key_field": "id", '
+        '"url_field": "url", "done_field": "status", "done_values": ["done"], "token": ...}',
+    )
 
 
 def _config(settings: Settings) -> GenericTracker:
-    if settings.generic_tracker is None:
+    generic_settings = settings.of(GenericTrackerSettings)
+    if generic_settings.tracker is None:
         raise TrackerError('generic: set WARROOM_GENERIC_TRACKER (JSON: {"url": ..., "create": ..., ...})')
-    return settings.generic_tracker
+    return generic_settings.tracker
 
 
 def _client(config: GenericTracker) -> httpx.Client:

@@ -5,22 +5,35 @@ in it), with its owner and due date; done when the issue is closed."""
 from __future__ import annotations
 
 import httpx
+from pydantic import Field, SecretStr
 
 from tasks import rest
 from tasks.trackers.base import Created, TaskSpec, Tracker, TrackerError, account
 from warroom.redact import register_secret
-from warroom.settings import Settings
+from warroom.settings import IntegrationSettings, Settings, integration_config
+
+
+class GitHubSettings(IntegrationSettings):
+    """GitHub issues (`WARROOM_TRACKER=github`)"""
+
+    model_config = integration_config("github")
+
+    url: str = Field(default="https://api.github.com", description="GitHub REST API base URL")
+    repo: str | None = Field(default=None, description="owner/name of the repository for incident issues")
+    token: SecretStr | None = Field(default=None, description="GitHub token (issues: write)")
+
 
 API_VERSION = "2022-11-28"
 
 
 def _client(settings: Settings) -> httpx.Client:
-    if not settings.github_repo or settings.github_token is None:
+    gh = settings.of(GitHubSettings)
+    if not gh.repo or gh.token is None:
         raise TrackerError("github: set WARROOM_GITHUB_REPO (owner/name) and WARROOM_GITHUB_TOKEN")
-    token = settings.github_token.get_secret_value()
+    token = gh.token.get_secret_value()
     register_secret(token)
     return httpx.Client(
-        base_url=settings.github_url.rstrip("/"),
+        base_url=gh.url.rstrip("/"),
         headers={
             "Authorization": f"Bearer {token}",
             "Accept": "application/vnd.github+json",
@@ -34,7 +47,8 @@ class GitHub(Tracker):
     name = "github"
 
     def create(self, spec: TaskSpec, settings: Settings) -> Created:
-        repo = settings.github_repo
+        gh = settings.of(GitHubSettings)
+        repo = gh.repo
         body = spec.body + (f"\n\n**Due:** {spec.due}" if spec.due else "")
         issue = {"title": spec.title, "body": body, "labels": spec.labels}
         assignee = account(settings, spec.assignee)
@@ -58,11 +72,12 @@ class GitHub(Tracker):
         return Created(str(data["number"]), data.get("html_url"))
 
     def is_done(self, key: str, settings: Settings) -> bool | None:
+        gh = settings.of(GitHubSettings)
         with _client(settings) as client:
             got = rest.request(
                 client,
                 "GET",
-                f"/repos/{settings.github_repo}/issues/{key}",
+                f"/repos/{gh.repo}/issues/{key}",
                 what=f"github: reading #{key}",
                 error=TrackerError,
             )

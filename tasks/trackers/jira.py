@@ -8,22 +8,35 @@ import base64
 from typing import Any
 
 import httpx
+from pydantic import Field, SecretStr
 
 from tasks import rest
 from tasks.trackers.base import Created, TaskSpec, Tracker, TrackerError, account
 from warroom.redact import register_secret
-from warroom.settings import Settings
+from warroom.settings import IntegrationSettings, Settings, integration_config
+
+
+class JiraSettings(IntegrationSettings):
+    """Jira Cloud (`WARROOM_TRACKER=jira`)"""
+
+    model_config = integration_config("jira")
+
+    url: str | None = Field(default=None, description="Jira Cloud site, https://your-site.atlassian.net")
+    user: str | None = Field(default=None, description="Jira account email for the API token")
+    token: SecretStr | None = Field(default=None, description="Jira API token")
+    project: str = Field(default="INC", description="Jira project key incidents are filed in")
 
 
 def _client(settings: Settings) -> httpx.Client:
-    if not settings.jira_url or not settings.jira_user or settings.jira_token is None:
+    jira_settings = settings.of(JiraSettings)
+    if not jira_settings.url or not jira_settings.user or jira_settings.token is None:
         raise TrackerError("jira: set WARROOM_JIRA_URL, WARROOM_JIRA_USER and WARROOM_JIRA_TOKEN")
-    token = settings.jira_token.get_secret_value()
+    token = jira_settings.token.get_secret_value()
     register_secret(token)
-    basic = base64.b64encode(f"{settings.jira_user}:{token}".encode()).decode()
+    basic = base64.b64encode(f"{jira_settings.user}:{token}".encode()).decode()
     register_secret(basic)
     return httpx.Client(
-        base_url=settings.jira_url.rstrip("/"),
+        base_url=jira_settings.url.rstrip("/"),
         headers={"Authorization": f"Basic {basic}", "Accept": "application/json"},
         timeout=15,
     )
@@ -43,8 +56,9 @@ class Jira(Tracker):
     name = "jira"
 
     def create(self, spec: TaskSpec, settings: Settings) -> Created:
+        jira_settings = settings.of(JiraSettings)
         fields: dict[str, Any] = {
-            "project": {"key": settings.jira_project},
+            "project": {"key": jira_settings.project},
             "summary": spec.title[:255],
             "issuetype": {"name": "Sub-task" if spec.parent else "Task"},
             "labels": [label.replace(" ", "-") for label in spec.labels],
@@ -62,11 +76,11 @@ class Jira(Tracker):
                 client,
                 "POST",
                 "/rest/api/3/issue",
-                what=f"jira: creating {spec.ref} in {settings.jira_project}",
+                what=f"jira: creating {spec.ref} in {jira_settings.project}",
                 error=TrackerError,
                 json={"fields": fields},
             ).json()
-        return Created(str(made["key"]), f"{(settings.jira_url or '').rstrip('/')}/browse/{made['key']}")
+        return Created(str(made["key"]), f"{(jira_settings.url or '').rstrip('/')}/browse/{made['key']}")
 
     def is_done(self, key: str, settings: Settings) -> bool | None:
         with _client(settings) as client:

@@ -10,29 +10,41 @@ import time
 from typing import Any
 from urllib.parse import parse_qs
 
+from pydantic import Field, SecretStr
+
 from warroom.acknowledge import acknowledge
 from warroom.intake.alert import PayloadError, decode_json
 from warroom.intake.auth import Unauthorized
 from warroom.ledger import Store, StoreError
 from warroom.oncall.current import roster
-from warroom.settings import Settings
+from warroom.settings import IntegrationSettings, Settings, integration_config
+
+
+class SlackAppSettings(IntegrationSettings):
+    """The Slack app's button presses in (`POST /slack/actions`)"""
+
+    model_config = integration_config("slack")
+
+    signing_secret: SecretStr | None = Field(
+        default=None,
+        description="The Slack app's signing secret; set, it turns on the receiver's /slack/actions",
+    )
+
 
 ACK_ACTION = "warroom_ack"
 MAX_SKEW_SECONDS = 300
 
 
 def verify(headers: dict[str, str], body: bytes, settings: Settings, at: float | None = None) -> None:
-    if settings.slack_signing_secret is None:
+    app = settings.of(SlackAppSettings)
+    if app.signing_secret is None:
         raise Unauthorized("Slack actions are off: set WARROOM_SLACK_SIGNING_SECRET")
     stamp = headers.get("x-slack-request-timestamp", "")
     if not stamp.isdigit() or abs((at or time.time()) - int(stamp)) > MAX_SKEW_SECONDS:
         raise Unauthorized("Slack request timestamp missing or more than 5 minutes off (a replay?)")
     base = b"v0:" + stamp.encode() + b":" + body
     expected = (
-        "v0="
-        + hmac.new(
-            settings.slack_signing_secret.get_secret_value().encode(), base, hashlib.sha256
-        ).hexdigest()
+        "v0=" + hmac.new(app.signing_secret.get_secret_value().encode(), base, hashlib.sha256).hexdigest()
     )
     if not hmac.compare_digest(expected, headers.get("x-slack-signature", "")):
         raise Unauthorized("Slack signature does not match the signing secret")

@@ -13,9 +13,24 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from pydantic import Field
+
 from tasks.aws.client import AwsError, call, client
+from tasks.aws.settings import AwsSettings
 from tasks.flags.providers.base import FlagError, FlagProvider, FlagReading, FlagRef
-from warroom.settings import Settings
+from warroom.settings import IntegrationSettings, Settings, integration_config
+
+
+class AppConfigSettings(IntegrationSettings):
+    """AWS AppConfig flags (the `appconfig` provider)"""
+
+    model_config = integration_config("appconfig")
+
+    strategy: str = Field(
+        default="AppConfig.AllAtOnce",
+        description="Deployment strategy of a flag change (all at once: it is a kill switch)",
+    )
+
 
 DEFAULT_APPLICATION = "feature-flags"
 DEFAULT_PROFILE = "flags"
@@ -89,7 +104,8 @@ class AppConfig(FlagProvider):
     name = "appconfig"
 
     def read(self, ref: FlagRef, settings: Settings) -> FlagReading:
-        deployed = _guard(lambda: Deployed(client("appconfig", settings.aws_region), ref))
+        aws = settings.of(AwsSettings)
+        deployed = _guard(lambda: Deployed(client("appconfig", aws.region), ref))
         d = deployed.deployment
         return FlagReading(
             deployed.enabled,
@@ -102,8 +118,11 @@ class AppConfig(FlagProvider):
         )
 
     def set_enabled(self, ref: FlagRef, enabled: bool, comment: str, settings: Settings) -> None:
+        appconfig_settings = settings.of(AppConfigSettings)
+        aws = settings.of(AwsSettings)
+
         def switch() -> None:
-            api = client("appconfig", settings.aws_region)
+            api = client("appconfig", aws.region)
             deployed = Deployed(api, ref)
             deployed.document["values"][ref.flag]["enabled"] = enabled
             scope = {"ApplicationId": deployed.app_id, "ConfigurationProfileId": deployed.profile_id}
@@ -131,7 +150,7 @@ class AppConfig(FlagProvider):
                 EnvironmentId=deployed.env_id,
                 ConfigurationProfileId=deployed.profile_id,
                 ConfigurationVersion=str(created["VersionNumber"]),
-                DeploymentStrategyId=settings.appconfig_strategy,
+                DeploymentStrategyId=appconfig_settings.strategy,
                 Description=comment[:1024],
             )
 

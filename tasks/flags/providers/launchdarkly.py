@@ -7,9 +7,22 @@ from datetime import UTC, datetime
 from typing import Any
 
 import httpx
+from pydantic import Field, SecretStr
 
 from tasks.flags.providers.base import FlagError, FlagProvider, FlagReading, FlagRef, request
-from warroom.settings import Settings
+from warroom.settings import IntegrationSettings, Settings, integration_config
+
+
+class LaunchDarklySettings(IntegrationSettings):
+    """LaunchDarkly flags (the `launchdarkly` provider)"""
+
+    model_config = integration_config("launchdarkly")
+
+    url: str = Field(default="https://app.launchdarkly.com", description="LaunchDarkly API base URL")
+    token: SecretStr | None = Field(
+        default=None, description="LaunchDarkly API access token (writer role, to turn flags off)"
+    )
+
 
 SEMANTIC_PATCH = "application/json; domain-model=launchdarkly.semanticpatch"
 
@@ -18,11 +31,12 @@ class LaunchDarkly(FlagProvider):
     name = "launchdarkly"
 
     def _client(self, settings: Settings) -> httpx.Client:
-        if settings.launchdarkly_token is None:
+        ld = settings.of(LaunchDarklySettings)
+        if ld.token is None:
             raise FlagError("LaunchDarkly is not configured: set WARROOM_LAUNCHDARKLY_TOKEN")
         return httpx.Client(
-            base_url=settings.launchdarkly_url.rstrip("/"),
-            headers={"Authorization": settings.launchdarkly_token.get_secret_value()},
+            base_url=ld.url.rstrip("/"),
+            headers={"Authorization": ld.token.get_secret_value()},
             timeout=10,
         )
 

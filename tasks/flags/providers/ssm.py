@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from tasks.aws.settings import AwsSettings
 from tasks.flags.providers.base import FlagError, FlagProvider, FlagReading, FlagRef
 from warroom.settings import Settings
 
@@ -25,9 +26,10 @@ class Ssm(FlagProvider):
         import boto3  # here: every step module is imported when the registry loads
         from botocore.exceptions import NoRegionError
 
+        aws = settings.of(AwsSettings)
         try:
             # A session of its own: the default one caches credentials and region from when it was made.
-            return boto3.session.Session().client("ssm", region_name=settings.aws_region)
+            return boto3.session.Session().client("ssm", region_name=aws.region)
         except NoRegionError:
             raise FlagError("SSM: no AWS region (set WARROOM_AWS_REGION or AWS_REGION)") from None
 

@@ -7,20 +7,31 @@ from datetime import datetime
 from typing import Any
 
 import httpx
+from pydantic import Field, SecretStr
 
 from tasks.flags.providers.base import FlagError, FlagProvider, FlagReading, FlagRef, request
-from warroom.settings import Settings
+from warroom.settings import IntegrationSettings, Settings, integration_config
+
+
+class UnleashSettings(IntegrationSettings):
+    """Unleash flags (the `unleash` provider, admin API)"""
+
+    model_config = integration_config("unleash")
+
+    url: str | None = Field(default=None, description="Unleash server base URL")
+    token: SecretStr | None = Field(default=None, description="Unleash admin API token")
 
 
 class Unleash(FlagProvider):
     name = "unleash"
 
     def _client(self, settings: Settings) -> httpx.Client:
-        if not settings.unleash_url or settings.unleash_token is None:
+        unleash = settings.of(UnleashSettings)
+        if not unleash.url or unleash.token is None:
             raise FlagError("Unleash is not configured: set WARROOM_UNLEASH_URL and WARROOM_UNLEASH_TOKEN")
         return httpx.Client(
-            base_url=settings.unleash_url.rstrip("/"),
-            headers={"Authorization": settings.unleash_token.get_secret_value()},
+            base_url=unleash.url.rstrip("/"),
+            headers={"Authorization": unleash.token.get_secret_value()},
             timeout=10,
         )
 

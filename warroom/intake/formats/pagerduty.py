@@ -6,12 +6,23 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
 from warroom.intake import auth
 from warroom.intake.alert import Alert, AlertStatus
 from warroom.intake.formats.base import AlertFormat, validate
-from warroom.settings import Settings
+from warroom.settings import IntegrationSettings, Settings, integration_config
+
+
+class PagerDutyWebhookSettings(IntegrationSettings):
+    """PagerDuty webhooks in (the `pagerduty` format)"""
+
+    model_config = integration_config("pagerduty_webhook")
+
+    secrets: list[SecretStr] = Field(
+        default_factory=list, description="PagerDuty v3 webhook signing secrets (X-PagerDuty-Signature)"
+    )
+
 
 PAGERDUTY_FIRING = {
     "incident.triggered",
@@ -103,7 +114,8 @@ class PagerDuty(AlertFormat):
     def authenticate(self, headers: Mapping[str, str], body: bytes, settings: Settings) -> None:
         """PagerDuty signs each delivery (``X-PagerDuty-Signature: v1=<hex>``) with the webhook
         subscription's secret; with no secret configured, the receiver's own token or HMAC applies."""
-        secrets = [s.get_secret_value() for s in settings.pagerduty_webhook_secrets]
+        pd = settings.of(PagerDutyWebhookSettings)
+        secrets = [s.get_secret_value() for s in pd.secrets]
         if not secrets:
             return super().authenticate(headers, body, settings)
         presented = [
@@ -115,9 +127,10 @@ class PagerDuty(AlertFormat):
             raise auth.Unauthorized("X-PagerDuty-Signature missing or wrong")
 
     def credentials(self, body: bytes, settings: Settings) -> dict[str, str]:
-        if not settings.pagerduty_webhook_secrets:
+        pd = settings.of(PagerDutyWebhookSettings)
+        if not pd.secrets:
             return super().credentials(body, settings)
-        secret = settings.pagerduty_webhook_secrets[0].get_secret_value()
+        secret = pd.secrets[0].get_secret_value()
         return {"X-PagerDuty-Signature": f"v1={auth.hmac_hex(secret, body)}"}
 
     def parse(self, data: Any, settings: Settings) -> list[Alert]:

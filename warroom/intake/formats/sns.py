@@ -21,7 +21,20 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from warroom.intake.alert import Alert, AlertStatus, PayloadError, decode_json
 from warroom.intake.formats.base import AlertFormat, Parsed, validate
-from warroom.settings import Settings
+from warroom.settings import IntegrationSettings, Settings, integration_config
+
+
+class SnsSettings(IntegrationSettings):
+    """CloudWatch alarms through SNS (the `sns` format)"""
+
+    model_config = integration_config("sns")
+
+    trusted_url_pattern: str = Field(
+        default=r"^https://sns\.[a-z0-9-]+\.amazonaws\.com(\.cn)?/",
+        description="Only URLs matching this are fetched (signing certificates, SubscribeURL)",
+    )
+    regions: list[str] = Field(default_factory=list, description="SNS regions accepted; empty: any")
+
 
 # Regions are the settings' business; this matches any of them.
 DEFAULT_TRUSTED = r"^https://sns\.[a-z0-9-]+\.amazonaws\.com(\.cn)?/"
@@ -210,7 +223,8 @@ class Sns(AlertFormat):
 
     def verifier(self, settings: Settings) -> SnsVerifier:
         """One verifier (and its certificate cache) per trusted pattern and region list."""
-        key = (settings.sns_trusted_url_pattern, tuple(settings.sns_regions))
+        sns = settings.of(SnsSettings)
+        key = (sns.trusted_url_pattern, tuple(sns.regions))
         with self._lock:
             if key not in self._verifiers:
                 self._verifiers[key] = SnsVerifier(key[0], list(key[1]))
