@@ -19,6 +19,7 @@ class SlackSettings(IntegrationSettings):
     url: str = Field(default="https://slack.com/api", description="Slack Web API base URL")
     token: SecretStr | None = Field(default=None, description="Slack bot token (chat:write)")
 
+
 ACK_ACTION = "warroom_ack"
 
 
