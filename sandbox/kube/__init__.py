@@ -20,9 +20,9 @@ or pending. An HPA stand-in keeps its target's replicas within min/max. Time onl
 ``scale``, ``get``), which keeps it honest.
 """
 
+from sandbox.kube.access import READ_ONLY, Identity, Rule
 from sandbox.kube.api import ADMIN_TOKEN, HASH_LABEL, KINDS, REVISION, START, ApiError
 from sandbox.kube.controllers import FakeCluster
-from sandbox.kube.store import READ_ONLY, Identity, Rule
 from sandbox.kube.tls import RunningCluster, make_pki, rollout_scene, running_cluster
 
 __all__ = [

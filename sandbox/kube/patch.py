@@ -9,6 +9,8 @@ from __future__ import annotations
 import copy
 from typing import Any
 
+from sandbox.kube.api import ApiError
+
 
 class PatchError(ValueError):
     """The patch does not apply (the server answers 422 or 400)."""
@@ -187,3 +189,22 @@ def _merge_list(current: list[Any], patch: list[Any], merge_key: str, field: str
         else:
             result[index] = strategic_merge_patch(result[index], item, field)
     return result
+
+
+def apply_patch(current: dict[str, Any], content_type: str, patch: Any) -> dict[str, Any]:
+    try:
+        if content_type == "application/json-patch+json":
+            return json_patch(current, patch)
+        if content_type == "application/merge-patch+json":
+            return merge_patch(current, patch)
+        if content_type == "application/strategic-merge-patch+json":
+            return strategic_merge_patch(current, patch)
+    except PatchError as exc:
+        raise ApiError(422, "Invalid", str(exc)) from None
+    raise ApiError(
+        415,
+        "UnsupportedMediaType",
+        f"the body of the request was in an unknown format - accepted media types include: "
+        "application/json-patch+json, application/merge-patch+json, "
+        f'application/strategic-merge-patch+json; got "{content_type}"',
+    )

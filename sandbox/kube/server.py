@@ -10,9 +10,10 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
-from sandbox.kube.api import KINDS, WRITABLE, ApiError, field_matcher, label_matcher
+from sandbox.kube.access import Identity
+from sandbox.kube.api import KINDS, WRITABLE, ApiError, _qualified, field_matcher, label_matcher
 from sandbox.kube.controllers import FakeCluster
-from sandbox.kube.store import Identity, _apply_patch, _qualified
+from sandbox.kube.patch import apply_patch
 
 # --- HTTP ------------------------------------------------------------------------------------------
 
@@ -279,7 +280,7 @@ class _Handler(BaseHTTPRequestHandler):
                         "application/json",
                     )
                 if method == "PATCH":
-                    scale = _apply_patch(
+                    scale = apply_patch(
                         cluster.scale_of(resource, ns or "", name),
                         self.headers.get("Content-Type", "").split(";")[0],
                         body,

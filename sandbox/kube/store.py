@@ -7,15 +7,14 @@ import builtins
 import copy
 import datetime as dt
 import hashlib
-import json
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from sandbox.kube.access import Identity, Rule
 from sandbox.kube.api import (
     ADMIN_TOKEN,
-    HASH_LABEL,
     KINDS,
     WRITABLE,
     ApiError,
@@ -26,88 +25,8 @@ from sandbox.kube.api import (
     not_found,
     selector_string,
 )
-from sandbox.kube.patch import PatchError, json_patch, merge_patch, strategic_merge_patch
-
-# --- the cluster -----------------------------------------------------------------------------------
-
-
-def _ts(t: dt.datetime) -> str:
-    return t.strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-_HASH_ALPHABET = "bcdfghjklmnpqrstvwxz2456789"
-
-
-def _safe_hash(data: Any, length: int = 10) -> str:
-    digest = hashlib.sha256(json.dumps(data, sort_keys=True).encode()).digest()
-    return "".join(_HASH_ALPHABET[b % len(_HASH_ALPHABET)] for b in digest[:length])
-
-
-def _intstr(value: Any, total: int, round_up: bool) -> int:
-    if isinstance(value, str) and value.endswith("%"):
-        exact = total * int(value[:-1]) / 100
-        return int(-(-exact // 1)) if round_up else int(exact // 1)
-    return int(value)
-
-
-def _without_hash(template: dict[str, Any]) -> dict[str, Any]:
-    t = copy.deepcopy(template)
-    (t.get("metadata") or {}).get("labels", {}).pop(HASH_LABEL, None)
-    return t
-
-
-def _default_template(template: dict[str, Any]) -> None:
-    """The API server's defaulting of a pod template (what makes RS and Deployment templates equal)."""
-    template.setdefault("metadata", {})
-    template["metadata"].setdefault("creationTimestamp", None)
-    spec = template.setdefault("spec", {})
-    spec.setdefault("restartPolicy", "Always")
-    spec.setdefault("terminationGracePeriodSeconds", 30)
-    spec.setdefault("dnsPolicy", "ClusterFirst")
-    spec.setdefault("securityContext", {})
-    spec.setdefault("schedulerName", "default-scheduler")
-    for c in spec.get("containers") or []:
-        c.setdefault("resources", {})
-        c.setdefault("terminationMessagePath", "/dev/termination-log")
-        c.setdefault("terminationMessagePolicy", "File")
-        image = str(c.get("image", ""))
-        c.setdefault(
-            "imagePullPolicy", "Always" if image.endswith(":latest") or ":" not in image else "IfNotPresent"
-        )
-
-
-def _default_deployment(d: dict[str, Any]) -> None:
-    spec = d.setdefault("spec", {})
-    spec.setdefault("replicas", 1)
-    spec.setdefault("revisionHistoryLimit", 10)
-    spec.setdefault("progressDeadlineSeconds", 600)
-    strategy = spec.setdefault("strategy", {})
-    strategy.setdefault("type", "RollingUpdate")
-    if strategy["type"] == "RollingUpdate":
-        rolling = strategy.setdefault("rollingUpdate", {})
-        rolling.setdefault("maxUnavailable", "25%")
-        rolling.setdefault("maxSurge", "25%")
-    _default_template(spec.setdefault("template", {}))
-
-
-@dataclass
-class Rule:
-    verbs: set[str]
-    resources: set[str]
-
-    def allows(self, verb: str, resource: str) -> bool:
-        return ("*" in self.verbs or verb in self.verbs) and (
-            "*" in self.resources or resource in self.resources
-        )
-
-
-@dataclass
-class Identity:
-    user: str
-    rules: list[Rule]
-
-
-READ_ONLY = [Rule({"get", "list", "watch"}, {"*"})]
+from sandbox.kube.defaults import _default_deployment, _owned_by, _safe_hash, _ts
+from sandbox.kube.patch import apply_patch
 
 
 @dataclass
@@ -149,108 +68,6 @@ class ClusterStore:
                 )
                 ns["spec"], ns["status"] = {"finalizers": ["kubernetes"]}, {"phase": "Active"}
                 self._store("namespaces", ns)
-
-    # --- seeding (what a test does to set the scene) ---
-
-    def grant(self, token: str, user: str, rules: list[Rule]) -> None:
-        self.identities[token] = Identity(user, rules)
-
-    def create_deployment(
-        self,
-        name: str,
-        image: str,
-        *,
-        namespace: str = "prod",
-        replicas: int = 3,
-        annotations: dict[str, str] | None = None,
-        containers: list[dict[str, Any]] | None = None,
-        paused: bool = False,
-    ) -> dict[str, Any]:
-        body: dict[str, Any] = {
-            "apiVersion": "apps/v1",
-            "kind": "Deployment",
-            "metadata": {
-                "name": name,
-                "namespace": namespace,
-                "labels": {"app": name},
-                "annotations": dict(annotations or {}),
-            },
-            "spec": {
-                "replicas": replicas,
-                "paused": paused,
-                "selector": {"matchLabels": {"app": name}},
-                "template": {
-                    "metadata": {"labels": {"app": name}},
-                    "spec": {
-                        "containers": containers
-                        or [
-                            {
-                                "name": name,
-                                "image": image,
-                                "ports": [{"containerPort": 8080, "protocol": "TCP"}],
-                            }
-                        ]
-                    },
-                },
-            },
-        }
-        if not paused:
-            del body["spec"]["paused"]
-        with self.lock:
-            return self.create("deployments", namespace, body)
-
-    def set_image(
-        self, name: str, image: str, *, namespace: str = "prod", change_cause: str | None = None
-    ) -> dict[str, Any]:
-        """What ``kubectl set image`` (with an annotation of the change) does."""
-        with self.lock:
-            d = self.get("deployments", namespace, name)
-            patch: dict[str, Any] = {
-                "spec": {
-                    "template": {
-                        "spec": {
-                            "containers": [
-                                {"name": c["name"], "image": image}
-                                for c in d["spec"]["template"]["spec"]["containers"][:1]
-                            ]
-                        }
-                    }
-                }
-            }
-            if change_cause is not None:
-                patch["metadata"] = {"annotations": {"kubernetes.io/change-cause": change_cause}}
-            return self.patch("deployments", namespace, name, "application/strategic-merge-patch+json", patch)
-
-    def create_hpa(
-        self,
-        name: str,
-        target: str,
-        *,
-        namespace: str = "prod",
-        min_replicas: int = 2,
-        max_replicas: int = 10,
-    ) -> dict[str, Any]:
-        body: dict[str, Any] = {
-            "apiVersion": "autoscaling/v2",
-            "kind": "HorizontalPodAutoscaler",
-            "metadata": {"name": name, "namespace": namespace},
-            "spec": {
-                "scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": target},
-                "minReplicas": min_replicas,
-                "maxReplicas": max_replicas,
-                "metrics": [
-                    {
-                        "type": "Resource",
-                        "resource": {
-                            "name": "cpu",
-                            "target": {"type": "Utilization", "averageUtilization": 70},
-                        },
-                    }
-                ],
-            },
-        }
-        with self.lock:
-            return self.create("horizontalpodautoscalers", namespace, body)
 
     def touch(self, resource: str, namespace: str, name: str) -> None:
         """A write that changes nothing visible but the resourceVersion (a controller's status update)."""
@@ -442,7 +259,7 @@ class ClusterStore:
         dry_run: bool = False,
     ) -> dict[str, Any]:
         current = self.get(resource, namespace, name)
-        new = _apply_patch(current, content_type, patch)
+        new = apply_patch(current, content_type, patch)
         return self._write(resource, namespace, name, new, dry_run=dry_run)
 
     def managed(self, resource: str, obj: dict[str, Any], manager: str, dry_run: bool) -> dict[str, Any]:
@@ -507,46 +324,3 @@ class ClusterStore:
 
     def reconcile(self) -> None:
         """The controllers' pass after every write (``FakeCluster``)."""
-
-
-def _default_log(image: str, state: str) -> list[str]:
-    if state == "crashloop":
-        return [
-            f"starting {image}",
-            "loading configuration from /etc/app/config.yaml",
-            "ERROR required setting DATABASE_URL is missing",
-            "panic: invalid configuration",
-        ]
-    if state == "oom":
-        return [f"starting {image}", "warming cache: 1048576 entries", "warming cache: 2097152 entries"]
-    return [f"starting {image}", "listening on :8080", "GET /healthz 200 0.4ms"]
-
-
-def _owned_by(obj: dict[str, Any], owner: dict[str, Any]) -> bool:
-    return any(
-        ref.get("uid") == owner["metadata"]["uid"] and ref.get("controller")
-        for ref in obj["metadata"].get("ownerReferences") or []
-    )
-
-
-def _pod_ready(pod: dict[str, Any]) -> bool:
-    return any(c["type"] == "Ready" and c["status"] == "True" for c in pod["status"].get("conditions", []))
-
-
-def _apply_patch(current: dict[str, Any], content_type: str, patch: Any) -> dict[str, Any]:
-    try:
-        if content_type == "application/json-patch+json":
-            return json_patch(current, patch)
-        if content_type == "application/merge-patch+json":
-            return merge_patch(current, patch)
-        if content_type == "application/strategic-merge-patch+json":
-            return strategic_merge_patch(current, patch)
-    except PatchError as exc:
-        raise ApiError(422, "Invalid", str(exc)) from None
-    raise ApiError(
-        415,
-        "UnsupportedMediaType",
-        f"the body of the request was in an unknown format - accepted media types include: "
-        "application/json-patch+json, application/merge-patch+json, "
-        f'application/strategic-merge-patch+json; got "{content_type}"',
-    )
