@@ -40,6 +40,7 @@ sys.path.insert(0, str(REPO))
 
 from bench.figures import percentile  # noqa: E402
 from bench.postgres import asyncpg, fresh_databases  # noqa: E402
+from bench.processes import cpu_or_zero, cpu_seconds, pids, tree_cpu_seconds  # noqa: E402
 from bench.sending import alert, batch, wait_http  # noqa: E402
 from tests.net import free_port  # noqa: E402
 
@@ -127,49 +128,6 @@ def _t(value: str | None) -> float:
     from datetime import datetime
 
     return datetime.fromisoformat(value).timestamp() if value else float("nan")
-
-
-def cpu_seconds(pid: int) -> float:
-    """User + system CPU of a process and its waited-for children, from /proc."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return sum(int(f) for f in fields[11:15]) / os.sysconf("SC_CLK_TCK")
-
-
-def tree_cpu_seconds(pid: int) -> float:
-    """A process's CPU with its live descendants' (a process worker's flow runs are its children)."""
-    total = _cpu_or_zero(pid)
-    for task in Path(f"/proc/{pid}/task").glob("*/children"):
-        try:
-            children = task.read_text().split()
-        except OSError:
-            continue
-        total += sum(tree_cpu_seconds(int(child)) for child in children)
-    return total
-
-
-def _cpu_or_zero(pid: int) -> float:
-    try:
-        return cpu_seconds(pid)
-    except OSError:  # gone between listing and reading
-        return 0.0
-
-
-def _pids(pattern: str, *, name: bool = False) -> list[int]:
-    """Processes whose command line holds ``pattern`` (or, with ``name``, whose name is exactly it: the
-    benchmark's own command line holds "postgres" when given --postgres)."""
-    found = []
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                if name:
-                    hit = (entry / "comm").read_text().strip() == pattern
-                else:
-                    hit = pattern in (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode()
-            except OSError:
-                continue
-            if hit:
-                found.append(int(entry.name))
-    return found
 
 
 def storm(
@@ -383,16 +341,14 @@ def main() -> None:
                 probe = Probe()
                 # this benchmark's server, by its port: others may run on the machine at the same time
                 port_arg = f"--port {base['WARROOM_PREFECT_PORT']}"
-                (server,) = _pids(f"prefect server start --host 127.0.0.1 {port_arg}")
+                (server,) = pids(f"prefect server start --host 127.0.0.1 {port_arg}")
                 roles: dict[str, Callable[[], float]] = {
                     "Prefect server": lambda: tree_cpu_seconds(server),
                     "workers": lambda: sum(tree_cpu_seconds(p.pid) for p in procs[: args.workers]),
                     "receiver": lambda: cpu_seconds(procs[args.workers].pid),
                 }
                 if databases:  # a backend per connection: all of them, as they are at each moment
-                    roles["PostgreSQL"] = lambda: sum(
-                        _cpu_or_zero(pid) for pid in _pids("postgres", name=True)
-                    )
+                    roles["PostgreSQL"] = lambda: sum(cpu_or_zero(pid) for pid in pids("postgres", name=True))
                 storm(
                     url,
                     probe,

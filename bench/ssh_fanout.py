@@ -24,12 +24,10 @@ import yaml
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
+
+from bench.processes import machine_busy_seconds  # noqa: E402
+
 BENCH_USER = "warroom-bench"
-
-
-def _cpu_seconds() -> float:
-    values = list(map(int, Path("/proc/stat").read_text().splitlines()[0].split()[1:]))
-    return (sum(values) - values[3] - values[4]) / os.sysconf("SC_CLK_TCK")
 
 
 def main() -> None:
@@ -88,10 +86,10 @@ def run(args: argparse.Namespace, login: str) -> None:
         for n, selection in selections.items():
             for _ in range(args.repeat):
                 POOL.close()  # cold: every target connects, authenticates and runs
-                before, started = _cpu_seconds(), time.perf_counter()
+                before, started = machine_busy_seconds(), time.perf_counter()
                 result = run_on_hosts(selection, args.command, {}, allow_changes=False)
                 timings.setdefault(n, []).append(time.perf_counter() - started)
-                cpu.setdefault(n, []).append(_cpu_seconds() - before)
+                cpu.setdefault(n, []).append(machine_busy_seconds() - before)
                 assert result.ok == n, result.summary
         POOL.close()
         concurrency = get_settings().of(SshSettings).concurrency
