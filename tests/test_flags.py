@@ -10,7 +10,7 @@ import pytest
 from tasks.flags import steps
 from tasks.flags.models import FlagParams
 from tasks.flags.providers import FlagError
-from tests.launchdarkly_peer import TOKEN, LaunchDarkly, running_launchdarkly
+from tests.peers.launchdarkly import TOKEN, LaunchDarkly, running_launchdarkly
 from tests.unleash_server import ADMIN_TOKEN, UnleashServer
 from warroom.settings import get_settings
 

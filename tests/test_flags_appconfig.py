@@ -1,4 +1,4 @@
-"""AWS AppConfig feature flags against a loopback AppConfig control API (tests/appconfig_peer.py, since
+"""AWS AppConfig feature flags against a loopback AppConfig control API (tests/peers/appconfig.py, since
 moto's AppConfig has no environments or deployments): the deployed flag document read per environment, a
 flag switched off as a new hosted version deployed to that environment only, refusals in AWS's words."""
 
@@ -10,7 +10,7 @@ import pytest
 
 from tasks.flags import steps
 from tasks.flags.models import FlagParams
-from tests.appconfig_peer import AppConfigPeer, running_appconfig
+from tests.peers.appconfig import AppConfigPeer, running_appconfig
 
 DOCUMENT = {
     "flags": {"checkout": {"name": "checkout"}, "search": {"name": "search"}},

@@ -17,7 +17,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tests import payloads
-from tests.slack_peer import SIGNING_SECRET
+from tests.peers.slack import SIGNING_SECRET
 from tests.test_intake import AUTH, Intake, intake, sns_peer  # noqa: F401 - fixtures
 
 FORMATS = ["alertmanager", "generic", "grafana", "pagerduty", "sns"]

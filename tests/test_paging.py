@@ -22,8 +22,8 @@ import pytest
 from flows.paging import escalate_due, page_step, start_paging
 from tests.flow_helpers import CAPACITY_RUNBOOK, code, write_runbook
 from tests.net import free_port
+from tests.peers.slack import SIGNING_SECRET, TOKEN, running_slack, signed_interaction
 from tests.service import running_service
-from tests.slack_peer import SIGNING_SECRET, TOKEN, running_slack, signed_interaction
 from tests.test_cli import warroom
 from tests.up_process import prefect_login, stop_up, up_env
 from tests.up_process import warroom as warroom_process

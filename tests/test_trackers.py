@@ -13,7 +13,7 @@ import pytest
 
 from flows.tracking import sync
 from tests.net import free_port
-from tests.tracker_peers import (
+from tests.peers.trackers import (
     GITHUB_TOKEN,
     JIRA_TOKEN,
     JIRA_USER,
