@@ -27,7 +27,7 @@ from flows.starter import who_started, withdrawn_before_start
 from flows.triage import triage
 from warroom.events import EventKind
 from warroom.expressions import ExpressionError, render_value
-from warroom.ledger import Opened, Store
+from warroom.ledger import Opened, RunLedger, Store
 from warroom.redact import redact
 from warroom.runbook import Runbook, catalogue_of, dedup_key_for, resolve_params
 from warroom.settings import get_settings
@@ -87,6 +87,29 @@ def respond(
         raise ValueError(f"runbook {runbook!r} cannot run: {problems}")
     rb = loaded.runbook
     store = Store.from_settings(settings)
+    heartbeat = Heartbeat(RunLedger(store), flow_run_id, settings.run_heartbeat_seconds)
+    heartbeat.start()
+    try:
+        return _start_and_run(store, rb, flow_run_id, params, alert, requested_by, dedup_key, decided)
+    finally:
+        heartbeat.stop()
+
+
+def _start_and_run(
+    store: Store,
+    rb: Runbook,
+    flow_run_id: str,
+    params: dict[str, Any] | None,
+    alert: dict[str, Any] | None,
+    requested_by: str | None,
+    dedup_key: str | None,
+    decided: Decided | None,
+) -> RunOutcome:
+    """Who started it, its incident and attempt, then the phases; the attempt's ending recorded."""
+    settings = get_settings()
+    ctx = FlowRunContext.get()
+    flow_run = ctx.flow_run if ctx else None
+    runbook = rb.name
     starter = who_started(
         store,
         settings,
@@ -129,8 +152,6 @@ def respond(
     response.incident = opened.incident
     response.decided = decided
     response.begin()
-    heartbeat = Heartbeat(response.runs, response.attempt.id, settings.run_heartbeat_seconds)
-    heartbeat.start()
     try:
         outcome = _run_phases(response, params, opened.created, param_error)
     except GateLost:
@@ -140,8 +161,6 @@ def respond(
         if response.runs.finish(response.attempt.id, f"failed: {error}"):
             response.record(EventKind.RUN_FAILED, f"the run failed: {error}", once="failed", publish=True)
         raise
-    finally:
-        heartbeat.stop()
     response.runs.finish(response.attempt.id, f"{outcome.outcome}: {outcome.detail}")
     return outcome
 

@@ -200,19 +200,23 @@ class Response:
 
 
 class Heartbeat(threading.Thread):
-    """Tells the ledger this attempt's process is alive, so the keeper knows when it is not."""
+    """Tells the ledger this flow run's process is alive, so the keeper knows when it is not. It beats from
+    the process's start: a run re-entered at its gate may spend seconds on its start proof and incident
+    before it begins its attempt, and a silent start there was taken for a death (a second attempt)."""
 
-    def __init__(self, runs: RunLedger, attempt_id: int, interval: float) -> None:
+    def __init__(self, runs: RunLedger, flow_run_id: str, interval: float) -> None:
         super().__init__(name="warroom-run-heartbeat", daemon=True)
-        self.runs, self.attempt_id, self.interval = runs, attempt_id, interval
+        self.runs, self.flow_run_id, self.interval = runs, flow_run_id, interval
         self.stopped = threading.Event()
 
     def run(self) -> None:
-        while not self.stopped.wait(self.interval):
+        while True:
             try:
-                self.runs.heartbeat(self.attempt_id)
-            except Exception:  # noqa: S112 - a busy ledger misses one beat; the keeper allows many
-                continue
+                self.runs.heartbeat_flow_run(self.flow_run_id)
+            except Exception:  # noqa: S110 - a busy ledger misses one beat; the keeper allows many
+                pass
+            if self.stopped.wait(self.interval):
+                return
 
     def stop(self) -> None:
         self.stopped.set()

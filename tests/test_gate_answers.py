@@ -272,3 +272,40 @@ def test_the_severity_policy_of_the_level_is_on_the_timeline_and_settings_overri
         "P3 (medium, as this team defines it): stakeholder updates 5m to team, pager; status page yes; "
         "post-mortem required; no paging"
     )
+
+
+def test_a_run_restarted_at_its_gate_is_alive_from_its_process_start_however_slow_its_start(
+    store: Store, prefect_api: str
+) -> None:
+    """The kill -9 flake behind two `mitigation.proposed`: the re-entered run's new process was RUNNING
+    but still proving its start and finding its incident after the keeper's stale window, beat nothing
+    until it began its attempt, and was written off, so it began a second attempt that proposed again."""
+    from prefect import flow
+    from prefect.states import Running
+
+    from flows.response import Heartbeat
+
+    @flow
+    def somewhere() -> None:
+        pass
+
+    number = store.open_incident(title="t", severity=Severity.P3).number
+    runs = RunLedger(store)
+    with get_client(sync_client=True) as client:
+        restarted = client.create_flow_run(somewhere, state=Running())
+    attempt = runs.begin(str(restarted.id), number, "rb").attempt
+    runs.set_waiting(attempt.id, True)
+    keeper = Keeper(store, Settings(run_stale_seconds=1))
+    beating = Heartbeat(runs, str(restarted.id), 0.2)  # what respond() starts before anything slow
+    beating.start()
+    try:
+        for _ in range(6):  # three stale windows of a slow start: never taken for gone
+            time.sleep(0.5)
+            assert keeper.check() == []
+        begun = runs.begin(str(restarted.id), number, "rb")
+        assert begun.reentered and begun.attempt.id == attempt.id and begun.attempt.run_key == attempt.run_key
+    finally:
+        beating.stop()
+    time.sleep(2.4)  # its process gone for good: silent for more than a window, it is lost
+    [done] = keeper.check()
+    assert "no heartbeat" in done and runs.attempt(attempt.id).state is AttemptState.LOST

@@ -159,6 +159,16 @@ class Attempts:
                 .values(heartbeat_at=now())
             )
 
+    def heartbeat_flow_run(self, flow_run_id: str) -> None:
+        """The live attempt of this flow run, whichever it is: beaten from the moment its process starts,
+        before it knows whether it re-enters a waiting attempt or begins a new one."""
+        with self.engine.begin() as conn:
+            conn.execute(
+                update(run_attempts)
+                .where(run_attempts.c.flow_run_id == flow_run_id, run_attempts.c.state.in_(_LIVE))
+                .values(heartbeat_at=now())
+            )
+
     def set_waiting(self, attempt_id: int, waiting: bool) -> None:
         """WAITING while a gate is open (the keeper re-enters such a run), ACTIVE otherwise."""
         state = AttemptState.WAITING if waiting else AttemptState.ACTIVE
