@@ -12,12 +12,12 @@ from typing import Literal
 from urllib.parse import urlsplit
 
 import httpx
-from prefect import task
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from tasks.step import step
 from warroom.duration import Duration
 from warroom.redact import redact_text
-from warroom.steps import CheckResult, StepKind, step
+from warroom.steps import CheckResult, StepKind
 
 
 class HttpCheckParams(BaseModel):
@@ -138,7 +138,6 @@ def _probe(client: httpx.Client, p: HttpCheckParams) -> HttpCheckResult:
 
 
 @step("http.check", StepKind.DIAGNOSTIC)
-@task(name="http.check")
 def check(params: HttpCheckParams) -> HttpCheckResult:
     """Send a request and judge status, body, latency and TLS expiry; with `for`, hold healthy that long.
 
@@ -251,7 +250,6 @@ def _p(values: list[float], q: float) -> float | None:
 
 
 @step("http.compare", StepKind.DIAGNOSTIC)
-@task(name="http.compare")
 def compare(params: HttpCompareParams) -> HttpCompareResult:
     """Sample a URL and compare its latency and error rate with a healthy baseline.
 

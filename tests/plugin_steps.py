@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import httpx
-from prefect import task
 from pydantic import BaseModel, ConfigDict, Field
 
-from warroom.steps import ChangeResult, StepKind, step
+from tasks.step import step
+from warroom.steps import ChangeResult, StepKind
 
 
 class ServiceScaleParams(BaseModel):
@@ -32,7 +32,6 @@ def preview(params: ServiceScaleParams) -> ServiceScaleResult:
 
 
 @step("svc.scale", StepKind.MITIGATION, dry_run=preview)
-@task(name="svc.scale")
 def scale(params: ServiceScaleParams) -> ServiceScaleResult:
     """Set the service's replica count through its admin endpoint. Changes production capacity."""
     before = httpx.get(f"{params.url}/replicas", timeout=5).json()["replicas"]

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
+
 import pytest
 from pydantic import BaseModel
 
@@ -58,3 +61,57 @@ def test_a_change_on_many_hosts_is_made_only_on_all_of_them(
 ) -> None:
     change = FanoutChange.of(_fanout(*statuses))
     assert (change.made, change.partial) == (made, partial)
+
+
+def test_a_new_step_in_a_family_is_one_new_file_named_once_and_found_with_no_list_edited(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import subprocess
+    import sys
+    import textwrap
+
+    family = tmp_path / "teamsteps"
+    (family / "aws").mkdir(parents=True)
+    (family / "__init__.py").write_text('"""The team\'s own steps."""\n')  # names no module
+    (family / "aws" / "__init__.py").write_text("")
+    (family / "aws" / "lambda_rollback.py").write_text(
+        textwrap.dedent(
+            '''
+            from pydantic import BaseModel, ConfigDict
+
+            from tasks.step import step
+            from warroom.steps import ChangeResult, StepKind
+
+
+            class Params(BaseModel):
+                model_config = ConfigDict(extra="forbid")
+                function: str
+
+
+            def plan(params: Params) -> ChangeResult:
+                return ChangeResult(applied=False, dry_run=True, summary=f"would roll {params.function} back")
+
+
+            @step("aws.lambda_rollback", StepKind.MITIGATION, dry_run=plan)
+            def lambda_rollback(params: Params) -> ChangeResult:
+                """Point the function's live alias at its previous version. Changes what production runs."""
+                return ChangeResult(applied=True, summary="rolled back", way_back="point it back")
+            '''
+        )
+    )
+    probe = (
+        "from warroom.steps import all_steps; s = all_steps()['aws.lambda_rollback']; "
+        "print(s.kind.value, s.fn.name, s.dry_run is not None, s.summary)"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", probe],
+        env={**os.environ, "PYTHONPATH": str(tmp_path), "WARROOM_STEP_MODULES": '["teamsteps"]'},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == (
+        "mitigation aws.lambda_rollback True Point the function's live alias at its previous version. "
+        "Changes what production runs."
+    )

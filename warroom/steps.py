@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import importlib
 import inspect
+import pkgutil
 from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Any, TypeVar, get_type_hints
+from typing import Any, get_type_hints
 
 from pydantic import BaseModel, Field
 
@@ -86,7 +87,6 @@ class StepSpec:
 
 _REGISTRY: dict[str, StepSpec] = {}
 _loaded: set[str] = set()
-F = TypeVar("F", bound=Callable[..., Any])
 
 
 def _summary(fn: Callable[..., Any] | None, fallback: str = "") -> str:
@@ -118,15 +118,15 @@ def register(spec: StepSpec) -> StepSpec:
     return spec
 
 
-def step(name: str, kind: StepKind, *, dry_run: Callable[..., Any] | None = None) -> Callable[[F], F]:
-    """Register a task as a runbook step; its params and result models come from its signature."""
-
-    def wrap(fn: F) -> F:
-        params, result = _signature_models(fn)
-        register(StepSpec(name, StepKind(kind), params, result, _summary(getattr(fn, "fn", fn)), fn, dry_run))
-        return fn
-
-    return wrap
+def register_task(
+    name: str, kind: StepKind, fn: Any, *, dry_run: Callable[..., Any] | None = None
+) -> StepSpec:
+    """Register a Prefect task as the step ``name`` (``tasks/step.py``'s ``@step`` does this); its params
+    and result models come from its signature, its summary from its docstring's first line."""
+    params, result = _signature_models(fn)
+    return register(
+        StepSpec(name, StepKind(kind), params, result, _summary(getattr(fn, "fn", fn)), fn, dry_run)
+    )
 
 
 def step_modules() -> list[str]:
@@ -141,10 +141,13 @@ def step_modules() -> list[str]:
 
 
 def load_builtin_steps() -> None:
-    """Import every module that registers steps (see ``step_modules``)."""
+    """Import every module that registers steps (see ``step_modules``); a package's every module, so a new
+    step in a family is a new file and nothing else."""
     for module in step_modules():
         if module not in _loaded:
-            importlib.import_module(module)
+            imported = importlib.import_module(module)
+            for found in pkgutil.walk_packages(getattr(imported, "__path__", []), prefix=f"{module}."):
+                importlib.import_module(found.name)
             _loaded.add(module)
 
 

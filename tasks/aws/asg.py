@@ -5,8 +5,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from prefect import task
-
 from tasks.aws.changes import Refused, follow, guarded
 from tasks.aws.client import AwsError, call, client
 from tasks.aws.models import (
@@ -17,8 +15,9 @@ from tasks.aws.models import (
     AwsChange,
     ScalingActivity,
 )
+from tasks.step import step
 from warroom import capacity
-from warroom.steps import StepKind, step
+from warroom.steps import StepKind
 
 
 def where(ref: AsgRef) -> str:
@@ -42,7 +41,6 @@ def in_service(group: dict[str, Any]) -> int:
 
 
 @step("aws.asg_activity", StepKind.DIAGNOSTIC)
-@task(name="aws.asg_activity")
 def asg_activity(params: AsgActivityParams) -> AsgActivityResult:
     """An Auto Scaling group's sizes, its instances by state and health, suspended processes and its recent
     scaling activities. Reads only: 2 API calls."""
@@ -147,7 +145,6 @@ def asg_scale_dry_run(params: AsgScaleParams) -> AwsChange:
 
 
 @step("aws.asg_scale", StepKind.MITIGATION, dry_run=asg_scale_dry_run)
-@task(name="aws.asg_scale")
 def asg_scale(params: AsgScaleParams) -> AwsChange:
     """Set an Auto Scaling group's desired capacity to ``desired_capacity`` or by ``change`` (+50%, x2),
     clamped to its MinSize and MaxSize (and the step's bounds); waits for the instances to be in service

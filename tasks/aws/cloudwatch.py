@@ -7,8 +7,6 @@ import time
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from prefect import task
-
 from tasks.aws.client import AwsError, call, client
 from tasks.aws.models import (
     AlarmCheck,
@@ -19,8 +17,9 @@ from tasks.aws.models import (
     MetricBaseline,
     MetricBaselineParams,
 )
+from tasks.step import step
 from warroom.duration import format_duration
-from warroom.steps import StepKind, step
+from warroom.steps import StepKind
 
 
 def _alarm(api: Any, name: str) -> dict[str, Any]:
@@ -32,7 +31,6 @@ def _alarm(api: Any, name: str) -> dict[str, Any]:
 
 
 @step("aws.cloudwatch_alarm", StepKind.DIAGNOSTIC)
-@task(name="aws.cloudwatch_alarm")
 def cloudwatch_alarm(params: AlarmParams) -> AlarmState:
     """An alarm's state, why, since when, what it watches and its recent state changes. Reads only:
     2 API calls."""
@@ -76,7 +74,6 @@ def cloudwatch_alarm(params: AlarmParams) -> AlarmState:
 
 
 @step("aws.alarm_check", StepKind.DIAGNOSTIC)
-@task(name="aws.alarm_check")
 def alarm_check(params: AlarmCheckParams) -> AlarmCheck:
     """Passes when the alarm is OK within ``within`` and stays OK for ``hold``: the verify step after a
     mitigation. Reads only: one call every ``every`` (5 s)."""
@@ -153,7 +150,6 @@ def regressed(current: float | None, baseline: float | None, params: MetricBasel
 
 
 @step("aws.cloudwatch_baseline", StepKind.DIAGNOSTIC)
-@task(name="aws.cloudwatch_baseline")
 def cloudwatch_baseline(params: MetricBaselineParams) -> MetricBaseline:
     """A metric over the recent window against the same-length baseline window before it (or a day or a
     week before): regressed or not. Reads only: 2 API calls."""

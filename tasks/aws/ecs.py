@@ -6,8 +6,6 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from prefect import task
-
 from tasks.aws.changes import Refused, follow, guarded
 from tasks.aws.client import AwsError, call, client
 from tasks.aws.ecs_reads import (
@@ -34,14 +32,14 @@ from tasks.aws.models import (
     EcsServiceRef,
     EcsServiceResult,
 )
+from tasks.step import step
 from warroom import capacity
-from warroom.steps import StepKind, step
+from warroom.steps import StepKind
 
 SCALE_DIMENSION = "ecs:service:DesiredCount"
 
 
 @step("aws.ecs_service", StepKind.DIAGNOSTIC)
-@task(name="aws.ecs_service")
 def ecs_service(params: EcsServiceParams) -> EcsServiceResult:
     """An ECS service's deployments, running against desired tasks, recent events, and what its task
     definition changed from the one before. Reads only: 4 API calls."""
@@ -149,7 +147,6 @@ def ecs_rollback_dry_run(params: EcsRollbackParams) -> AwsChange:
 
 
 @step("aws.ecs_rollback", StepKind.MITIGATION, dry_run=ecs_rollback_dry_run)
-@task(name="aws.ecs_rollback")
 def ecs_rollback(params: EcsRollbackParams) -> AwsChange:
     """Roll an ECS service back to its previous task definition (or a named revision of the same family)
     and wait for the deployment to reach a steady state (changes production)."""
@@ -253,7 +250,6 @@ def ecs_scale_dry_run(params: EcsScaleParams) -> AwsChange:
 
 
 @step("aws.ecs_scale", StepKind.MITIGATION, dry_run=ecs_scale_dry_run)
-@task(name="aws.ecs_scale")
 def ecs_scale(params: EcsScaleParams) -> AwsChange:
     """Scale an ECS service to ``desired_count`` or by ``change`` (+50%, x2), clamped; when Application Auto
     Scaling manages it, its MinCapacity is raised too so it does not scale back in. Waits for the tasks."""

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from prefect import task
-
 from tasks.flags.models import FlagChange, FlagParams, FlagState
 from tasks.flags.providers import FlagError, FlagRef, provider
+from tasks.step import step
 from warroom.settings import get_settings
-from warroom.steps import StepKind, step
+from warroom.steps import StepKind
 
 
 def _ref(params: FlagParams) -> FlagRef:
@@ -19,7 +18,6 @@ def _where(params: FlagParams) -> str:
 
 
 @step("flags.status", StepKind.DIAGNOSTIC)
-@task(name="flags.status")
 def status(params: FlagParams) -> FlagState:
     """Read whether a feature flag is on in an environment, its strategies or variations, and its last
     change where the provider says. Reads only."""
@@ -95,7 +93,6 @@ def disable_dry_run(params: FlagParams) -> FlagChange:
 
 
 @step("flags.disable", StepKind.MITIGATION, dry_run=disable_dry_run)
-@task(name="flags.disable")
 def disable(params: FlagParams) -> FlagChange:
     """Turn a feature flag off in one environment (changes production). Idempotent when it is already off;
     the way back turns it on again with its rules as they were."""

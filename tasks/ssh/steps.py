@@ -6,8 +6,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from prefect import task
-
 from tasks.ssh.fanout import _fanout
 from tasks.ssh.models import (
     ChangeParams,
@@ -19,18 +17,17 @@ from tasks.ssh.models import (
     ReadParams,
     ServiceParams,
 )
-from warroom.steps import StepKind, step
+from tasks.step import step
+from warroom.steps import StepKind
 
 
 @step("ssh.run", StepKind.DIAGNOSTIC)
-@task(name="ssh.run")
 def run(params: ReadParams) -> FanoutResult:
     """Run a read-only catalogue command on the selected hosts. Production impact: reads only."""
     return _fanout(params.hosts, params.command, params.args, sudo=params.sudo, changes=False)
 
 
 @step("ssh.apply", StepKind.MITIGATION)
-@task(name="ssh.apply")
 def apply(params: ChangeParams) -> FanoutChange:
     """Run a catalogue command that CHANGES the selected hosts (only after approval)."""
     return FanoutChange.of(_fanout(params.hosts, params.command, params.args, sudo=params.sudo, changes=True))
@@ -60,7 +57,6 @@ def parse_df(text: str) -> list[dict[str, Any]]:
 
 
 @step("ssh.disk", StepKind.DIAGNOSTIC)
-@task(name="ssh.disk")
 def disk(params: DiskParams) -> FanoutResult:
     """Filesystem usage on each host; findings list the filesystems over the threshold. Reads only."""
     result = _fanout(params.hosts, "disk_usage", {}, sudo=params.sudo, changes=False)
@@ -86,7 +82,6 @@ def disk(params: DiskParams) -> FanoutResult:
 
 
 @step("ssh.service_status", StepKind.DIAGNOSTIC)
-@task(name="ssh.service_status")
 def service_status(params: ServiceParams) -> FanoutResult:
     """systemctl status of a unit on each host. Reads only."""
     return _fanout(
@@ -95,7 +90,6 @@ def service_status(params: ServiceParams) -> FanoutResult:
 
 
 @step("ssh.journal", StepKind.DIAGNOSTIC)
-@task(name="ssh.journal")
 def journal(params: JournalParams) -> FanoutResult:
     """Recent journal lines of a unit on each host. Reads only."""
     args = {"service": params.service, "since": params.since, "lines": str(params.lines)}
@@ -103,7 +97,6 @@ def journal(params: JournalParams) -> FanoutResult:
 
 
 @step("ssh.restart_service", StepKind.MITIGATION)
-@task(name="ssh.restart_service")
 def restart_service(params: ServiceParams) -> FanoutChange:
     """Restart a systemd unit on each selected host (only after approval). Interrupts the service."""
     return FanoutChange.of(

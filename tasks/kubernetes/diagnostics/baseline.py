@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from collections import Counter
 
-from prefect import task
-
 from tasks.kubernetes.client import connect
 from tasks.kubernetes.diagnostics.revisions import (
     current_replica_set,
@@ -29,7 +27,8 @@ from tasks.kubernetes.objects import (
     revision_of,
 )
 from tasks.kubernetes.reads import pods_of, read_deployment, replica_sets
-from warroom.steps import StepKind, step
+from tasks.step import step
+from warroom.steps import StepKind
 
 
 def _health(revision: int, rs: Obj, pods: list[Obj]) -> RevisionHealth:
@@ -67,7 +66,6 @@ def _template_differences(old: Obj, new: Obj) -> list[str]:
 
 
 @step("kubernetes.baseline", StepKind.DIAGNOSTIC)
-@task(name="kubernetes.baseline")
 def baseline(params: DeploymentRef) -> BaselineResult:
     """Pod health of the current revision against the previous one (the healthy baseline): what
     differs in the template and in readiness, restarts and failure reasons. Reads only: 3 API calls."""

@@ -5,8 +5,6 @@ from __future__ import annotations
 from collections import Counter
 from datetime import UTC, datetime
 
-from prefect import task
-
 from tasks.kubernetes.client import Target, connect
 from tasks.kubernetes.diagnostics.revisions import where
 from tasks.kubernetes.models import (
@@ -19,9 +17,10 @@ from tasks.kubernetes.objects import (
     parse_time,
 )
 from tasks.kubernetes.reads import read_deployment, replica_sets
+from tasks.step import step
 from warroom.duration import format_duration
 from warroom.redact import redact_text
-from warroom.steps import StepKind, step
+from warroom.steps import StepKind
 
 
 def _event_time(ev: Obj) -> datetime | None:
@@ -35,7 +34,6 @@ def _event_time(ev: Obj) -> datetime | None:
 
 
 @step("kubernetes.events", StepKind.DIAGNOSTIC)
-@task(name="kubernetes.events")
 def events(params: EventsParams) -> EventsResult:
     """Recent warning events of a Deployment, its ReplicaSets and their pods (including pods already
     replaced), newest first. Reads only: 3 API calls (the namespace's warnings in one list)."""

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
 
-from prefect import task
-
 from tasks.kubernetes.client import KubeError, Target, connect
 from tasks.kubernetes.diagnostics.revisions import where
 from tasks.kubernetes.models import (
@@ -18,8 +16,9 @@ from tasks.kubernetes.objects import (
     pod_badness,
 )
 from tasks.kubernetes.reads import pods_of, read_deployment
+from tasks.step import step
 from warroom.redact import redact_text
-from warroom.steps import StepKind, step
+from warroom.steps import StepKind
 
 
 def _containers_to_read(pod: Obj) -> list[tuple[str, int]]:
@@ -37,7 +36,6 @@ def _containers_to_read(pod: Obj) -> list[tuple[str, int]]:
 
 
 @step("kubernetes.logs", StepKind.DIAGNOSTIC)
-@task(name="kubernetes.logs")
 def logs(params: LogsParams) -> LogsResult:
     """The last lines of the worst pods' logs, and of the previous container when it restarted; the
     size cap is shared fairly and keeps the newest lines; secrets masked. Reads only: 3 calls, then one

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from collections import Counter
 
-from prefect import task
-
 from tasks.kubernetes.client import connect
 from tasks.kubernetes.diagnostics.revisions import revision_by_hash, where
 from tasks.kubernetes.models import (
@@ -24,8 +22,9 @@ from tasks.kubernetes.objects import (
     pod_unhealthy,
 )
 from tasks.kubernetes.reads import pods_of, read_deployment, replica_sets
+from tasks.step import step
 from warroom.redact import redact_text
-from warroom.steps import StepKind, step
+from warroom.steps import StepKind
 
 
 def _pod_state(pod: Obj, revisions: dict[str, int]) -> PodState:
@@ -43,7 +42,6 @@ def _pod_state(pod: Obj, revisions: dict[str, int]) -> PodState:
 
 
 @step("kubernetes.pod_health", StepKind.DIAGNOSTIC)
-@task(name="kubernetes.pod_health")
 def pod_health(params: PodHealthParams) -> PodHealthResult:
     """Pods of a Deployment, worst first: phase, readiness, restarts, waiting/terminated reasons
     (CrashLoopBackOff, ImagePullBackOff, OOMKilled, Unschedulable), node, revision. Reads only: 3 calls."""

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from prefect import task
-
 from tasks.kubernetes.client import connect
 from tasks.kubernetes.diagnostics.revisions import (
     current_replica_set,
@@ -30,11 +28,11 @@ from tasks.kubernetes.objects import (
     rollout_status,
 )
 from tasks.kubernetes.reads import read_deployment, replica_sets
-from warroom.steps import StepKind, step
+from tasks.step import step
+from warroom.steps import StepKind
 
 
 @step("kubernetes.rollout_history", StepKind.DIAGNOSTIC)
-@task(name="kubernetes.rollout_history")
 def rollout_history(params: RolloutHistoryParams) -> RolloutHistoryResult:
     """Revisions of a Deployment from its ReplicaSets (as kubectl rollout history), with images,
     change-cause and how long ago the current revision took over. Reads only: 2 API calls."""
@@ -109,7 +107,6 @@ def status_result(ref: DeploymentRef, d: Obj) -> DeploymentStatusResult:
 
 
 @step("kubernetes.deployment_status", StepKind.DIAGNOSTIC)
-@task(name="kubernetes.deployment_status")
 def deployment_status(params: DeploymentRef) -> DeploymentStatusResult:
     """Replica counts and conditions of a Deployment; whether its rollout is complete, progressing or
     stuck (progress deadline exceeded), by kubectl rollout status's rules. Reads only: 1 API call."""

@@ -6,8 +6,6 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from prefect import task
-
 from tasks.kubernetes.client import (
     STRATEGIC_MERGE_PATCH,
     connect,
@@ -31,7 +29,8 @@ from tasks.kubernetes.objects import (
     meta,
     revision_of,
 )
-from warroom.steps import StepKind, step
+from tasks.step import step
+from warroom.steps import StepKind
 
 
 def _restart(params: RestartParams, dry_run: bool) -> DeploymentChange:
@@ -79,7 +78,6 @@ def restart_dry_run(params: RestartParams) -> DeploymentChange:
 
 
 @step("kubernetes.restart", StepKind.MITIGATION, dry_run=restart_dry_run)
-@task(name="kubernetes.restart")
 def restart(params: RestartParams) -> DeploymentChange:
     """Restart a Deployment's pods as kubectl rollout restart does (a new restartedAt annotation on
     the pod template, so they are replaced by a rolling update). Refused when paused. Waits."""

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from prefect import task
-
 from tasks.kubernetes.client import (
     JSON_PATCH,
     connect,
@@ -34,7 +32,8 @@ from tasks.kubernetes.objects import (
     revision_of,
 )
 from tasks.kubernetes.reads import replica_sets
-from warroom.steps import StepKind, step
+from tasks.step import step
+from warroom.steps import StepKind
 
 
 def _rollback_target(d: Obj, rss: list[Obj], to_revision: int | None) -> Obj:
@@ -124,7 +123,6 @@ def rollback_dry_run(params: RollbackParams) -> DeploymentChange:
 
 
 @step("kubernetes.rollback", StepKind.MITIGATION, dry_run=rollback_dry_run)
-@task(name="kubernetes.rollback")
 def rollback(params: RollbackParams) -> DeploymentChange:
     """Roll a Deployment back to the previous revision (or ``to_revision``), exactly as kubectl rollout
     undo does: the pods are replaced with the old template. Refused when there is no earlier revision,

@@ -4,8 +4,6 @@ Deployment. Changes production.
 
 from __future__ import annotations
 
-from prefect import task
-
 from tasks.kubernetes.client import (
     MERGE_PATCH,
     Kube,
@@ -21,8 +19,9 @@ from tasks.kubernetes.objects import (
     Obj,
     meta,
 )
+from tasks.step import step
 from warroom import capacity
-from warroom.steps import StepKind, step
+from warroom.steps import StepKind
 
 
 def scale_target(current: int, params: ScaleParams) -> tuple[int, str]:
@@ -157,7 +156,6 @@ def scale_dry_run(params: ScaleParams) -> DeploymentChange:
 
 
 @step("kubernetes.scale", StepKind.MITIGATION, dry_run=scale_dry_run)
-@task(name="kubernetes.scale")
 def scale(params: ScaleParams) -> DeploymentChange:
     """Scale a Deployment to ``replicas`` or by ``change`` (+50%, -2, x2), clamped to min/max; when an
     HPA targets it, raise the HPA's minReplicas instead (and say so). Waits for the new replicas."""
