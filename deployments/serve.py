@@ -12,6 +12,7 @@ import time
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -33,7 +34,7 @@ from warroom.intake.launcher import LaunchLoop
 from warroom.intake.receiver import create_app
 from warroom.intake.router import Router
 from warroom.ledger import Store
-from warroom.runbook import Catalogue, CatalogueCache, ParamType, Runbook
+from warroom.runbook import Catalogue, ParamType, Runbook, catalogue_of
 from warroom.settings import Settings
 
 _JSON_TYPES = {
@@ -259,7 +260,7 @@ def build_intake(settings: Settings) -> Intake:
         lease_seconds=settings.lease_seconds,
         parallel=settings.launch_parallel,
     )
-    router = Router(store, CatalogueCache(settings.runbooks_dir).get, settings.default_severity, loop.wake)
+    router = Router(store, partial(catalogue_of, settings.runbooks_dir), settings.default_severity, loop.wake)
     return Intake(create_app(settings, store, router), loop, store)
 
 

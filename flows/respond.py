@@ -30,7 +30,7 @@ from warroom.expressions import ExpressionError, render_value
 from warroom.ledger import Opened, RunLedger, Store
 from warroom.redact import redact
 from warroom.runbook import Runbook, catalogue_of, dedup_key_for, resolve_params
-from warroom.settings import get_settings
+from warroom.settings import Settings, get_settings
 from warroom.starts import Decided, params_digest
 
 Phase = Callable[[Response], RunOutcome | None]
@@ -90,15 +90,20 @@ def respond(
     heartbeat = Heartbeat(RunLedger(store), flow_run_id, settings.run_heartbeat_seconds)
     heartbeat.start()
     try:
-        return _start_and_run(store, rb, flow_run_id, params, alert, requested_by, dedup_key, decided)
+        tags = list(flow_run.tags) if flow_run else []
+        return _start_and_run(
+            store, settings, rb, flow_run_id, tags, params, alert, requested_by, dedup_key, decided
+        )
     finally:
         heartbeat.stop()
 
 
 def _start_and_run(
     store: Store,
+    settings: Settings,
     rb: Runbook,
     flow_run_id: str,
+    tags: list[str],
     params: dict[str, Any] | None,
     alert: dict[str, Any] | None,
     requested_by: str | None,
@@ -106,15 +111,12 @@ def _start_and_run(
     decided: Decided | None,
 ) -> RunOutcome:
     """Who started it, its incident and attempt, then the phases; the attempt's ending recorded."""
-    settings = get_settings()
-    ctx = FlowRunContext.get()
-    flow_run = ctx.flow_run if ctx else None
     runbook = rb.name
     starter = who_started(
         store,
         settings,
         flow_run_id=flow_run_id,
-        tags=list(flow_run.tags) if flow_run else [],
+        tags=tags,
         runbook=runbook,
         digest=params_digest(
             runbook=runbook,

@@ -7,6 +7,7 @@ alert format or flag provider is checked the moment its module exists.
 from __future__ import annotations
 
 import inspect
+import os
 import re
 import sys
 from pathlib import Path
@@ -73,24 +74,26 @@ def test_every_plugin_is_one_module_named_for_it_with_its_settings_beside_it(
     assert isinstance(member, BASES[kind]) and NAME.match(name), f"{kind} {name!r}"
     module = sys.modules[type(member).__module__]
     assert module.__doc__, f"{module.__name__} says what it is"
-    declared = [
-        v
-        for v in vars(module).values()
-        if isinstance(v, type) and issubclass(v, IntegrationSettings) and v.__module__ == module.__name__
-    ]
+    declared = _settings_declared_in(module)
     assert len(declared) <= 1, f"{module.__name__} declares more than one settings model"
     if declared:
         assert declared[0] in settings_models(), f"{declared[0].__name__} is not in the settings table"
     assert Path(module.__file__ or "").stem != "base"
 
 
+def _settings_declared_in(module: Any) -> list[type[IntegrationSettings]]:
+    return [
+        v
+        for v in vars(module).values()
+        if isinstance(v, type) and issubclass(v, IntegrationSettings) and v.__module__ == module.__name__
+    ]
+
+
 def _without(monkeypatch: pytest.MonkeyPatch, module: Any) -> Settings:
     """Settings with nothing of this plug-in's own set, whatever the environment holds."""
-    for model in [
-        v for v in vars(module).values() if isinstance(v, type) and issubclass(v, IntegrationSettings)
-    ]:
+    for model in _settings_declared_in(module):
         prefix = str(model.model_config.get("env_prefix", ""))
-        for variable in [k for k in list(__import__("os").environ) if k.upper().startswith(prefix)]:
+        for variable in [k for k in list(os.environ) if k.upper().startswith(prefix)]:
             monkeypatch.delenv(variable)
     return Settings()
 

@@ -5,12 +5,13 @@ from __future__ import annotations
 
 import time
 from datetime import timedelta
+from typing import Any
 from uuid import UUID
 
 import pytest
 from prefect.client.orchestration import get_client
 from prefect.input.actions import read_flow_run_input
-from prefect.states import Failed, Running
+from prefect.states import Failed, Running, State
 
 from deployments.keeper import Keeper
 from flows.answer import GateError, answer_gate
@@ -21,7 +22,7 @@ from tests.test_respond import env, kinds, start  # noqa: F401 - fixtures
 from warroom.incident import Severity
 from warroom.intake.alert import Alert
 from warroom.intake.router import Router
-from warroom.ledger import AttemptState, GateState, RunLedger, Store
+from warroom.ledger import Attempt, AttemptState, GateState, RunLedger, Store
 from warroom.runbook import Catalogue, LoadedRunbook, parse_runbook
 from warroom.settings import Settings
 
@@ -164,14 +165,9 @@ def test_keeper_writes_off_a_cancelled_run_and_a_silent_one_it_cannot_restart(
     assert keeper.check() == []  # each loss is written once
 
 
-def test_keeper_gives_a_restarted_run_its_stale_window_and_never_writes_off_one_that_beat_since_it_read(
-    store: Store, prefect_api: str
-) -> None:
-    """The warm-worker kill -9 flake: a run the keeper scheduled again became RUNNING in a new process
-    after its old heartbeat had gone stale, and the keeper wrote it off before (or just after, on the
-    heartbeat it had read) the new process began."""
+def _waiting_at_a_gate(store: Store, state: State[Any]) -> tuple[RunLedger, UUID, int, Attempt]:
+    """A throwaway flow run in ``state`` whose incident's attempt waits at a gate."""
     from prefect import flow
-    from prefect.states import Running, Scheduled
 
     @flow
     def somewhere() -> None:
@@ -180,17 +176,29 @@ def test_keeper_gives_a_restarted_run_its_stale_window_and_never_writes_off_one_
     number = store.open_incident(title="t", severity=Severity.P3).number
     runs = RunLedger(store)
     with get_client(sync_client=True) as client:
-        restarted = client.create_flow_run(somewhere, state=Scheduled())
-    attempt = runs.begin(str(restarted.id), number, "rb").attempt
+        flow_run = client.create_flow_run(somewhere, state=state)
+    attempt = runs.begin(str(flow_run.id), number, "rb").attempt
     runs.set_waiting(attempt.id, True)
+    return runs, flow_run.id, number, attempt
+
+
+def test_keeper_gives_a_restarted_run_its_stale_window_and_never_writes_off_one_that_beat_since_it_read(
+    store: Store, prefect_api: str
+) -> None:
+    """The warm-worker kill -9 flake: a run the keeper scheduled again became RUNNING in a new process
+    after its old heartbeat had gone stale, and the keeper wrote it off before (or just after, on the
+    heartbeat it had read) the new process began."""
+    from prefect.states import Scheduled
+
+    runs, restarted, number, attempt = _waiting_at_a_gate(store, Scheduled())
     time.sleep(1.2)  # the old process's heartbeat is past the 1 s stale mark
     with get_client(sync_client=True) as client:
-        client.set_flow_run_state(restarted.id, Running(), force=True)  # a new process starts it now
+        client.set_flow_run_state(restarted, Running(), force=True)  # a new process starts it now
     keeper = Keeper(store, Settings(run_stale_seconds=1))
     assert keeper.check() == []  # RUNNING for less than the stale window: it has not had time to beat
-    read = runs.live_attempt(str(restarted.id))
+    read = runs.live_attempt(str(restarted))
     assert read is not None
-    runs.begin(str(restarted.id), number, "rb")  # the re-entered run begins: its heartbeat is fresh
+    runs.begin(str(restarted), number, "rb")  # the re-entered run begins: its heartbeat is fresh
     assert not runs.write_off(read, "silent", {}, silent_since=read.heartbeat_at)  # judged on an old read
     assert runs.attempt(attempt.id).state is AttemptState.WAITING
     time.sleep(2.4)  # now silent for a whole window since it became RUNNING: gone
@@ -280,29 +288,17 @@ def test_a_run_restarted_at_its_gate_is_alive_from_its_process_start_however_slo
     """The kill -9 flake behind two `mitigation.proposed`: the re-entered run's new process was RUNNING
     but still proving its start and finding its incident after the keeper's stale window, beat nothing
     until it began its attempt, and was written off, so it began a second attempt that proposed again."""
-    from prefect import flow
-    from prefect.states import Running
-
     from flows.response import Heartbeat
 
-    @flow
-    def somewhere() -> None:
-        pass
-
-    number = store.open_incident(title="t", severity=Severity.P3).number
-    runs = RunLedger(store)
-    with get_client(sync_client=True) as client:
-        restarted = client.create_flow_run(somewhere, state=Running())
-    attempt = runs.begin(str(restarted.id), number, "rb").attempt
-    runs.set_waiting(attempt.id, True)
+    runs, restarted, number, attempt = _waiting_at_a_gate(store, Running())
     keeper = Keeper(store, Settings(run_stale_seconds=1))
-    beating = Heartbeat(runs, str(restarted.id), 0.2)  # what respond() starts before anything slow
+    beating = Heartbeat(runs, str(restarted), 0.2)  # what respond() starts before anything slow
     beating.start()
     try:
         for _ in range(6):  # three stale windows of a slow start: never taken for gone
             time.sleep(0.5)
             assert keeper.check() == []
-        begun = runs.begin(str(restarted.id), number, "rb")
+        begun = runs.begin(str(restarted), number, "rb")
         assert begun.reentered and begun.attempt.id == attempt.id and begun.attempt.run_key == attempt.run_key
     finally:
         beating.stop()

@@ -9,6 +9,7 @@ import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
+from functools import partial
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -31,7 +32,7 @@ from warroom.ledger import Store
 from warroom.postmortem.document import draft
 from warroom.postmortem.figures import compute
 from warroom.render import timeline_markdown
-from warroom.runbook import CatalogueCache
+from warroom.runbook import catalogue_of
 from warroom.settings import get_settings
 
 TOKEN = "t0ken-for-tests-only"
@@ -87,7 +88,7 @@ def intake(
     get_settings.cache_clear()
     s = get_settings()
     store = Store.from_settings(s)
-    router = Router(store, CatalogueCache(s.runbooks_dir).get, s.default_severity)
+    router = Router(store, partial(catalogue_of, s.runbooks_dir), s.default_severity)
     with TestClient(create_app(s, store, router)) as client:
         yield Intake(client, store, base, hits, signer)
     store.close()

@@ -9,6 +9,7 @@ import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +24,7 @@ from warroom.incident import Severity
 from warroom.intake.launcher import LaunchLoop
 from warroom.intake.router import Router
 from warroom.ledger import Store
-from warroom.runbook import CatalogueCache, load_catalogue
+from warroom.runbook import catalogue_of, load_catalogue
 from warroom.settings import get_settings
 
 TOKEN = "launch-test-token"
@@ -135,7 +136,7 @@ def test_launch_failures_are_retried_from_the_ledger_and_never_dropped(
     store = Store.from_settings(settings)
     launcher = _Down(fail_times=2)
     loop = LaunchLoop(store, launcher, poll_seconds=0.05, max_backoff=0.1)
-    router = Router(store, CatalogueCache(settings.runbooks_dir).get, settings.default_severity, loop.wake)
+    router = Router(store, partial(catalogue_of, settings.runbooks_dir), settings.default_severity, loop.wake)
     with TestClient(create_app(settings, store, router)) as client:
         resp = client.post(
             "/alerts/alertmanager", json=payloads.alertmanager(), headers={"Authorization": f"Bearer {TOKEN}"}

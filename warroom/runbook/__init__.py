@@ -3,7 +3,6 @@ what a runbook resolves to for an alert (``resolve``)."""
 
 from warroom.runbook.loading import (
     Catalogue,
-    CatalogueCache,
     LoadedRunbook,
     Problem,
     RunbookInvalid,
@@ -36,7 +35,6 @@ __all__ = [
     "ApprovalPolicy",
     "Approver",
     "Catalogue",
-    "CatalogueCache",
     "Diagnostic",
     "LoadedRunbook",
     "Matcher",

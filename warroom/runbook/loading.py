@@ -15,7 +15,7 @@ from pydantic import ValidationError
 
 from warroom import expressions
 from warroom.fieldpath import format_loc
-from warroom.filecache import DirectoryCache, shared
+from warroom.filecache import shared
 from warroom.runbook.model import Loc, Runbook, StepCall
 from warroom.steps import CheckResult, StepKind, get_step
 from warroom.yamldoc import FRIENDLY, Invalid, Problem, pydantic_problems, read_yaml
@@ -197,13 +197,6 @@ def load_catalogue(paths: Iterable[Path]) -> Catalogue:
             continue
         found[name] = loaded
     return Catalogue(found, problems)
-
-
-class CatalogueCache(DirectoryCache[Catalogue]):
-    """The runbooks directory, reloaded when a file in it changes."""
-
-    def __init__(self, directory: Path) -> None:
-        super().__init__(directory, lambda d: load_catalogue([d]))
 
 
 def catalogue_of(directory: Path) -> Catalogue:
