@@ -98,7 +98,6 @@ def desk(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Desk]:
     env.update(
         WARROOM_PREFECT_DATABASE="auto",  # as `warroom up` picks for a person: PostgreSQL when installed
         WARROOM_APPROVER_GROUPS='{"sre": ["alice", "bob"]}',
-        WARROOM_APPROVAL_POLL_SECONDS="1",
         WARROOM_RUN_HEARTBEAT_SECONDS="2",
         WARROOM_LAUNCHDARKLY_URL=closed,
         WARROOM_UNLEASH_URL=closed,
