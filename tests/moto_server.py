@@ -11,7 +11,7 @@ from contextlib import contextmanager
 
 import httpx
 
-from tests.net import free_port
+from tests.net import free_port, stop
 
 REGION = "eu-west-1"
 ECS_RUNNING = 2
@@ -42,8 +42,7 @@ def running_moto() -> Iterator[str]:
                 time.sleep(0.2)
         yield url
     finally:
-        proc.terminate()
-        proc.wait(timeout=20)
+        stop(proc)
 
 
 def aws_env(endpoint: str) -> dict[str, str]:

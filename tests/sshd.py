@@ -13,7 +13,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from tests.net import free_port
+from tests.net import free_port, stop
 
 SSHD = "/usr/sbin/sshd"
 
@@ -92,6 +92,5 @@ LogLevel ERROR
             directory,
         )
     finally:
-        proc.terminate()
-        proc.wait(timeout=10)
+        stop(proc)
         log.close()

@@ -17,7 +17,7 @@ import httpx
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
-from tests.net import free_port
+from tests.net import free_port, stop
 
 HERE = Path(__file__).resolve().parent / "unleash"
 ADMIN_TOKEN = "*:*.warroom-test-admin"
@@ -108,11 +108,7 @@ def running_unleash() -> Iterator[UnleashServer]:
             time.sleep(0.5)
         yield UnleashServer(url)
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+        stop(proc)
         log.close()
         (HERE / f"server-{port}.log").unlink(missing_ok=True)
         with admin.connect() as conn:
