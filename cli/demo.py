@@ -244,6 +244,12 @@ def _report(store: Any, incident: str, home: Path, cluster: FakeCluster) -> None
     document = (home / "postmortems" / f"{incident}.md").read_text()
     summary = document.split("## 2.")[0]
     out.print(summary, soft_wrap=True)
+    _, heading, rest = document.partition("What the diagnostics found:\n")
+    if heading:
+        evidence = rest.split("\n\n", 1)[0]
+        out.print(
+            f"From the post-mortem's root cause, what the diagnostics found:\n{evidence}", soft_wrap=True
+        )
     err.print(
         "(warroom demo --keep keeps the demo's home: its ledger, the whole post-mortem and the review invite)"
     )

@@ -30,7 +30,10 @@ def investigate(response: Response) -> RunOutcome | None:
         elif s.result is None:
             once = f"diag:{s.label}" if s.future is not None else None
             response.record(
-                EventKind.DIAGNOSTIC_FAILED, f"{s.label} ({d.use}) {s.error}", {"step": d.use}, once=once
+                EventKind.DIAGNOSTIC_FAILED,
+                f"{s.label} ({d.use}) {s.error}",
+                {"diagnostic": s.label, "step": d.use},
+                once=once,
             )
         else:
             data = s.result.model_dump(mode="json")
@@ -40,7 +43,7 @@ def investigate(response: Response) -> RunOutcome | None:
             response.record(
                 EventKind.DIAGNOSTIC_RESULT,
                 f"{s.label} ({d.use}): {headline(s.result)}",
-                {"step": d.use, "result": redact(data)},
+                {"diagnostic": s.label, "step": d.use, "trouble": s.result.trouble, "result": redact(data)},
                 once=f"diag:{s.label}",
             )
     response.checkpoint()

@@ -7,7 +7,11 @@ import os
 import subprocess
 import sys
 
+import pytest
+
 from tests.conftest import REPO
+
+pytestmark = pytest.mark.heavy(rank=8)
 
 
 def _demo(*args: str) -> subprocess.CompletedProcess[str]:
@@ -34,6 +38,11 @@ def test_the_demo_plays_the_bad_deploy_story_to_resolved_and_says_what_happened(
     assert "| verification.passed | warroom | health_after (http.check): status 200" in said
     assert "paged nobody (no one on call for primary)" in said  # the demo has no schedule: nobody is woken
     assert "## 1. Incident Summary" in said and "(approved by alice)" in said
+    # The draft's root cause lists the demo's three unhealthy findings as its evidence, and nothing healthy.
+    _, _, drafted = said.partition("From the post-mortem's root cause, what the diagnostics found:\n")
+    found = drafted.split("\n\n")[0]
+    evidence = [line.split(" ", 2)[1] for line in found.splitlines() if line.startswith("- ")]
+    assert sorted(evidence) == ["baseline", "health", "pods"], found
     assert "Prefect UI: http://127.0.0.1:" in said
 
 

@@ -68,6 +68,10 @@ class DeploymentStatusResult(StepResult):
     paused: bool
     reason: str
 
+    @property
+    def trouble(self) -> bool:
+        return self.stuck or self.available < self.desired
+
 
 class PodHealthParams(DeploymentRef):
     limit: int = Field(default=50, ge=1, le=1000, description="Pods listed (worst first); counts cover all")
@@ -96,6 +100,10 @@ class PodHealthResult(StepResult):
     restarts: int
     reasons: dict[str, int]
     pods: list[PodState] = Field(description="Worst first")
+
+    @property
+    def trouble(self) -> bool:
+        return self.unhealthy > 0 or self.ready < self.total
 
 
 class EventsParams(DeploymentRef):
