@@ -105,24 +105,6 @@ def prefect_api() -> Iterator[str]:
         os.environ.pop("PREFECT_API_URL", None)
 
 
-def pytest_configure(config: pytest.Config) -> None:
-    config.addinivalue_line(
-        "markers",
-        "heavy(rank): a module of minutes that starts servers of its own; the workers take it first, lowest "
-        "rank first (ranks from a run's --durations), so the suite does not end waiting on one of them",
-    )
-
-
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """The heavy modules first, each kept whole and in its own order (xdist hands out a module at a time)."""
-
-    def rank(item: pytest.Item) -> int:
-        mark = item.get_closest_marker("heavy")
-        return int(mark.kwargs["rank"]) if mark else 1_000
-
-    items.sort(key=rank)  # stable: the rest keep their order
-
-
 PASSPHRASE = "correct-horse-battery-staple"
 
 

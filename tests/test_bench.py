@@ -14,8 +14,6 @@ import pytest
 from tests.conftest import REPO
 from tests.unleash_server import unavailable as unleash_unavailable
 
-pytestmark = pytest.mark.heavy(rank=7)
-
 TINY = {
     "approval_latency.py": (["--runs", "1"], "resolved"),
     "aws_diagnostics.py": (["--repeat", "1"], "API calls"),

@@ -9,14 +9,10 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pytest
-
 from tests.conftest import REPO
 from tests.up_process import person
 from warroom.incident import Severity, Status
 from warroom.ledger import Store
-
-pytestmark = pytest.mark.heavy(rank=4)
 
 
 def warroom(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:

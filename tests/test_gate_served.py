@@ -30,8 +30,6 @@ from warroom.ledger import RunLedger, Store
 from warroom.signing import make_key, start_message
 from warroom.starts import START_INPUT, START_TAG, params_digest
 
-pytestmark = pytest.mark.heavy(rank=3)
-
 LOGIN = ("warroom", "gate-test")  # the test's Prefect server is guarded, as `warroom up`'s is
 LOGIN_STRING = ":".join(LOGIN)
 SHORT = {

@@ -33,8 +33,6 @@ from warroom.intake.auth import hmac_hex
 from warroom.ledger import PageState, Store
 from warroom.settings import get_settings
 
-pytestmark = pytest.mark.heavy(rank=6)
-
 SCHEDULE = """\
 team: sre
 timezone: UTC

@@ -35,7 +35,6 @@ from warroom.intake.launcher import LEASE
 from warroom.ledger import Store
 
 pytestmark = [
-    pytest.mark.heavy(rank=5),
     pytest.mark.postgres,
     pytest.mark.skipif(not PG_URL, reason="needs WARROOM_TEST_DATABASE_URL (PostgreSQL)"),
 ]

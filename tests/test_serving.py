@@ -24,8 +24,6 @@ from tests.up_process import warroom as _warroom
 from tests.up_process import warroom_done as _warroom_done
 from warroom.runbook import load_catalogue, resolve_params
 
-pytestmark = pytest.mark.heavy(rank=2)
-
 
 @pytest.fixture
 def served(tmp_path: Path) -> Iterator[tuple[dict[str, str], str]]:
