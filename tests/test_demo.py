@@ -7,11 +7,7 @@ import os
 import subprocess
 import sys
 
-import pytest
-
 from tests.conftest import REPO
-
-pytestmark = pytest.mark.heavy(rank=8)
 
 
 def _demo(*args: str) -> subprocess.CompletedProcess[str]:
