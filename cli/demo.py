@@ -236,6 +236,7 @@ def _approve(store: Any, incident: str, signer: Any, ask: bool, up: subprocess.P
 
 
 def _report(store: Any, incident: str, home: Path, cluster: FakeCluster) -> None:
+    from warroom.postmortem.document import EVIDENCE
     from warroom.render import timeline_markdown
 
     image = cluster.get("deployments", "prod", "web")["spec"]["template"]["spec"]["containers"][0]["image"]
@@ -244,7 +245,7 @@ def _report(store: Any, incident: str, home: Path, cluster: FakeCluster) -> None
     document = (home / "postmortems" / f"{incident}.md").read_text()
     summary = document.split("## 2.")[0]
     out.print(summary, soft_wrap=True)
-    _, heading, rest = document.partition("What the diagnostics found:\n")
+    _, heading, rest = document.partition(f"{EVIDENCE}\n")
     if heading:
         evidence = rest.split("\n\n", 1)[0]
         out.print(

@@ -75,11 +75,10 @@ def test_bad_deploy_is_rolled_back_after_a_second_engineer_approves(
     assert proposed.data["way_back"] == "kubectl rollout undo deployment/web -n prod --to-revision=3"
     assert set(proposed.data["evidence"]) == {"rollout", "baseline"}
     assert proposed.data["evidence"]["baseline"]["regressed"] is True
-    diagnostics = {e.text.split(" ", 1)[0]: e.text for e in events if e.kind == "diagnostic.result"}
+    diagnostics = {e.data["diagnostic"]: e for e in events if e.kind == "diagnostic.result"}
     assert set(diagnostics) == {"rollout", "pods", "events", "logs", "baseline"}
-    assert "CrashLoopBackOff x2" in diagnostics["pods"]
-    found = [e.data for e in events if e.kind == "diagnostic.result"]
-    troubled = {d["diagnostic"] for d in found if d["trouble"]}
+    assert "CrashLoopBackOff x2" in diagnostics["pods"].text
+    troubled = {name for name, e in diagnostics.items() if e.data["trouble"]}
     assert troubled == {"pods", "baseline"}  # what the post-mortem's root cause lists as evidence
     assert [e.kind for e in events if e.kind == "diagnostic.skipped"] == [
         "diagnostic.skipped"

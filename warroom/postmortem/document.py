@@ -138,11 +138,14 @@ def _timeline(incident: Incident, timeline: Sequence[TimelineEvent]) -> str:
     return "\n".join(rows)
 
 
+EVIDENCE = "What the diagnostics found:"  # heads the root cause's list of what was found wrong
+
+
 def _root_cause(timeline: Sequence[TimelineEvent]) -> str:
     evidence = [
         e.text for e in timeline if e.kind == EventKind.DIAGNOSTIC_RESULT and (e.data or {}).get("trouble")
     ]
-    lines = ["What the diagnostics found:"] + [f"- {t}" for t in evidence[:10]] if evidence else []
+    lines = [EVIDENCE] + [f"- {t}" for t in evidence[:10]] if evidence else []
     lines += [
         "",
         "Five whys (ask about the system and the process, never about a person):",
