@@ -66,19 +66,19 @@ def main() -> None:
         client("ecs", None)
         fresh_client = time.perf_counter() - t0
         for _, step, params in work:  # warm: imports and the SDK's service models, as a served run has them
-            step.fn(params)
+            step(params)
         print(f"ECS service {scene.cluster}/{scene.service}: {args.revisions} revisions, alarm in ALARM")
         print(f"{'step':<20} {'API calls':>9} {'seconds':>8}   (one at a time)")
         for name, step, params in work:
             before, t0 = calls_made(), time.perf_counter()
-            result = step.fn(params)
+            result = step(params)
             took = time.perf_counter() - t0
             print(f"{name:<20} {calls_made() - before:>9} {took:>8.3f}   {result.summary[:60]}")
         walls, calls = [], []
         with ThreadPoolExecutor(max_workers=len(work)) as pool:
             for _ in range(args.repeat):
                 before, t0 = calls_made(), time.perf_counter()
-                for future in [pool.submit(step.fn, params) for _, step, params in work]:
+                for future in [pool.submit(step, params) for _, step, params in work]:
                     future.result()
                 walls.append(time.perf_counter() - t0)
                 calls.append(calls_made() - before)

@@ -57,7 +57,7 @@ def main() -> None:
             unleash.feature(name)
             assert unleash.evaluated_on(name)
             started = time.perf_counter()
-            done = steps.disable.fn(FlagParams(provider="unleash", flag=name))
+            done = steps.disable(FlagParams(provider="unleash", flag=name))
             step_times.append(time.perf_counter() - started)
             assert done.applied, done.summary
             while unleash.evaluated_on(name):

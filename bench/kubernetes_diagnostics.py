@@ -62,12 +62,12 @@ def measure(pods: int, repeat: int) -> dict[str, Any]:
         get_settings.cache_clear()
         listed = len(cluster.pods_of("web"))
         # warm: connection pool and client objects, as a served runbook has them after its first run
-        pod_health.fn(PodHealthParams(**REF))
+        pod_health(PodHealthParams(**REF))
         per_step: dict[str, dict[str, float]] = {}
         for name, step, params in STEPS:
             before, size = len(cluster.requests), cluster.response_bytes
             t0 = time.perf_counter()
-            step.fn(params)
+            step(params)
             per_step[name] = {
                 "calls": len(cluster.requests) - before,
                 "bytes": cluster.response_bytes - size,
@@ -78,7 +78,7 @@ def measure(pods: int, repeat: int) -> dict[str, Any]:
             for _ in range(repeat):
                 before, served = len(cluster.requests), cluster.server_seconds
                 t0 = time.perf_counter()
-                for future in [pool.submit(step.fn, params) for _, step, params in STEPS]:
+                for future in [pool.submit(step, params) for _, step, params in STEPS]:
                     future.result()
                 walls.append(time.perf_counter() - t0)
                 calls.append(len(cluster.requests) - before)

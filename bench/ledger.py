@@ -56,7 +56,7 @@ def main() -> None:
             assert len(done.stdout) > 0
 
         t0 = time.perf_counter()
-        subprocess.run([sys.executable, "-c", "import cli.main"], env=env, check=True)
+        subprocess.run([sys.executable, "-c", "import cli.main, cli.incidents"], env=env, check=True)
         startup = time.perf_counter() - t0
 
     print(

@@ -5,15 +5,17 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 import typer
 from rich.console import Console
 
-from warroom.ledger import Store, StoreError
-from warroom.runbook import Catalogue, load_catalogue
 from warroom.settings import get_settings
-from warroom.signing import Signer
+
+if TYPE_CHECKING:  # imported where used: a command that needs no ledger or runbook loads neither
+    from warroom.ledger import Store
+    from warroom.runbook import Catalogue
+    from warroom.signing import Signer
 
 # Written to a pipe or a file, a line stays whole (a path or URL cut at 80 columns cannot be copied); on a
 # terminal, rich wraps at its width.
@@ -29,6 +31,8 @@ def fail(message: str, code: int = 2) -> NoReturn:
 
 
 def open_store() -> Store:
+    from warroom.ledger import Store, StoreError
+
     try:
         return Store.from_settings()
     except StoreError as exc:
@@ -82,6 +86,8 @@ def signer_or_code(
 
 
 def catalogue_of(paths: list[Path] | None) -> Catalogue:
+    from warroom.runbook import load_catalogue
+
     return load_catalogue(paths or [get_settings().runbooks_dir])
 
 

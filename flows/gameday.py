@@ -135,7 +135,7 @@ def _diagnose(score: Score, d: Any, context: dict[str, Any]) -> dict[str, Any] |
         return None
     try:
         params = spec.params.model_validate(render_value(d.with_, context))  # type: ignore[union-attr]
-        result = spec.fn.fn(params)  # type: ignore[union-attr]  # the task's function: no Prefect run
+        result = spec.fn(params)  # type: ignore[union-attr,misc]  # the function itself: no Prefect run
     except Exception as exc:  # a diagnostic that cannot run is a finding, as in a real run
         score.diagnostics[d.id] = f"failed: {type(exc).__name__}: {str(exc)[:200]}"
         return None

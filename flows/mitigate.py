@@ -13,6 +13,7 @@ from pydantic import BaseModel, ValidationError
 
 from flows.approval import GateOutcome, GateRequest, approval_gate
 from flows.response import Response, RunOutcome, headline, short_error
+from flows.run_steps import step_task
 from flows.verify import verify
 from warroom.events import EventKind
 from warroom.expressions import ExpressionError, evaluate_condition, render_value
@@ -284,7 +285,7 @@ def mitigate(response: Response, mitigation: Mitigation, proposal: Proposal, gat
     options: dict[str, Any] = {"task_run_name": mitigation.id, "retries": 0}
     if mitigation.timeout is not None:
         options["timeout_seconds"] = mitigation.timeout.total_seconds()
-    result = spec.fn.with_options(**options).submit(params).result(raise_on_failure=False)
+    result = step_task(spec).with_options(**options).submit(params).result(raise_on_failure=False)
     if isinstance(result, ChangeResult) and result.made:
         response.store.append(
             response.incident.number,

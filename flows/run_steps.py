@@ -5,8 +5,10 @@ submitted together, and each one's typed result or the reason it has none. Inves
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cache
 from typing import Any
 
+from prefect import Task, task
 from prefect.futures import PrefectFuture, wait
 from pydantic import ValidationError
 
@@ -14,7 +16,7 @@ from flows.response import Response, short_error
 from warroom.expressions import ExpressionError, evaluate_condition, render_value
 from warroom.redact import redact_text
 from warroom.runbook import StepCall
-from warroom.steps import StepResult, get_step
+from warroom.steps import StepResult, StepSpec, get_step
 
 
 @dataclass
@@ -25,6 +27,18 @@ class StepRun:
     result: StepResult | None = None
     error: str | None = None  # "could not run: ..." or "failed: ..."
     skipped: str | None = None  # why its `when:` did not hold
+
+
+@cache
+def _task(name: str, fn: Any) -> Task[..., Any]:
+    return task(name=name)(fn)
+
+
+def step_task(spec: StepSpec) -> Task[..., Any]:
+    """The step as a Prefect task named for it: each call shows as a task run (named for the call) in the
+    UI, with the task's timeout and retry settings."""
+    assert spec.fn is not None, f"{spec.name} is not available in this build"
+    return _task(spec.name, spec.fn)
 
 
 def submit(response: Response, call: StepCall, label: str) -> PrefectFuture[Any] | str:
@@ -39,7 +53,7 @@ def submit(response: Response, call: StepCall, label: str) -> PrefectFuture[Any]
     options: dict[str, Any] = {"task_run_name": label}
     if call.timeout is not None:
         options["timeout_seconds"] = call.timeout.total_seconds()
-    return spec.fn.with_options(**options).submit(params)
+    return step_task(spec).with_options(**options).submit(params)
 
 
 def run_steps(response: Response, calls: list[tuple[StepCall, str]]) -> list[StepRun]:

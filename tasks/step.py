@@ -1,32 +1,31 @@
-"""How a function becomes a runbook step: one decorator names it once, makes its Prefect task (named for
-the step) and registers it, with its dry run for a mitigation, in the step registry (``warroom/steps.py``).
+"""How a function becomes a runbook step: one decorator names it once and registers it in the step registry
+(``warroom/steps.py``); the flows run it as a Prefect task named for the step (``flows/run_steps.py``).
 
-    @step("aws.ecs_scale", StepKind.MITIGATION, dry_run=ecs_scale_dry_run)
-    def ecs_scale(params: EcsScaleParams) -> AwsChange:
+    @step("aws.ecs_scale", StepKind.MITIGATION)
+    def ecs_scale(params: EcsScaleParams, dry_run: bool = False) -> AwsChange:
         \"\"\"Set the service's desired count ... (what it does to production).\"\"\"
+
+A mitigation that takes ``dry_run`` is its own dry run: called with ``dry_run=True`` it says what it would
+change and changes nothing, and the approval gate shows that plan. The decorated function stays a plain
+function (tests, benches and game days call it directly), so importing a step imports no Prefect.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import TypeVar
 
-from prefect import Task, task
+from warroom.steps import StepKind, register_function
 
-from warroom.steps import StepKind, register_task
-
-R = TypeVar("R")
+F = TypeVar("F", bound=Callable[..., object])
 
 
-def step(
-    name: str, kind: StepKind, *, dry_run: Callable[..., Any] | None = None
-) -> Callable[[Callable[..., R]], Task[..., R]]:
-    """The step ``name``: a Prefect task of that name, registered with its params and result models (read
-    from the signature) and, for a mitigation, its dry run."""
+def step(name: str, kind: StepKind) -> Callable[[F], F]:
+    """The step ``name``, registered with its params and result models (read from the signature) and, for a
+    mitigation with a ``dry_run`` parameter, its dry run."""
 
-    def wrap(fn: Callable[..., R]) -> Task[..., R]:
-        made: Task[..., R] = task(name=name)(fn)
-        register_task(name, kind, made, dry_run=dry_run)
-        return made
+    def wrap(fn: F) -> F:
+        register_function(name, kind, fn)
+        return fn
 
     return wrap

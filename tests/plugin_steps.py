@@ -20,21 +20,18 @@ class ServiceScaleResult(ChangeResult):
     replicas: int
 
 
-def preview(params: ServiceScaleParams) -> ServiceScaleResult:
-    current = httpx.get(f"{params.url}/replicas", timeout=5).json()["replicas"]
-    return ServiceScaleResult(
-        applied=False,
-        dry_run=True,
-        replicas=params.replicas,
-        summary=f"would scale from {current} to {params.replicas} replicas",
-        way_back=f"scale back to {current} replicas",
-    )
-
-
-@step("svc.scale", StepKind.MITIGATION, dry_run=preview)
-def scale(params: ServiceScaleParams) -> ServiceScaleResult:
+@step("svc.scale", StepKind.MITIGATION)
+def scale(params: ServiceScaleParams, dry_run: bool = False) -> ServiceScaleResult:
     """Set the service's replica count through its admin endpoint. Changes production capacity."""
     before = httpx.get(f"{params.url}/replicas", timeout=5).json()["replicas"]
+    if dry_run:
+        return ServiceScaleResult(
+            applied=False,
+            dry_run=True,
+            replicas=params.replicas,
+            summary=f"would scale from {before} to {params.replicas} replicas",
+            way_back=f"scale back to {before} replicas",
+        )
     resp = httpx.post(f"{params.url}/scale", json={"replicas": params.replicas}, timeout=5)
     if resp.status_code == 409:  # the service declined: a result that says nothing was changed
         return ServiceScaleResult(

@@ -94,9 +94,9 @@ def _user(iam: Any, name: str, policy: str | None) -> dict[str, str]:
 def test_every_aws_step_runs_under_the_shipped_policy_alone_and_is_denied_without_it(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    from tasks.aws.asg import asg_activity, asg_scale, asg_scale_dry_run
+    from tasks.aws.asg import asg_activity, asg_scale
     from tasks.aws.cloudwatch import alarm_check, cloudwatch_alarm, cloudwatch_baseline
-    from tasks.aws.ecs import ecs_rollback, ecs_rollback_dry_run, ecs_scale, ecs_scale_dry_run, ecs_service
+    from tasks.aws.ecs import ecs_rollback, ecs_scale, ecs_service
     from tasks.aws.models import (
         AlarmCheckParams,
         AlarmParams,
@@ -135,7 +135,7 @@ def test_every_aws_step_runs_under_the_shipped_policy_alone_and_is_denied_withou
         # Enforcement is on: a user without the policy is denied, in the step's own words.
         for key, value in nobody.items():
             monkeypatch.setenv(key, value)
-        denied = ecs_rollback_dry_run(EcsRollbackParams(cluster=ecs.cluster, service=ecs.service))
+        denied = ecs_rollback(EcsRollbackParams(cluster=ecs.cluster, service=ecs.service), dry_run=True)
         assert not denied.applied and "ecs DescribeServices" in denied.summary, denied.summary
         # moto answers a JSON-protocol service's denial with an XML body, so botocore sees only the 403.
         assert denied.error in ("AccessDenied", "AccessDeniedException", "403"), denied
@@ -143,29 +143,29 @@ def test_every_aws_step_runs_under_the_shipped_policy_alone_and_is_denied_withou
         for key, value in warroom.items():
             monkeypatch.setenv(key, value)
         ref = {"cluster": ecs.cluster, "service": ecs.service}
-        assert ecs_service.fn(EcsServiceParams(**ref)).task_definition == f"{ecs.family}:3"
-        assert ecs_rollback_dry_run(EcsRollbackParams(**ref)).error is None
-        rolled = ecs_rollback.fn(EcsRollbackParams(**ref, wait="10s"))
+        assert ecs_service(EcsServiceParams(**ref)).task_definition == f"{ecs.family}:3"
+        assert ecs_rollback(EcsRollbackParams(**ref), dry_run=True).error is None
+        rolled = ecs_rollback(EcsRollbackParams(**ref, wait="10s"))
         assert rolled.made, rolled.summary
-        assert ecs_scale_dry_run(EcsScaleParams(**ref, change="+1")).error is None
-        scaled = ecs_scale.fn(EcsScaleParams(**ref, change="+1", wait="0s"))
+        assert ecs_scale(EcsScaleParams(**ref, change="+1"), dry_run=True).error is None
+        scaled = ecs_scale(EcsScaleParams(**ref, change="+1", wait="0s"))
         assert scaled.made, scaled.summary
-        assert asg_activity.fn(AsgActivityParams(group=asg.group)).desired == 2
-        assert asg_scale_dry_run(AsgScaleParams(group=asg.group, change="+1")).error is None
-        assert asg_scale.fn(AsgScaleParams(group=asg.group, change="+1", wait="0s")).made
-        alarm = cloudwatch_alarm.fn(AlarmParams(alarm=ecs.alarm))
+        assert asg_activity(AsgActivityParams(group=asg.group)).desired == 2
+        assert asg_scale(AsgScaleParams(group=asg.group, change="+1"), dry_run=True).error is None
+        assert asg_scale(AsgScaleParams(group=asg.group, change="+1", wait="0s")).made
+        alarm = cloudwatch_alarm(AlarmParams(alarm=ecs.alarm))
         assert alarm.state == "ALARM" and "AccessDenied" not in (alarm.history_error or "")
-        assert not alarm_check.fn(AlarmCheckParams(alarm=ecs.alarm, within="0s")).ok
+        assert not alarm_check(AlarmCheckParams(alarm=ecs.alarm, within="0s")).ok
         window = {
             "namespace": ecs.namespace,
             "metric": ecs.metric,
             "dimensions": ecs.dimensions,
             "window": "15m",
         }
-        assert cloudwatch_baseline.fn(MetricBaselineParams(**window)).regressed
+        assert cloudwatch_baseline(MetricBaselineParams(**window)).regressed
         flag = FlagParams(provider="ssm", flag="checkout", project="shop")
-        assert flag_steps.status.fn(flag).enabled
-        assert flag_steps.disable.fn(flag).applied
+        assert flag_steps.status(flag).enabled
+        assert flag_steps.disable(flag).applied
 
 
 def test_the_readme_names_the_policy_file() -> None:

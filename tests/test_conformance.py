@@ -18,6 +18,7 @@ from prefect import Task
 from pydantic import BaseModel
 
 from cli.settings import settings_models
+from flows.run_steps import step_task
 from tasks.flags.providers import PROVIDERS
 from tasks.flags.providers.base import FlagError, FlagProvider, FlagRef
 from tasks.notifiers import NOTIFIERS
@@ -47,8 +48,9 @@ def test_every_step_is_named_once_typed_both_ways_and_says_what_it_does(name: st
     spec = STEPS[name]
     family, _, verb = name.partition(".")
     assert NAME.match(family) and NAME.match(verb), f"{name}: steps are named family.verb, lower case"
-    assert spec.implemented and isinstance(spec.fn, Task), f"{name} is not a Prefect task"
-    assert spec.fn.name == name, f"{name}: its Prefect task is named {spec.fn.name!r}"
+    assert spec.implemented and spec.fn is not None
+    made = step_task(spec)
+    assert isinstance(made, Task) and made.name == name, f"{name}: its Prefect task is named {made.name!r}"
     assert issubclass(spec.params, BaseModel) and spec.params.model_config.get("extra") == "forbid", (
         f"{name}: a params model refuses unknown fields, so a runbook's typo is a validation error"
     )
@@ -60,8 +62,10 @@ def test_every_step_is_named_once_typed_both_ways_and_says_what_it_does(name: st
         )
     if spec.dry_run is not None:
         assert spec.kind is StepKind.MITIGATION, f"{name}: only a mitigation has a dry run"
+        flag = inspect.signature(spec.fn).parameters["dry_run"]
+        assert flag.default is False, f"{name}: run with its params alone, a mitigation makes the change"
     assert spec.summary and len(spec.summary) > 20, f"{name}: the docstring says what it does to production"
-    module = inspect.getmodule(getattr(spec.fn, "fn", spec.fn))
+    module = inspect.getmodule(spec.fn)
     assert module is not None and module.__name__.startswith((f"tasks.{family}", "tests.")), (
         f"{name} lives outside tasks/{family}"
     )

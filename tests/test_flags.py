@@ -34,22 +34,22 @@ def _patches(ld: LaunchDarkly) -> list[dict[str, object]]:
 
 
 def test_launchdarkly_flag_is_turned_off_with_a_semantic_patch_and_only_there(ld: LaunchDarkly) -> None:
-    state = steps.status.fn(_params())
+    state = steps.status(_params())
     assert state.enabled and state.strategies == ["on", "off"] and "is on" in state.summary
-    dry = steps.disable_dry_run(_params())
+    dry = steps.disable(_params(), dry_run=True)
     assert dry.dry_run and not dry.applied and "would turn" in dry.summary and _patches(ld) == []
-    done = steps.disable.fn(_params())
+    done = steps.disable(_params())
     assert done.applied and done.was_enabled and done.enabled is False and "on again" in done.way_back
     [patch] = _patches(ld)
     assert patch["environmentKey"] == "production" and patch["instructions"] == [{"kind": "turnFlagOff"}]
     assert ld.flags[("default", "new-checkout")] == {"production": False, "staging": True}
-    again = steps.disable.fn(_params())
+    again = steps.disable(_params())
     assert again.applied and "already off" in again.summary and len(_patches(ld)) == 1  # idempotent
 
 
 def test_launchdarkly_rate_limit_is_waited_out(ld: LaunchDarkly) -> None:
     ld.rate_limited = 2
-    assert steps.disable.fn(_params()).applied
+    assert steps.disable(_params()).applied
     assert ld.flags[("default", "new-checkout")]["production"] is False
 
 
@@ -64,11 +64,11 @@ def test_launchdarkly_rate_limit_is_waited_out(ld: LaunchDarkly) -> None:
 def test_launchdarkly_refusals_name_the_flag_and_change_nothing(
     ld: LaunchDarkly, params: dict[str, str], says: str
 ) -> None:
-    done = steps.disable.fn(_params(**params))
+    done = steps.disable(_params(**params))
     assert not done.applied and done.error and says in done.error and "nothing changed" in done.summary
     assert _patches(ld) == [] and ld.flags[("default", "new-checkout")]["production"] is True
     with pytest.raises(FlagError, match=says):
-        steps.status.fn(_params(**params))
+        steps.status(_params(**params))
 
 
 def test_missing_credentials_or_provider_is_a_clear_refusal(
@@ -76,15 +76,15 @@ def test_missing_credentials_or_provider_is_a_clear_refusal(
 ) -> None:
     monkeypatch.setenv("WARROOM_LAUNCHDARKLY_TOKEN", "wrong")
     get_settings.cache_clear()
-    assert "401 Invalid access token" in (steps.disable.fn(_params()).error or "")
+    assert "401 Invalid access token" in (steps.disable(_params()).error or "")
     monkeypatch.delenv("WARROOM_LAUNCHDARKLY_TOKEN")
     get_settings.cache_clear()
-    assert "set WARROOM_LAUNCHDARKLY_TOKEN" in (steps.disable.fn(_params()).error or "")
+    assert "set WARROOM_LAUNCHDARKLY_TOKEN" in (steps.disable(_params()).error or "")
     monkeypatch.delenv("AWS_REGION", raising=False)
     monkeypatch.delenv("AWS_DEFAULT_REGION", raising=False)
     monkeypatch.setenv("AWS_CONFIG_FILE", "/dev/null")
     for provider in ("ssm", "appconfig"):
-        no_region = steps.disable.fn(_params(provider=provider))
+        no_region = steps.disable(_params(provider=provider))
         assert "no AWS region" in (no_region.error or "") and not no_region.applied, no_region.error
 
 
@@ -114,20 +114,20 @@ def test_unleash_feature_is_turned_off_in_one_environment_and_back_on_exactly_as
 
     unleash_env.feature("new-checkout-1", on_in=("production", "development"))
     before = unleash_env.environments("new-checkout-1")
-    state = steps.status.fn(_unleash("new-checkout-1"))
+    state = steps.status(_unleash("new-checkout-1"))
     assert state.enabled and state.strategies == ["flexibleRollout"]
     assert state.last_change is not None and state.changed_by == "admin"
     assert unleash_env.evaluated_on("new-checkout-1")
-    dry = steps.disable_dry_run(_unleash("new-checkout-1"))
+    dry = steps.disable(_unleash("new-checkout-1"), dry_run=True)
     assert dry.dry_run and unleash_env.environments("new-checkout-1") == before
-    done = steps.disable.fn(_unleash("new-checkout-1"))
+    done = steps.disable(_unleash("new-checkout-1"))
     assert done.applied and done.enabled is False and "on again" in done.way_back
     after = unleash_env.environments("new-checkout-1")
     assert (
         after["production"] == (False, ["flexibleRollout"]) and after["development"] == before["development"]
     )
     assert not unleash_env.evaluated_on("new-checkout-1")
-    assert "already off" in steps.disable.fn(_unleash("new-checkout-1")).summary
+    assert "already off" in steps.disable(_unleash("new-checkout-1")).summary
     # The way back the result names: on again, strategies untouched.
     provider("unleash").set_enabled(
         FlagRef("new-checkout-1", "production", None), True, "back", get_settings()
@@ -151,7 +151,7 @@ def test_unleash_refusals_carry_unleashs_words_and_change_nothing(
             unleash_env.feature("new-checkout-2")
         except Exception:
             pass
-    done = steps.disable.fn(_unleash(flag, **params))
+    done = steps.disable(_unleash(flag, **params))
     assert not done.applied and says in (done.error or "")
     assert unleash_env.environments("new-checkout-2")["production"][0] is True
 
@@ -162,7 +162,7 @@ def test_unleash_with_a_wrong_token_is_refused(
     monkeypatch.setenv("WARROOM_UNLEASH_TOKEN", "*:*.wrong")
     get_settings.cache_clear()
     with pytest.raises(FlagError, match="401"):
-        steps.status.fn(_unleash("anything"))
+        steps.status(_unleash("anything"))
 
 
 def _flag_document(**values: bool) -> str:
@@ -183,11 +183,11 @@ def test_ssm_flag_is_turned_off_as_a_new_parameter_version_and_only_that_flag(aw
         Name="/shop/production", Value=_flag_document(checkout=True, search=True), Type="String"
     )
     params = FlagParams(provider="ssm", flag="checkout", project="shop")
-    state = steps.status.fn(params)
+    state = steps.status(params)
     assert state.enabled and state.last_change is not None and "is on" in state.summary
-    assert steps.disable_dry_run(params).dry_run
+    assert steps.disable(params, dry_run=True).dry_run
     assert ssm.get_parameter(Name="/shop/production")["Parameter"]["Version"] == 1
-    done = steps.disable.fn(params)
+    done = steps.disable(params)
     assert done.applied and done.enabled is False
     stored = ssm.get_parameter(Name="/shop/production")["Parameter"]
     assert stored["Version"] == 2
@@ -195,7 +195,7 @@ def test_ssm_flag_is_turned_off_as_a_new_parameter_version_and_only_that_flag(aw
         "checkout": {"enabled": False},
         "search": {"enabled": True},
     }
-    assert "already off" in steps.disable.fn(params).summary
+    assert "already off" in steps.disable(params).summary
     assert ssm.get_parameter(Name="/shop/production")["Parameter"]["Version"] == 2
 
 
@@ -220,7 +220,7 @@ def test_ssm_refusals_name_the_parameter_and_change_nothing(
         Name="/shop2/production", Value=_flag_document(checkout=True), Type="String", Overwrite=True
     )
     version = ssm.get_parameter(Name="/shop2/production")["Parameter"]["Version"]
-    done = steps.disable.fn(FlagParams.model_validate({"provider": "ssm", **params}))
+    done = steps.disable(FlagParams.model_validate({"provider": "ssm", **params}))
     assert not done.applied and says in (done.error or "")
     assert ssm.get_parameter(Name="/shop2/production")["Parameter"]["Version"] == version
 
@@ -230,5 +230,5 @@ def test_ssm_without_credentials_is_a_refusal_not_a_traceback(
 ) -> None:
     monkeypatch.delenv("AWS_ACCESS_KEY_ID")
     monkeypatch.delenv("AWS_SECRET_ACCESS_KEY")
-    done = steps.disable.fn(FlagParams(provider="ssm", flag="checkout", project="shop3"))
+    done = steps.disable(FlagParams(provider="ssm", flag="checkout", project="shop3"))
     assert not done.applied and "no AWS credentials" in (done.error or "")

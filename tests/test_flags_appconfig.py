@@ -34,11 +34,11 @@ def _params(flag: str = "checkout", **kw: str) -> FlagParams:
 def test_an_appconfig_flag_is_turned_off_by_a_new_version_deployed_to_that_environment_only(
     appconfig: AppConfigPeer,
 ) -> None:
-    state = steps.status.fn(_params())
+    state = steps.status(_params())
     assert state.enabled and state.strategies == ["version 1", "deployment 1 COMPLETE"], state
-    plan = steps.disable_dry_run(_params())
+    plan = steps.disable(_params(), dry_run=True)
     assert plan.dry_run and not plan.applied and appconfig.versions("shop", "flags") == [1]
-    done = steps.disable.fn(_params())
+    done = steps.disable(_params())
     assert done.applied and done.enabled is False, done.summary
     assert appconfig.versions("shop", "flags") == [1, 2]
     assert appconfig.document("shop", "flags", "production")["values"] == {
@@ -46,9 +46,9 @@ def test_an_appconfig_flag_is_turned_off_by_a_new_version_deployed_to_that_envir
         "search": {"enabled": True},
     }
     assert appconfig.document("shop", "flags", "staging") == DOCUMENT  # only production was touched
-    after = steps.status.fn(_params())
+    after = steps.status(_params())
     assert not after.enabled and after.strategies[0] == "version 2"
-    again = steps.disable.fn(_params())
+    again = steps.disable(_params())
     assert "already off" in again.summary and appconfig.versions("shop", "flags") == [1, 2]
 
 
@@ -67,7 +67,7 @@ def test_an_appconfig_flag_is_turned_off_by_a_new_version_deployed_to_that_envir
 def test_appconfig_refusals_say_what_is_missing_and_change_nothing(
     appconfig: AppConfigPeer, params: dict[str, str], says: str
 ) -> None:
-    done = steps.disable.fn(_params(**params))
+    done = steps.disable(_params(**params))
     assert not done.applied and says in (done.error or ""), done.error
     assert appconfig.versions("shop", "flags") == [1]
 
@@ -76,9 +76,9 @@ def test_a_deployment_already_in_progress_is_a_refusal_naming_the_version_left_u
     appconfig: AppConfigPeer,
 ) -> None:
     appconfig.deployments_finish = False
-    first = steps.disable.fn(_params("checkout"))
+    first = steps.disable(_params("checkout"))
     assert first.applied  # deployment 2 is DEPLOYING: what AppConfig serves from now on
-    second = steps.disable.fn(_params("search"))
+    second = steps.disable(_params("search"))
     assert not second.applied
     assert "StartDeployment on version 3 of shop/flags to production" in (second.error or "")
     assert "ConflictException: Deployment number 2 is already in progress" in (second.error or "")

@@ -46,21 +46,21 @@ def stored(kube: RunningCluster, key: str, namespace: str = "production") -> dic
 def test_a_flagd_flag_is_disabled_in_its_configmap_and_nothing_else_changes(kube: RunningCluster) -> None:
     seed(kube)
     params = FlagParams(provider="configmap", flag="fast-checkout")
-    state = steps.status.fn(params)
+    state = steps.status(params)
     assert state.enabled and "targeting rules" in state.strategies and "defaultVariant on" in state.strategies
-    plan = steps.disable_dry_run(params)
+    plan = steps.disable(params, dry_run=True)
     assert plan.dry_run and not plan.applied and "would turn configmap flag 'fast-checkout'" in plan.summary
     assert stored(kube, "checkout.flagd.json")["flags"]["fast-checkout"]["state"] == "ENABLED"
-    done = steps.disable.fn(params)
+    done = steps.disable(params)
     assert done.applied and done.enabled is False, done.summary
     assert stored(kube, "checkout.flagd.json") == {
         "flags": {"fast-checkout": {**CHECKOUT, "state": "DISABLED"}}
     }
     assert stored(kube, "search.flagd.json") == {"flags": {"new-search": SEARCH}}
-    after = steps.status.fn(params)
+    after = steps.status(params)
     assert not after.enabled and after.changed_by == "warroom" and after.last_change is not None
     version = kube.cluster.get("configmaps", "production", "flagd-flags")["metadata"]["resourceVersion"]
-    again = steps.disable.fn(params)
+    again = steps.disable(params)
     assert "already off" in again.summary
     assert (
         kube.cluster.get("configmaps", "production", "flagd-flags")["metadata"]["resourceVersion"] == version
@@ -86,7 +86,7 @@ def test_flagd_refusals_say_what_is_missing_and_change_nothing(
 ) -> None:
     seed(kube)
     before = kube.cluster.get("configmaps", "production", "flagd-flags")
-    done = steps.disable.fn(FlagParams(provider="configmap", **params))
+    done = steps.disable(FlagParams(provider="configmap", **params))
     assert not done.applied and says in (done.error or ""), done.error
     assert kube.cluster.get("configmaps", "production", "flagd-flags") == before
 
@@ -100,7 +100,7 @@ def test_flagd_without_the_right_to_patch_is_refused_in_the_api_servers_words(
     monkeypatch.setenv("WARROOM_KUBE_CONTEXT", "readonly")
     get_settings.cache_clear()
     before = kube.cluster.get("configmaps", "production", "flagd-flags")
-    done = steps.disable.fn(FlagParams(provider="configmap", flag="fast-checkout"))
+    done = steps.disable(FlagParams(provider="configmap", flag="fast-checkout"))
     assert not done.applied
     assert 'forbidden: not allowed to patch configmaps "flagd-flags" in namespace "production"' in (
         done.error or ""
@@ -114,5 +114,5 @@ def test_flagd_without_a_kubernetes_configuration_is_a_refusal(
     monkeypatch.setenv("KUBECONFIG", str(tmp_path / "missing"))
     monkeypatch.delenv("KUBERNETES_SERVICE_HOST", raising=False)
     get_settings.cache_clear()
-    done = steps.disable.fn(FlagParams(provider="configmap", flag="fast-checkout"))
+    done = steps.disable(FlagParams(provider="configmap", flag="fast-checkout"))
     assert not done.applied and "no Kubernetes configuration" in (done.error or "")

@@ -92,7 +92,7 @@ def self_signed(directory: Path, days: int) -> tuple[Path, Path]:
 
 
 def run_check(**kw: object) -> object:
-    return check.fn(HttpCheckParams.model_validate(kw))
+    return check(HttpCheckParams.model_validate(kw))
 
 
 def test_healthy_endpoint() -> None:
@@ -164,8 +164,8 @@ def test_compare_against_a_baseline_url() -> None:
     slow.delay = 0.05
     slow.flap_every = 2
     with server(healthy) as base, server(slow) as current:
-        result = compare.fn(HttpCompareParams(url=current, baseline_url=base, samples=10))
-        same = compare.fn(HttpCompareParams(url=base, baseline_url=base, samples=5, max_latency_ratio=50))
+        result = compare(HttpCompareParams(url=current, baseline_url=base, samples=10))
+        same = compare(HttpCompareParams(url=base, baseline_url=base, samples=5, max_latency_ratio=50))
     assert result.degraded and "error rate 50%" in result.reason and result.latency_ratio > 2
     assert not same.degraded
 

@@ -16,11 +16,8 @@ import pytest
 from sandbox.kube import READ_ONLY, START, FakeCluster, RunningCluster, rollout_scene, running_cluster
 from tasks.kubernetes.mitigations import (
     restart,
-    restart_dry_run,
     rollback,
-    rollback_dry_run,
     scale,
-    scale_dry_run,
     scale_target,
 )
 from tasks.kubernetes.models import RestartParams, RollbackParams, ScaleParams
@@ -76,7 +73,7 @@ def test_rollback_leaves_the_same_objects_as_kubectl_rollout_undo(
     with twin(monkeypatch, tmp_path) as (a, b):
         extra = [f"--to-revision={to_revision}"] if to_revision else []
         a.kubectl("rollout", "undo", "deployment/web", "-n", "prod", *extra)
-        result = rollback.fn(RollbackParams(to_revision=to_revision, wait="10s", **WEB))
+        result = rollback(RollbackParams(to_revision=to_revision, wait="10s", **WEB))
         assert result.applied and result.ready and result.error is None, result
         assert result.revision == 4
         assert result.way_back == "kubectl rollout undo deployment/web -n prod --to-revision=3"
@@ -100,7 +97,7 @@ def test_restart_leaves_the_same_objects_as_kubectl_rollout_restart(
 ) -> None:
     with twin(monkeypatch, tmp_path) as (a, b):
         a.kubectl("rollout", "restart", "deployment/web", "-n", "prod")
-        result = restart.fn(RestartParams(wait="0s", **WEB))
+        result = restart(RestartParams(wait="0s", **WEB))
         assert result.applied and result.after[RESTARTED_AT]
 
         def without_stamp(d: dict[str, Any]) -> dict[str, Any]:
@@ -126,7 +123,7 @@ def test_restart_leaves_the_same_objects_as_kubectl_rollout_restart(
 def test_rollback_with_no_earlier_revision_is_refused_and_changes_nothing(kube: RunningCluster) -> None:
     rollout_scene(kube.cluster, revisions=1)
     before = everything(kube.cluster)
-    result = rollback.fn(RollbackParams(**WEB))
+    result = rollback(RollbackParams(**WEB))
     assert not result.applied and result.error == "refused"
     assert result.summary == (
         "no earlier revision of deployment web to roll back to (only revision 1 exists); nothing changed"
@@ -138,7 +135,7 @@ def test_rollback_with_no_earlier_revision_is_refused_and_changes_nothing(kube: 
 def test_rollback_of_a_paused_deployment_is_refused(kube: RunningCluster) -> None:
     rollout_scene(kube.cluster, state="crashloop")
     kube.kubectl("rollout", "pause", "deployment/web")
-    result = rollback.fn(RollbackParams(**WEB))
+    result = rollback(RollbackParams(**WEB))
     assert not result.applied and result.error == "refused"
     assert "deployment web is paused: resume it first (kubectl rollout resume deployment/web -n prod)" in (
         result.summary
@@ -147,7 +144,7 @@ def test_rollback_of_a_paused_deployment_is_refused(kube: RunningCluster) -> Non
 
 def test_rollback_to_an_unknown_revision_names_the_known_ones(kube: RunningCluster) -> None:
     rollout_scene(kube.cluster, revisions=3)
-    result = rollback.fn(RollbackParams(to_revision=7, **WEB))
+    result = rollback(RollbackParams(to_revision=7, **WEB))
     assert result.error == "refused"
     assert result.summary.startswith("revision 7 of deployment web not found (revisions: 1, 2, 3)")
 
@@ -157,18 +154,18 @@ def test_dry_runs_change_nothing_and_say_what_would_change(kube: RunningCluster)
     kube.cluster.create_deployment("api", "api:1", replicas=4)
     kube.cluster.create_hpa("api", "api", min_replicas=4, max_replicas=10)
     before = everything(kube.cluster)
-    back = rollback_dry_run(RollbackParams(**WEB))
+    back = rollback(RollbackParams(**WEB), dry_run=True)
     assert back.dry_run and not back.applied and back.error is None
     assert back.summary.startswith(
         "would roll prod/web back from revision 3 (web:3) to the template of revision 2"
     )
     assert back.after["images"] == ["web:2"]  # as the API server computed it
     assert back.way_back == "kubectl rollout undo deployment/web -n prod --to-revision=3"
-    up = scale_dry_run(ScaleParams(change="+50%", **WEB))
+    up = scale(ScaleParams(change="+50%", **WEB), dry_run=True)
     assert up.summary == "would scale prod/web from 4 to 6 replicas" and up.after == {"replicas": 6}
-    hpa = scale_dry_run(ScaleParams(change="x2", namespace="prod", deployment="api"))
+    hpa = scale(ScaleParams(change="x2", namespace="prod", deployment="api"), dry_run=True)
     assert "would raise its minReplicas from 4 to 8" in hpa.summary
-    again = restart_dry_run(RestartParams(**WEB))
+    again = restart(RestartParams(**WEB), dry_run=True)
     assert again.summary.startswith("would restart the pods of prod/web") and again.after[RESTARTED_AT]
     assert everything(kube.cluster) == before
     assert sum(1 for method, _ in kube.cluster.requests if method == "PATCH") == 4
@@ -193,14 +190,14 @@ def test_scale_targets_are_relative_or_absolute_and_clamped(
 
 def test_scale_out_is_clamped_and_waits_for_the_replicas(kube: RunningCluster) -> None:
     rollout_scene(kube.cluster)
-    result = scale.fn(ScaleParams(change="x3", max_replicas=10, wait="10s", **WEB))
+    result = scale(ScaleParams(change="x3", max_replicas=10, wait="10s", **WEB))
     assert result.applied and result.ready, result
     assert result.summary.startswith(
         "scaled prod/web from 4 to 10 replicas (asked for 12, clamped to max_replicas 10)"
     )
     assert result.way_back == "kubectl scale deployment/web -n prod --replicas=4"
     assert len(kube.cluster.pods_of("web")) == 10
-    again = scale.fn(ScaleParams(change="x3", max_replicas=10, **WEB))
+    again = scale(ScaleParams(change="x3", max_replicas=10, **WEB))
     assert not again.applied and again.error == "refused"
     assert again.summary.startswith(
         "prod/web already has 10 replicas (asked for 30, clamped to max_replicas 10)"
@@ -210,7 +207,7 @@ def test_scale_out_is_clamped_and_waits_for_the_replicas(kube: RunningCluster) -
 def test_scale_with_an_hpa_raises_its_min_replicas_instead(kube: RunningCluster) -> None:
     rollout_scene(kube.cluster)
     kube.cluster.create_hpa("web", "web", min_replicas=2, max_replicas=10)
-    result = scale.fn(ScaleParams(change="+50%", wait="10s", **WEB))
+    result = scale(ScaleParams(change="+50%", wait="10s", **WEB))
     assert result.applied and result.ready, result
     assert result.summary.startswith(
         "HPA web manages prod/web: raised its minReplicas from 2 to 6 instead of scaling the Deployment"
@@ -218,10 +215,10 @@ def test_scale_with_an_hpa_raises_its_min_replicas_instead(kube: RunningCluster)
     assert kube.cluster.get("horizontalpodautoscalers", "prod", "web")["spec"]["minReplicas"] == 6
     assert kube.cluster.get("deployments", "prod", "web")["spec"]["replicas"] == 6  # the HPA did it
     assert 'minReplicas":2' in result.way_back
-    capped = scale.fn(ScaleParams(change="x5", wait="0s", **WEB))
+    capped = scale(ScaleParams(change="x5", wait="0s", **WEB))
     assert "(HPA web maxReplicas 10 caps it)" in capped.summary
     assert kube.cluster.get("horizontalpodautoscalers", "prod", "web")["spec"]["minReplicas"] == 10
-    down = scale.fn(ScaleParams(replicas=3, **WEB))
+    down = scale(ScaleParams(replicas=3, **WEB))
     assert not down.applied and "scaling in is its job" in down.summary
 
 
@@ -230,7 +227,7 @@ def test_a_forbidden_change_is_a_clear_result(kube: RunningCluster) -> None:
     kube.cluster.grant("viewer-token", "viewer", READ_ONLY)
     kube.write_kubeconfig(kube.kubeconfig, extra={"readonly": "viewer-token"})
     before = everything(kube.cluster)
-    result = rollback.fn(RollbackParams(context="readonly", **WEB))
+    result = rollback(RollbackParams(context="readonly", **WEB))
     assert not result.applied and result.error == "forbidden"
     assert result.summary.startswith(
         'forbidden: not allowed to patch deployments.apps "web" in namespace "prod"'
@@ -240,7 +237,7 @@ def test_a_forbidden_change_is_a_clear_result(kube: RunningCluster) -> None:
     assert everything(kube.cluster) == before
     assert "viewer-token" not in result.model_dump_json()
     # the default context of the same kubeconfig may
-    assert rollback.fn(RollbackParams(wait="0s", **WEB)).applied
+    assert rollback(RollbackParams(wait="0s", **WEB)).applied
 
 
 def _on_first_read(kube: RunningCluster, action: Any) -> list[int]:
@@ -259,7 +256,7 @@ def _on_first_read(kube: RunningCluster, action: Any) -> list[int]:
 def test_a_conflict_is_retried_once_from_a_fresh_read(kube: RunningCluster) -> None:
     rollout_scene(kube.cluster, state="crashloop")
     fired = _on_first_read(kube, lambda: kube.cluster.touch("deployments", "prod", "web"))
-    result = rollback.fn(RollbackParams(wait="5s", **WEB))
+    result = rollback(RollbackParams(wait="5s", **WEB))
     assert fired and result.applied and result.ready, result
     assert sum(1 for method, _ in kube.cluster.requests if method == "PATCH") == 2
 
@@ -267,7 +264,7 @@ def test_a_conflict_is_retried_once_from_a_fresh_read(kube: RunningCluster) -> N
 def test_a_new_rollout_meanwhile_is_not_rolled_over(kube: RunningCluster) -> None:
     rollout_scene(kube.cluster, state="crashloop")
     _on_first_read(kube, lambda: kube.cluster.set_image("web", "web:3"))
-    result = rollback.fn(RollbackParams(**WEB))
+    result = rollback(RollbackParams(**WEB))
     assert not result.applied and result.error == "refused"
     assert "moved from revision 2 to 3 while rolling back" in result.summary
     d = kube.cluster.get("deployments", "prod", "web")
@@ -282,7 +279,7 @@ def test_conflicts_twice_give_up_with_a_clear_result(kube: RunningCluster) -> No
             kube.cluster.touch("deployments", "prod", "web")
 
     kube.cluster.after_request.append(always)
-    result = scale.fn(ScaleParams(replicas=6, **WEB))
+    result = scale(ScaleParams(replicas=6, **WEB))
     assert not result.applied and result.error == "conflict"
     assert result.summary.startswith('conflict: patch deployments.apps/scale "web" in namespace "prod"')
     assert kube.cluster.get("deployments", "prod", "web")["spec"]["replicas"] == 4
@@ -291,7 +288,7 @@ def test_conflicts_twice_give_up_with_a_clear_result(kube: RunningCluster) -> No
 def test_a_rollout_that_does_not_finish_in_time_is_reported(kube: RunningCluster) -> None:
     rollout_scene(kube.cluster, state="crashloop", revisions=3)
     kube.cluster.behaviour["web:2"] = "crashloop"  # the previous revision is no better
-    result = rollback.fn(RollbackParams(wait="2s", **WEB))
+    result = rollback(RollbackParams(wait="2s", **WEB))
     assert result.applied and result.ready is False
     assert result.rollout and result.rollout.startswith("not finished after 2s: Waiting for deployment")
 
@@ -304,7 +301,7 @@ def test_an_api_server_that_does_not_answer_a_change_leaves_the_outcome_unknown(
     get_settings.cache_clear()
     kube.cluster.stall["PATCH"] = 6.0
     started = time.monotonic()
-    result = rollback.fn(RollbackParams(**WEB))
+    result = rollback(RollbackParams(**WEB))
     assert time.monotonic() - started < 4.5  # cut off by the 1 s timeout, far before the 6 s answer
     assert not result.applied and result.error == "outcome_unknown"
     assert "did not answer" in result.summary and "may or may not have been made" in result.summary
@@ -324,7 +321,7 @@ def test_losing_the_api_server_after_the_change_still_reports_it_applied(
             kube.cluster.stall["GET"] = 2.0
 
     kube.cluster.after_request.append(slow_reads_after_the_patch)
-    result = rollback.fn(RollbackParams(wait="30s", **WEB))
+    result = rollback(RollbackParams(wait="30s", **WEB))
     assert result.applied and result.error is None and result.ready is None
     assert result.rollout and result.rollout.startswith("could not follow the rollout: cannot get")
     assert result.way_back == "kubectl rollout undo deployment/web -n prod --to-revision=2"

@@ -74,26 +74,26 @@ def test_every_kubernetes_step_runs_under_the_shipped_rbac_and_every_rule_is_nee
 
     # A diagnostic raises on a 403 (KubeError); one that reads several things may report it inside.
     for result in (
-        rollout_history.fn(RolloutHistoryParams(**WEB)),
-        deployment_status.fn(DeploymentRef(**WEB)),
-        pod_health.fn(PodHealthParams(**WEB)),
-        events.fn(EventsParams(**WEB)),
-        logs.fn(LogsParams(pods=1, **WEB)),
-        baseline.fn(DeploymentRef(**WEB)),
+        rollout_history(RolloutHistoryParams(**WEB)),
+        deployment_status(DeploymentRef(**WEB)),
+        pod_health(PodHealthParams(**WEB)),
+        events(EventsParams(**WEB)),
+        logs(LogsParams(pods=1, **WEB)),
+        baseline(DeploymentRef(**WEB)),
     ):
         assert "forbidden" not in result.model_dump_json().lower(), result
-    rolled = rollback.fn(RollbackParams(wait="0s", **WEB))
+    rolled = rollback(RollbackParams(wait="0s", **WEB))
     assert rolled.applied, rolled.summary
-    restarted = restart.fn(RestartParams(wait="0s", **WEB))
+    restarted = restart(RestartParams(wait="0s", **WEB))
     assert restarted.applied, restarted.summary
-    scaled = scale.fn(ScaleParams(replicas=5, wait="0s", **WEB))
+    scaled = scale(ScaleParams(replicas=5, wait="0s", **WEB))
     assert scaled.applied, scaled.summary
     kube.cluster.create_hpa("web", "web", min_replicas=2, max_replicas=10)
-    floor = scale.fn(ScaleParams(change="+50%", wait="0s", **WEB))
+    floor = scale(ScaleParams(change="+50%", wait="0s", **WEB))
     assert floor.applied and "minReplicas" in floor.summary, floor.summary
     flag = FlagParams(provider="configmap", flag="fast", environment="prod")
-    assert "forbidden" not in flag_steps.status.fn(flag).model_dump_json().lower()
-    disabled = flag_steps.disable.fn(flag)
+    assert "forbidden" not in flag_steps.status(flag).model_dump_json().lower()
+    disabled = flag_steps.disable(flag)
     assert disabled.applied, disabled
 
     needed = {(v, r) for rule in rules for v in rule.verbs for r in rule.resources}

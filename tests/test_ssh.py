@@ -81,14 +81,14 @@ def ssh_env(sshd: Sshd, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iter
 
 
 def test_catalogue_command_runs_and_disk_usage_is_parsed(ssh_env: Sshd) -> None:
-    result = ssh.disk.fn(ssh.DiskParams(hosts="web1", threshold_percent=1))
+    result = ssh.disk(ssh.DiskParams(hosts="web1", threshold_percent=1))
     assert (result.ok, result.failed, result.unreachable) == (1, 0, 0)
     [host] = result.hosts
     assert host.exit_code == 0 and "Filesystem" in host.stdout
     usage = result.findings["usage"]["web1"]
     assert usage and all({"mount", "percent", "size_kb"} <= set(row) for row in usage)
     assert result.findings["over_threshold"]  # at 1% every real filesystem is over
-    top = ssh.run.fn(ssh.ReadParams(hosts="web", command="top_processes"))
+    top = ssh.run(ssh.ReadParams(hosts="web", command="top_processes"))
     assert top.ok == 2 and all("PID" in h.stdout for h in top.hosts)
 
 
@@ -123,9 +123,7 @@ def test_injection_attempts_are_refused_and_no_host_is_touched(
 
 def test_the_step_refuses_an_injected_label_with_a_clear_error(ssh_env: Sshd) -> None:
     with pytest.raises(ValueError, match=r"service_status: refused value for \{service\}"):
-        ssh.service_status.fn(
-            ssh.ServiceParams.model_construct(hosts="web1", service="$(reboot)", sudo=False)
-        )
+        ssh.service_status(ssh.ServiceParams.model_construct(hosts="web1", service="$(reboot)", sudo=False))
     with pytest.raises(ValueError, match="String should match pattern"):
         ssh.ServiceParams(hosts="web1", service="$(reboot)")
 
@@ -136,7 +134,7 @@ def test_changing_commands_only_run_as_mitigations(ssh_env: Sshd, tmp_path: Path
     with pytest.raises(CommandError, match="only run as an approved mitigation"):
         run_on_hosts("web1", "touch_mark", {"name": "x"}, allow_changes=False)
     assert not (tmp_path / "marks" / "x").exists()
-    done = ssh.apply.fn(ssh.ChangeParams(hosts="web1", command="touch_mark", args={"name": "x"}))
+    done = ssh.apply(ssh.ChangeParams(hosts="web1", command="touch_mark", args={"name": "x"}))
     assert done.ok == 1 and (tmp_path / "marks" / "x").exists()
 
 
@@ -216,7 +214,7 @@ def test_connections_are_reused_across_steps(ssh_env: Sshd) -> None:
     run_on_hosts("web1", "uptime", {}, allow_changes=False)
     opened = POOL.opened
     run_on_hosts("web1", "top_processes", {}, allow_changes=False)
-    ssh.disk.fn(ssh.DiskParams(hosts="web1"))
+    ssh.disk(ssh.DiskParams(hosts="web1"))
     assert POOL.opened == opened
 
 

@@ -88,20 +88,18 @@ def test_a_new_step_in_a_family_is_one_new_file_named_once_and_found_with_no_lis
                 function: str
 
 
-            def plan(params: Params) -> ChangeResult:
-                return ChangeResult(applied=False, dry_run=True, summary=f"would roll {params.function} back")
-
-
-            @step("aws.lambda_rollback", StepKind.MITIGATION, dry_run=plan)
-            def lambda_rollback(params: Params) -> ChangeResult:
+            @step("aws.lambda_rollback", StepKind.MITIGATION)
+            def lambda_rollback(params: Params, dry_run: bool = False) -> ChangeResult:
                 """Point the function's live alias at its previous version. Changes what production runs."""
+                if dry_run:
+                    return ChangeResult(applied=False, dry_run=True, summary=f"would roll {params.function}")
                 return ChangeResult(applied=True, summary="rolled back", way_back="point it back")
             '''
         )
     )
     probe = (
         "from warroom.steps import all_steps; s = all_steps()['aws.lambda_rollback']; "
-        "print(s.kind.value, s.fn.name, s.dry_run is not None, s.summary)"
+        "print(s.kind.value, s.fn.__name__, s.dry_run(s.params(function='f')).summary, s.summary)"
     )
     done = subprocess.run(
         [sys.executable, "-c", probe],
@@ -112,6 +110,7 @@ def test_a_new_step_in_a_family_is_one_new_file_named_once_and_found_with_no_lis
     )
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == (
-        "mitigation aws.lambda_rollback True Point the function's live alias at its previous version. "
+        "mitigation lambda_rollback would roll f "
+        "Point the function's live alias at its previous version. "
         "Changes what production runs."
     )

@@ -10,7 +10,6 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from warroom.duration import format_duration
-from warroom.expressions import evaluate_condition
 from warroom.incident import Severity
 
 
@@ -141,6 +140,8 @@ def classify(
     A rule whose condition cannot be evaluated (missing data) does not match; the reason says so.
     """
     skipped: list[str] = []
+    from warroom.expressions import evaluate_condition  # Jinja, here: every CLI command imports this module
+
     for i, rule in enumerate(rules):
         if rule.when is None:
             return Triage(level=rule.level, reason=f"rule {i + 1} (unconditional)")

@@ -12,6 +12,7 @@ import pkgutil
 from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
+from functools import partial
 from typing import Any, get_type_hints
 
 from pydantic import BaseModel, Field
@@ -77,8 +78,8 @@ class StepSpec:
     params: type[BaseModel]
     result: type[BaseModel]
     summary: str
-    fn: Any = None  # a Prefect Task (not imported here: the domain stays free of Prefect)
-    dry_run: Callable[..., Any] | None = None
+    fn: Callable[..., Any] | None = None  # the step's function; the flows run it as a Prefect task
+    dry_run: Callable[..., Any] | None = None  # for a mitigation: what it would change, changing nothing
 
     @property
     def implemented(self) -> bool:
@@ -95,12 +96,11 @@ def _summary(fn: Callable[..., Any] | None, fallback: str = "") -> str:
 
 
 def _signature_models(fn: Callable[..., Any]) -> tuple[type[BaseModel], type[BaseModel]]:
-    target = getattr(fn, "fn", fn)  # a Prefect Task keeps the function it wraps in .fn
-    hints = get_type_hints(target)
+    hints = get_type_hints(fn)
     ret = hints.pop("return", None)
     models = [h for h in hints.values() if isinstance(h, type) and issubclass(h, BaseModel)]
     if len(models) != 1 or not (isinstance(ret, type) and issubclass(ret, BaseModel)):
-        raise TypeError(f"{target.__qualname__}: a step takes one pydantic params model and returns one")
+        raise TypeError(f"{fn.__qualname__}: a step takes one pydantic params model and returns one")
     return models[0], ret
 
 
@@ -118,15 +118,15 @@ def register(spec: StepSpec) -> StepSpec:
     return spec
 
 
-def register_task(
-    name: str, kind: StepKind, fn: Any, *, dry_run: Callable[..., Any] | None = None
-) -> StepSpec:
-    """Register a Prefect task as the step ``name`` (``tasks/step.py``'s ``@step`` does this); its params
-    and result models come from its signature, its summary from its docstring's first line."""
+def register_function(name: str, kind: StepKind, fn: Callable[..., Any]) -> StepSpec:
+    """Register ``fn`` as the step ``name`` (``tasks/step.py``'s ``@step`` does this): its params and result
+    models come from its signature, its summary from its docstring's first line, and a mitigation that takes
+    ``dry_run`` is its own dry run."""
     params, result = _signature_models(fn)
-    return register(
-        StepSpec(name, StepKind(kind), params, result, _summary(getattr(fn, "fn", fn)), fn, dry_run)
-    )
+    dry_run = partial(fn, dry_run=True) if "dry_run" in inspect.signature(fn).parameters else None
+    if dry_run is not None and StepKind(kind) is not StepKind.MITIGATION:
+        raise TypeError(f"step {name!r}: only a mitigation has a dry run")
+    return register(StepSpec(name, StepKind(kind), params, result, _summary(fn), fn, dry_run))
 
 
 def step_modules() -> list[str]:

@@ -139,14 +139,12 @@ def _scale(params: AsgScaleParams, dry_run: bool) -> AwsChange:
     return follow(result, params.wait, look)
 
 
-def asg_scale_dry_run(params: AsgScaleParams) -> AwsChange:
-    """What setting the desired capacity would change, within the group's limits; changes nothing."""
-    return guarded(params.group, True, lambda: _scale(params, True))
-
-
-@step("aws.asg_scale", StepKind.MITIGATION, dry_run=asg_scale_dry_run)
-def asg_scale(params: AsgScaleParams) -> AwsChange:
+@step("aws.asg_scale", StepKind.MITIGATION)
+def asg_scale(params: AsgScaleParams, dry_run: bool = False) -> AwsChange:
     """Set an Auto Scaling group's desired capacity to ``desired_capacity`` or by ``change`` (+50%, x2),
     clamped to its MinSize and MaxSize (and the step's bounds); waits for the instances to be in service
-    (changes production)."""
-    return guarded(params.group, False, lambda: _scale(params, False))
+    (changes production).
+
+    Its dry run: what setting the desired capacity would change, within the group's limits; changes
+    nothing."""
+    return guarded(params.group, dry_run, lambda: _scale(params, dry_run))

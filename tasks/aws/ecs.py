@@ -141,16 +141,13 @@ def _rollback(params: EcsRollbackParams, dry_run: bool) -> AwsChange:
     return follow(result, params.wait, reached)
 
 
-def ecs_rollback_dry_run(params: EcsRollbackParams) -> AwsChange:
-    """The rollback's plan: from which task definition to which, and what differs; changes nothing."""
-    return guarded(f"{params.cluster}/{params.service}", True, lambda: _rollback(params, True))
-
-
-@step("aws.ecs_rollback", StepKind.MITIGATION, dry_run=ecs_rollback_dry_run)
-def ecs_rollback(params: EcsRollbackParams) -> AwsChange:
+@step("aws.ecs_rollback", StepKind.MITIGATION)
+def ecs_rollback(params: EcsRollbackParams, dry_run: bool = False) -> AwsChange:
     """Roll an ECS service back to its previous task definition (or a named revision of the same family)
-    and wait for the deployment to reach a steady state (changes production)."""
-    return guarded(f"{params.cluster}/{params.service}", False, lambda: _rollback(params, False))
+    and wait for the deployment to reach a steady state (changes production).
+
+    Its dry run shows the plan: from which task definition to which, and what differs; changes nothing."""
+    return guarded(f"{params.cluster}/{params.service}", dry_run, lambda: _rollback(params, dry_run))
 
 
 def _scale(params: EcsScaleParams, dry_run: bool) -> AwsChange:
@@ -244,13 +241,11 @@ def _scale(params: EcsScaleParams, dry_run: bool) -> AwsChange:
     )
 
 
-def ecs_scale_dry_run(params: EcsScaleParams) -> AwsChange:
-    """What scaling would change (desired count, and the scalable target's floor); changes nothing."""
-    return guarded(f"{params.cluster}/{params.service}", True, lambda: _scale(params, True))
-
-
-@step("aws.ecs_scale", StepKind.MITIGATION, dry_run=ecs_scale_dry_run)
-def ecs_scale(params: EcsScaleParams) -> AwsChange:
+@step("aws.ecs_scale", StepKind.MITIGATION)
+def ecs_scale(params: EcsScaleParams, dry_run: bool = False) -> AwsChange:
     """Scale an ECS service to ``desired_count`` or by ``change`` (+50%, x2), clamped; when Application Auto
-    Scaling manages it, its MinCapacity is raised too so it does not scale back in. Waits for the tasks."""
-    return guarded(f"{params.cluster}/{params.service}", False, lambda: _scale(params, False))
+    Scaling manages it, its MinCapacity is raised too so it does not scale back in. Waits for the tasks.
+
+    Its dry run: what scaling would change (desired count, and the scalable target's floor); changes
+    nothing."""
+    return guarded(f"{params.cluster}/{params.service}", dry_run, lambda: _scale(params, dry_run))

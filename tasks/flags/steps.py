@@ -88,12 +88,8 @@ def _disable(params: FlagParams, dry_run: bool) -> FlagChange:
     )
 
 
-def disable_dry_run(params: FlagParams) -> FlagChange:
-    return _disable(params, dry_run=True)
-
-
-@step("flags.disable", StepKind.MITIGATION, dry_run=disable_dry_run)
-def disable(params: FlagParams) -> FlagChange:
+@step("flags.disable", StepKind.MITIGATION)
+def disable(params: FlagParams, dry_run: bool = False) -> FlagChange:
     """Turn a feature flag off in one environment (changes production). Idempotent when it is already off;
     the way back turns it on again with its rules as they were."""
-    return _disable(params, dry_run=False)
+    return _disable(params, dry_run=dry_run)

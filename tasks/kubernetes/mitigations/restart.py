@@ -72,13 +72,10 @@ def _restart(params: RestartParams, dry_run: bool) -> DeploymentChange:
     return result if dry_run else finish(kube, params, params.wait.total_seconds(), result)
 
 
-def restart_dry_run(params: RestartParams) -> DeploymentChange:
-    """What the restart would change, checked with dryRun=All; changes nothing."""
-    return guarded(params, True, lambda: _restart(params, True))
-
-
-@step("kubernetes.restart", StepKind.MITIGATION, dry_run=restart_dry_run)
-def restart(params: RestartParams) -> DeploymentChange:
+@step("kubernetes.restart", StepKind.MITIGATION)
+def restart(params: RestartParams, dry_run: bool = False) -> DeploymentChange:
     """Restart a Deployment's pods as kubectl rollout restart does (a new restartedAt annotation on
-    the pod template, so they are replaced by a rolling update). Refused when paused. Waits."""
-    return guarded(params, False, lambda: _restart(params, False))
+    the pod template, so they are replaced by a rolling update). Refused when paused. Waits.
+
+    Its dry run: what the restart would change, checked with dryRun=All; changes nothing."""
+    return guarded(params, dry_run, lambda: _restart(params, dry_run))

@@ -117,17 +117,15 @@ def _rollback(params: RollbackParams, dry_run: bool) -> DeploymentChange:
     return result if dry_run else finish(kube, params, params.wait.total_seconds(), result)
 
 
-def rollback_dry_run(params: RollbackParams) -> DeploymentChange:
-    """What the rollback would change, checked by the API server with dryRun=All; changes nothing."""
-    return guarded(params, True, lambda: _rollback(params, True))
-
-
-@step("kubernetes.rollback", StepKind.MITIGATION, dry_run=rollback_dry_run)
-def rollback(params: RollbackParams) -> DeploymentChange:
+@step("kubernetes.rollback", StepKind.MITIGATION)
+def rollback(params: RollbackParams, dry_run: bool = False) -> DeploymentChange:
     """Roll a Deployment back to the previous revision (or ``to_revision``), exactly as kubectl rollout
     undo does: the pods are replaced with the old template. Refused when there is no earlier revision,
-    when the Deployment is paused, or when it already runs that template. Waits for the rollout."""
-    return guarded(params, False, lambda: _rollback(params, False))
+    when the Deployment is paused, or when it already runs that template. Waits for the rollout.
+
+    Its dry run: what the rollback would change, checked by the API server with dryRun=All; changes
+    nothing."""
+    return guarded(params, dry_run, lambda: _rollback(params, dry_run))
 
 
 # --- scale -------------------------------------------------------------------------------------------

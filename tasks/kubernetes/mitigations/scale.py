@@ -150,16 +150,14 @@ def _raise_hpa_floor(
     )
 
 
-def scale_dry_run(params: ScaleParams) -> DeploymentChange:
-    """What scaling would change (replica count or HPA floor), checked with dryRun=All; changes nothing."""
-    return guarded(params, True, lambda: _scale(params, True))
-
-
-@step("kubernetes.scale", StepKind.MITIGATION, dry_run=scale_dry_run)
-def scale(params: ScaleParams) -> DeploymentChange:
+@step("kubernetes.scale", StepKind.MITIGATION)
+def scale(params: ScaleParams, dry_run: bool = False) -> DeploymentChange:
     """Scale a Deployment to ``replicas`` or by ``change`` (+50%, -2, x2), clamped to min/max; when an
-    HPA targets it, raise the HPA's minReplicas instead (and say so). Waits for the new replicas."""
-    return guarded(params, False, lambda: _scale(params, False))
+    HPA targets it, raise the HPA's minReplicas instead (and say so). Waits for the new replicas.
+
+    Its dry run: what scaling would change (replica count or HPA floor), checked with dryRun=All; changes
+    nothing."""
+    return guarded(params, dry_run, lambda: _scale(params, dry_run))
 
 
 # --- restart -----------------------------------------------------------------------------------------
