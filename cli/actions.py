@@ -108,9 +108,11 @@ def actions_sync(
     store = open_store()
     try:
         settings = get_settings()
-        lines = sync(settings, store, incident_id) if incident_id else sync_all(settings, store)
+        synced = sync(settings, store, incident_id) if incident_id else sync_all(settings, store)
     except (StoreError, ValueError) as exc:
         fail(str(exc), 1)
     finally:
         store.close()
-    out.print("\n".join(lines) if lines else "tracker up to date")
+    out.print("\n".join(synced.lines) if synced.lines else "tracker up to date")
+    if synced.failed:
+        fail(f"the tracker refused {synced.failed} change(s); each is on its incident's timeline", 1)

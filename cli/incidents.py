@@ -178,9 +178,34 @@ def acknowledge(
     out.print(
         f"{incident.id} acknowledged by {person}"
         if taken.first
-        else f"{incident.id} was acknowledged before, at {when}"
+        else f"{incident.id} was acknowledged before, at {when:%Y-%m-%d %H:%M:%S} UTC"
+        if when is not None
+        else f"{incident.id} was acknowledged before"
     )
     out.print(f"commander: {incident.roles.commander}")
+
+
+def note(
+    incident_id: Annotated[str, typer.Argument(metavar="INC-N")],
+    text: Annotated[str, typer.Argument(help="What you saw, did or decided, in your own words")],
+    as_: Annotated[
+        str | None, typer.Option("--as", help="Whose words (default: your login name; recorded, not proven)")
+    ] = None,
+) -> None:
+    """Add a note to the incident's timeline: what you saw, tried or decided, for the people joining and
+    for the post-mortem."""
+    words = " ".join(text.split())
+    if not words:
+        fail("a note needs some words", 2)
+    author = as_ or get_settings().user
+    store = open_store()
+    try:
+        event = store.append(incident_id, EventKind.NOTE, words, actor=author)
+    except (StoreError, ValueError) as exc:
+        fail(str(exc), 1)
+    finally:
+        store.close()
+    out.print(f"{event.incident}: noted by {author} at {event.at:%H:%M:%S} UTC")
 
 
 @app.command("assign")

@@ -31,6 +31,7 @@ COMMANDS: dict[str, Lazy] = {
     "ack": Lazy(
         "cli.incidents:acknowledge", "Take the incident: stop the time-to-acknowledge clock, command it."
     ),
+    "note": Lazy("cli.incidents:note", "Add a note to an incident's timeline."),
     "approve": Lazy("cli.approving:approve", "Answer the approval gate waiting on an incident."),
     "run": Lazy("cli.running:run", "Start a runbook and follow its incident live."),
     "up": Lazy(

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import sys
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, time, timedelta
 from pathlib import Path
 from typing import Annotated
 from zoneinfo import ZoneInfo
@@ -154,7 +154,17 @@ def oncall_export(
         fail("only --ics is offered", 2)
     schedules = _teams(_roster(), team)
     start = datetime.now(UTC)
-    text = calendar(_shifts(schedules, start, start + timedelta(days=days)), start)
+    # From each rotation's own start, not from now: the shift on call now keeps its real start, and so the
+    # same UID each export (a calendar that re-imports the feed updates it instead of adding a second).
+    found = [
+        shift
+        for schedule in schedules
+        for shift in _shifts(
+            [schedule], datetime.combine(schedule.rotation.start, time()), start + timedelta(days=days)
+        )
+        if shift.end > start
+    ]
+    text = calendar(found, start)
     if output is None:
         sys.stdout.write(text)
     else:

@@ -47,7 +47,7 @@ class Keeper(threading.Thread):
         self.poll = settings.keeper_poll_seconds
         self.settings = settings
         self.lease = Lease(store, LEASE, "keeper", max(settings.lease_seconds, 3 * self.poll))
-        self._stop = threading.Event()
+        self._stopping = threading.Event()
 
     def start(self) -> None:
         self._context = contextvars.copy_context()  # the Prefect API of whoever starts the keeper
@@ -57,11 +57,11 @@ class Keeper(threading.Thread):
         self._context.run(self._loop)
 
     def stop(self) -> None:
-        self._stop.set()
+        self._stopping.set()
         self.lease.release()
 
     def _loop(self) -> None:
-        while not self._stop.wait(self.poll):
+        while not self._stopping.wait(self.poll):
             try:
                 if not self.lease.leading():
                     continue

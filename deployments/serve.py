@@ -250,6 +250,7 @@ class Intake:
 
 def build_intake(settings: Settings) -> Intake:
     from deployments.launch import PrefectLauncher
+    from flows.unmatched import triage_unmatched_due
 
     store = Store.from_settings(settings)
     loop = LaunchLoop(
@@ -259,6 +260,7 @@ def build_intake(settings: Settings) -> Intake:
         poll_seconds=settings.intake_launch_poll_seconds,
         lease_seconds=settings.lease_seconds,
         parallel=settings.launch_parallel,
+        unmatched=partial(triage_unmatched_due, settings),
     )
     router = Router(store, partial(catalogue_of, settings.runbooks_dir), settings.default_severity, loop.wake)
     return Intake(create_app(settings, store, router), loop, store)

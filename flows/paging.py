@@ -43,7 +43,10 @@ def page_step(
     if target in layers:
         holders = current.get(target) or []
         person = holders[0] if holders else None
-    ack_within = window or settings.policy(incident.severity).ack_within
+    # The shorter window wins: a level's urgency (P1: 5m) is never slowed by a team's habit, nor a team's
+    # own quicker escalation by a level's default (docs/runbooks.md, "Severity").
+    level_window = settings.policy(incident.severity).ack_within
+    ack_within = min(window, level_window) if window else level_window
     label = f"{name}/{target}" if name else target
     at = now()
     due = at + ack_within

@@ -59,7 +59,7 @@ def learn(settings: Settings, store: Store, ref: str | int) -> Learned:
         data={"path": str(written.path), "review": at.isoformat(), "kept": list(written.kept)},
     )
     tracked = sync(settings, store, incident.number, review_due=at.date())
-    return Learned(written.path, at.date(), tracked)
+    return Learned(written.path, at.date(), tracked.lines)
 
 
 def draft_postmortem(response: Response, outcome: RunOutcome) -> None:

@@ -4,6 +4,7 @@ the source of truth: a tracker that is down or refuses is on the timeline, and t
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 
 from prefect import flow
@@ -19,12 +20,25 @@ def incident_title(incident: Incident) -> str:
     return f"[{incident.severity.value}] {incident.title} {incident.detected_at:%Y-%m-%d}"
 
 
-def sync(settings: Settings, store: Store, ref: str | int, review_due: date | None = None) -> list[str]:
-    """Open what is not tracked yet, read back what is done; one line per change or failure."""
+@dataclass
+class Synced:
+    """What a sync did: one line per change or failure, and how many the tracker refused (each on the
+    timeline; the next sync tries again)."""
+
+    lines: list[str] = field(default_factory=list)
+    failed: int = 0
+
+    def __add__(self, other: Synced) -> Synced:
+        return Synced([*self.lines, *other.lines], self.failed + other.failed)
+
+
+def sync(settings: Settings, store: Store, ref: str | int, review_due: date | None = None) -> Synced:
+    """Open what is not tracked yet, read back what is done."""
     chosen = tracker(settings.tracker)
     incident = store.get(ref)
     known = store.tracked(incident.number, chosen.name)
-    lines: list[str] = []
+    synced = Synced()
+    lines = synced.lines
     level = incident.severity.value.lower()
 
     def create(spec: TaskSpec) -> str | None:
@@ -40,6 +54,7 @@ def sync(settings: Settings, store: Store, ref: str | int, review_due: date | No
                 data={"tracker": chosen.name, "ref": spec.ref},
             )
             lines.append(f"{incident.id}: {spec.ref} failed: {exc}")
+            synced.failed += 1
             return None
         store.record_tracked(incident.number, spec.ref, chosen.name, made.key, made.url)
         lines.append(f"{incident.id}: {spec.ref} tracked as {made.key}")
@@ -66,7 +81,7 @@ def sync(settings: Settings, store: Store, ref: str | int, review_due: date | No
         )
     )
     if parent is None:
-        return lines  # subtasks need their parent; the next sync tries again
+        return synced  # subtasks need their parent; the next sync tries again
     if review_due is not None:
         create(
             TaskSpec(
@@ -105,14 +120,15 @@ def sync(settings: Settings, store: Store, ref: str | int, review_due: date | No
                 data={"tracker": chosen.name, "ref": f"action:{item.id}"},
             )
             lines.append(f"{incident.id}: reading {key} failed: {exc}")
+            synced.failed += 1
             continue
         if done:
             store.update_action_item(item.id, status=ActionItemStatus.DONE, actor=chosen.name)
             lines.append(f"{incident.id}: action item {item.id} done in {chosen.name}")
-    return lines
+    return synced
 
 
-def sync_all(settings: Settings, store: Store, days: int = 30) -> list[str]:
+def sync_all(settings: Settings, store: Store, days: int = 30) -> Synced:
     """Every incident that may owe the tracker something: open action items, or resolved in ``days``."""
     since = datetime.now(UTC) - timedelta(days=days)
     numbers = {int(i.incident.split("-")[1]) for i in store.action_items(None, status=ActionItemStatus.OPEN)}
@@ -121,7 +137,7 @@ def sync_all(settings: Settings, store: Store, days: int = 30) -> list[str]:
         for i in store.list_incidents(status=[Status.RESOLVED, Status.CLOSED], since=since)
         if i.resolved_at is not None
     }
-    return [line for n in sorted(numbers) for line in sync(settings, store, n)]
+    return sum((sync(settings, store, n) for n in sorted(numbers)), Synced())
 
 
 @flow(name="tracker-sync", log_prints=True)
@@ -131,9 +147,11 @@ def tracker_sync() -> str:
     settings = get_settings()
     store = Store.from_settings(settings)
     try:
-        lines = sync_all(settings, store)
+        synced = sync_all(settings, store)
     finally:
         store.close()
-    said = "\n".join(lines) or "tracker up to date"
+    said = "\n".join(synced.lines) or "tracker up to date"
     print(said)
+    if synced.failed:  # the run shows as failed in the UI; each refusal is on its incident's timeline
+        raise RuntimeError(f"the tracker refused {synced.failed} change(s):\n{said}")
     return said

@@ -8,13 +8,12 @@ from prefect.context import FlowRunContext
 
 from flows.paging import start_paging
 from flows.response import Response, RunOutcome
-from warroom.duration import format_duration
 from warroom.events import EventKind
 from warroom.expressions import ExpressionError, render_value
 from warroom.incident import Role, Severity, Status
 from warroom.oncall.current import on_call
 from warroom.runbook import severity_of
-from warroom.severity import PostmortemPolicy, SeverityPolicy, describe_policy
+from warroom.severity import SeverityPolicy, communication_plan, describe_policy, postmortem_plan
 
 
 def triage(response: Response) -> RunOutcome | None:
@@ -100,29 +99,17 @@ def plan_follow_up(response: Response, policy: SeverityPolicy) -> None:
             channel = str(render_value(channel, response.context()))
         except ExpressionError:
             pass  # the template as written still says where people meet
-    every = talk.update_every if talk.update_every is not None else policy.update_every
-    status_page = talk.status_page if talk.status_page is not None else policy.status_page
-    audience = [*policy.notify, *(s for s in talk.stakeholders if s not in policy.notify)]
-    response.record(
-        EventKind.COMMUNICATION_PLANNED,
-        f"channel {channel or '-'}; updates {format_duration(every) if every else 'as needed'} to "
-        f"{', '.join(audience) or 'nobody'}; status page {'yes' if status_page else 'no'}",
-        {
-            "channel": channel,
-            "update_every": format_duration(every) if every else None,
-            "audience": audience,
-            "status_page": status_page,
-        },
-        once=f"communication:{response.incident.severity.value}",
+    text, data = communication_plan(
+        policy,
+        channel=channel,
+        update_every=talk.update_every,
+        status_page=talk.status_page,
+        stakeholders=talk.stakeholders,
     )
+    level = response.incident.severity.value
+    response.record(EventKind.COMMUNICATION_PLANNED, text, data, once=f"communication:{level}")
     spec = response.runbook.postmortem
-    owed = spec.required if spec.required is not None else policy.postmortem is PostmortemPolicy.REQUIRED
-    items = len(spec.action_items)
-    response.record(
-        EventKind.POSTMORTEM_PLANNED,
-        f"post-mortem {'required' if owed else policy.postmortem.value}"
-        + (f", owner {spec.owner}" if spec.owner else "")
-        + (f"; {items} action item(s) from the runbook open when it resolves" if items else ""),
-        {"required": owed, "owner": spec.owner, "action_items": [i.title for i in spec.action_items]},
-        once=f"postmortem:{response.incident.severity.value}",
+    text, data = postmortem_plan(
+        policy, required=spec.required, owner=spec.owner, action_items=[i.title for i in spec.action_items]
     )
+    response.record(EventKind.POSTMORTEM_PLANNED, text, data, once=f"postmortem:{level}")

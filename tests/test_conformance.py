@@ -160,3 +160,9 @@ def test_a_flag_provider_that_cannot_reach_its_service_refuses_in_its_own_error(
     monkeypatch.setenv("HOME", str(tmp_path))
     with pytest.raises(FlagError):
         provider.read(FlagRef("checkout-v2", "production", None), settings)
+
+
+def test_every_flag_provider_is_described_where_runbook_writers_read() -> None:
+    text = (Path(__file__).resolve().parent.parent / "docs" / "runbooks.md").read_text()
+    missing = [name for name in PROVIDERS if f"`{name}`" not in text]
+    assert not missing, f"docs/runbooks.md does not describe the flag provider(s) {missing}"

@@ -212,7 +212,9 @@ def test_an_alert_is_decided_once_and_its_run_attaches_by_number_with_the_receiv
         assert store.count_incidents() == 1
 
         # A launch naming another alert's incident is refused, and that incident hears nothing of it.
-        other = store.open_or_attach("svc-tiered:someone-else", title="other", severity=Severity.P3).incident
+        other = store.open_or_attach(
+            "svc-tiered:someone-else", title="other", severity=Severity.P3, runbook="svc-tiered"
+        ).incident
         before = store.timeline(other.number)
         forged = FlowThread(
             proven=False, **{**run.parameters, "decided": {"incident": other.number, "level": "P4"}}

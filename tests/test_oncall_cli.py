@@ -93,6 +93,11 @@ def test_the_calendar_export_imports_into_a_calendar_parser(tmp_path: Path) -> N
     assert len(events) >= 16  # two layers, weekly, 60 days
     assert all(e.decoded("DTEND") > e.decoded("DTSTART") for e in events)
     assert {str(e["SUMMARY"]).split(": ")[1].split(",")[0] for e in events} <= {"alice", "bob", "carol"}
+    again = tmp_path / "again.ics"
+    # Exported again a moment later, the shift on call now is the same event.
+    assert warroom("oncall", "export", "--days", "60", "--out", str(again), env=env(tmp_path)).returncode == 0
+    uids = [str(e["UID"]) for e in icalendar.Calendar.from_ical(again.read_bytes()).walk("VEVENT")]
+    assert uids == [str(e["UID"]) for e in events]
 
 
 def test_a_broken_schedule_is_refused_with_file_and_line(tmp_path: Path) -> None:

@@ -362,3 +362,83 @@ def test_a_resolved_incident_is_not_acknowledged_from_the_ui_or_anywhere(
     with pytest.raises(ValueError, match="is resolved"):
         take(store, done.number, "alice", via="slack")
     assert store.get(done.id).acknowledged_at is None
+
+
+def test_a_p1_no_runbook_matches_gets_the_policy_the_plan_the_roles_and_a_page_within_seconds(
+    paging_env: tuple[Store, dict[str, str]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A PagerDuty P1 for a service with no runbook: triaged by policy alone, as a run would triage it."""
+    import hashlib
+    import hmac
+
+    from fastapi.testclient import TestClient
+
+    from deployments.serve import build_intake
+    from tests import payloads
+
+    store, env = paging_env
+    schedule = Path(env["WARROOM_ONCALL_DIR"]) / "sre.yaml"
+    schedule.write_text(
+        schedule.read_text().replace(
+            "  - {name: secondary, members: [bob]}",
+            "  - {name: secondary, members: [bob]}\n  - {name: comms, members: [carol]}",
+        )
+    )
+    with webhook_peer() as (hook, hook_posts):
+        monkeypatch.setenv("WARROOM_PAGE_CHANNELS", '["webhook"]')
+        monkeypatch.setenv("WARROOM_PAGE_WEBHOOK_URL", hook)
+        monkeypatch.setenv("WARROOM_PAGE_WEBHOOK_SECRET", "hook-secret")
+        monkeypatch.setenv("WARROOM_PAGERDUTY_WEBHOOK_SECRETS", '["pd-secret"]')
+        get_settings.cache_clear()
+        intake = build_intake(get_settings())
+        intake.loop.start()
+        try:
+            raw = json.dumps(payloads.pagerduty()).encode()
+            sig = hmac.new(b"pd-secret", raw, hashlib.sha256).hexdigest()
+            with TestClient(intake.app) as client:
+                posted = client.post(
+                    "/alerts/pagerduty", content=raw, headers={"X-PagerDuty-Signature": f"v1={sig}"}
+                )
+            assert posted.status_code == 202, posted.text
+            [routed] = posted.json()["results"]
+            assert routed["runbook"] is None and routed["action"] == "opened"
+            incident = routed["incident"]
+            until(lambda: hook_posts, 30, "the primary is paged for a P1 no runbook matches")
+            until(lambda: store.get(incident).status.value == "triaged", 30, "the incident is triaged")
+        finally:
+            intake.loop.stop()
+            intake.loop.join(10)
+            intake.store.close()
+    triaged = store.get(incident)
+    assert triaged.severity is Severity.P1 and triaged.title == "Checkout latency over SLO"  # said once
+    assert triaged.roles.comms_lead == "carol" and triaged.roles.commander is None  # the acknowledger leads
+    events = store.timeline(incident)
+    kinds = [e.kind for e in events]
+    for kind in ("severity.policy", "communication.planned", "postmortem.planned", "page.sent"):
+        assert kinds.count(kind) == 1, (kind, kinds)
+    [policy] = [e for e in events if e.kind == "severity.policy"]
+    assert policy.text.startswith("P1 (critical") and policy.data["page"] is True
+    [talk] = [e for e in events if e.kind == "communication.planned"]
+    assert talk.data["status_page"] is True and talk.data["update_every"]
+    [owed] = [e for e in events if e.kind == "postmortem.planned"]
+    assert owed.data["required"] is True
+    assert [p.person for p in store.pages(incident)] == ["alice"]
+    assert json.loads(hook_posts[0][1])["person"] == "alice"
+
+
+@pytest.mark.parametrize(("level_window", "schedule_window", "waits"), [("5m", "1h", 300), ("15m", "1s", 1)])
+def test_a_page_waits_the_shorter_of_the_level_and_the_schedule_windows(
+    paging_env: tuple[Store, dict[str, str]],
+    monkeypatch: pytest.MonkeyPatch,
+    level_window: str,
+    schedule_window: str,
+    waits: float,
+) -> None:
+    store, env = paging_env
+    schedule = Path(env["WARROOM_ONCALL_DIR"]) / "sre.yaml"
+    schedule.write_text(SCHEDULE.replace("WINDOW", schedule_window))
+    monkeypatch.setenv("WARROOM_SEVERITY", json.dumps({"P1": {"ack_within": level_window}}))
+    get_settings.cache_clear()
+    incident = store.open_or_attach("api:down", title="API down", severity=Severity.P1).incident
+    page = start_paging(get_settings(), store, incident, None)
+    assert page is not None and (page.due_at - page.paged_at).total_seconds() == waits

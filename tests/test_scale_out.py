@@ -28,8 +28,8 @@ from sqlalchemy.engine import make_url
 from tests.conftest import PG_URL, REPO, _drop_pg_database, _fresh_pg_database
 from tests.flow_helpers import CAPACITY_RUNBOOK, uris_of, write_runbook
 from tests.net import free_port
+from tests.served import SHORT
 from tests.service import running_service
-from tests.test_gate_served import SHORT
 from tests.up_process import stop_up, warroom, warroom_done
 from warroom.intake.launcher import LEASE
 from warroom.ledger import Store

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 
@@ -63,3 +67,41 @@ def test_a_rule_over_missing_data_does_not_match_and_says_why() -> None:
     triage = classify(rules, {"alert": {"labels": {}}}, default=Severity.P3)
     assert triage.level is Severity.P3
     assert "could not be evaluated" in triage.reason
+
+
+def test_a_one_field_override_keeps_the_rest_of_the_level_and_reads_runbook_durations(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("WARROOM_SEVERITY", '{"P1": {"ack_within": "5m"}, "p2": {"update_every": "1h30m"}}')
+    settings = Settings()
+    p1, p2 = settings.policy(Severity.P1), settings.policy(Severity.P2)
+    assert p1.ack_within == timedelta(minutes=5)
+    assert p1.model_dump(exclude={"ack_within"}) == policy_for(Severity.P1).model_dump(exclude={"ack_within"})
+    assert p2.update_every == timedelta(hours=1, minutes=30) and p2.notify == policy_for(Severity.P2).notify
+    assert settings.policy(Severity.P3) == policy_for(Severity.P3)
+
+
+@pytest.mark.parametrize(
+    ("value", "line"),
+    [
+        ('{"P1": {"ack_within": "soon"}}', "error: WARROOM_SEVERITY.P1.ack_within: not a duration: 'soon'"),
+        ('{"P9": {"ack_within": "5m"}}', "error: WARROOM_SEVERITY: 'P9' is not a level: P1, P2, P3 or P4"),
+        (
+            '{"P1": {"ack_witin": "5m"}}',
+            "error: WARROOM_SEVERITY.P1.ack_witin: Extra inputs are not permitted",
+        ),
+    ],
+)
+def test_a_bad_severity_setting_stops_any_command_with_one_line_naming_the_level_and_field(
+    tmp_path: Path, value: str, line: str
+) -> None:
+    env = {**os.environ, "WARROOM_HOME": str(tmp_path), "WARROOM_SEVERITY": value}
+    done = subprocess.run(
+        [sys.executable, "-m", "cli", "incidents", "list"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+    )
+    assert done.returncode == 2 and done.stdout == ""
+    assert len(done.stderr.splitlines()) == 1 and done.stderr.startswith(line), done.stderr

@@ -241,3 +241,18 @@ def test_parallel_steps_share_one_pool_safely(ssh_env: Sshd) -> None:
     for t in threads:
         t.join()
     assert errors == []
+
+
+def test_with_no_inventory_configured_the_error_says_so_not_that_the_host_is_unknown(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("WARROOM_SSH_INVENTORY", raising=False)
+    get_settings.cache_clear()
+    with pytest.raises(ValueError, match=r"no SSH inventory is configured.*set WARROOM_SSH_INVENTORY"):
+        ssh.disk(ssh.DiskParams(hosts="web-1"))
+    empty = tmp_path / "inventory.yaml"
+    empty.write_text("all: {}\n")
+    monkeypatch.setenv("WARROOM_SSH_INVENTORY", str(empty))
+    get_settings.cache_clear()
+    with pytest.raises(ValueError, match=f"the SSH inventory {re.escape(str(empty))} names no hosts"):
+        ssh.disk(ssh.DiskParams(hosts="web-1"))

@@ -5,6 +5,8 @@ rate limits waited out; a tracker that is down or refuses leaves the ledger whol
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
@@ -66,7 +68,7 @@ def test_github_gets_the_incident_as_an_issue_and_each_follow_up_as_a_sub_issue_
             WARROOM_GITHUB_REPO="acme/ops",
             WARROOM_GITHUB_TOKEN=GITHUB_TOKEN,
         )
-        lines = sync(get_settings(), store, n, review_due=REVIEW)
+        lines = sync(get_settings(), store, n, review_due=REVIEW).lines
         assert lines == [
             "INC-1: incident tracked as 1",
             "INC-1: review tracked as 2",
@@ -98,11 +100,11 @@ def test_github_gets_the_incident_as_an_issue_and_each_follow_up_as_a_sub_issue_
         [item] = store.action_items("INC-1")
         assert item.tracker_url == "https://github.com/acme/ops/issues/3"
 
-        assert sync(get_settings(), store, n, review_due=REVIEW) == []  # nothing twice
+        assert sync(get_settings(), store, n, review_due=REVIEW).lines == []  # nothing twice
         assert len(gh.calls("POST")) == 5
         close_github(gh, "3")
         rate_limited_github(gh)  # the next call meets an exhausted quota and waits for its reset
-        assert sync(get_settings(), store, n) == ["INC-1: action item 1 done in github"]
+        assert sync(get_settings(), store, n).lines == ["INC-1: action item 1 done in github"]
     [item] = store.action_items("INC-1")
     assert item.status is ActionItemStatus.DONE
 
@@ -121,7 +123,7 @@ def test_jira_gets_a_task_with_sub_tasks_assigned_by_account_with_due_dates(
             WARROOM_JIRA_PROJECT="OPS",
         )
         jira.refuse.append((429, {"Retry-After": "1"}, {"errorMessages": ["Rate limit exceeded."]}))
-        assert sync(get_settings(), store, n, review_due=REVIEW) == [
+        assert sync(get_settings(), store, n, review_due=REVIEW).lines == [
             "INC-1: incident tracked as OPS-101",
             "INC-1: review tracked as OPS-102",
             "INC-1: action:1 tracked as OPS-103",
@@ -140,7 +142,7 @@ def test_jira_gets_a_task_with_sub_tasks_assigned_by_account_with_due_dates(
         [item] = store.action_items("INC-1")
         assert item.tracker_url == f"{jira.url}/browse/OPS-103"
         close_jira(jira, "OPS-103")
-        assert sync(get_settings(), store, n) == ["INC-1: action item 1 done in jira"]
+        assert sync(get_settings(), store, n).lines == ["INC-1: action item 1 done in jira"]
 
 
 def test_a_tracker_down_or_refusing_leaves_the_ledger_whole_and_the_next_sync_catches_up(
@@ -155,22 +157,30 @@ def test_a_tracker_down_or_refusing_leaves_the_ledger_whole_and_the_next_sync_ca
         WARROOM_JIRA_TOKEN=JIRA_TOKEN,
         WARROOM_JIRA_PROJECT="OPS",
     )
-    [down] = sync(get_settings(), store, n)
-    assert "incident failed: jira: creating incident in OPS: cannot reach it" in down
+    synced = sync(get_settings(), store, n)
+    [down] = synced.lines
+    assert "incident failed: jira: creating incident in OPS: cannot reach it" in down and synced.failed == 1
+    by_hand = subprocess.run(
+        [sys.executable, "-m", "cli", "actions", "sync", "--incident", f"INC-{n}"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert by_hand.returncode == 1 and "the tracker refused 1 change(s)" in by_hand.stderr, by_hand.stderr
     with running_jira() as jira:
         use(monkeypatch, WARROOM_JIRA_URL=jira.url, WARROOM_JIRA_PROJECT="NOPE")
-        [refused] = sync(get_settings(), store, n)
+        [refused] = sync(get_settings(), store, n).lines
         assert refused.endswith("400 project: valid project is required")
         use(monkeypatch, WARROOM_JIRA_TOKEN="wrong-token", WARROOM_JIRA_PROJECT="OPS")
-        [unauthorized] = sync(get_settings(), store, n)
+        [unauthorized] = sync(get_settings(), store, n).lines
         assert "401 You are not authenticated" in unauthorized
         use(monkeypatch, WARROOM_JIRA_TOKEN=JIRA_TOKEN)
-        assert len(sync(get_settings(), store, n)) == 2  # the incident and its action item, once
-        assert sync(get_settings(), store, n) == []
+        assert len(sync(get_settings(), store, n).lines) == 2  # the incident and its action item, once
+        assert sync(get_settings(), store, n).lines == []
         posted = [1 for m, p, _ in jira.calls("POST") if p == "/rest/api/3/issue"]
         assert len(posted) == 4  # refused for the project, refused the token, then the two made
     failures = [e.text for e in store.timeline(n) if e.kind == "tracker.failed"]
-    assert len(failures) == 3 and not any(JIRA_TOKEN in f or "wrong-token" in f for f in failures)
+    assert len(failures) == 4 and not any(JIRA_TOKEN in f or "wrong-token" in f for f in failures)
     assert [i.status for i in store.action_items("INC-1")] == [ActionItemStatus.OPEN]
 
 
@@ -234,7 +244,7 @@ def test_a_json_rest_tracker_described_by_url_templates_takes_tasks_without_code
     try:
         n = resolved_incident(store)
         use(monkeypatch, WARROOM_TRACKER="generic", WARROOM_GENERIC_TRACKER=json.dumps(config))
-        assert sync(get_settings(), store, n) == [
+        assert sync(get_settings(), store, n).lines == [
             "INC-1: incident tracked as t1",
             "INC-1: action:1 tracked as t2",
         ]
@@ -251,7 +261,7 @@ def test_a_json_rest_tracker_described_by_url_templates_takes_tasks_without_code
             "t1",
         )
         tasks["t2"]["status"] = {"name": "Done"}
-        assert sync(get_settings(), store, n) == ["INC-1: action item 1 done in generic"]
+        assert sync(get_settings(), store, n).lines == ["INC-1: action item 1 done in generic"]
     finally:
         server.shutdown()
         server.server_close()

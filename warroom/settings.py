@@ -15,12 +15,12 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal, TypeVar
 
-from pydantic import AliasChoices, Field, PrivateAttr, SecretStr, ValidationError
+from pydantic import AliasChoices, Field, PrivateAttr, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 from pydantic_settings import SettingsError as PydanticSettingsError
 
 from warroom.incident import Severity
-from warroom.severity import DEFAULT_POLICY, SeverityPolicy
+from warroom.severity import DEFAULT_POLICY, SeverityPolicy, with_overrides
 
 
 class SettingsError(ValueError):
@@ -36,7 +36,8 @@ class SettingsError(ValueError):
             shown = (
                 "" if isinstance(given, dict) or field in _secret_fields(model) else f" (got {given!r:.60})"
             )
-            lines.append(f"{env_name(model, field)}{rest}: {error['msg']}{shown}")
+            message = str(error["msg"]).removeprefix("Value error, ")
+            lines.append(f"{env_name(model, field)}{rest}: {message}{shown}")
         return cls("\n".join(lines))
 
     @classmethod
@@ -106,7 +107,8 @@ class Settings(BaseSettings):
     )
     severity: dict[Severity, SeverityPolicy] = Field(
         default_factory=dict,
-        description='Per-level overrides of the severity policy, e.g. `{"P3": {...}}`',
+        description="Per-level overrides of the severity policy, any of its fields, e.g. "
+        '`{"P1": {"ack_within": "5m"}}` (the rest stay the seed table\'s)',
         json_schema_extra={"shown": "the seed table"},
     )
     default_severity: Severity = Field(
@@ -242,6 +244,11 @@ class Settings(BaseSettings):
         for one in integrations:
             self._integrations[type(one)] = one
         return self
+
+    @field_validator("severity", mode="before")
+    @classmethod
+    def _partial_levels(cls, value: object) -> object:
+        return with_overrides(value)
 
     def policy(self, level: Severity) -> SeverityPolicy:
         """What ``level`` obliges here: the seed table with this set-up's overrides (``WARROOM_SEVERITY``)."""

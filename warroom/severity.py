@@ -9,7 +9,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from warroom.duration import format_duration
+from warroom.duration import Duration, format_duration
 from warroom.incident import Severity
 
 
@@ -25,7 +25,7 @@ class SeverityPolicy(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     meaning: str
-    update_every: timedelta | None = Field(description="Stakeholder update cadence; None means as needed")
+    update_every: Duration | None = Field(description="Stakeholder update cadence; None means as needed")
     notify: tuple[str, ...] = Field(description="Who is told")
     status_page: bool
     postmortem: PostmortemPolicy
@@ -45,9 +45,10 @@ class SeverityPolicy(BaseModel):
         description="Who commands when nobody is assigned: the first to acknowledge, or the primary on call "
         "at triage",
     )
-    ack_within: timedelta = Field(
+    ack_within: Duration = Field(
         default=timedelta(minutes=15),
-        description="A page not acknowledged this long goes to the next step of the escalation path",
+        description="A page not acknowledged this long goes to the next step of the escalation path (a "
+        "schedule's shorter `escalation.ack_within` wins for its team's pages)",
     )
 
 
@@ -84,6 +85,24 @@ DEFAULT_POLICY: dict[Severity, SeverityPolicy] = {
         postmortem=PostmortemPolicy.NONE,
     ),
 }
+
+
+def with_overrides(raw: Any) -> Any:
+    """``WARROOM_SEVERITY`` as people write it: any of a level's fields (``{"P1": {"ack_within": "5m"}}``),
+    the rest kept from the seed table, durations as runbooks write them. What cannot be read is left for
+    the model to refuse, naming the level and the field; a level that is not one is refused here."""
+    if not isinstance(raw, Mapping):
+        return raw
+    merged: dict[Any, Any] = {}
+    for key, fields in raw.items():
+        try:
+            level = Severity(str(key).upper())
+        except ValueError:
+            raise ValueError(f"{key!r} is not a level: P1, P2, P3 or P4") from None
+        merged[level] = (
+            {**DEFAULT_POLICY[level].model_dump(), **fields} if isinstance(fields, Mapping) else fields
+        )
+    return merged
 
 
 def policy_table(
@@ -169,3 +188,49 @@ def describe_policy(level: Severity, policy: SeverityPolicy) -> str:
         f"status page {'yes' if policy.status_page else 'no'}; post-mortem {policy.postmortem.value}; "
         + (paging if policy.page else "no paging")
     )
+
+
+def communication_plan(
+    policy: SeverityPolicy,
+    *,
+    channel: str | None = None,
+    update_every: timedelta | None = None,
+    status_page: bool | None = None,
+    stakeholders: Sequence[str] = (),
+) -> tuple[str, dict[str, Any]]:
+    """Who hears what and how often: the level's policy, under what a runbook's ``communicate:`` sets."""
+    every = update_every if update_every is not None else policy.update_every
+    page = status_page if status_page is not None else policy.status_page
+    audience = [*policy.notify, *(s for s in stakeholders if s not in policy.notify)]
+    text = (
+        f"channel {channel or '-'}; updates {format_duration(every) if every else 'as needed'} to "
+        f"{', '.join(audience) or 'nobody'}; status page {'yes' if page else 'no'}"
+    )
+    data = {
+        "channel": channel,
+        "update_every": format_duration(every) if every else None,
+        "audience": audience,
+        "status_page": page,
+    }
+    return text, data
+
+
+def postmortem_plan(
+    policy: SeverityPolicy,
+    *,
+    required: bool | None = None,
+    owner: str | None = None,
+    action_items: Sequence[str] = (),
+) -> tuple[str, dict[str, Any]]:
+    """Whether a post-mortem is owed, by whom, and the action items that open when it resolves."""
+    owed = required if required is not None else policy.postmortem is PostmortemPolicy.REQUIRED
+    text = (
+        f"post-mortem {'required' if owed else policy.postmortem.value}"
+        + (f", owner {owner}" if owner else "")
+        + (
+            f"; {len(action_items)} action item(s) from the runbook open when it resolves"
+            if action_items
+            else ""
+        )
+    )
+    return text, {"required": owed, "owner": owner, "action_items": list(action_items)}

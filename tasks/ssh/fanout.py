@@ -98,6 +98,13 @@ def run_on_hosts(
     if sudo:
         line = f"sudo -n sh -c {shlex.quote(line)}"
     inventory = load_inventory(ssh.inventory, ssh.config)
+    if not inventory.hosts:
+        raise InventoryError(
+            f"no SSH inventory is configured, so no host is known as {selection!r}: set "
+            "WARROOM_SSH_INVENTORY to an Ansible YAML inventory"
+            if ssh.inventory is None
+            else f"the SSH inventory {ssh.inventory} names no hosts, so none is known as {selection!r}"
+        )
     hosts = inventory.select(selection)
     creds = _credentials(settings)
     limit = ssh.output_limit

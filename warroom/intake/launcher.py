@@ -1,4 +1,5 @@
-"""Launching queued runbooks from the ledger, retried while Prefect is unreachable: no alert is dropped.
+"""Launching queued runbooks from the ledger, retried while Prefect is unreachable: no alert is dropped;
+and triaging, by policy alone, the incidents no runbook matched (``flows/unmatched.py``).
 
 Every receiver runs a launch loop, and one of them at a time launches: the one holding the ``launch-loop``
 lease in the ledger. When it dies, another takes the lease over once it expires and launches what is left.
@@ -11,6 +12,7 @@ from __future__ import annotations
 import contextvars
 import logging
 import threading
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from typing import Any, Protocol
@@ -47,6 +49,7 @@ class LaunchLoop(threading.Thread):
         max_backoff: float = 60.0,
         parallel: int = 1,
         lease_seconds: float = 15.0,
+        unmatched: Callable[[Store], int] | None = None,
     ) -> None:
         super().__init__(name="warroom-launch-loop", daemon=True)
         self.store = store
@@ -55,16 +58,17 @@ class LaunchLoop(threading.Thread):
         self.max_backoff = max_backoff
         self.parallel = parallel
         self.lease = Lease(store, LEASE, "launcher", lease_seconds)
+        self.unmatched = unmatched
         # Kept for the loop's life: a launcher may keep a connection per thread (deployments/launch.py).
         self._pool = ThreadPoolExecutor(max_workers=parallel, thread_name_prefix="warroom-launch")
         self._wake = threading.Event()
-        self._stop = threading.Event()
+        self._stopping = threading.Event()
 
     def wake(self) -> None:
         self._wake.set()
 
     def stop(self) -> None:
-        self._stop.set()
+        self._stopping.set()
         self._wake.set()
         self.lease.release()
 
@@ -80,7 +84,7 @@ class LaunchLoop(threading.Thread):
             self._pool.shutdown(wait=False)
 
     def _loop(self) -> None:
-        while not self._stop.is_set():
+        while not self._stopping.is_set():
             self._wake.clear()
             try:
                 self.drain()
@@ -93,15 +97,20 @@ class LaunchLoop(threading.Thread):
         Prefect); the lease is renewed before each few, and a loop that lost it stops launching."""
         launched = 0
         context = contextvars.copy_context()
-        while not self._stop.is_set() and self.lease.leading():
+        while not self._stopping.is_set() and self.lease.leading():
             rows = self.store.due_launches(limit=self.parallel)
             if not rows:
                 break
             launched += sum(self._pool.map(lambda row: context.copy().run(self._launch_one, row), rows))
+        if self.unmatched is not None and not self._stopping.is_set() and self.lease.leading():
+            try:
+                self.unmatched(self.store)
+            except Exception:  # still untriaged in the ledger: the next pass does it; launches go on
+                log.exception("launch loop: triage of an incident no runbook matched failed")
         return launched
 
     def _launch_one(self, row: Launch) -> int:
-        if self._stop.is_set():
+        if self._stopping.is_set():
             return 0
         parameters: dict[str, Any] = {
             "runbook": row.runbook,

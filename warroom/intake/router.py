@@ -59,8 +59,8 @@ class Router:
     def route(self, alerts: list[Alert]) -> list[Routed]:
         catalogue = self.catalogue()
         out = [self._one(alert, catalogue) for alert in alerts]
-        if any(r.launch_queued for r in out):
-            self.wake_launcher()
+        if any(r.launch_queued or (r.action == "opened" and r.runbook is None) for r in out):
+            self.wake_launcher()  # it launches the runbooks, and triages what no runbook matched
         return out
 
     def _one(self, alert: Alert, catalogue: Catalogue) -> Routed:
@@ -93,7 +93,7 @@ class Router:
         summary = alert.annotations.get("summary")
         opened = self.store.open_or_attach(
             key,
-            title=f"{alert.name}: {summary}" if summary else alert.summary(),
+            title=_title(alert.name, summary) if summary else alert.summary(),
             severity=triage.level,
             service=alert.labels.get("service"),
             runbook=name,
@@ -164,3 +164,8 @@ class Router:
                 data={"lost_flow_run_id": latest.flow_run_id, "attempt": latest.attempt},
             )
         return queued
+
+
+def _title(name: str, summary: str) -> str:
+    """``name: summary``, unless the summary already says the name (PagerDuty sends its title as both)."""
+    return summary if name.strip().lower() in summary.lower() else f"{name}: {summary}"

@@ -188,6 +188,20 @@ class Incidents(Timeline):
         with self._read() as conn:
             return [row_incident(r) for r in conn.execute(q).mappings()]
 
+    def untriaged_unmatched(self, since: datetime, limit: int = 20) -> list[Incident]:
+        """Incidents no runbook matched that nobody has triaged yet (still detected), detected since
+        ``since``, oldest first: the receiver's launch loop triages them by policy."""
+        q = (
+            select(incidents)
+            .where(incidents.c.runbook.is_(None))
+            .where(incidents.c.status == Status.DETECTED.value)
+            .where(incidents.c.detected_at >= since)
+            .order_by(incidents.c.number)
+            .limit(limit)
+        )
+        with self._read() as conn:
+            return [row_incident(r) for r in conn.execute(q).mappings()]
+
     def latest_for_key(self, dedup_key: str) -> Incident | None:
         """The newest incident, open or not, that carries ``dedup_key``."""
         with self._read() as conn:
