@@ -24,6 +24,7 @@ TINY = {
     ),
     "kubernetes_diagnostics.py": (["--repeat", "1", "--pods", "10"], "API calls"),
     "ledger.py": (["--events", "200", "--incidents", "20"], "incidents list"),
+    "reentry.py": (["--runs", "1", "--stale", "4", "--poll", "0.5"], "gate open again"),
     "scale.py": (["--incidents", "3", "--alerts", "6", "--behind", "2"], "runs per minute"),
     "ssh_fanout.py": (["--repeat", "1"], "target(s)"),
     "ui_resumes.py": (["--answers", "3", "--think", "0"], "went through: 3/3"),

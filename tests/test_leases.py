@@ -3,6 +3,11 @@ launches go most severe first."""
 
 from __future__ import annotations
 
+import os
+import signal
+import socket
+import subprocess
+import sys
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -11,6 +16,7 @@ from typing import Any
 from warroom.incident import Severity
 from warroom.intake.launcher import LEASE, LaunchLoop
 from warroom.ledger import Store
+from warroom.ledger.leases import MACHINE, abandoned
 
 
 class _Recording:
@@ -123,5 +129,59 @@ def test_a_p1_is_launched_before_a_storm_of_p4s_queued_ahead_of_it(ledger_url: s
         LaunchLoop(store, _Recording("a", calls), parallel=1).drain()
         assert [k for _, k in calls[:3]] == ["p1-0", "p2-0", "p2-1"]
         assert len(calls) == 33
+    finally:
+        store.close()
+
+
+def _held_by_a_child(ledger_url: str) -> tuple[subprocess.Popen[str], str]:
+    """A process of its own takes the lease for a minute and waits, as a keeper under `warroom up` does."""
+    child = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import sys, time\n"
+            "from warroom.ledger import Store\n"
+            "from warroom.ledger.leases import Lease\n"
+            "lease = Lease(Store(sys.argv[1]), 'job', 'keeper', 60)\n"
+            "assert lease.leading()\n"
+            "print(lease.holder, flush=True)\n"
+            "time.sleep(600)\n",
+            ledger_url,
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert child.stdout is not None
+    return child, child.stdout.readline().strip()
+
+
+def test_a_lease_whose_process_on_this_machine_is_gone_is_taken_at_once_a_live_ones_is_not(
+    ledger_url: str,
+) -> None:
+    store = Store(ledger_url)
+    child, holder = _held_by_a_child(ledger_url)
+    try:
+        assert store.lease_holder("job") == holder
+        assert not store.hold("job", "restarted", 60).held  # alive: it keeps its lease
+        child.send_signal(signal.SIGKILL)
+        child.wait(timeout=10)
+        taken = store.hold("job", "restarted", 60)  # its minute is not over, but its process is
+        assert taken.held and taken.taken_from == holder
+    finally:
+        child.kill()
+        child.wait()
+        store.close()
+
+
+def test_a_dead_holder_on_another_machine_is_waited_out(ledger_url: str) -> None:
+    store = Store(ledger_url)
+    try:
+        # The same host name and a pid nobody has here, but another machine's token (another container).
+        elsewhere = f"keeper@{socket.gethostname()}:{2**22 + 1}:abcdef:{'0' * 6}"
+        assert not abandoned(elsewhere)
+        assert store.hold("job", elsewhere, 60).held
+        assert not store.hold("job", "restarted", 60).held
+        assert not abandoned(f"keeper@{socket.gethostname()}:{os.getpid()}:abcdef:{MACHINE}")  # this one
+        assert abandoned(f"keeper@{socket.gethostname()}:{2**22 + 1}:abcdef:{MACHINE}") == bool(MACHINE)
     finally:
         store.close()

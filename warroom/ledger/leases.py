@@ -3,18 +3,24 @@
 A holder renews its lease well within its lifetime; when the holder dies (``kill -9``, a lost machine),
 the lease expires and the next process that asks takes it. The database decides, so this holds for any
 number of receivers on one ledger (SQLite or PostgreSQL).
+
+A process restarted on the same machine need not wait out its dead predecessor's lease: a holder's name
+says its machine (host name, boot and process namespace) and pid, and a lease whose holder is on this
+machine and whose process is gone is taken at once. Anywhere else, or when in doubt, it runs out first.
 """
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import os
 import socket
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from pathlib import Path
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import insert, select, true, update
 from sqlalchemy.exc import IntegrityError
 
 from warroom.ledger.engine import Database, now, utc
@@ -30,7 +36,45 @@ class Held:
     held: bool
     holder: str
     expires_at: datetime | None
-    taken_from: str | None = None  # the previous holder, whose lease had expired
+    taken_from: str | None = None  # the previous holder, whose lease had expired or whose process is gone
+
+
+def _machine() -> str:
+    """This machine as a short token: the same host name in two containers is not the same process table."""
+    try:
+        boot = Path("/proc/sys/kernel/random/boot_id").read_text().strip()
+        pids = os.readlink("/proc/self/ns/pid")
+    except OSError:
+        return ""  # cannot tell: leases from here are only ever taken when they expire
+    parts = [socket.gethostname(), boot, pids]
+    return hashlib.sha256("|".join(parts).encode()).hexdigest()[:6]
+
+
+MACHINE = _machine()
+
+
+def holder_name(role: str) -> str:
+    """``role@host:pid:start:machine``, as an operator reads it; the start suffix is unique per process."""
+    return f"{role}@{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}:{MACHINE}"
+
+
+def abandoned(holder: str) -> bool:
+    """Whether ``holder`` was a process on this machine that no longer runs."""
+    try:
+        _, rest = holder.split("@", 1)
+        _host, pid, _start, machine = rest.rsplit(":", 3)
+        pid_number = int(pid)
+    except ValueError:
+        return False
+    if not MACHINE or machine != MACHINE or pid_number == os.getpid() or pid_number <= 0:
+        return False
+    try:
+        os.kill(pid_number, 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:  # alive, someone else's
+        return False
+    return False
 
 
 class Leases(Database):
@@ -48,10 +92,13 @@ class Leases(Database):
                 return Held(True, holder, until)
             current = conn.execute(select(leases).where(leases.c.name == name)).mappings().first()
             if current is not None:
+                gone = abandoned(str(current["holder"]))
                 taken = conn.execute(
                     update(leases)
                     .where(
-                        leases.c.name == name, leases.c.holder == current["holder"], leases.c.expires_at < at
+                        leases.c.name == name,
+                        leases.c.holder == current["holder"],
+                        true() if gone else leases.c.expires_at < at,
                     )
                     .values(holder=holder, acquired_at=at, expires_at=until)
                 ).rowcount
@@ -93,11 +140,11 @@ class Lease:
     name: str  # the job: ``launch-loop``, ``keeper``
     role: str  # how this process's holder name begins
     seconds: float
-    # Who holds it, as an operator reads it: host, process and a per-start suffix.
+    # Who holds it, as an operator reads it: host, process, a per-start suffix and the machine token.
     holder: str = field(init=False)
 
     def __post_init__(self) -> None:
-        self.holder = f"{self.role}@{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
+        self.holder = holder_name(self.role)
 
     def leading(self) -> bool:
         """Hold (or renew) the lease; only its holder does the job."""
