@@ -24,13 +24,14 @@ def runbooks_validate(
 ) -> None:
     """Validate runbooks: exit 0 when all are valid, else 1 with one FILE:LINE: field: message per problem."""
     catalogue = catalogue_of(paths)
-    for problem in catalogue.problems:
+    for problem in [*catalogue.problems, *catalogue.warnings]:
         sys.stdout.write(f"{problem}\n")
     if catalogue.problems:
         raise typer.Exit(1)
     if not catalogue.runbooks:
         fail("no runbooks found", 1)
-    err.print(f"{len(catalogue.runbooks)} runbook(s) valid")
+    warned = f", {len(catalogue.warnings)} warning(s)" if catalogue.warnings else ""
+    err.print(f"{len(catalogue.runbooks)} runbook(s) valid{warned}")
 
 
 @app.command("list")

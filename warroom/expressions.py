@@ -68,6 +68,56 @@ def referenced_names(text: str, *, expression: bool = False) -> list[tuple[str, 
     return found
 
 
+@dataclass(frozen=True)
+class FieldRead:
+    """One field path a template or condition reads (``pods.unhealthy``, ``alert.labels.team``)."""
+
+    path: tuple[str | int, ...]
+    guarded: bool  # tested with ``is none``/``is defined`` somewhere in the same text
+
+
+def _chain(node: nodes.Node) -> tuple[str | int, ...] | None:
+    """``a.b[0].c`` as ("a", "b", 0, "c"); None when it does not start at a plain name."""
+    parts: list[str | int] = []
+    while True:
+        if isinstance(node, nodes.Getattr):
+            parts.append(node.attr)
+            node = node.node
+        elif isinstance(node, nodes.Getitem) and isinstance(node.arg, nodes.Const):
+            value = node.arg.value
+            parts.append(value if isinstance(value, int) else str(value))
+            node = node.node
+        elif isinstance(node, nodes.Getitem):
+            return None  # an index computed at run time: nothing to check before it
+        elif isinstance(node, nodes.Name):
+            parts.append(node.name)
+            return tuple(reversed(parts))
+        else:
+            return None
+
+
+def field_reads(text: str, *, expression: bool = False) -> list[FieldRead]:
+    """Every longest field path ``text`` reads, in order; names bound inside it (loops) are left out."""
+    tree = _parse(text, expression=expression)
+    bound = {n.name for n in tree.find_all(nodes.Name) if n.ctx in ("store", "param")}
+    inner: set[int] = set()
+    for node in tree.find_all((nodes.Getattr, nodes.Getitem)):
+        inner.add(id(node.node))  # type: ignore[attr-defined]
+    called = {id(c.node) for c in tree.find_all(nodes.Call)}  # ``x.items()``: a method, not a field
+    guarded = {chain for t in tree.find_all(nodes.Test) if (chain := _chain(t.node)) is not None}
+    reads: list[FieldRead] = []
+    for node in tree.find_all((nodes.Getattr, nodes.Getitem, nodes.Name)):
+        if id(node) in inner or (isinstance(node, nodes.Name) and node.ctx != "load"):
+            continue
+        chain = _chain(node)
+        if chain is None or chain[0] in bound:
+            continue
+        if id(node) in called:
+            chain = chain[:-1]
+        reads.append(FieldRead(chain, any(chain[: len(g)] == g for g in guarded)))
+    return reads
+
+
 def check(
     text: str, allowed: Iterable[str], params: Iterable[str] | None = None, *, expression: bool = False
 ) -> list[str]:
