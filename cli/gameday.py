@@ -57,7 +57,9 @@ def gameday(
         _print(score)
     took = time.perf_counter() - started
     failed = [s for s in scores if not s.passed]
-    out.print(f"{len(scores) - len(failed)} of {len(scores)} case(s) as expected ({took:.1f} s)")
+    blind = sum(1 for s in scores if s.runbook is not None and not s.diagnosed)
+    without = f"; {blind} did not run their diagnostics (diagnose: false)" if blind else ""
+    out.print(f"{len(scores) - len(failed)} of {len(scores)} case(s) as expected{without} ({took:.1f} s)")
     if junit_out is not None:
         junit_out.write_text(junit(scores, took), encoding="utf-8")
     if check and failed:
@@ -105,8 +107,10 @@ def _print(score: object) -> None:
         f"{'PASS' if score.passed else 'FAIL'} {score.case}: runbook {score.runbook or '-'}, "
         f"severity {score.severity or '-'}"
     )
+    if score.runbook is not None and not score.diagnosed:
+        out.print("  diagnostics not run (diagnose: false): this case proves the match and triage only")
     for name, said in score.diagnostics.items():
-        out.print(f"  diagnostic {name}: {said}", soft_wrap=True)
+        out.print(f"  diagnostic {name} [{score.outcomes.get(name, '?')}]: {said}", soft_wrap=True)
     for name, plan in score.proposed.items():
         out.print(f"  would propose {name} (approval simulated, not asked): {plan}", soft_wrap=True)
     for name, why in score.not_proposed.items():

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from warroom.expressions import ExpressionError, evaluate_condition, referenced_names, render_value
 from warroom.intake.alert import PayloadError, decode_json
@@ -22,6 +22,15 @@ from warroom.intake.formats import FORMAT_NAMES, FORMATS
 from warroom.runbook import Catalogue, resolve_params, severity_of
 from warroom.settings import Settings
 from warroom.steps import StepResult, get_step
+
+DiagnosticOutcome = Literal["ok", "trouble", "ran", "failed", "skipped"]
+MEETS: dict[str, set[str]] = {  # what each declared outcome accepts of what happened
+    "ok": {"ok"},
+    "trouble": {"trouble"},
+    "ran": {"ok", "trouble"},
+    "failed": {"failed"},
+    "skipped": {"skipped"},
+}
 
 
 class Expect(BaseModel):
@@ -31,6 +40,11 @@ class Expect(BaseModel):
     severity: str | None = None
     params: dict[str, Any] = Field(default_factory=dict, description="Params that must resolve to these")
     proposes: list[str] | None = Field(default=None, description="Exactly these mitigations proposed")
+    diagnostics: dict[str, DiagnosticOutcome] = Field(
+        default_factory=dict,
+        description="What each of the runbook's diagnostics must do when they run: ok (ran, found nothing "
+        "wrong), trouble (ran, found the service unhealthy), ran (either), failed (could not run), skipped",
+    )
 
 
 class Case(BaseModel):
@@ -46,6 +60,12 @@ class Case(BaseModel):
     )
     expect: Expect = Field(default_factory=Expect)
 
+    @model_validator(mode="after")
+    def _diagnostics_declared_only_when_run(self) -> Case:
+        if not self.diagnose and self.expect.diagnostics:
+            raise ValueError("expect.diagnostics says what the diagnostics do, and diagnose: false runs none")
+        return self
+
 
 @dataclass
 class Score:
@@ -54,6 +74,8 @@ class Score:
     severity: str | None = None
     params: dict[str, Any] = field(default_factory=dict)
     diagnostics: dict[str, str] = field(default_factory=dict)  # id -> headline or failure
+    outcomes: dict[str, str] = field(default_factory=dict)  # id -> ok | trouble | failed | skipped
+    diagnosed: bool = False  # the diagnostics ran (the case did not say diagnose: false)
     proposed: dict[str, str] = field(default_factory=dict)  # id -> the dry run's summary
     not_proposed: dict[str, str] = field(default_factory=dict)  # id -> why, with the inputs
     phases: dict[str, float] = field(default_factory=dict)  # phase -> seconds
@@ -118,6 +140,7 @@ def play(case: Case, catalogue: Catalogue, settings: Settings) -> Score:
     score.phases["triage"] = time.perf_counter() - clock
     context: dict[str, Any] = {"params": score.params, "alert": ctx_alert, "incident": {}}
     if case.diagnose:
+        score.diagnosed = True
         for d in rb.diagnostics:
             context[d.id] = _diagnose(score, d, context)
         score.phases["investigate"] = time.perf_counter() - clock
@@ -132,14 +155,17 @@ def _diagnose(score: Score, d: Any, context: dict[str, Any]) -> dict[str, Any] |
     spec = get_step(d.use)
     if d.when is not None and not evaluate_condition(d.when, context).value:
         score.diagnostics[d.id] = f"skipped: {d.when} is false"
+        score.outcomes[d.id] = "skipped"
         return None
     try:
         params = spec.params.model_validate(render_value(d.with_, context))  # type: ignore[union-attr]
         result = spec.fn(params)  # type: ignore[union-attr,misc]  # the function itself: no Prefect run
     except Exception as exc:  # a diagnostic that cannot run is a finding, as in a real run
         score.diagnostics[d.id] = f"failed: {type(exc).__name__}: {str(exc)[:200]}"
+        score.outcomes[d.id] = "failed"
         return None
     score.diagnostics[d.id] = result.headline if isinstance(result, StepResult) else str(result)
+    score.outcomes[d.id] = "trouble" if isinstance(result, StepResult) and result.trouble else "ok"
     return result.model_dump(mode="json")
 
 
@@ -167,7 +193,26 @@ def _propose(score: Score, m: Any, context: dict[str, Any]) -> None:
         score.proposed[m.id] = f"proposed, but its dry run failed: {exc}"
 
 
+def _judge_diagnostics(score: Score, expect: Expect) -> None:
+    """Every diagnostic that ran did what the case says; one the case says nothing of must not fail."""
+    for name in expect.diagnostics:
+        if name not in score.outcomes:
+            score.problems.append(f"diagnostics.{name}: the runbook has no such diagnostic")
+    for name, happened in score.outcomes.items():
+        declared = expect.diagnostics.get(name)
+        said = score.diagnostics[name]
+        if declared is None and happened == "failed":
+            score.problems.append(f"diagnostics.{name}: failed, and the case does not expect it to: {said}")
+        elif declared is None:
+            choices = ", ".join(MEETS)
+            score.problems.append(f"diagnostics.{name}: {happened}; say what it should do ({choices})")
+        elif happened not in MEETS[declared]:
+            score.problems.append(f"diagnostics.{name}: expected {declared}, got {score.diagnostics[name]}")
+
+
 def _judge(score: Score, expect: Expect) -> None:
+    if score.diagnosed:
+        _judge_diagnostics(score, expect)
     if expect.runbook is not None and score.runbook != expect.runbook:
         score.problems.append(f"runbook: expected {expect.runbook}, got {score.runbook or 'no match'}")
     if expect.severity is not None and score.severity != expect.severity:

@@ -78,3 +78,49 @@ def test_a_game_day_makes_no_change_only_dry_runs(tmp_path: Path, monkeypatch: p
     ]
     assert writes and all("dryRun=All" in q for _, q in writes)  # the rollback's dry run, and nothing else
     assert cluster.get("deployments", "prod", "web") == before
+
+
+def _case(tmp_path: Path, shipped: str, drop: str = "", add: str = "") -> Path:
+    text = (REPO / "gameday" / shipped).read_text()
+    assert drop in text
+    case = tmp_path / shipped
+    case.write_text(text.replace(drop, "") + add)
+    return case
+
+
+def test_a_case_fails_when_a_diagnostic_fails_that_it_did_not_expect_to(tmp_path: Path) -> None:
+    # The disk case run for real, on a machine whose inventory names no host: every diagnostic fails, no
+    # mitigation is proposed, and match and triage are as expected. That is not a passing game day.
+    case = _case(tmp_path, "host-disk-full.yaml", drop="diagnose: false\n")
+    empty = tmp_path / "inventory.yaml"
+    empty.write_text("all: {hosts: {}}\n")
+    done = warroom("gameday", str(case), "--check", env={"WARROOM_SSH_INVENTORY": str(empty)})
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert "FAIL host-disk-full" in done.stdout
+    assert re.search(
+        r"MISS diagnostics\.disk: failed, and the case does not expect it to: failed: ", done.stdout
+    )
+
+
+def test_a_diagnostic_that_does_other_than_the_case_says_fails_it_and_an_undeclared_one_too(
+    tmp_path: Path,
+) -> None:
+    declared = "  diagnostics: {status: ok, pods: ok, events: ok}\n"
+    case = _case(
+        tmp_path, "k8s-saturation.yaml", drop=declared, add="  diagnostics: {status: ok, pods: trouble}\n"
+    )
+    done = warroom("gameday", str(case), "--sandbox", "--check")
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert "MISS diagnostics.pods: expected trouble, got prod/web: 4/4 pods ready" in done.stdout
+    assert "MISS diagnostics.events: ok; say what it should do" in done.stdout
+    assert "diagnostics.status" not in done.stdout.split("MISS", 1)[1]
+
+
+def test_a_case_that_runs_no_diagnostics_says_so_and_cannot_declare_them(tmp_path: Path) -> None:
+    done = warroom("gameday", str(REPO / "gameday" / "asg-saturation.yaml"), "--check")
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "diagnostics not run (diagnose: false)" in done.stdout
+    assert "1 did not run their diagnostics" in done.stdout
+    case = _case(tmp_path, "asg-saturation.yaml", add="  diagnostics: {alarm: ok}\n")
+    done = warroom("gameday", str(case), "--check")
+    assert done.returncode == 2 and "diagnose: false runs none" in done.stdout + done.stderr
