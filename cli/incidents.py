@@ -211,25 +211,50 @@ def note(
 @app.command("assign")
 def incidents_assign(
     incident_id: Annotated[str, typer.Argument(metavar="INC-N")],
-    as_: Annotated[str, typer.Option("--as", help="Who makes the assignment (recorded)")],
     commander: Annotated[str | None, typer.Option(help="Incident commander (hands over command)")] = None,
     comms: Annotated[str | None, typer.Option(help="Communications lead")] = None,
     responder: Annotated[list[str] | None, typer.Option(help="A technical responder (repeatable)")] = None,
     sme: Annotated[list[str] | None, typer.Option(help="A subject-matter expert (repeatable)")] = None,
+    force: Annotated[
+        bool, typer.Option(help="Assign people no schedule or approver group knows (recorded)")
+    ] = False,
+    as_: Annotated[
+        str | None,
+        typer.Option("--as", help="With --code: your name as registered. With a key: must be its owner"),
+    ] = None,
+    key: Annotated[Path | None, typer.Option(help="Your signing key (default: WARROOM_KEY_FILE)")] = None,
+    code: Annotated[
+        str | None, typer.Option(help="A code from your authenticator's 'Warroom acknowledge' entry")
+    ] = None,
 ) -> None:
-    """Assign roles on an incident; each assignment is a timeline event."""
-    wanted = [(Role.COMMANDER, commander), (Role.COMMS_LEAD, comms)]
-    wanted += [(Role.RESPONDER, p) for p in responder or []] + [(Role.SME, p) for p in sme or []]
-    wanted = [(role, person) for role, person in wanted if person]
+    """Assign roles on an incident. The commander assigns (anyone, while nobody commands); a new commander
+    is a handover on the timeline. Proven as an acknowledgement is: your key, or an acknowledgement code."""
+    from warroom.acknowledge import prove_acknowledger
+    from warroom.roles import AssignmentRefused, Wanted, assign_roles, known_people
+
+    wanted = [Wanted(Role.COMMANDER, commander)] if commander else []
+    wanted += [Wanted(Role.COMMS_LEAD, comms)] if comms else []
+    wanted += [Wanted(Role.RESPONDER, p) for p in responder or []] + [Wanted(Role.SME, p) for p in sme or []]
     if not wanted:
         fail("nothing to assign: give --commander, --comms, --responder or --sme", 2)
+    signer, code = signer_or_code(key, as_, code, "acknowledgement code")
+    settings = get_settings()
     store = open_store()
     try:
-        number = store.get(incident_id).number
-        for role, person in wanted:
-            incident = store.assign_role(number, role, person, actor=as_)  # type: ignore[arg-type]
+        identity = prove_acknowledger(store, settings, incident_id, signer=signer, person=as_, code=code)
+        actor = signer.name if signer is not None else str(as_)
+        if not identity.ok:
+            fail(f"{incident_id}: roles not assigned: {identity.why}", 1)
+        before = store.get(incident_id)
+        incident = assign_roles(
+            store, before.number, actor, wanted, known_people(store, settings, before), force=force
+        )
+    except AssignmentRefused as exc:
+        fail(f"{incident_id}: roles not assigned: {exc}", 1)
     except (StoreError, ValueError) as exc:
         fail(str(exc), 1)
+    finally:
+        store.close()
     r = incident.roles
     out.print(
         f"{incident.id} commander {r.commander or '-'}, comms {r.comms_lead or '-'}, "

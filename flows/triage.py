@@ -33,7 +33,8 @@ def triage(response: Response) -> RunOutcome | None:
         response.incident = response.store.assign_role(
             response.incident.number, Role.COMMANDER, oncall["primary"][0]
         )
-    if roles.comms_lead is None and oncall.get("comms"):
+    comms = oncall.get("comms") or []
+    if roles.comms_lead is None and comms and comms[0] != response.incident.roles.commander:
         response.incident = response.store.assign_role(
             response.incident.number, Role.COMMS_LEAD, oncall["comms"][0]
         )

@@ -45,7 +45,8 @@ def triage_unmatched(settings: Settings, store: Store, incident: Incident) -> In
     takes_command = policy.commander == "primary" or not policy.page  # else: the first to acknowledge
     if incident.roles.commander is None and takes_command and oncall.get("primary"):
         incident = store.assign_role(number, Role.COMMANDER, oncall["primary"][0])
-    if incident.roles.comms_lead is None and oncall.get("comms"):
+    comms = oncall.get("comms") or []
+    if incident.roles.comms_lead is None and comms and comms[0] != incident.roles.commander:
         incident = store.assign_role(number, Role.COMMS_LEAD, oncall["comms"][0])
     start_paging(settings, store, incident, None)
     return store.set_status(

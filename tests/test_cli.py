@@ -150,8 +150,8 @@ def test_ack_assign_and_action_items_from_the_command_line(tmp_path: Path) -> No
     refused = [e.text for e in store.timeline(inc.id) if e.kind == "incident.acknowledge_refused"]
     store.close()
     assert len(refused) == 1 and "as mallory from the CLI refused" in refused[0]
-    assigned = warroom(
-        "incidents", "assign", inc.id, "--as", "alice", "--comms", "carol", "--sme", "dan", env=env
+    assigned = warroom(  # alice commands: her key proves it is she who assigns; dan is in no schedule
+        "incidents", "assign", inc.id, "--comms", "carol", "--sme", "dan", "--force", env=alice
     )
     assert assigned.returncode == 0 and "comms carol" in assigned.stdout and "SMEs dan" in assigned.stdout
 

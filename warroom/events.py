@@ -26,6 +26,7 @@ class EventKind(StrEnum):
     SEVERITY_SET = "severity.set"
     SEVERITY_POLICY = "severity.policy"
     ROLE_ASSIGNED = "role.assigned"
+    COMMAND_HANDED_OVER = "command.handed_over"  # data: from, to, by
     COMMUNICATION_PLANNED = "communication.planned"
     NOTE = "note"  # a person's own words on the incident
 

@@ -94,8 +94,12 @@ class Roles(BaseModel):
 
     def with_assignment(self, role: Role, person: str) -> Roles:
         data = self.model_dump()
-        if role is Role.COMMANDER:
+        if role is Role.COMMANDER:  # the commander holds no other role: it frees them to command
             data["commander"] = person
+            data["responders"] = [p for p in data["responders"] if p != person]
+            data["smes"] = [p for p in data["smes"] if p != person]
+            if data["comms_lead"] == person:
+                data["comms_lead"] = None
         elif role is Role.COMMS_LEAD:
             data["comms_lead"] = person
         else:
