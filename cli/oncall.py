@@ -132,14 +132,84 @@ def oncall_override(
         fail("--to must be after --from", 2)
     store = open_store()
     try:
-        store.add_override(schedule.team, layer, person, begin, finish, reason, as_)
+        made = store.add_override(schedule.team, layer, person, begin, finish, reason, as_)
     finally:
         store.close()
     tz = schedule.tz
     out.print(
-        f"{person} holds {schedule.team}/{layer} from {begin.astimezone(tz):%Y-%m-%d %H:%M} to "
+        f"override {made.id}: {person} holds {schedule.team}/{layer} "
+        f"from {begin.astimezone(tz):%Y-%m-%d %H:%M} to "
         f"{finish.astimezone(tz):%Y-%m-%d %H:%M %Z}" + (f" ({reason})" if reason else "")
     )
+
+
+@app.command("overrides")
+def oncall_overrides(
+    team: TeamOption = None,
+    everything: Annotated[
+        bool, typer.Option("--all", help="Also the ended and cancelled ones, as history")
+    ] = False,
+) -> None:
+    """The overrides made with `oncall override`: id, layer, who, when, why, who made it (cancel by id)."""
+    from datetime import UTC, datetime
+
+    rows = []
+    store = open_store()
+    try:
+        for schedule in _teams(_roster(), team):
+            tz = schedule.tz
+            since = None if everything else datetime.now(UTC)
+            for o in store.overrides(schedule.team, since, cancelled=everything):
+                state = (
+                    f"cancelled by {o.cancelled_by} at {o.cancelled_at.astimezone(tz):%Y-%m-%d %H:%M}"
+                    + (f": {o.cancelled_why}" if o.cancelled_why else "")
+                    if o.cancelled_at is not None
+                    else "ended"
+                    if o.ends_at <= datetime.now(UTC)
+                    else "in effect"
+                    if o.starts_at <= datetime.now(UTC)
+                    else "coming"
+                )
+                rows.append(
+                    [
+                        str(o.id),
+                        schedule.team,
+                        o.layer,
+                        o.person,
+                        f"{o.starts_at.astimezone(tz):%Y-%m-%d %H:%M}",
+                        f"{o.ends_at.astimezone(tz):%Y-%m-%d %H:%M %Z}",
+                        o.reason or "-",
+                        o.created_by,
+                        state,
+                    ]
+                )
+    finally:
+        store.close()
+    if not rows:
+        out.print("no overrides" + ("" if everything else " in effect or coming (--all for history)"))
+        return
+    heads = ["ID", "TEAM", "LAYER", "PERSON", "FROM", "TO", "WHY", "BY", "STATE"]
+    sys.stdout.write(columns(heads, rows))
+
+
+@app.command("cancel-override")
+def oncall_cancel_override(
+    override_id: Annotated[int, typer.Argument(metavar="ID", help="From `warroom oncall overrides`")],
+    as_: Annotated[str, typer.Option("--as", help="Who cancels it (recorded)")],
+    reason: Annotated[str, typer.Option(help="Why (recorded)")] = "",
+) -> None:
+    """End an override now (one not begun never counts): the schedule's own rotation holds the layer
+    again. The override stays in the history, with who cancelled it and why."""
+    from warroom.ledger import StoreError
+
+    store = open_store()
+    try:
+        o = store.cancel_override(override_id, as_, reason)
+    except StoreError as exc:
+        fail(str(exc), 1)
+    finally:
+        store.close()
+    out.print(f"override {o.id} cancelled: {o.person} no longer holds {o.team}/{o.layer} from now on")
 
 
 @app.command("export")

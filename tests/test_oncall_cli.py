@@ -110,3 +110,61 @@ def test_a_broken_schedule_is_refused_with_file_and_line(tmp_path: Path) -> None
     checked = warroom("oncall", "check", env=env(tmp_path, folder))
     assert checked.returncode == 1
     assert f"{folder / 'web.yaml'}:2: timezone: unknown time zone 'Mars/Olympus'" in checked.stdout
+
+
+def _override(tmp_path: Path, start: datetime, hours: float, reason: str) -> str:
+    made = warroom(
+        "oncall",
+        "override",
+        "--layer",
+        "primary",
+        "--person",
+        "dana",
+        "--from",
+        start.isoformat(),
+        "--to",
+        (start + timedelta(hours=hours)).isoformat(),
+        "--reason",
+        reason,
+        "--as",
+        "alice",
+        env=env(tmp_path),
+    )
+    assert made.returncode == 0, made.stdout + made.stderr
+    return made.stdout.split(":", 1)[0].removeprefix("override ")
+
+
+def _primary(tmp_path: Path) -> dict[str, str]:
+    [primary] = [
+        r
+        for r in json.loads(warroom("oncall", "now", "--json", env=env(tmp_path)).stdout)["oncall"]
+        if r["layer"] == "primary"
+    ]
+    return primary  # type: ignore[no-any-return]
+
+
+def test_an_override_is_listed_and_cancelled_by_id_and_stays_in_the_history(tmp_path: Path) -> None:
+    now = datetime.now(UTC)
+    current = _override(tmp_path, now - timedelta(minutes=5), 8, "alice is sick")
+    coming = _override(tmp_path, now + timedelta(days=2), 4, "swap")
+    listed = warroom("oncall", "overrides", env=env(tmp_path))
+    rows = {line.split()[0]: line for line in listed.stdout.splitlines()[1:]}
+    assert set(rows) == {current, coming}, listed.stdout
+    assert "in effect" in rows[current] and "coming" in rows[coming] and "alice is sick" in rows[current]
+    assert _primary(tmp_path)["person"] == "dana"
+
+    cancelled = warroom(
+        "oncall", "cancel-override", current, "--as", "alice", "--reason", "feeling better", env=env(tmp_path)
+    )
+    assert cancelled.returncode == 0 and "dana no longer holds sre/primary" in cancelled.stdout
+    assert _primary(tmp_path)["source"] == "rotation"  # the schedule holds the layer again, at once
+    again = warroom("oncall", "cancel-override", current, "--as", "alice", env=env(tmp_path))
+    assert again.returncode == 1 and f"override {current} was cancelled by alice already" in again.stderr
+    missing = warroom("oncall", "cancel-override", "999", "--as", "alice", env=env(tmp_path))
+    assert missing.returncode == 1 and "no override 999" in missing.stderr
+
+    left = warroom("oncall", "overrides", env=env(tmp_path)).stdout
+    assert current not in {line.split()[0] for line in left.splitlines()[1:]} and coming in left
+    history = warroom("oncall", "overrides", "--all", env=env(tmp_path)).stdout
+    [row] = [line for line in history.splitlines() if line.split()[0] == current]
+    assert "cancelled by alice at" in row and "feeling better" in row

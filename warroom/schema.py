@@ -244,6 +244,10 @@ oncall_overrides = Table(
     Column("reason", Text, nullable=False),
     Column("created_by", String(200), nullable=False),
     Column("created_at", DateTime(timezone=True), nullable=False),
+    # A cancelled override stops counting at cancelled_at; the row stays as history.
+    Column("cancelled_at", DateTime(timezone=True)),
+    Column("cancelled_by", String(200)),
+    Column("cancelled_why", Text),
     Index("ix_oncall_overrides_team", "team", "ends_at"),
 )
 

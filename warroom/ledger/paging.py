@@ -11,7 +11,7 @@ from sqlalchemy import RowMapping, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from warroom.events import EventKind
-from warroom.ledger.engine import now, number_of, utc
+from warroom.ledger.engine import StoreError, now, number_of, utc
 from warroom.ledger.timeline import Timeline
 from warroom.schema import incidents, oncall_overrides, pages
 
@@ -46,6 +46,32 @@ class OverrideRecord:
     ends_at: datetime
     reason: str
     created_by: str
+    cancelled_at: datetime | None = None
+    cancelled_by: str | None = None
+    cancelled_why: str | None = None
+
+    @property
+    def effective_end(self) -> datetime:
+        """When it stops putting its person on call: its end, or its cancellation if sooner."""
+        if self.cancelled_at is None:
+            return self.ends_at
+        return max(self.starts_at, min(self.ends_at, self.cancelled_at))
+
+
+def _override(r: RowMapping) -> OverrideRecord:
+    return OverrideRecord(
+        r["id"],
+        r["team"],
+        r["layer"],
+        r["person"],
+        utc(r["starts_at"]),  # type: ignore[arg-type]
+        utc(r["ends_at"]),  # type: ignore[arg-type]
+        r["reason"],
+        r["created_by"],
+        utc(r["cancelled_at"]),
+        r["cancelled_by"],
+        r["cancelled_why"],
+    )
 
 
 def _page(row: RowMapping) -> Page:
@@ -82,26 +108,50 @@ class Paging(Timeline):
             ).scalar_one()
         return OverrideRecord(new_id, team, layer, person, utc(start), utc(end), reason, by)  # type: ignore[arg-type]
 
-    def overrides(self, team: str, ending_after: datetime | None = None) -> list[OverrideRecord]:
-        """The team's overrides (oldest first, so a later one wins where they overlap)."""
+    def overrides(
+        self, team: str, ending_after: datetime | None = None, *, cancelled: bool = False
+    ) -> list[OverrideRecord]:
+        """The team's overrides in effect after ``ending_after`` (oldest first, so a later one wins where
+        they overlap); with ``cancelled``, the cancelled ones too, as history."""
         query = select(oncall_overrides).where(oncall_overrides.c.team == team)
         if ending_after is not None:
             query = query.where(oncall_overrides.c.ends_at > ending_after)
         with self._read() as conn:
             rows = conn.execute(query.order_by(oncall_overrides.c.id)).mappings().all()
+        found = [_override(r) for r in rows]
+        if cancelled:
+            return found
+        after = ending_after
         return [
-            OverrideRecord(
-                r["id"],
-                r["team"],
-                r["layer"],
-                r["person"],
-                utc(r["starts_at"]),  # type: ignore[arg-type]
-                utc(r["ends_at"]),  # type: ignore[arg-type]
-                r["reason"],
-                r["created_by"],
-            )
-            for r in rows
+            o for o in found if o.effective_end > o.starts_at and (after is None or o.effective_end > after)
         ]
+
+    def cancel_override(self, override_id: int, by: str, why: str) -> OverrideRecord:
+        """Stop an override from now on (one not begun never counts); its row is kept, with who and why."""
+        at = now()
+        with self.engine.begin() as conn:
+            row = (
+                conn.execute(select(oncall_overrides).where(oncall_overrides.c.id == override_id))
+                .mappings()
+                .first()
+            )
+            if row is None:
+                raise StoreError(f"no override {override_id}")
+            if row["cancelled_at"] is not None:
+                raise StoreError(f"override {override_id} was cancelled by {row['cancelled_by']} already")
+            if utc(row["ends_at"]) <= at:  # type: ignore[operator]
+                raise StoreError(f"override {override_id} ended already: there is nothing to cancel")
+            conn.execute(
+                update(oncall_overrides)
+                .where(oncall_overrides.c.id == override_id)
+                .values(cancelled_at=at, cancelled_by=by, cancelled_why=why)
+            )
+            new = (
+                conn.execute(select(oncall_overrides).where(oncall_overrides.c.id == override_id))
+                .mappings()
+                .one()
+            )
+        return _override(new)
 
     def open_page(
         self,

@@ -21,7 +21,13 @@ def roster(settings: Settings) -> Roster:
 def cli_overrides(store: Store, team: str, ending_after: datetime | None = None) -> list[Override]:
     return [
         Override.model_validate(
-            {"layer": o.layer, "person": o.person, "from": o.starts_at, "to": o.ends_at, "reason": o.reason}
+            {
+                "layer": o.layer,
+                "person": o.person,
+                "from": o.starts_at,
+                "to": o.effective_end,
+                "reason": o.reason,
+            }
         )
         for o in store.overrides(team, ending_after)
     ]
