@@ -124,7 +124,16 @@ def main() -> None:
     os.umask(0o077)
     try:
         app()
-    except ValueError as exc:
+    except Exception as exc:
+        if _refused_by_prefect(exc):
+            sys.stderr.write(
+                f"error: the Prefect server at {os.environ.get('PREFECT_API_URL', '?')} refused this login "
+                "(401): give PREFECT_API_AUTH_STRING, or run where `warroom up` runs with the same "
+                "WARROOM_HOME\n"
+            )
+            raise SystemExit(1) from None
+        if not isinstance(exc, ValueError):
+            raise
         from warroom.settings import SettingsError
 
         if not isinstance(exc, SettingsError):
@@ -132,6 +141,18 @@ def main() -> None:
         # A bad setting is one line per variable, never a traceback, whatever the command.
         sys.stderr.write("".join(f"error: {line}\n" for line in str(exc).splitlines()))
         raise SystemExit(2) from None
+
+
+def _refused_by_prefect(exc: BaseException) -> bool:
+    """A 401 from the Prefect API, however deep in the command it came."""
+    import httpx
+
+    seen: BaseException | None = exc
+    while seen is not None:
+        if isinstance(seen, httpx.HTTPStatusError) and seen.response.status_code == 401:
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False
 
 
 if __name__ == "__main__":

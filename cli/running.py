@@ -59,7 +59,9 @@ def run(
         if not PREFECT_API_URL.value():
             if not local:
                 fail(
-                    "no Prefect API configured: start `warroom up` and set PREFECT_API_URL, or use --local", 2
+                    "no Prefect server: start `warroom up` (found then through WARROOM_HOME), set "
+                    "PREFECT_API_URL, or use --local",
+                    2,
                 )
             from deployments.serve import local_auth, local_prefect_server
 

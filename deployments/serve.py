@@ -9,7 +9,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from functools import partial
@@ -27,7 +27,7 @@ from flows.postmortem import postmortem
 from flows.respond import respond
 from flows.tracking import tracker_sync
 from warroom.duration import DURATION_PATTERN, format_duration
-from warroom.home import local_prefect_url, prefect_auth
+from warroom.home import local_prefect_url, prefect_auth, record_local_prefect
 from warroom.intake.auth import home_token
 from warroom.intake.formats import FORMAT_NAMES
 from warroom.intake.launcher import LaunchLoop
@@ -199,10 +199,19 @@ def local_prefect_server(settings: Settings, log: Path | None = None) -> Iterato
         else:
             # Longer than Prefect's 10 s: a write waits for the lock rather than failing on a loaded host.
             env.setdefault("PREFECT_SERVER_DATABASE_TIMEOUT", "60")
-        yield from _serve_prefect(url, auth, env, log or home / "server.log", settings)
+        served = _serve_prefect(url, auth, env, log or home / "server.log", settings)
+        answering = next(served)
+        record_local_prefect(settings, answering)  # healthy: the other terminals find it from here on
+        try:
+            yield answering
+        finally:
+            record_local_prefect(settings, None)
+            served.close()  # stops the server
 
 
-def _serve_prefect(url: str, auth: str, env: dict[str, str], log: Path, settings: Settings) -> Iterator[str]:
+def _serve_prefect(
+    url: str, auth: str, env: dict[str, str], log: Path, settings: Settings
+) -> Generator[str, None, None]:
     out = open(log, "ab")  # lives as long as the server
     proc = subprocess.Popen(
         [

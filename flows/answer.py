@@ -78,7 +78,9 @@ def _api() -> tuple[str, dict[str, str], tuple[str, str] | None]:
         auth = auth or PREFECT_API_AUTH_STRING.value()
         key = key or PREFECT_API_KEY.value()
     if not url:
-        raise GateError("no Prefect API configured: set PREFECT_API_URL (warroom up prints it)")
+        raise GateError(
+            "no Prefect server: start `warroom up` (found then through WARROOM_HOME), or set PREFECT_API_URL"
+        )
     headers = {"Authorization": f"Bearer {key}"} if key else {}
     user, _, password = (auth or "").partition(":")
     basic = (user, password) if auth and ":" in auth else None

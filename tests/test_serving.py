@@ -49,6 +49,7 @@ def served(tmp_path: Path) -> Iterator[tuple[dict[str, str], str]]:
         yield {**env, "PREFECT_API_URL": api}, api
     finally:
         stop_up(proc)
+    assert not (tmp_path / "home" / "prefect-server").exists()  # no terminal is sent to a stopped server
     # Ctrl-C stopped everything it started: nothing answers on the port any more.
     with pytest.raises(httpx.HTTPError):
         httpx.get(f"{api}/health", timeout=2)
@@ -78,6 +79,10 @@ def test_up_serves_runbooks_and_a_run_is_approved_from_another_process(
         "PREFECT_API_AUTH_STRING": login.read_text().strip(),
     }
 
+    # dave starts it from a second terminal that names no Prefect server or port: `warroom up` (on a port
+    # of its own here) said where its server answers in $WARROOM_HOME, and the CLI finds it and its login.
+    dave = {k: v for k, v in dave.items() if k not in ("PREFECT_API_URL", "WARROOM_PREFECT_PORT")}
+    assert (Path(env["WARROOM_HOME"]) / "prefect-server").read_text() == api
     with running_service() as (url, state):
         run = _warroom("run", "svc-capacity", "--param", f"service_url={url}", env=dave)
         assert run.stdout is not None
@@ -104,6 +109,12 @@ def test_up_serves_runbooks_and_a_run_is_approved_from_another_process(
     assert run.returncode == 0, "".join(lines) + rest
     assert f"{incident} is resolved" in rest
     assert state.scale_calls == [5]
+    # A terminal holding a wrong login gets one line that says so, not a traceback over /api/admin/version.
+    wrong = {**dave, "PREFECT_API_AUTH_STRING": "warroom:not-the-password"}
+    refused = _warroom_done("run", "svc-capacity", "--param", "service_url=http://127.0.0.1:9", env=wrong)
+    assert refused.returncode == 1, refused.stdout + refused.stderr
+    assert f"the Prefect server at {api} refused this login (401)" in refused.stderr
+    assert "Traceback" not in refused.stdout + refused.stderr
 
 
 def test_parameter_schema_is_the_runbook_form() -> None:

@@ -54,10 +54,28 @@ def local_prefect_url(settings: Settings) -> str:
     return f"http://{settings.prefect_host}:{settings.prefect_port}/api"
 
 
+SERVED = "prefect-server"  # in $WARROOM_HOME while `warroom up` runs its Prefect server: its API URL
+
+
+def record_local_prefect(settings: Settings, url: str | None) -> None:
+    """Say (or, with None, unsay) where `warroom up`'s Prefect server answers, for the other terminals."""
+    path = Path(settings.home) / SERVED
+    if url is None:
+        path.unlink(missing_ok=True)
+    else:
+        private_file(path, url.encode(), replace=True)
+
+
 def use_local_prefect_auth(settings: Settings) -> None:
-    """Give this process the credentials of the local Prefect server when it talks to that server and no
-    credentials were given (the CLI, run beside `warroom up`)."""
+    """Point this process at `warroom up`'s Prefect server, with its credentials, when it names no other
+    and gave none (the CLI in a second terminal, on whatever port `warroom up` was started with)."""
+    home = Path(settings.home)
+    served = home / SERVED
+    running = served.read_text().strip().rstrip("/") if served.exists() else None
     url = (os.environ.get("PREFECT_API_URL") or "").rstrip("/")
-    path = Path(settings.home) / "prefect-auth"
-    if url == local_prefect_url(settings) and not os.environ.get("PREFECT_API_AUTH_STRING") and path.exists():
+    if not url and running:
+        os.environ["PREFECT_API_URL"] = url = running
+    path = home / "prefect-auth"
+    ours = url in (local_prefect_url(settings), running)
+    if url and ours and not os.environ.get("PREFECT_API_AUTH_STRING") and path.exists():
         os.environ["PREFECT_API_AUTH_STRING"] = path.read_text().strip()
