@@ -4,12 +4,14 @@ submitted together, and each one's typed result or the reason it has none. Inves
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, wraps
 from typing import Any
 
 from prefect import Task, task
 from prefect.futures import PrefectFuture, wait
+from prefect.states import Failed
 from pydantic import ValidationError
 
 from flows.response import Response, short_error
@@ -41,6 +43,32 @@ def step_task(spec: StepSpec) -> Task[..., Any]:
     return _task(spec.name, spec.fn)
 
 
+# A step raising one of these has a bug: its traceback belongs in the log. Anything else it raises is what
+# the world answered (403, no such deployment, host unreachable): a finding, told in one line.
+BUGS = (TypeError, AttributeError, NameError, KeyError, IndexError, AssertionError, ImportError)
+
+
+def _answered(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """``fn`` with the world's refusals as a Failed state of one line instead of a raised traceback (the
+    flow run's log, `warroom up`'s console, held hundreds of lines of them for a few incidents)."""
+
+    @wraps(fn)
+    def run(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except BUGS:
+            raise
+        except Exception as exc:
+            return Failed(message=short_error(exc), data=exc)
+
+    return run
+
+
+@cache
+def _diagnostic_task(name: str, fn: Any) -> Task[..., Any]:
+    return task(name=name)(_answered(fn))
+
+
 def submit(response: Response, call: StepCall, label: str) -> PrefectFuture[Any] | str:
     """Render and validate a step call and start it as a task; or say why it cannot start."""
     spec = get_step(call.use)
@@ -53,7 +81,7 @@ def submit(response: Response, call: StepCall, label: str) -> PrefectFuture[Any]
     options: dict[str, Any] = {"task_run_name": label}
     if call.timeout is not None:
         options["timeout_seconds"] = call.timeout.total_seconds()
-    return step_task(spec).with_options(**options).submit(params)
+    return _diagnostic_task(spec.name, spec.fn).with_options(**options).submit(params)
 
 
 def run_steps(response: Response, calls: list[tuple[StepCall, str]]) -> list[StepRun]:

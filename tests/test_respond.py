@@ -338,8 +338,8 @@ def test_failed_mitigation_is_recorded_not_retried_and_goes_back_to_investigatin
     assert statuses(env, incident.id)[-2:] == ["mitigating", "investigating"]
 
 
-def test_a_failing_diagnostic_does_not_stop_the_others(
-    env: Store, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+def test_a_failing_diagnostic_does_not_stop_the_others_and_logs_one_line_not_a_traceback(
+    env: Store, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
     (tmp_path / "runbooks" / "svc-two-checks.yaml").write_text(
         textwrap.dedent(
@@ -373,6 +373,10 @@ def test_a_failing_diagnostic_does_not_stop_the_others(
     events = {e.text.split(" ")[0]: e for e in env.timeline(incident.id) if e.kind.startswith("diagnostic.")}
     assert events["cluster"].kind == "diagnostic.failed" and "KubeError" in events["cluster"].text
     assert events["alive"].kind == "diagnostic.result" and "status 503" in events["alive"].text
+    said = [r for r in caplog.records if r.name.startswith("prefect") and "KubeError" in r.getMessage()]
+    assert said  # in the run's log
+    # An expected refusal is a finding, not a crash: no record of it carries a traceback.
+    assert not [r for r in said if r.exc_info and r.exc_info[0] is not None], caplog.text
 
 
 def test_a_hand_started_run_with_a_wrong_param_says_which_and_opens_no_incident(env: Store) -> None:
