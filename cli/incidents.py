@@ -141,16 +141,22 @@ def incidents_show(
         )
 
 
+# Who acts, proven as an acknowledgement is (`ack`, `incidents assign`): their key, or NAME and a code.
+ProvenAs = Annotated[
+    str | None,
+    typer.Option("--as", help="With --code: your name as registered. With a key: must be its owner"),
+]
+KeyOption = Annotated[Path | None, typer.Option(help="Your signing key (default: WARROOM_KEY_FILE)")]
+AckCode = Annotated[
+    str | None, typer.Option(help="A code from your authenticator's 'Warroom acknowledge' entry")
+]
+
+
 def acknowledge(
     incident_id: Annotated[str, typer.Argument(metavar="INC-N")],
-    as_: Annotated[
-        str | None,
-        typer.Option("--as", help="With --code: your name as registered. With a key: must be its owner"),
-    ] = None,
-    key: Annotated[Path | None, typer.Option(help="Your signing key (default: WARROOM_KEY_FILE)")] = None,
-    code: Annotated[
-        str | None, typer.Option(help="A code from your authenticator's 'Warroom acknowledge' entry")
-    ] = None,
+    as_: ProvenAs = None,
+    key: KeyOption = None,
+    code: AckCode = None,
 ) -> None:
     """Take the incident: the first acknowledgement stops the time-to-acknowledge clock, and its author
     becomes incident commander when nobody commands it yet. Proven by your key, or an acknowledgement code."""
@@ -218,14 +224,9 @@ def incidents_assign(
     force: Annotated[
         bool, typer.Option(help="Assign people no schedule or approver group knows (recorded)")
     ] = False,
-    as_: Annotated[
-        str | None,
-        typer.Option("--as", help="With --code: your name as registered. With a key: must be its owner"),
-    ] = None,
-    key: Annotated[Path | None, typer.Option(help="Your signing key (default: WARROOM_KEY_FILE)")] = None,
-    code: Annotated[
-        str | None, typer.Option(help="A code from your authenticator's 'Warroom acknowledge' entry")
-    ] = None,
+    as_: ProvenAs = None,
+    key: KeyOption = None,
+    code: AckCode = None,
 ) -> None:
     """Assign roles on an incident. The commander assigns (anyone, while nobody commands); a new commander
     is a handover on the timeline. Proven as an acknowledgement is: your key, or an acknowledgement code."""

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import sys
-from datetime import UTC, datetime, time, timedelta
+from datetime import UTC, datetime, time, timedelta, tzinfo
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 from zoneinfo import ZoneInfo
 
 import typer
@@ -19,6 +19,9 @@ from warroom.oncall.loading import Roster, UnknownTeam
 from warroom.oncall.model import Schedule
 from warroom.oncall.rotation import Shift, shifts, who
 from warroom.settings import get_settings
+
+if TYPE_CHECKING:
+    from warroom.ledger import OverrideRecord
 
 app = typer.Typer(help="On-call schedules: who is on call, overrides, calendar, load.", no_args_is_help=True)
 
@@ -151,25 +154,13 @@ def oncall_overrides(
     ] = False,
 ) -> None:
     """The overrides made with `oncall override`: id, layer, who, when, why, who made it (cancel by id)."""
-    from datetime import UTC, datetime
-
     rows = []
+    at = datetime.now(UTC)
     store = open_store()
     try:
         for schedule in _teams(_roster(), team):
             tz = schedule.tz
-            since = None if everything else datetime.now(UTC)
-            for o in store.overrides(schedule.team, since, cancelled=everything):
-                state = (
-                    f"cancelled by {o.cancelled_by} at {o.cancelled_at.astimezone(tz):%Y-%m-%d %H:%M}"
-                    + (f": {o.cancelled_why}" if o.cancelled_why else "")
-                    if o.cancelled_at is not None
-                    else "ended"
-                    if o.ends_at <= datetime.now(UTC)
-                    else "in effect"
-                    if o.starts_at <= datetime.now(UTC)
-                    else "coming"
-                )
+            for o in store.overrides(schedule.team, None if everything else at, cancelled=everything):
                 rows.append(
                     [
                         str(o.id),
@@ -180,7 +171,7 @@ def oncall_overrides(
                         f"{o.ends_at.astimezone(tz):%Y-%m-%d %H:%M %Z}",
                         o.reason or "-",
                         o.created_by,
-                        state,
+                        _override_state(o, at, tz),
                     ]
                 )
     finally:
@@ -190,6 +181,15 @@ def oncall_overrides(
         return
     heads = ["ID", "TEAM", "LAYER", "PERSON", "FROM", "TO", "WHY", "BY", "STATE"]
     sys.stdout.write(columns(heads, rows))
+
+
+def _override_state(o: OverrideRecord, at: datetime, tz: tzinfo) -> str:
+    if o.cancelled_at is not None:
+        why = f": {o.cancelled_why}" if o.cancelled_why else ""
+        return f"cancelled by {o.cancelled_by} at {o.cancelled_at.astimezone(tz):%Y-%m-%d %H:%M}{why}"
+    if o.ends_at <= at:
+        return "ended"
+    return "in effect" if o.starts_at <= at else "coming"
 
 
 @app.command("cancel-override")

@@ -10,8 +10,9 @@ from flows.paging import start_paging
 from flows.response import Response, RunOutcome
 from warroom.events import EventKind
 from warroom.expressions import ExpressionError, render_value
-from warroom.incident import Role, Severity, Status
+from warroom.incident import Severity, Status
 from warroom.oncall.current import on_call
+from warroom.roles import roles_from_oncall
 from warroom.runbook import severity_of
 from warroom.severity import SeverityPolicy, communication_plan, describe_policy, postmortem_plan
 
@@ -26,18 +27,8 @@ def triage(response: Response) -> RunOutcome | None:
         once=f"policy:{level.value}",
     )
     plan_follow_up(response, policy)
-    roles = response.incident.roles
     oncall = on_call(response.settings, response.store, response.runbook.team)
-    takes_command = policy.commander == "primary" or not policy.page  # else: the first to acknowledge
-    if roles.commander is None and takes_command and oncall.get("primary"):
-        response.incident = response.store.assign_role(
-            response.incident.number, Role.COMMANDER, oncall["primary"][0]
-        )
-    comms = oncall.get("comms") or []
-    if roles.comms_lead is None and comms and comms[0] != response.incident.roles.commander:
-        response.incident = response.store.assign_role(
-            response.incident.number, Role.COMMS_LEAD, oncall["comms"][0]
-        )
+    response.incident = roles_from_oncall(response.store, response.incident, oncall, policy)
     start_paging(response.settings, response.store, response.incident, response.runbook.team)
     response.advance(Status.TRIAGED, f"triaged as {level.value} by runbook {response.runbook.name}")
     tag_run(response)

@@ -13,9 +13,10 @@ from datetime import timedelta
 
 from flows.paging import start_paging
 from warroom.events import EventKind
-from warroom.incident import Incident, Role, Status
+from warroom.incident import Incident, Status
 from warroom.ledger import Store, now
 from warroom.oncall.current import on_call
+from warroom.roles import roles_from_oncall
 from warroom.settings import Settings
 from warroom.severity import communication_plan, describe_policy, postmortem_plan
 
@@ -42,12 +43,7 @@ def triage_unmatched(settings: Settings, store: Store, incident: Incident) -> In
     text, data = postmortem_plan(policy)
     store.append(number, EventKind.POSTMORTEM_PLANNED, text, data=data, key=f"{key}:postmortem")
     oncall = on_call(settings, store, None)
-    takes_command = policy.commander == "primary" or not policy.page  # else: the first to acknowledge
-    if incident.roles.commander is None and takes_command and oncall.get("primary"):
-        incident = store.assign_role(number, Role.COMMANDER, oncall["primary"][0])
-    comms = oncall.get("comms") or []
-    if incident.roles.comms_lead is None and comms and comms[0] != incident.roles.commander:
-        incident = store.assign_role(number, Role.COMMS_LEAD, oncall["comms"][0])
+    incident = roles_from_oncall(store, incident, oncall, policy)
     start_paging(settings, store, incident, None)
     return store.set_status(
         number,

@@ -31,8 +31,7 @@ def test_the_shipped_schedule_is_checked_and_answers_now_and_next(tmp_path: Path
     assert upcoming.returncode == 0 and len(primaries) >= 3, upcoming.stdout
 
 
-def test_an_override_from_the_cli_is_who_is_on_call_until_it_ends(tmp_path: Path) -> None:
-    start = datetime.now(UTC) - timedelta(minutes=5)
+def _override(tmp_path: Path, start: datetime, hours: float, reason: str) -> str:
     made = warroom(
         "oncall",
         "override",
@@ -43,29 +42,29 @@ def test_an_override_from_the_cli_is_who_is_on_call_until_it_ends(tmp_path: Path
         "--from",
         start.isoformat(),
         "--to",
-        (start + timedelta(hours=8)).isoformat(),
+        (start + timedelta(hours=hours)).isoformat(),
         "--reason",
-        "alice is sick",
+        reason,
         "--as",
         "alice",
         env=env(tmp_path),
     )
     assert made.returncode == 0, made.stdout + made.stderr
-    [primary] = [
-        r
-        for r in json.loads(warroom("oncall", "now", "--json", env=env(tmp_path)).stdout)["oncall"]
-        if r["layer"] == "primary"
-    ]
+    return made.stdout.split(":", 1)[0].removeprefix("override ")
+
+
+def _primary(tmp_path: Path, at: str | None = None) -> dict[str, str]:
+    asked = warroom("oncall", "now", "--json", *(["--at", at] if at else []), env=env(tmp_path))
+    [primary] = [r for r in json.loads(asked.stdout)["oncall"] if r["layer"] == "primary"]
+    return primary  # type: ignore[no-any-return]
+
+
+def test_an_override_from_the_cli_is_who_is_on_call_until_it_ends(tmp_path: Path) -> None:
+    start = datetime.now(UTC) - timedelta(minutes=5)
+    _override(tmp_path, start, 8, "alice is sick")
+    primary = _primary(tmp_path)
     assert (primary["person"], primary["source"], primary["note"]) == ("dana", "override", "alice is sick")
-    later = (start + timedelta(hours=9)).isoformat()
-    [after] = [
-        r
-        for r in json.loads(warroom("oncall", "now", "--json", "--at", later, env=env(tmp_path)).stdout)[
-            "oncall"
-        ]
-        if r["layer"] == "primary"
-    ]
-    assert after["source"] == "rotation"
+    assert _primary(tmp_path, at=(start + timedelta(hours=9)).isoformat())["source"] == "rotation"
     wrong = warroom(
         "oncall",
         "override",
@@ -110,37 +109,6 @@ def test_a_broken_schedule_is_refused_with_file_and_line(tmp_path: Path) -> None
     checked = warroom("oncall", "check", env=env(tmp_path, folder))
     assert checked.returncode == 1
     assert f"{folder / 'web.yaml'}:2: timezone: unknown time zone 'Mars/Olympus'" in checked.stdout
-
-
-def _override(tmp_path: Path, start: datetime, hours: float, reason: str) -> str:
-    made = warroom(
-        "oncall",
-        "override",
-        "--layer",
-        "primary",
-        "--person",
-        "dana",
-        "--from",
-        start.isoformat(),
-        "--to",
-        (start + timedelta(hours=hours)).isoformat(),
-        "--reason",
-        reason,
-        "--as",
-        "alice",
-        env=env(tmp_path),
-    )
-    assert made.returncode == 0, made.stdout + made.stderr
-    return made.stdout.split(":", 1)[0].removeprefix("override ")
-
-
-def _primary(tmp_path: Path) -> dict[str, str]:
-    [primary] = [
-        r
-        for r in json.loads(warroom("oncall", "now", "--json", env=env(tmp_path)).stdout)["oncall"]
-        if r["layer"] == "primary"
-    ]
-    return primary  # type: ignore[no-any-return]
 
 
 def test_an_override_is_listed_and_cancelled_by_id_and_stays_in_the_history(tmp_path: Path) -> None:

@@ -9,7 +9,7 @@ hand command to nobody. The commander holds no other role, so they stay free to 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from warroom.events import EventKind
@@ -17,6 +17,7 @@ from warroom.incident import Incident, Role
 from warroom.ledger import Store
 from warroom.oncall.current import roster
 from warroom.settings import Settings
+from warroom.severity import SeverityPolicy
 
 
 class AssignmentRefused(ValueError):
@@ -35,10 +36,7 @@ def known_people(store: Store, settings: Settings, incident: Incident) -> set[st
     for members in settings.approver_groups.values():
         people.update(members)
     for schedule in roster(settings).schedules.values():
-        people.update(schedule.people)
-        for layer in schedule.layers:
-            people.update(layer.members)
-        people.update(o.person for o in schedule.overrides)
+        people.update(schedule.people, schedule.members(), (o.person for o in schedule.overrides))
     r = incident.roles
     people.update(p for p in (r.commander, r.comms_lead, *r.responders, *r.smes) if p)
     return people
@@ -80,8 +78,8 @@ def assign_roles(
         raise AssignmentRefused(why)
     for w in sorted(wanted, key=lambda w: w.role is not Role.COMMANDER):  # command first: it frees the rest
         before = incident.roles.commander
-        if w.role is Role.COMMANDER and before is not None and before != w.person:
-            incident = store.assign_role(incident.number, w.role, w.person, actor=actor)
+        incident = store.assign_role(incident.number, w.role, w.person, actor=actor)
+        if w.role is Role.COMMANDER and before not in (None, w.person):
             store.append(
                 incident.number,
                 EventKind.COMMAND_HANDED_OVER,
@@ -89,8 +87,6 @@ def assign_roles(
                 actor=actor,
                 data={"from": before, "to": w.person, "by": actor},
             )
-            continue
-        incident = store.assign_role(incident.number, w.role, w.person, actor=actor)
     forced = sorted({w.person for w in wanted if w.person not in known})
     if forced:
         store.append(
@@ -100,4 +96,19 @@ def assign_roles(
             actor=actor,
             data={"forced": forced},
         )
+    return incident
+
+
+def roles_from_oncall(
+    store: Store, incident: Incident, oncall: Mapping[str, list[str]], policy: SeverityPolicy
+) -> Incident:
+    """At triage, the roles nobody holds yet from who is on call: the primary commands when the level's
+    policy says so (or pages nobody; else the first to acknowledge does), the comms on-call leads comms
+    unless they are the commander."""
+    takes_command = policy.commander == "primary" or not policy.page
+    primary, comms = oncall.get("primary") or [], oncall.get("comms") or []
+    if incident.roles.commander is None and takes_command and primary:
+        incident = store.assign_role(incident.number, Role.COMMANDER, primary[0])
+    if incident.roles.comms_lead is None and comms and comms[0] != incident.roles.commander:
+        incident = store.assign_role(incident.number, Role.COMMS_LEAD, comms[0])
     return incident

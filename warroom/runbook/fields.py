@@ -17,19 +17,13 @@ from typing import Any, Union, get_args, get_origin
 from pydantic import BaseModel
 
 from warroom.expressions import ExpressionError, field_reads
+from warroom.fieldpath import format_loc
 
 
 @dataclass(frozen=True)
 class PathCheck:
     problem: str | None = None  # the path names no field
     unset: str | None = None  # the prefix of the path that may be None
-
-
-def dotted(path: Sequence[str | int]) -> str:
-    out = ""
-    for part in path:
-        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else part)
-    return out
 
 
 def nearest(word: str, known: Iterable[str]) -> str:
@@ -61,13 +55,13 @@ def check_path(root: type[BaseModel], path: Sequence[str | int]) -> PathCheck:
     for i, part in enumerate(path[1:], start=1):
         tp, optional = _optional(tp)
         if optional and unset is None:
-            unset = dotted(path[:i])
+            unset = format_loc(path[:i])
         if isinstance(tp, type) and issubclass(tp, BaseModel):
             fields = _fields(tp)
             if not isinstance(part, str) or part not in fields:
                 known = ", ".join(fields) or "none"
                 hint = nearest(str(part), fields)
-                return PathCheck(f"{dotted(path[:i])} has no field {part!r}{hint} (its fields: {known})")
+                return PathCheck(f"{format_loc(path[:i])} has no field {part!r}{hint} (its fields: {known})")
             tp = fields[part]
             continue
         origin = get_origin(tp)
@@ -81,7 +75,7 @@ def check_path(root: type[BaseModel], path: Sequence[str | int]) -> PathCheck:
             return PathCheck(unset=unset)  # a scalar's method, or a value of no declared shape
     tp, optional = _optional(tp)
     if optional and unset is None:
-        unset = dotted(path)
+        unset = format_loc(path)
     return PathCheck(unset=unset)
 
 
@@ -108,8 +102,9 @@ def check_reads(text: str, roots: Mapping[str, type[BaseModel]], *, expression: 
         if checked.problem is not None:
             errors.append(checked.problem)
         elif checked.unset is not None and expression and not read.guarded:
+            read_as = format_loc(read.path)
             warnings.append(
-                f"{checked.unset} may be unset (None), and then {dotted(read.path)!r} is not what it says:"
+                f"{checked.unset} may be unset (None), and then {read_as!r} is not what it says:"
                 f" test `{checked.unset} is not none` first"
             )
     return FieldProblems(list(dict.fromkeys(errors)), list(dict.fromkeys(warnings)))
