@@ -12,7 +12,6 @@ import typer
 from rich.table import Table
 
 from cli.common import JSON_VERSION, columns, dump_json, err, fail, open_store, out, signer_or_code
-from warroom.acknowledge import acknowledge as take_incident
 from warroom.duration import format_duration
 from warroom.events import EventKind
 from warroom.incident import Incident, Role, Severity, Status
@@ -160,6 +159,7 @@ def acknowledge(
 ) -> None:
     """Take the incident: the first acknowledgement stops the time-to-acknowledge clock, and its author
     becomes incident commander when nobody commands it yet. Proven by your key, or an acknowledgement code."""
+    from warroom.acknowledge import acknowledge as take_incident
     from warroom.acknowledge import prove_acknowledger
 
     signer, code = signer_or_code(key, as_, code, "acknowledgement code")
