@@ -24,7 +24,7 @@ import httpx
 from tests.conftest import REPO
 from tests.flow_helpers import CAPACITY_RUNBOOK, uris_of, write_runbook
 from tests.net import free_port
-from tests.up_process import stop_up
+from tests.up_process import COMMAND_TIMEOUT, stop_up
 from warroom.ledger import Store
 from warroom.signing import make_key, start_message
 from warroom.starts import START_INPUT, START_TAG, params_digest
@@ -163,7 +163,7 @@ class Served:
             env=self.env,
             capture_output=True,
             text=True,
-            timeout=60,
+            timeout=COMMAND_TIMEOUT,
         )
 
     def up(self) -> subprocess.Popen[bytes]:

@@ -13,6 +13,9 @@ from typing import Any
 from tests.conftest import REPO
 from tests.net import free_port
 
+# A hang guard for a command run to completion, not a speed check (bench/ measures speed).
+COMMAND_TIMEOUT = 180
+
 
 def up_env(tmp_path: Path, port: int) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("PREFECT_", "WARROOM_"))}
@@ -71,14 +74,18 @@ def warroom(
 
 
 def warroom_done(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    """A `warroom` command run to completion, as an engineer types it in another terminal."""
+    """A `warroom` command run to completion, as an engineer types it in another terminal.
+
+    The timeout only guards against a hang: `warroom deploy` takes 6 s on a quiet machine and went past 60 s
+    with a second suite on the same two cores.
+    Unbuffered, so a command that does hang shows how far it got."""
     return subprocess.run(
         [sys.executable, "-m", "cli", *args],
         cwd=REPO,
-        env=env,
+        env={**env, "PYTHONUNBUFFERED": "1"},
         capture_output=True,
         text=True,
-        timeout=60,
+        timeout=COMMAND_TIMEOUT,
     )
 
 
