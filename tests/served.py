@@ -24,7 +24,7 @@ import httpx
 from tests.conftest import REPO
 from tests.flow_helpers import CAPACITY_RUNBOOK, uris_of, write_runbook
 from tests.net import free_port
-from tests.up_process import COMMAND_TIMEOUT, stop_up
+from tests.up_process import stop_up, warroom_done
 from warroom.ledger import Store
 from warroom.signing import make_key, start_message
 from warroom.starts import START_INPUT, START_TAG, params_digest
@@ -157,14 +157,7 @@ class Served:
         self.store = Store(f"sqlite:///{tmp_path / 'home' / 'warroom.db'}")
 
     def warroom(self, *args: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
-            [sys.executable, "-m", "cli", *args],
-            cwd=REPO,
-            env=self.env,
-            capture_output=True,
-            text=True,
-            timeout=COMMAND_TIMEOUT,
-        )
+        return warroom_done(*args, env=self.env)
 
     def up(self) -> subprocess.Popen[bytes]:
         self.ups.append(start_up(self.env, self.log))

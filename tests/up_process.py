@@ -77,8 +77,8 @@ def warroom_done(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess
     """A `warroom` command run to completion, as an engineer types it in another terminal.
 
     The timeout only guards against a hang: `warroom deploy` takes 6 s on a quiet machine and went past 60 s
-    with a second suite on the same two cores.
-    Unbuffered, so a command that does hang shows how far it got."""
+    with a second suite on the same two cores. Unbuffered, so a command that does hang shows how far it got.
+    """
     return subprocess.run(
         [sys.executable, "-m", "cli", *args],
         cwd=REPO,
