@@ -31,6 +31,7 @@ sys.path.insert(0, str(REPO))
 
 from bench.figures import percentile  # noqa: E402
 from tests.net import free_port  # noqa: E402
+from tests.prefect_db import seed_prefect_home  # noqa: E402
 
 RUNBOOK = """\
     name: bench-capacity
@@ -79,6 +80,7 @@ def main() -> None:
         PREFECT_HOME=str(tmp / "prefect-client"),
     )
     os.environ.pop("PREFECT_API_URL", None)
+    seed_prefect_home(tmp / "home" / "prefect")  # the figures are of a running server, not its first start
 
     from deployments.serve import local_auth, local_prefect_server
     from warroom.settings import get_settings

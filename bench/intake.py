@@ -36,6 +36,7 @@ from bench.figures import percentile  # noqa: E402
 from bench.postgres import asyncpg, fresh_databases  # noqa: E402
 from bench.sending import alert, batch, wait_http  # noqa: E402
 from tests.net import free_port  # noqa: E402
+from tests.prefect_db import seed_prefect_home  # noqa: E402
 
 TOKEN = "bench-token"
 
@@ -269,6 +270,8 @@ def main() -> None:
         os.environ.update(base_env)
         if databases:  # read by `prefect server start` below; the storm's receiver gets the ledger
             os.environ["PREFECT_API_DATABASE_CONNECTION_URL"] = asyncpg(databases[0])
+        else:  # the figures are of a running server, not its first start
+            seed_prefect_home(tmp / "server-home" / "prefect")
         print(f"Prefect server and the receiver's ledger on {'PostgreSQL' if databases else 'SQLite'}")
         from deployments.serve import build_deployments, local_auth, local_prefect_server
         from warroom.runbook import load_catalogue

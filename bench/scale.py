@@ -43,6 +43,7 @@ from bench.postgres import asyncpg, fresh_databases  # noqa: E402
 from bench.processes import cpu_or_zero, cpu_seconds, pids, tree_cpu_seconds  # noqa: E402
 from bench.sending import alert, batch, wait_http  # noqa: E402
 from tests.net import free_port  # noqa: E402
+from tests.prefect_db import seed_prefect_home  # noqa: E402
 
 TOKEN = "bench-token"
 TERMINAL = {"COMPLETED", "FAILED", "CRASHED", "CANCELLED"}
@@ -284,6 +285,8 @@ def main() -> None:
         ledger = databases[1] if databases else f"sqlite:///{tmp / 'ledger.db'}"
         if databases:  # `prefect server start` below reads it from the environment
             os.environ["PREFECT_API_DATABASE_CONNECTION_URL"] = asyncpg(databases[0])
+        else:  # the figures are of a running server, not its first start
+            seed_prefect_home(tmp / "server-home" / "prefect")
         base = {k: v for k, v in os.environ.items() if not k.startswith(("WARROOM_", "PREFECT_"))}
         base.update(
             WARROOM_INTAKE_TOKENS=json.dumps({"*": TOKEN}),

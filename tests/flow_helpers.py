@@ -163,21 +163,29 @@ def uris_of(output: str) -> dict[str, pyotp.TOTP]:
 _USED: dict[str, set[int]] = {}
 
 
-def code(name: str, purpose: Purpose = Purpose.APPROVE) -> str:
-    """A valid code the gate has not seen yet. The gate takes the previous, this and the next 30 s step, and
-    spends a code for the secret that made it (each home enrolls afresh), so this waits for a new
-    window only when all three were used."""
-    totp = enrolled(name, purpose)
-    used = _USED.setdefault(totp.secret, set())
+def fresh_code(totp: pyotp.TOTP, used: set[int] | None = None) -> str:
+    """A code of ``totp`` the gate has not seen, the one that stays good longest first.
+
+    The gate takes the previous, this and the next 30 s step, so the next step's code is good for 60 s
+    at least, this step's for 30 s: on a loaded machine a `warroom approve` may take tens of seconds to
+    reach the gate's check, and a code made for this step at its end is stale by then. The previous
+    step's code only while most of this step is left. Codes count once: ``used`` keeps the steps taken,
+    and only a fourth code of one secret within one step waits for the clock."""
+    used = _USED.setdefault(totp.secret, set()) if used is None else used
     while True:
         now = time.time()
         counter = int(now // totp.interval)
-        left = (counter + 1) * totp.interval - now  # the previous step's code is valid until this one ends
-        for c in (counter, counter + 1, counter - 1):
-            if c not in used and (c != counter - 1 or left > 5):
+        left = (counter + 1) * totp.interval - now  # the previous step's code is good until this one ends
+        for c in (counter + 1, counter, counter - 1):
+            if c not in used and (c != counter - 1 or left > 20):
                 used.add(c)
                 return totp.generate_otp(c)
         time.sleep(1)
+
+
+def code(name: str, purpose: Purpose = Purpose.APPROVE) -> str:
+    """A code of NAME's (enrolled in this test's home) the gate has not seen yet."""
+    return fresh_code(enrolled(name, purpose))
 
 
 def write_runbook(directory: Path, text: str) -> None:

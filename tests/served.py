@@ -22,8 +22,9 @@ from pathlib import Path
 import httpx
 
 from tests.conftest import REPO
-from tests.flow_helpers import CAPACITY_RUNBOOK, uris_of, write_runbook
+from tests.flow_helpers import CAPACITY_RUNBOOK, fresh_code, uris_of, write_runbook
 from tests.net import free_port
+from tests.prefect_db import seed_prefect_home
 from tests.up_process import stop_up, warroom_done
 from warroom.ledger import Store
 from warroom.signing import make_key, start_message
@@ -52,6 +53,7 @@ def short_prefect_server(tmp_path: Path) -> Iterator[str]:
         settings = Settings(
             home=tmp_path / "prefect-server", prefect_port=free_port(), prefect_auth=LOGIN_STRING
         )
+        seed_prefect_home(settings.home / "prefect")
         with local_prefect_server(settings) as api:
             yield api
     finally:
@@ -217,10 +219,9 @@ class Served:
 
         return wait_for("the gate to open", check, timeout=120, log=self.log)  # type: ignore[no-any-return]
 
-    def approve(self, incident: str, reason: str, step: int = 0) -> str:
-        """alice's answer with her code of ``step`` 30 s steps on (the gate takes one step of drift): a code
-        counts once, so a second answer within the same step needs the next one."""
-        code = self.totp.at(time.time() + 30 * step)
+    def approve(self, incident: str, reason: str) -> str:
+        """alice's answer with a code of hers the gate has not seen (a code counts once)."""
+        code = fresh_code(self.totp)
         done = self.warroom("approve", incident, "--as", "alice", "--reason", reason, "--code", code)
         assert done.returncode == 0, done.stdout + done.stderr
         return done.stdout

@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 
 from tests.conftest import REPO
+from tests.flow_helpers import fresh_code
 from tests.up_process import person
 from warroom.incident import Severity, Status
 from warroom.ledger import Store
@@ -144,7 +145,7 @@ def test_ack_assign_and_action_items_from_the_command_line(tmp_path: Path) -> No
         and "acknowledged by alice" in acked.stdout
         and "commander: alice" in acked.stdout
     ), acked.stdout + acked.stderr
-    again = warroom("ack", inc.id, "--as", "bob", "--code", bob["acknowledge"].now(), env=env)
+    again = warroom("ack", inc.id, "--as", "bob", "--code", fresh_code(bob["acknowledge"]), env=env)
     assert "acknowledged before" in again.stdout and "commander: alice" in again.stdout
     store = Store(f"sqlite:///{tmp_path / 'h' / 'warroom.db'}")
     refused = [e.text for e in store.timeline(inc.id) if e.kind == "incident.acknowledge_refused"]

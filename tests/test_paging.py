@@ -20,7 +20,7 @@ import httpx
 import pytest
 
 from flows.paging import escalate_due, page_step, start_paging
-from tests.flow_helpers import CAPACITY_RUNBOOK, code, write_runbook
+from tests.flow_helpers import CAPACITY_RUNBOOK, code, fresh_code, write_runbook
 from tests.net import free_port
 from tests.peers.slack import SIGNING_SECRET, TOKEN, running_slack, signed_interaction
 from tests.service import running_service
@@ -320,10 +320,10 @@ def test_acknowledging_from_the_prefect_ui_asks_for_its_own_code_on_the_run_neve
     said, run = _ack_through_the_ui(first.id, "alice", wrong)
     assert "wrong one-time acknowledgement code for alice" in said
     assert set(run["parameters"]) == {"incident", "person"}  # no code waits in Prefect
-    said, _ = _ack_through_the_ui(first.id, "alice", approve.now())  # an approval code proves no ack
+    said, _ = _ack_through_the_ui(first.id, "alice", fresh_code(approve))  # an approval code proves no ack
     assert "wrong one-time acknowledgement code for alice" in said
     assert store.get(first.id).acknowledged_at is None
-    code = ack.now()
+    code = fresh_code(ack)
     said, run = _ack_through_the_ui(first.id, "alice", code)
     assert said == f"{first.id} acknowledged by alice; commander: alice"
     gone = httpx.get(

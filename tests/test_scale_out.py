@@ -26,7 +26,7 @@ from cryptography.fernet import Fernet
 from sqlalchemy.engine import make_url
 
 from tests.conftest import PG_URL, REPO, _drop_pg_database, _fresh_pg_database
-from tests.flow_helpers import CAPACITY_RUNBOOK, uris_of, write_runbook
+from tests.flow_helpers import CAPACITY_RUNBOOK, fresh_code, uris_of, write_runbook
 from tests.net import free_port
 from tests.served import SHORT
 from tests.service import running_service
@@ -221,7 +221,7 @@ def test_the_same_alert_at_two_receivers_runs_once_on_the_worker_and_applies_aft
                 "--reason",
                 "scale",
                 "--code",
-                totp.now(),
+                fresh_code(totp),
                 env=cluster.env,
             )
             if approved.returncode == 0:
@@ -403,7 +403,15 @@ def test_the_warm_worker_runs_a_storm_and_a_gate_survives_kill_9_of_the_worker(c
             kinds = [e.kind for e in store.timeline(target)]
             assert "run.restarting" in kinds and kinds.count("approval.requested") == 1
             approved = warroom_done(
-                "approve", target, "--as", "dave", "--reason", "scale", "--code", totp.now(), env=cluster.env
+                "approve",
+                target,
+                "--as",
+                "dave",
+                "--reason",
+                "scale",
+                "--code",
+                fresh_code(totp),
+                env=cluster.env,
             )
             assert approved.returncode == 0, approved.stdout + approved.stderr
             _wait("resolved", lambda: store.get(target).status.value == "resolved", timeout=120)

@@ -14,7 +14,7 @@ import pytest
 
 from deployments.serve import parameter_schema
 from tests.conftest import REPO
-from tests.flow_helpers import CAPACITY_RUNBOOK, write_runbook
+from tests.flow_helpers import CAPACITY_RUNBOOK, fresh_code, write_runbook
 from tests.net import free_port
 from tests.service import running_service
 from tests.up_process import person, stop_up
@@ -247,7 +247,7 @@ def test_alert_posted_to_the_receiver_runs_the_runbook(
         approved = None
         while time.monotonic() < deadline:
             approved = _warroom_done(
-                "approve", incident, "--as", "alice", "--reason", "scale", "--code", totp.now(), env=env
+                "approve", incident, "--as", "alice", "--reason", "scale", "--code", fresh_code(totp), env=env
             )
             if approved.returncode == 0:
                 break

@@ -12,12 +12,15 @@ from typing import Any
 
 from tests.conftest import REPO
 from tests.net import free_port
+from tests.prefect_db import seed_prefect_home
 
 # A hang guard for a command run to completion, not a speed check (bench/ measures speed).
 COMMAND_TIMEOUT = 180
 
 
 def up_env(tmp_path: Path, port: int) -> dict[str, str]:
+    """The environment of `warroom up` in ``tmp_path``; its Prefect home gets a migrated database."""
+    seed_prefect_home(tmp_path / "home" / "prefect")
     env = {k: v for k, v in os.environ.items() if not k.startswith(("PREFECT_", "WARROOM_"))}
     env.update(
         WARROOM_HOME=str(tmp_path / "home"),
