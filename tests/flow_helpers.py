@@ -12,6 +12,7 @@ import httpx
 import pyotp
 
 from flows.answer import OpenGate, open_gates
+from tests.patience import HANG
 from warroom.identity import Purpose, register
 from warroom.incident import Incident
 from warroom.ledger import Store
@@ -99,7 +100,7 @@ def respond_vouched(**kwargs: Any) -> Any:
     return respond(**kwargs)
 
 
-def wait_for_incident(store: Store, dedup_key: str, timeout: float = 60) -> Incident:
+def wait_for_incident(store: Store, dedup_key: str, timeout: float = HANG) -> Incident:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         found = store.latest_for_key(dedup_key)
@@ -109,7 +110,7 @@ def wait_for_incident(store: Store, dedup_key: str, timeout: float = 60) -> Inci
     raise AssertionError(f"no incident for {dedup_key}")
 
 
-def wait_for_gate(incident: str, timeout: float = 60, after_pause: int = 0) -> OpenGate:
+def wait_for_gate(incident: str, timeout: float = HANG, after_pause: int = 0) -> OpenGate:
     store = Store.from_settings()
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:

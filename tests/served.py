@@ -24,6 +24,7 @@ import httpx
 from tests.conftest import REPO
 from tests.flow_helpers import CAPACITY_RUNBOOK, fresh_code, uris_of, write_runbook
 from tests.net import free_port
+from tests.patience import HANG
 from tests.prefect_db import seed_prefect_home
 from tests.up_process import stop_up, warroom_done
 from warroom.ledger import Store
@@ -95,7 +96,7 @@ def start_up(env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
     )
 
 
-def wait_for(what: str, check, timeout: float = 90, log: Path | None = None):  # type: ignore[no-untyped-def]
+def wait_for(what: str, check, timeout: float = HANG, log: Path | None = None):  # type: ignore[no-untyped-def]
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         value = check()
@@ -217,7 +218,7 @@ class Served:
                 return fr
             return None
 
-        return wait_for("the gate to open", check, timeout=120, log=self.log)  # type: ignore[no-any-return]
+        return wait_for("the gate to open", check, log=self.log)  # type: ignore[no-any-return]
 
     def approve(self, incident: str, reason: str) -> str:
         """alice's answer with a code of hers the gate has not seen (a code counts once)."""

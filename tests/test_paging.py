@@ -9,7 +9,7 @@ import contextvars
 import json
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -23,6 +23,7 @@ from flows.paging import escalate_due, page_step, start_paging
 from tests.flow_helpers import CAPACITY_RUNBOOK, code, fresh_code, write_runbook
 from tests.net import free_port
 from tests.peers.slack import SIGNING_SECRET, TOKEN, running_slack, signed_interaction
+from tests.served import wait_for
 from tests.service import running_service
 from tests.test_cli import warroom
 from tests.up_process import prefect_login, stop_up, up_env
@@ -69,16 +70,6 @@ def webhook_peer() -> Iterator[tuple[str, list[tuple[dict[str, str], bytes]]]]:
         server.server_close()
 
 
-def until(check: Callable[[], Any], timeout: float, what: str) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        found = check()
-        if found:
-            return found
-        time.sleep(0.2)
-    raise AssertionError(f"{what} within {timeout} s")
-
-
 def test_an_alert_through_warroom_up_pages_primary_escalates_to_secondary_and_the_button_acknowledges(
     tmp_path: Path,
 ) -> None:
@@ -114,7 +105,7 @@ def test_an_alert_through_warroom_up_pages_primary_escalates_to_secondary_and_th
                 except (httpx.HTTPError, ValueError):
                     return False
 
-            until(served, 120, "warroom up serves the runbook")
+            wait_for("warroom up to serve the runbook", served)
             alert = tmp_path / "alert.json"
             alert.write_text(
                 json.dumps(
@@ -129,7 +120,7 @@ def test_an_alert_through_warroom_up_pages_primary_escalates_to_secondary_and_th
             replayed = warroom("alerts", "replay", str(alert), "--format", "generic", env=env)
             assert replayed.returncode == 0, replayed.stdout + replayed.stderr
             incident = json.loads(replayed.stdout)["results"][0]["incident"]
-            [to_alice] = until(lambda: slack.messages_to("U0ALICE"), 90, "the primary is paged")
+            [to_alice] = wait_for("the primary to be paged", lambda: slack.messages_to("U0ALICE"))
             assert not slack.messages_to("U0BOB")
             assert (
                 f"[P2] {incident}" in to_alice["text"]
@@ -137,8 +128,8 @@ def test_an_alert_through_warroom_up_pages_primary_escalates_to_secondary_and_th
             )
             button = to_alice["blocks"][1]["elements"][0]
             assert (button["action_id"], button["value"]) == ("warroom_ack", incident)
-            until(
-                lambda: slack.messages_to("U0BOB"), 30, "the secondary is paged after 3 s without an answer"
+            wait_for(
+                "the secondary to be paged after 3 s without an answer", lambda: slack.messages_to("U0BOB")
             )
 
             receiver = f"http://127.0.0.1:{env['WARROOM_RECEIVER_PORT']}/slack/actions"
@@ -403,8 +394,8 @@ def test_a_p1_no_runbook_matches_gets_the_policy_the_plan_the_roles_and_a_page_w
             [routed] = posted.json()["results"]
             assert routed["runbook"] is None and routed["action"] == "opened"
             incident = routed["incident"]
-            until(lambda: hook_posts, 30, "the primary is paged for a P1 no runbook matches")
-            until(lambda: store.get(incident).status.value == "triaged", 30, "the incident is triaged")
+            wait_for("the primary to be paged for a P1 no runbook matches", lambda: hook_posts)
+            wait_for("the incident to be triaged", lambda: store.get(incident).status.value == "triaged")
         finally:
             intake.loop.stop()
             intake.loop.join(10)

@@ -28,6 +28,7 @@ from sqlalchemy.engine import make_url
 from tests.conftest import PG_URL, REPO, _drop_pg_database, _fresh_pg_database
 from tests.flow_helpers import CAPACITY_RUNBOOK, fresh_code, uris_of, write_runbook
 from tests.net import free_port
+from tests.patience import HANG
 from tests.served import SHORT
 from tests.service import running_service
 from tests.up_process import stop_up, warroom, warroom_done
@@ -54,7 +55,7 @@ class Cluster:
     stopped: list[subprocess.Popen[str]] = field(default_factory=list)
 
 
-def _wait(what: str, ok: Any, timeout: float = 120, proc: subprocess.Popen[str] | None = None) -> None:
+def _wait(what: str, ok: Any, timeout: float = HANG, proc: subprocess.Popen[str] | None = None) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if ok():
@@ -228,7 +229,7 @@ def test_the_same_alert_at_two_receivers_runs_once_on_the_worker_and_applies_aft
                 break
             time.sleep(1)
         assert approved is not None and approved.returncode == 0, approved.stdout + approved.stderr
-        _wait("the incident resolved", lambda: store.get(incident).status.value == "resolved", timeout=120)
+        _wait("the incident resolved", lambda: store.get(incident).status.value == "resolved")
     assert state.scale_calls == [4]
     launches = store.launches(int(incident.split("-")[1]))
     timeline = [e.kind for e in store.timeline(incident)]
@@ -354,6 +355,13 @@ def test_the_shipped_prefect_yaml_is_what_warroom_deploy_registers_and_prefect_d
     assert bad_deploy["tags"] == ["runbook:k8s-bad-deploy"] and bad_deploy["concurrency_limit"] is None
 
 
+def _paused_at_a_gate(api: str, incident: str) -> bool:
+    body = {
+        "flow_runs": {"tags": {"all_": [f"incident:{incident}"]}, "state": {"type": {"any_": ["PAUSED"]}}}
+    }
+    return bool(httpx.post(f"{api}/flow_runs/filter", json=body, timeout=30).json())
+
+
 def _timeline_has(store: Store, incident: str, kind: str, count: int = 1) -> bool:
     return [e.kind for e in store.timeline(incident)].count(kind) >= count
 
@@ -387,7 +395,6 @@ def test_the_warm_worker_runs_a_storm_and_a_gate_survives_kill_9_of_the_worker(c
                 _wait(
                     f"{incident} at its gate",
                     lambda i=incident: _timeline_has(store, i, "approval.requested"),
-                    timeout=120,
                     proc=first,
                 )
             os.killpg(first.pid, signal.SIGKILL)
@@ -397,11 +404,17 @@ def test_the_warm_worker_runs_a_storm_and_a_gate_survives_kill_9_of_the_worker(c
             _wait(
                 "the gate re-entered on the new worker",
                 lambda: _timeline_has(store, target, "approval.reentered"),
-                timeout=120,
                 proc=second,
             )
             kinds = [e.kind for e in store.timeline(target)]
             assert "run.restarting" in kinds and kinds.count("approval.requested") == 1
+            # What `warroom approve` looks for: the run paused at its gate again (recorded as re-entered
+            # first, paused a moment later; on a loaded machine that moment can pass the CLI's own wait).
+            _wait(
+                "the run paused at its gate again",
+                lambda: _paused_at_a_gate(cluster.api, target),
+                proc=second,
+            )
             approved = warroom_done(
                 "approve",
                 target,
@@ -414,7 +427,7 @@ def test_the_warm_worker_runs_a_storm_and_a_gate_survives_kill_9_of_the_worker(c
                 env=cluster.env,
             )
             assert approved.returncode == 0, approved.stdout + approved.stderr
-            _wait("resolved", lambda: store.get(target).status.value == "resolved", timeout=120)
+            _wait("resolved", lambda: store.get(target).status.value == "resolved")
             assert state.scale_calls == [4]  # once, after the approval, on the second worker
             assert [e.kind for e in store.timeline(target)].count("mitigation.applied") == 1
     finally:

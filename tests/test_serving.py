@@ -16,6 +16,7 @@ from deployments.serve import parameter_schema
 from tests.conftest import REPO
 from tests.flow_helpers import CAPACITY_RUNBOOK, fresh_code, write_runbook
 from tests.net import free_port
+from tests.patience import HANG
 from tests.service import running_service
 from tests.up_process import person, stop_up
 from tests.up_process import prefect_login as _login
@@ -32,19 +33,22 @@ def served(tmp_path: Path) -> Iterator[tuple[dict[str, str], str]]:
     )
     port = free_port()
     env = {**_env(tmp_path, port), "WARROOM_DEFAULT_SEVERITY": "P1"}  # P1: paged, and a post-mortem owed
-    proc = _warroom("up", env=env, start_new_session=True)
+    log = tmp_path / "up.log"  # a file, not a pipe nobody drains (a full pipe stalls it)
+    proc = _warroom("up", env=env, output=log, start_new_session=True)
     api = f"http://127.0.0.1:{port}/api"
-    deadline = time.monotonic() + 120
+    deadline = time.monotonic() + HANG
     try:
         while True:
-            assert proc.poll() is None, proc.stdout.read() if proc.stdout else ""
+            assert proc.poll() is None, log.read_text()[-4000:]
             try:
                 found = httpx.post(f"{api}/deployments/filter", json={}, timeout=2, auth=_login(env)).json()
                 if any(d["name"] == "svc-capacity" for d in found):
                     break
             except (httpx.HTTPError, ValueError):
                 pass
-            assert time.monotonic() < deadline, "warroom up did not serve the runbooks in time"
+            assert time.monotonic() < deadline, (
+                f"warroom up did not serve the runbooks: {log.read_text()[-4000:]}"
+            )
             time.sleep(0.5)
         yield {**env, "PREFECT_API_URL": api}, api
     finally:

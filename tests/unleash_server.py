@@ -18,6 +18,7 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
 from tests.net import free_port, stop
+from tests.patience import HANG
 
 HERE = Path(__file__).resolve().parent / "unleash"
 ADMIN_TOKEN = "*:*.warroom-test-admin"
@@ -96,7 +97,7 @@ def running_unleash() -> Iterator[UnleashServer]:
     proc = subprocess.Popen(["node", "server.js"], cwd=HERE, env=env, stdout=log, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 120
+        deadline = time.monotonic() + HANG
         while True:
             assert proc.poll() is None, (HERE / f"server-{port}.log").read_text()[-3000:]
             try:
@@ -104,7 +105,7 @@ def running_unleash() -> Iterator[UnleashServer]:
                     break
             except httpx.HTTPError:
                 pass
-            assert time.monotonic() < deadline, "Unleash did not start within 120 s"
+            assert time.monotonic() < deadline, f"Unleash did not start within {HANG} s"
             time.sleep(0.5)
         yield UnleashServer(url)
     finally:

@@ -12,10 +12,8 @@ from typing import Any
 
 from tests.conftest import REPO
 from tests.net import free_port
+from tests.patience import COMMAND_TIMEOUT
 from tests.prefect_db import seed_prefect_home
-
-# A hang guard for a command run to completion, not a speed check (bench/ measures speed).
-COMMAND_TIMEOUT = 180
 
 
 def up_env(tmp_path: Path, port: int) -> dict[str, str]:
