@@ -24,6 +24,7 @@ from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId
 from prefect.client.schemas.objects import FlowRun, StateType
 from prefect.states import Scheduled
 
+from flows.communicate import keep_rooms
 from flows.paging import escalate_due
 from flows.response import record_lost
 from warroom.events import EventKind
@@ -44,6 +45,7 @@ class Keeper(threading.Thread):
         self.store = store
         self.runs = RunLedger(store)
         self.stale = timedelta(seconds=settings.run_stale_seconds)
+        self.starting = max(self.stale, timedelta(seconds=settings.run_start_seconds))
         self.poll = settings.keeper_poll_seconds
         self.settings = settings
         self.lease = Lease(store, LEASE, "keeper", max(settings.lease_seconds, 3 * self.poll))
@@ -74,6 +76,11 @@ class Keeper(threading.Thread):
             except Exception:  # the ledger unreachable: the pages are still due next pass
                 log.exception("keeper: paging pass failed")
             try:
+                for line in keep_rooms(self.settings, self.store):
+                    log.info("keeper: %s", line)
+            except Exception:  # the ledger unreachable: the rooms are told next pass
+                log.exception("keeper: chat pass failed")
+            try:
                 self.check()
             except Exception:  # Prefect or the ledger unreachable: the runs are still there next pass
                 log.exception("keeper: pass failed")
@@ -97,8 +104,11 @@ class Keeper(threading.Thread):
             return self._lose(attempt, state.name or state.type.value, state.message or "")
         if now() - attempt.heartbeat_at < self.stale:
             return None
-        if state.type is StateType.RUNNING and state.timestamp and now() - state.timestamp < self.stale:
-            return None  # a process started just now (a run the keeper scheduled again): it has to beat first
+        if state.type is StateType.RUNNING and state.timestamp and now() - state.timestamp < self.starting:
+            # A process started just now (a run the keeper scheduled again) has to beat first; on a loaded
+            # machine its start outlasts the stale window, and writing it off then made it a new attempt
+            # that proposed its change a second time.
+            return None
         silent = f"no heartbeat for {int((now() - attempt.heartbeat_at).total_seconds())}s"
         if state.type is StateType.PAUSED and attempt.state is AttemptState.WAITING:
             if run.deployment_id is None:

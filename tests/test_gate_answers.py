@@ -194,7 +194,7 @@ def test_keeper_gives_a_restarted_run_its_stale_window_and_never_writes_off_one_
     time.sleep(1.2)  # the old process's heartbeat is past the 1 s stale mark
     with get_client(sync_client=True) as client:
         client.set_flow_run_state(restarted, Running(), force=True)  # a new process starts it now
-    keeper = Keeper(store, Settings(run_stale_seconds=1))
+    keeper = Keeper(store, Settings(run_stale_seconds=1, run_start_seconds=1))
     assert keeper.check() == []  # RUNNING for less than the stale window: it has not had time to beat
     read = runs.live_attempt(str(restarted))
     assert read is not None
@@ -202,6 +202,25 @@ def test_keeper_gives_a_restarted_run_its_stale_window_and_never_writes_off_one_
     assert not runs.write_off(read, "silent", {}, silent_since=read.heartbeat_at)  # judged on an old read
     assert runs.attempt(attempt.id).state is AttemptState.WAITING
     time.sleep(2.4)  # now silent for a whole window since it became RUNNING: gone
+    [done] = keeper.check()
+    assert "no heartbeat" in done and runs.attempt(attempt.id).state is AttemptState.LOST
+
+
+def test_a_restarted_run_slower_to_start_than_the_stale_window_is_given_its_start_window(
+    store: Store, prefect_api: str
+) -> None:
+    """Two `mitigation.proposed` beside a second suite: the re-entering process took longer than the stale
+    window from RUNNING to its first beat, was written off, and began a second attempt."""
+    from prefect.states import Scheduled
+
+    runs, restarted, _, attempt = _waiting_at_a_gate(store, Scheduled())
+    time.sleep(1.2)  # the old process's heartbeat is past the 1 s stale mark
+    with get_client(sync_client=True) as client:
+        client.set_flow_run_state(restarted, Running(), force=True)  # a new process, slow to start
+    keeper = Keeper(store, Settings(run_stale_seconds=1, run_start_seconds=3))
+    time.sleep(1.5)  # past the stale window since it became RUNNING, within its start window
+    assert keeper.check() == [] and runs.attempt(attempt.id).state is AttemptState.WAITING
+    time.sleep(2)  # past its start window too, and still silent: gone
     [done] = keeper.check()
     assert "no heartbeat" in done and runs.attempt(attempt.id).state is AttemptState.LOST
 
@@ -291,7 +310,7 @@ def test_a_run_restarted_at_its_gate_is_alive_from_its_process_start_however_slo
     from flows.response import Heartbeat
 
     runs, restarted, number, attempt = _waiting_at_a_gate(store, Running())
-    keeper = Keeper(store, Settings(run_stale_seconds=1))
+    keeper = Keeper(store, Settings(run_stale_seconds=1, run_start_seconds=1))
     beating = Heartbeat(runs, str(restarted), 0.2)  # what respond() starts before anything slow
     beating.start()
     try:

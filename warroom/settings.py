@@ -162,6 +162,13 @@ class Settings(BaseSettings):
     run_stale_seconds: float = Field(
         default=30.0, gt=0, description="Silence after which `warroom up` takes a run's process for gone"
     )
+    run_start_seconds: float = Field(
+        default=120.0,
+        gt=0,
+        description="How long a run's new process may take from RUNNING to its first heartbeat before "
+        "`warroom up` takes it for gone (a loaded machine takes tens of seconds to start one); at least the "
+        "stale window",
+    )
     keeper_poll_seconds: float = Field(
         default=5.0,
         gt=0,
