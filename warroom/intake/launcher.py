@@ -145,12 +145,11 @@ class LaunchLoop(threading.Thread):
             kind="receiver",
             payload_id=row.payload_id,
         )
-        self.store.launch_done(row.id, flow_run_id)
-        self.store.append(
-            row.incident_number,
-            EventKind.RUNBOOK_LAUNCHED,
-            f"launched respond/{row.runbook} (flow run {flow_run_id})",
-            data={"flow_run_id": flow_run_id, "idempotency_key": row.idempotency_key},
-            key=f"launched:{row.idempotency_key}",
+        self.store.launch_done(
+            row.id,
+            flow_run_id,
+            incident_number=row.incident_number,
+            runbook=row.runbook,
+            idempotency_key=row.idempotency_key,
         )
         return 1

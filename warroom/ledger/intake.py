@@ -10,7 +10,9 @@ from typing import Any
 from sqlalchemy import RowMapping, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
-from warroom.ledger.engine import Database, NotFound, now, utc
+from warroom.events import EventKind
+from warroom.ledger.engine import NotFound, now, utc
+from warroom.ledger.timeline import Timeline
 from warroom.redact import redact_text
 from warroom.schema import alert_launches, alert_payloads
 
@@ -74,7 +76,7 @@ def _launch(row: RowMapping) -> Launch:
     )
 
 
-class Intake(Database):
+class Intake(Timeline):
     def save_payload(self, source: str, body: bytes, *, remote: str | None, content_type: str | None) -> int:
         """Keep a raw alert body exactly as received, before anything else is done with it."""
         with self.engine.begin() as conn:
@@ -169,7 +171,11 @@ class Intake(Database):
             ).mappings()
             return [_launch(r) for r in rows]
 
-    def launch_done(self, launch_id: int, flow_run_id: str) -> None:
+    def launch_done(
+        self, launch_id: int, flow_run_id: str, *, incident_number: int, runbook: str, idempotency_key: str
+    ) -> None:
+        """The launch made its flow run: marked so, and ``runbook.launched`` on the timeline, in one
+        transaction (a process that dies between the two leaves neither half)."""
         with self.engine.begin() as conn:
             conn.execute(
                 update(alert_launches)
@@ -180,6 +186,15 @@ class Intake(Database):
                     error=None,
                     attempts=alert_launches.c.attempts + 1,
                 )
+            )
+            self._append(
+                conn,
+                incident_number,
+                EventKind.RUNBOOK_LAUNCHED,
+                f"launched respond/{runbook} (flow run {flow_run_id})",
+                actor="warroom",
+                data={"flow_run_id": flow_run_id, "idempotency_key": idempotency_key},
+                key=f"launched:{idempotency_key}",
             )
 
     def launch_failed(self, launch_id: int, error: str, retry_at: datetime) -> None:
