@@ -9,7 +9,9 @@ from typing import Any
 import httpx
 
 
-def wait_http(url: str, timeout: float = 60) -> None:
+def wait_http(url: str, timeout: float = 300) -> None:
+    """Wait for ``url`` to answer 200: a hang guard (a loaded machine starts a server in minutes); the
+    benchmarks time what comes after it."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         try:

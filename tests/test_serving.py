@@ -92,7 +92,7 @@ def test_up_serves_runbooks_and_a_run_is_approved_from_another_process(
         assert run.stdout is not None
         lines: list[str] = []
         incident = None
-        deadline = time.monotonic() + 90
+        deadline = time.monotonic() + HANG
         while time.monotonic() < deadline:
             line = run.stdout.readline()
             lines.append(line)
@@ -109,7 +109,7 @@ def test_up_serves_runbooks_and_a_run_is_approved_from_another_process(
         assert not (tmp_path / "alice-laptop" / "home" / "warroom.db").exists()  # no ledger was needed
         assert secrets["approve"].now()  # the UI path would take a code from the authenticator
         assert "scale_up: granted: scale_up: approved by alice" in approved.stdout
-        rest, _ = run.communicate(timeout=90)
+        rest, _ = run.communicate(timeout=HANG)
     assert run.returncode == 0, "".join(lines) + rest
     assert f"{incident} is resolved" in rest
     assert state.scale_calls == [5]
@@ -194,7 +194,7 @@ def test_run_local_follows_the_incident_and_exits_zero_when_resolved(
             answer_gate(store, incident, approver="peggy", code=code("peggy"), reason="ok").verdict
             == "granted"
         )
-        rest, _ = run.communicate(timeout=90)
+        rest, _ = run.communicate(timeout=HANG)
     assert run.returncode == 0, "".join(lines) + rest
     assert state.scale_calls == [4]
     store.close()
@@ -215,7 +215,7 @@ def test_run_exits_non_zero_when_not_resolved(prefect_api: str, tmp_path: Path) 
         "replicas=lots",
         env=env,
     )
-    out, _ = run.communicate(timeout=120)
+    out, _ = run.communicate(timeout=HANG)
     assert run.returncode == 1
     assert "params.replicas: expected integer" in out
 
@@ -247,7 +247,7 @@ def test_alert_posted_to_the_receiver_runs_the_runbook(
             f"{receiver}/alerts/generic", json=alert, headers={"Authorization": "Bearer nope"}
         )
         assert refused.status_code == 401 and token not in refused.text
-        deadline = time.monotonic() + 90
+        deadline = time.monotonic() + HANG
         approved = None
         while time.monotonic() < deadline:
             approved = _warroom_done(
@@ -335,7 +335,7 @@ def test_at_the_warroom_hosts_cli_a_typed_name_proves_nothing(
         assert run.stdout is not None
         lines: list[str] = []
         incident = None
-        deadline = time.monotonic() + 90
+        deadline = time.monotonic() + HANG
         while incident is None and time.monotonic() < deadline:
             line = run.stdout.readline()
             lines.append(line)
@@ -354,7 +354,7 @@ def test_at_the_warroom_hosts_cli_a_typed_name_proves_nothing(
         assert alone.returncode == 0 and "granted" in alone.stdout, alone.stdout + alone.stderr
         store = Store(f"sqlite:///{Path(env['WARROOM_HOME']) / 'warroom.db'}")
         [requested] = [e for e in store.timeline(incident) if e.kind == "approval.requested"]
-        deadline = time.monotonic() + 30
+        deadline = time.monotonic() + HANG
         while (gate := RunLedger(store).gate(requested.data["gate"])).granted != ["alice"]:
             assert time.monotonic() < deadline, gate
             time.sleep(0.1)
