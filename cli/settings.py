@@ -15,6 +15,7 @@ def settings_models() -> list[type[Settings] | type[IntegrationSettings]]:
     """The core settings, then every integration's, by heading: each family is loaded as it is for use
     (its registry's ``discover()``, the step modules), so a new module's settings are listed with no edit."""
     # Importing a registry imports its members' modules, which define their settings models.
+    import tasks.chat
     import tasks.flags.providers
     import tasks.notifiers
     import tasks.trackers  # noqa: F401

@@ -110,8 +110,10 @@ def serve_receiver(settings: Settings, console: Any) -> None:
     import threading
 
     from deployments.keeper import Keeper
+    from flows.communicate import rooms_ready
     from warroom.ledger import Store
 
+    rooms = rooms_ready(settings)  # a chat service that cannot make rooms refuses here, not mid-incident
     stopped = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stopped.set())
@@ -120,6 +122,8 @@ def serve_receiver(settings: Settings, console: Any) -> None:
         keeper.start()
         console.print(f"alert receiver on http://{settings.receiver_host}:{settings.receiver_port}")
         console.print(f"launching into Prefect at {os.environ.get('PREFECT_API_URL', '(its settings)')}")
+        if rooms:
+            console.print(f"incident rooms: {rooms}")
         try:
             stopped.wait()
         finally:

@@ -23,6 +23,7 @@ from prefect.utilities.callables import ParameterSchema
 from deployments.keeper import Keeper
 from deployments.prefect_database import database_kind, embedded_postgres
 from flows.acknowledge import acknowledge
+from flows.communicate import rooms_ready
 from flows.postmortem import postmortem
 from flows.respond import respond
 from flows.tracking import tracker_sync
@@ -328,6 +329,7 @@ def serve_everything(settings: Settings, catalogue: Catalogue, console: Any) -> 
         temporary_settings,
     )
 
+    rooms = rooms_ready(settings)  # a chat service that cannot make rooms refuses here, not mid-incident
     with ExitStack() as stack:
         api = PREFECT_API_URL.value()
         started_here = not api
@@ -362,6 +364,8 @@ def serve_everything(settings: Settings, catalogue: Catalogue, console: Any) -> 
         if not settings.intake_tokens and not settings.intake_hmac_secrets:
             home_token(settings)
             console.print(f"  bearer token: in {settings.home / 'intake-token'}")
+        if rooms:
+            console.print(f"incident rooms: {rooms}")
         for d in deployments:
             console.print(f"serving {d.flow_name}/{d.name}")
         console.print("Ctrl-C stops everything started here.")

@@ -19,6 +19,8 @@ from pydantic import BaseModel
 
 from cli.settings import settings_models
 from flows.run_steps import step_task
+from tasks.chat import PROVIDERS as CHAT_PROVIDERS
+from tasks.chat.base import ChatError, ChatProvider
 from tasks.flags.providers import PROVIDERS
 from tasks.flags.providers.base import FlagError, FlagProvider, FlagRef
 from tasks.notifiers import NOTIFIERS
@@ -39,8 +41,15 @@ PLUGINS: list[tuple[str, str, Any]] = [
     *(("tracker", n, m) for n, m in TRACKERS.items()),
     *(("format", n, m) for n, m in FORMATS.items()),
     *(("flag provider", n, m) for n, m in PROVIDERS.items()),
+    *(("chat provider", n, m) for n, m in CHAT_PROVIDERS.items()),
 ]
-BASES = {"notifier": Notifier, "tracker": Tracker, "format": AlertFormat, "flag provider": FlagProvider}
+BASES = {
+    "notifier": Notifier,
+    "tracker": Tracker,
+    "format": AlertFormat,
+    "flag provider": FlagProvider,
+    "chat provider": ChatProvider,
+}
 
 
 @pytest.mark.parametrize("name", sorted(STEPS))
@@ -93,12 +102,14 @@ def _settings_declared_in(module: Any) -> list[type[IntegrationSettings]]:
     ]
 
 
-def _without(monkeypatch: pytest.MonkeyPatch, module: Any) -> Settings:
-    """Settings with nothing of this plug-in's own set, whatever the environment holds."""
-    for model in _settings_declared_in(module):
-        prefix = str(model.model_config.get("env_prefix", ""))
-        for variable in [k for k in list(os.environ) if k.upper().startswith(prefix)]:
-            monkeypatch.delenv(variable)
+def _without(monkeypatch: pytest.MonkeyPatch, module: Any, name: str) -> Settings:
+    """Settings with nothing of this plug-in's own set (its models', and ``WARROOM_<NAME>_`` for those it
+    shares with a sibling, as the Slack notifier and chat provider share Slack's), whatever the environment
+    holds."""
+    prefixes = [str(m.model_config.get("env_prefix", "")) for m in _settings_declared_in(module)]
+    prefixes.append(f"WARROOM_{name.upper()}_")
+    for variable in [k for k in list(os.environ) if k.upper().startswith(tuple(prefixes))]:
+        monkeypatch.delenv(variable)
     return Settings()
 
 
@@ -110,7 +121,7 @@ def test_a_notifier_without_its_settings_refuses_in_its_own_words_naming_what_to
     name: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     notifier = NOTIFIERS[name]
-    settings = _without(monkeypatch, sys.modules[type(notifier).__module__])
+    settings = _without(monkeypatch, sys.modules[type(notifier).__module__], name)
     with pytest.raises(NotifyError, match=rf"^{name}: .*WARROOM_[A-Z_]+"):
         notifier.send(NOTICE, settings)
 
@@ -120,9 +131,19 @@ def test_a_tracker_without_its_settings_refuses_in_its_own_words_naming_what_to_
     name: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     tracker = TRACKERS[name]
-    settings = _without(monkeypatch, sys.modules[type(tracker).__module__])
+    settings = _without(monkeypatch, sys.modules[type(tracker).__module__], name)
     with pytest.raises(TrackerError, match=rf"^{name}: .*WARROOM_[A-Z_]+"):
         tracker.create(TaskSpec("incident", "INC-1 checkout down", "body"), settings)
+
+
+@pytest.mark.parametrize("name", sorted(CHAT_PROVIDERS))
+def test_a_chat_provider_without_its_settings_refuses_at_start_up_naming_what_to_set(
+    name: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    provider = CHAT_PROVIDERS[name]
+    settings = _without(monkeypatch, sys.modules[type(provider).__module__], name)
+    with pytest.raises(ChatError, match=rf"^{name}.*WARROOM_[A-Z_]+"):
+        provider.check(settings)
 
 
 @pytest.mark.parametrize("name", sorted(FORMATS))
@@ -150,7 +171,7 @@ def test_a_flag_provider_that_cannot_reach_its_service_refuses_in_its_own_error(
     name: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
     provider = PROVIDERS[name]
-    settings = _without(monkeypatch, sys.modules[type(provider).__module__])
+    settings = _without(monkeypatch, sys.modules[type(provider).__module__], name)
     # Nothing to reach: no URL or token, no AWS region or credentials, no kubeconfig.
     for variable in ("AWS_REGION", "AWS_DEFAULT_REGION", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):
         monkeypatch.delenv(variable, raising=False)

@@ -91,6 +91,7 @@ def test_an_alert_through_warroom_up_pages_primary_escalates_to_secondary_and_th
             "WARROOM_PAGE_WEBHOOK_URL": hook,
             "WARROOM_PAGE_WEBHOOK_SECRET": "hook-secret",
             "WARROOM_KEEPER_POLL_SECONDS": "0.5",
+            "WARROOM_CHAT_PROVIDER": "slack",  # a P2 gets a room: the same Slack app's own channel
         }
         up = warroom_process("up", env=env, start_new_session=True)
         try:
@@ -153,7 +154,23 @@ def test_an_alert_through_warroom_up_pages_primary_escalates_to_secondary_and_th
             store = Store(f"sqlite:///{Path(env['WARROOM_HOME']) / 'warroom.db'}")
             kinds = [e.kind for e in store.timeline(incident)]
             pages = store.pages(incident)
+            room = store.room(incident)
             store.close()
+            # The incident's room, kept by warroom up's keeper: the paged people in it, the page and the
+            # acknowledgement told there, the commander in its topic.
+            assert (
+                room is not None and room.name == "inc-capacity-4"
+            )  # as the runbook's communicate: names it
+            channel = slack.channels[room.channel]
+            assert {"U0ALICE", "U0BOB"} <= channel.members
+
+            def told() -> str | None:
+                text = "\n".join(m["text"] for m in list(channel.messages.values()))
+                return text if "acknowledged by bob" in text and "commander: bob" in channel.topic else None
+
+            assert "alice did not acknowledge within 3s" in wait_for(
+                "the acknowledgement told in the room", told
+            )
         finally:
             stop_up(up)
     assert kinds.count("page.sent") == 2 and kinds.count("page.escalated") == 1

@@ -51,7 +51,7 @@ def test_each_variable_a_table_names_is_the_one_the_model_reads(
 
 def test_the_old_variable_names_still_reach_their_integration(monkeypatch: pytest.MonkeyPatch) -> None:
     from tasks.kubernetes.settings import KubeSettings
-    from tasks.notifiers.slack import SlackSettings
+    from tasks.slack_client import SlackSettings
     from tasks.ssh.settings import SshSettings
     from tasks.trackers.generic import GenericTrackerSettings
 

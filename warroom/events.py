@@ -30,6 +30,11 @@ class EventKind(StrEnum):
     COMMUNICATION_PLANNED = "communication.planned"
     NOTE = "note"  # a person's own words on the incident
 
+    # The incident's room in chat (its channel, or its thread in a shared one).
+    CHAT_OPENED = "chat.opened"
+    CHAT_FAILED = "chat.failed"  # once per outage: the posts are retried, nothing is lost
+    CHAT_RESTORED = "chat.restored"
+
     # Paging the on-call.
     PAGE_SENT = "page.sent"
     PAGE_DELIVERED = "page.delivered"

@@ -281,3 +281,23 @@ tracked_tasks = Table(
     Column("created_at", DateTime(timezone=True), nullable=False),
     UniqueConstraint("tracker", "incident_number", "ref", name="uq_tracked_task"),
 )
+
+# An incident's room in chat: the channel (or the thread in a shared channel), the pinned summary, how far
+# along the timeline the room has been told, and whether the chat service is failing it now.
+chat_rooms = Table(
+    "chat_rooms",
+    metadata,
+    Column("incident_number", Integer, ForeignKey("incidents.number"), primary_key=True),
+    Column("provider", String(40), nullable=False),
+    Column("channel", String(200), nullable=False),  # the chat service's id of the channel
+    Column("name", String(200), nullable=False),
+    Column("thread", String(200)),  # a shared channel's thread for this incident; none in its own channel
+    Column("summary_ts", String(200)),  # the pinned summary's message id
+    Column("summary", Text),  # what it says now (edited only when that changes)
+    Column("topic", Text),
+    Column("posted_through", BigInteger, nullable=False),  # the last timeline event id the room was told
+    Column("invited", JSON, nullable=False),  # the chat user ids invited so far
+    Column("opened_at", DateTime(timezone=True), nullable=False),
+    Column("failing_since", DateTime(timezone=True)),  # the chat service failing this room now
+    Column("last_error", Text),
+)

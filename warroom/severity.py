@@ -34,6 +34,11 @@ class SeverityPolicy(BaseModel):
         description="Gates at this level count only signed answers (`warroom approve`), whatever the runbook",
     )
     page: bool = Field(default=False, description="An incident at this level pages whoever is on call")
+    room: bool = Field(
+        default=False,
+        description="An incident at this level gets a room in chat: its own channel, or a thread in the "
+        "shared one (a runbook's `communicate.channel` asks for one at any level)",
+    )
     review_within_days: int = Field(
         default=5,
         ge=1,
@@ -60,6 +65,7 @@ DEFAULT_POLICY: dict[Severity, SeverityPolicy] = {
         status_page=True,
         postmortem=PostmortemPolicy.REQUIRED,
         page=True,
+        room=True,
         review_within_days=3,
     ),
     Severity.P2: SeverityPolicy(
@@ -69,6 +75,7 @@ DEFAULT_POLICY: dict[Severity, SeverityPolicy] = {
         status_page=True,
         postmortem=PostmortemPolicy.REQUIRED,
         page=True,
+        room=True,
     ),
     Severity.P3: SeverityPolicy(
         meaning="medium: minor feature, limited impact, workaround",
@@ -202,11 +209,14 @@ def communication_plan(
     every = update_every if update_every is not None else policy.update_every
     page = status_page if status_page is not None else policy.status_page
     audience = [*policy.notify, *(s for s in stakeholders if s not in policy.notify)]
+    room = policy.room or bool(channel)
     text = (
-        f"channel {channel or '-'}; updates {format_duration(every) if every else 'as needed'} to "
+        f"channel {channel or ('its own' if room else '-')}; updates "
+        f"{format_duration(every) if every else 'as needed'} to "
         f"{', '.join(audience) or 'nobody'}; status page {'yes' if page else 'no'}"
     )
     data = {
+        "room": room,
         "channel": channel,
         "update_every": format_duration(every) if every else None,
         "audience": audience,

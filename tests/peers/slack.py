@@ -1,30 +1,203 @@
-"""A loopback stand-in for Slack's Web API (chat.postMessage) that records what Warroom posts, and signs
-interactions (a button pressed) the way Slack signs them for the receiver's /slack/actions."""
+"""A loopback stand-in for Slack's Web API, answering as Slack documents it, for `slack_sdk` pointed at it
+with ``base_url``: the bot token checked on every call (``not_authed``, ``invalid_auth``), the scopes it was
+granted in ``auth.test``'s ``x-oauth-scopes`` header, channel names checked as Slack checks them, Slack's
+error words (``name_taken``, ``channel_not_found``, ``already_in_channel``, ``thread_not_found``,
+``message_not_found``, ``already_pinned``, ``too_long``), and rate limits: a method's tier per minute and
+``chat.postMessage``'s one message per second per channel (a short burst allowed), answered 429 with
+``Retry-After`` and ``ratelimited``. Arguments are read as Slack reads them: a form, a query or JSON.
+
+It also signs interactions (a button pressed) the way Slack signs them for the receiver's /slack/actions.
+"""
 
 from __future__ import annotations
 
 import hashlib
 import hmac
+import itertools
 import json
+import math
+import re
 import threading
 import time
+from collections import defaultdict, deque
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import parse_qsl, urlencode, urlsplit
 
 TOKEN = "xoxb-warroom-test-token"
 SIGNING_SECRET = "warroom-test-signing-secret"
+ALL_SCOPES = ("channels:manage", "channels:read", "chat:write", "pins:write")
+# Calls a minute per method, by Slack's tiers (Tier 2: 20, Tier 3: 50); chat.postMessage is per channel.
+TIERS = {
+    "conversations.create": 20,
+    "conversations.invite": 50,
+    "conversations.setTopic": 50,
+    "conversations.info": 100,
+    "pins.add": 20,
+    "chat.update": 50,
+}
+BURST = 3  # chat.postMessage: this many within one second in a channel, then 429
+NAME = re.compile(r"^[a-z0-9_-]{1,80}$")
+
+
+@dataclass
+class Channel:
+    id: str
+    name: str
+    topic: str = ""
+    members: set[str] = field(default_factory=set)
+    messages: dict[str, dict[str, Any]] = field(default_factory=dict)  # ts -> message
+    pins: list[str] = field(default_factory=list)
 
 
 class SlackPeer:
-    def __init__(self) -> None:
-        self.posts: list[dict[str, Any]] = []
+    def __init__(self, scopes: tuple[str, ...] = ALL_SCOPES) -> None:
         self.url = ""
+        self.scopes = scopes
+        self.down = False  # every call answered 503, as Slack does in an outage
+        self.posts: list[dict[str, Any]] = []  # every chat.postMessage accepted, as sent
+        self.calls: list[tuple[str, dict[str, Any]]] = []  # every call accepted
+        self.limited: list[str] = []  # the methods answered 429
+        self.channels: dict[str, Channel] = {}
+        self._ids = itertools.count(1)
+        self._window: dict[str, deque[float]] = defaultdict(deque)
+        self._lock = threading.Lock()
 
     def messages_to(self, user: str) -> list[dict[str, Any]]:
         return [p for p in self.posts if p.get("channel") == user]
+
+    def channel_named(self, name: str) -> Channel:
+        [found] = [c for c in self.channels.values() if c.name == name]
+        return found
+
+    def add_channel(self, name: str) -> Channel:
+        channel = Channel(f"C{next(self._ids):08d}", name)
+        self.channels[channel.id] = channel
+        return channel
+
+    def _limited(self, key: str, per: float, most: int) -> int:
+        """0 when the call may go; else the seconds until it may (Retry-After)."""
+        now = time.monotonic()
+        window = self._window[key]
+        while window and window[0] <= now - per:
+            window.popleft()
+        if len(window) >= most:
+            return max(1, math.ceil(window[0] + per - now))
+        window.append(now)
+        return 0
+
+    def answer(self, method: str, args: dict[str, Any]) -> tuple[int, dict[str, Any], int]:
+        """Status, body and (for a 429) the Retry-After seconds."""
+        with self._lock:
+            wait = self._limited(method, 60, TIERS[method]) if method in TIERS else 0
+            if not wait and method == "chat.postMessage":
+                wait = self._limited(f"post:{args.get('channel')}", 1, BURST)
+            if wait:
+                self.limited.append(method)
+                return 429, {"ok": False, "error": "ratelimited"}, wait
+            handler = getattr(self, "_" + method.replace(".", "_"), None)
+            if handler is None:
+                return 200, {"ok": False, "error": "unknown_method"}, 0
+            said = handler(args)
+            if said.get("ok"):
+                self.calls.append((method, args))
+            return 200, said, 0
+
+    def _auth_test(self, args: dict[str, Any]) -> dict[str, Any]:
+        return {"ok": True, "team": "Warroom Test", "user_id": "UBOT", "bot_id": "BBOT"}
+
+    def _find(self, args: dict[str, Any]) -> Channel | None:
+        return self.channels.get(str(args.get("channel", "")))
+
+    def _conversations_create(self, args: dict[str, Any]) -> dict[str, Any]:
+        name = str(args.get("name", ""))
+        if len(name) > 80:
+            return {"ok": False, "error": "invalid_name_maxlength"}
+        if not NAME.match(name):
+            return {"ok": False, "error": "invalid_name_specials"}
+        if any(c.name == name for c in self.channels.values()):
+            return {"ok": False, "error": "name_taken"}
+        channel = self.add_channel(name)
+        channel.members.add("UBOT")
+        return {"ok": True, "channel": {"id": channel.id, "name": name, "is_channel": True}}
+
+    def _conversations_info(self, args: dict[str, Any]) -> dict[str, Any]:
+        channel = self._find(args)
+        if channel is None:
+            return {"ok": False, "error": "channel_not_found"}
+        return {
+            "ok": True,
+            "channel": {"id": channel.id, "name": channel.name, "topic": {"value": channel.topic}},
+        }
+
+    def _conversations_setTopic(self, args: dict[str, Any]) -> dict[str, Any]:
+        channel = self._find(args)
+        if channel is None:
+            return {"ok": False, "error": "channel_not_found"}
+        topic = str(args.get("topic", ""))
+        if len(topic) > 250:
+            return {"ok": False, "error": "too_long"}
+        channel.topic = topic
+        return {"ok": True, "channel": {"id": channel.id, "topic": {"value": topic}}}
+
+    def _conversations_invite(self, args: dict[str, Any]) -> dict[str, Any]:
+        channel = self._find(args)
+        if channel is None:
+            return {"ok": False, "error": "channel_not_found"}
+        users = [u for u in str(args.get("users", "")).split(",") if u]
+        if not users:
+            return {"ok": False, "error": "no_user"}
+        if all(u in channel.members for u in users):
+            return {"ok": False, "error": "already_in_channel"}
+        channel.members.update(users)
+        return {"ok": True, "channel": {"id": channel.id}}
+
+    def _chat_postMessage(self, args: dict[str, Any]) -> dict[str, Any]:
+        target = str(args.get("channel", ""))
+        if not args.get("text") and not args.get("blocks"):
+            return {"ok": False, "error": "no_text"}
+        ts = f"{time.time():.6f}"
+        while any(ts in c.messages for c in self.channels.values()):
+            ts = f"{float(ts) + 0.000001:.6f}"
+        self.posts.append(args)
+        if target.startswith("U"):  # a direct message to a person
+            return {"ok": True, "channel": f"D{target}", "ts": ts}
+        channel = self.channels.get(target)
+        if channel is None:
+            self.posts.pop()
+            return {"ok": False, "error": "channel_not_found"}
+        thread = args.get("thread_ts")
+        if thread and thread not in channel.messages:
+            self.posts.pop()
+            return {"ok": False, "error": "thread_not_found"}
+        channel.messages[ts] = {"ts": ts, "text": args.get("text", ""), "thread_ts": thread, "edits": 0}
+        return {"ok": True, "channel": channel.id, "ts": ts}
+
+    def _chat_update(self, args: dict[str, Any]) -> dict[str, Any]:
+        channel = self._find(args)
+        if channel is None:
+            return {"ok": False, "error": "channel_not_found"}
+        message = channel.messages.get(str(args.get("ts", "")))
+        if message is None:
+            return {"ok": False, "error": "message_not_found"}
+        message["text"] = args.get("text", "")
+        message["edits"] += 1
+        return {"ok": True, "channel": channel.id, "ts": message["ts"]}
+
+    def _pins_add(self, args: dict[str, Any]) -> dict[str, Any]:
+        channel = self._find(args)
+        if channel is None:
+            return {"ok": False, "error": "channel_not_found"}
+        ts = str(args.get("timestamp", ""))
+        if ts not in channel.messages:
+            return {"ok": False, "error": "message_not_found"}
+        if ts in channel.pins:
+            return {"ok": False, "error": "already_pinned"}
+        channel.pins.append(ts)
+        return {"ok": True}
 
 
 def signed_interaction(
@@ -48,29 +221,53 @@ def signed_interaction(
     }
 
 
+def _arguments(handler: BaseHTTPRequestHandler) -> dict[str, Any]:
+    raw = handler.rfile.read(int(handler.headers.get("Content-Length", 0) or 0))
+    args: dict[str, Any] = dict(parse_qsl(urlsplit(handler.path).query))
+    kind = handler.headers.get("Content-Type", "")
+    if raw and kind.startswith("application/json"):
+        args.update(json.loads(raw))
+    elif raw:
+        args.update(parse_qsl(raw.decode()))
+    return args
+
+
 @contextmanager
-def running_slack() -> Iterator[SlackPeer]:
-    peer = SlackPeer()
+def running_slack(scopes: tuple[str, ...] = ALL_SCOPES) -> Iterator[SlackPeer]:
+    peer = SlackPeer(scopes)
 
     class Handler(BaseHTTPRequestHandler):
         def log_message(self, *args: object) -> None:
             pass
 
-        def do_POST(self) -> None:
-            body = json.loads(self.rfile.read(int(self.headers.get("Content-Length", 0))) or b"{}")
-            if self.headers.get("Authorization") != f"Bearer {TOKEN}":
-                answer: dict[str, Any] = {"ok": False, "error": "invalid_auth"}
-            elif not self.path.endswith("/chat.postMessage"):
-                answer = {"ok": False, "error": "unknown_method"}
-            else:
-                peer.posts.append(body)
-                answer = {"ok": True, "channel": f"D{body.get('channel', '')}", "ts": f"{time.time():.6f}"}
+        def _send(self, status: int, answer: dict[str, Any], headers: dict[str, str]) -> None:
             raw = json.dumps(answer).encode()
-            self.send_response(200)
-            self.send_header("Content-Type", "application/json")
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json; charset=utf-8")
             self.send_header("Content-Length", str(len(raw)))
+            for k, v in headers.items():
+                self.send_header(k, v)
             self.end_headers()
             self.wfile.write(raw)
+
+        def do_POST(self) -> None:
+            method = urlsplit(self.path).path.rsplit("/", 1)[-1]
+            args = _arguments(self)
+            given = self.headers.get("Authorization") or (
+                f"Bearer {args['token']}" if "token" in args else ""
+            )
+            if peer.down:
+                self._send(503, {"ok": False, "error": "service_unavailable"}, {})
+            elif not given:
+                self._send(200, {"ok": False, "error": "not_authed"}, {})
+            elif given != f"Bearer {TOKEN}":
+                self._send(200, {"ok": False, "error": "invalid_auth"}, {})
+            else:
+                status, answer, wait = peer.answer(method, args)
+                headers = {"Retry-After": str(wait)} if status == 429 else {}
+                if method == "auth.test":
+                    headers["x-oauth-scopes"] = ",".join(peer.scopes)
+                self._send(status, answer, headers)
 
     server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
     threading.Thread(target=server.serve_forever, daemon=True).start()

@@ -8,6 +8,7 @@ from warroom.ledger.action_items import ActionItems
 from warroom.ledger.approvals import Approvals
 from warroom.ledger.attempts import Attempt, AttemptState, Begun
 from warroom.ledger.changes import Changes
+from warroom.ledger.chat import ChatRoom, ChatRooms
 from warroom.ledger.engine import HEAD, MIGRATIONS, NotFound, StoreError, StoreUnavailable, now, safe_url, utc
 from warroom.ledger.gates import Gate, GateState, RunLedger, parse_pause_key, pause_key
 from warroom.ledger.incidents import Opened
@@ -17,7 +18,7 @@ from warroom.ledger.paging import OverrideRecord, Page, PageState, Paging
 from warroom.ledger.tracking import TrackedTask, Tracking
 
 
-class Store(Changes, Intake, Approvals, ActionItems, Paging, Tracking, Leases):
+class Store(Changes, Intake, Approvals, ActionItems, Paging, Tracking, ChatRooms, Leases):
     """The ledger. Every write is one transaction; every change of state leaves a timeline event."""
 
 
@@ -27,6 +28,7 @@ __all__ = [
     "Attempt",
     "AttemptState",
     "Begun",
+    "ChatRoom",
     "Gate",
     "GateState",
     "Held",

@@ -1,0 +1,183 @@
+"""The incident's room, kept by `warroom up`'s keeper: opened for an incident whose communication plan asks
+for one, the people holding roles and the on-call invited, its topic and pinned summary kept current, and
+every event a responder needs posted as it happens.
+
+A pass never blocks a run: the flows only write the timeline, and the room reads it. A pass posts at most
+one message per room (the events since the last one, coalesced), so with the keeper polling every second or
+more a room stays within Slack's one message per second per channel, and a burst of events is one message.
+When the chat service fails, the room keeps its place on the timeline and the next pass tells it again:
+nothing is lost, and the outage is on the timeline once (``chat.failed``), its end once (``chat.restored``).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from tasks.chat import ChatError, ChatProvider, ChatSettings, Room, chat_provider
+from warroom.chat.messages import POSTED, coalesce, line, opening, summary, topic
+from warroom.chat.naming import channel_name, given_name
+from warroom.duration import parse_duration
+from warroom.events import EventKind
+from warroom.incident import Incident, TimelineEvent
+from warroom.ledger import ChatRoom, Store
+from warroom.oncall.current import on_call, roster
+from warroom.settings import Settings
+
+NAME_ATTEMPTS = 5  # inc-42-x, inc-42-x-2, ... before the room is given up as a name clash
+
+
+def rooms_ready(settings: Settings) -> str | None:
+    """At start-up: where the rooms will be (None when they are off); ChatError naming what to set when
+    the chat service cannot make them (no token, a token without the scopes, an unknown shared channel)."""
+    provider = chat_provider(settings)
+    return None if provider is None else provider.check(settings)
+
+
+def keep_rooms(settings: Settings, store: Store) -> list[str]:
+    """One pass over the rooms; what it did, a line each (for the keeper's log). Nothing when no chat
+    provider is configured."""
+    provider = chat_provider(settings)
+    if provider is None:
+        return []
+    done: list[str] = []
+    for plan in store.wanting_rooms():
+        done += _open(provider, settings, store, plan)
+    for room in store.rooms_open():
+        done += _tell(provider, settings, store, room)
+    return done
+
+
+def _open(provider: ChatProvider, settings: Settings, store: Store, plan: TimelineEvent) -> list[str]:
+    incident = store.get(plan.incident)
+    chat = settings.of(ChatSettings)
+    wanted = str(plan.data.get("channel") or "")
+    room: Room | None = None
+    try:
+        for attempt in range(1, NAME_ATTEMPTS + 1):
+            name = (
+                given_name(wanted) + (f"-{attempt}" if attempt > 1 else "")
+                if wanted
+                else channel_name(incident.number, incident.title, prefix=chat.prefix, attempt=attempt)
+            )
+            try:
+                room = provider.open_room(name, opening(incident), settings)
+                break
+            except ChatError as exc:
+                if not exc.taken or attempt == NAME_ATTEMPTS:
+                    raise
+    except ChatError as exc:
+        store.append(
+            incident.number,
+            EventKind.CHAT_FAILED,
+            f"the incident's room could not be made: {exc}; tried again every pass",
+            data={"error": str(exc)},
+            key="chat:open-failed",
+        )
+        return [f"{incident.id}: no room yet: {exc}"]
+    assert room is not None
+    store.add_room(
+        incident.number,
+        provider=provider.name,
+        channel=room.channel,
+        name=room.name,
+        thread=room.thread,
+        link=room.link,
+    )
+    return [f"{incident.id}: room #{room.name}" + (" (a thread)" if room.thread else "")]
+
+
+def _tell(provider: ChatProvider, settings: Settings, store: Store, kept: ChatRoom) -> list[str]:
+    incident = store.get(kept.incident_number)
+    room = Room(kept.channel, kept.name, kept.thread)
+    events = store.events_after(incident.number, kept.posted_through)
+    try:
+        invited = _invite(provider, settings, store, room, kept, incident)
+        shown = topic(incident, _next_update(store, incident))
+        if shown != kept.topic:
+            provider.set_topic(room, shown, settings)
+            store.room_told(incident.number, topic=shown)
+        told = _post(provider, settings, store, room, events, kept)
+        _summarise(provider, settings, store, room, kept, incident)
+    except ChatError as exc:
+        if store.room_failing(incident.number, str(exc)):
+            return [f"{incident.id}: room #{kept.name} failing: {exc}"]
+        return []
+    if kept.failing_since is not None:
+        store.room_restored(incident.number)
+    return [f"{incident.id}: #{kept.name}: {what}" for what in (*invited, *told)]
+
+
+def _invite(
+    provider: ChatProvider, settings: Settings, store: Store, room: Room, kept: ChatRoom, incident: Incident
+) -> list[str]:
+    """The people holding roles and the on-call now, by their schedules' chat ids, invited once each."""
+    people = {*incident.roles.responders, *incident.roles.smes}
+    people.update(p for p in (incident.roles.commander, incident.roles.comms_lead) if p)
+    for name, holders in on_call(settings, store).items():
+        if "/" not in name:  # the default team's layers (every team's are listed as TEAM/LAYER too)
+            people.update(holders)
+    ids = {}
+    for schedule in roster(settings).schedules.values():
+        for person, contact in schedule.people.items():
+            if person in people and contact.slack and person not in ids:
+                ids[person] = contact.slack
+    new = sorted(i for i in ids.values() if i not in kept.invited)
+    if not new:
+        return []
+    provider.invite(room, new, settings)
+    store.room_told(incident.number, invited=sorted({*kept.invited, *new}))
+    return [f"invited {', '.join(sorted(p for p, i in ids.items() if i in new))}"]
+
+
+def _post(
+    provider: ChatProvider,
+    settings: Settings,
+    store: Store,
+    room: Room,
+    events: list[TimelineEvent],
+    kept: ChatRoom,
+) -> list[str]:
+    """The first message's worth of events since the room was last told (one message a pass)."""
+    lines = [(text, e.id) for e in events if (text := line(e)) is not None]
+    messages = coalesce(lines)
+    if not messages:
+        if events:  # nothing a person needs: the room is told up to here all the same
+            store.room_told(kept.incident_number, posted_through=events[-1].id)
+        return []
+    text, through = messages[0]
+    provider.post(room, text, settings)
+    if len(messages) == 1 and events:
+        through = events[-1].id  # and the events after the last posted one that the room does not need
+    store.room_told(kept.incident_number, posted_through=through)
+    return [f"posted {text.count(chr(10)) + 1} event(s)"]
+
+
+def _summarise(
+    provider: ChatProvider, settings: Settings, store: Store, room: Room, kept: ChatRoom, incident: Incident
+) -> None:
+    """The pinned summary: posted and pinned once, edited in place when what it says changes."""
+    doing = next(
+        (e.text for e in reversed(store.timeline(incident.number)) if e.kind in POSTED),
+        None,
+    )
+    chat = settings.of(ChatSettings)
+    links = {"Prefect UI": chat.ui_url.rstrip("/") + "/runs"} if chat.ui_url else {}
+    text = summary(incident, doing, links)
+    if kept.summary_ts is None:
+        message = provider.post(room, text, settings)
+        provider.pin(room, message, settings)
+        store.room_told(incident.number, summary_ts=message, summary=text)
+    elif text != kept.summary:
+        provider.edit(room, kept.summary_ts, text, settings)
+        store.room_told(incident.number, summary=text)
+
+
+def _next_update(store: Store, incident: Incident) -> datetime | None:
+    """When the next update is due: the plan's cadence after the last note a person wrote (or detection)."""
+    timeline = store.timeline(incident.number)
+    plans = [e for e in timeline if e.kind is EventKind.COMMUNICATION_PLANNED]
+    every = plans[-1].data.get("update_every") if plans else None
+    if not every:
+        return None
+    notes = [e.at for e in timeline if e.kind is EventKind.NOTE]
+    return max([incident.detected_at, *notes]) + parse_duration(every)

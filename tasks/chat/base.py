@@ -1,0 +1,77 @@
+"""What a chat service does for the incident's room: make the room (a channel, or a thread in a shared
+one), keep its topic, invite people, post, edit and pin; and check at start-up that it can."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import ClassVar
+
+from pydantic import Field
+
+from warroom.settings import IntegrationSettings, Settings, integration_config
+
+
+class ChatSettings(IntegrationSettings):
+    """The incident's room in chat"""
+
+    model_config = integration_config("chat")
+
+    provider: str | None = Field(
+        default=None,
+        description="The chat service that holds each incident's room (`slack`); unset, no rooms are made",
+    )
+    shared_channel: str | None = Field(
+        default=None,
+        description="One channel (its id) for every incident, a thread each, instead of a channel each",
+    )
+    prefix: str = Field(default="inc", description="The start of each incident channel's name (`inc-42-...`)")
+    ui_url: str | None = Field(
+        default=None, description="The Prefect UI people open, linked from the pinned summary"
+    )
+
+
+class ChatError(RuntimeError):
+    """The chat service refused or could not be reached; the message says which and why (never a secret).
+    ``taken`` is set when a channel name is already in use."""
+
+    def __init__(self, message: str, *, taken: bool = False) -> None:
+        super().__init__(message)
+        self.taken = taken
+
+
+@dataclass(frozen=True)
+class Room:
+    channel: str  # the service's id of the channel
+    name: str
+    thread: str | None = None  # in a shared channel: the incident's thread
+    link: str | None = None
+
+
+class ChatProvider:
+    name: ClassVar[str]
+
+    def check(self, settings: Settings) -> str:
+        """Can the rooms be made and told? A line saying where; ChatError naming what to set otherwise."""
+        raise NotImplementedError
+
+    def open_room(self, name: str, opening: str, settings: Settings) -> Room:
+        """A new channel ``name`` (ChatError(taken=True) when in use), or with a shared channel the
+        incident's thread there, started with ``opening``."""
+        raise NotImplementedError
+
+    def set_topic(self, room: Room, topic: str, settings: Settings) -> None:
+        raise NotImplementedError
+
+    def invite(self, room: Room, users: list[str], settings: Settings) -> None:
+        """Bring these chat user ids into the room (those in it already are no error)."""
+        raise NotImplementedError
+
+    def post(self, room: Room, text: str, settings: Settings) -> str:
+        """Post ``text`` in the room (in its thread); the message's id."""
+        raise NotImplementedError
+
+    def edit(self, room: Room, message: str, text: str, settings: Settings) -> None:
+        raise NotImplementedError
+
+    def pin(self, room: Room, message: str, settings: Settings) -> None:
+        raise NotImplementedError

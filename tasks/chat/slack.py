@@ -1,0 +1,82 @@
+"""The incident's room in Slack: a public channel per incident (or a thread in the shared channel), its
+topic, the people invited, the pinned summary edited in place, the timeline posted as it happens."""
+
+from __future__ import annotations
+
+from tasks.chat.base import ChatError, ChatProvider, ChatSettings, Room
+from tasks.slack_client import ROOM_SCOPES, SlackError, call, web_client, who_am_i
+from warroom.settings import Settings
+
+
+class Slack(ChatProvider):
+    name = "slack"
+
+    def _call(self, settings: Settings, method: str, **args: object) -> dict[str, object]:
+        try:
+            return call(web_client(settings), method, **args)
+        except SlackError as exc:
+            raise ChatError(str(exc), taken=exc.error == "name_taken") from None
+
+    def check(self, settings: Settings) -> str:
+        try:
+            who, granted = who_am_i(web_client(settings))
+        except SlackError as exc:
+            raise ChatError(f"{exc}: the incident rooms need a Slack bot token Slack accepts") from None
+        shared = settings.of(ChatSettings).shared_channel
+        needed = [s for s in ROOM_SCOPES if not (shared and s == "channels:manage")]
+        missing = [s for s in needed if s not in granted]
+        if missing:
+            raise ChatError(f"slack: the bot token lacks the scope(s) {', '.join(missing)} the rooms need")
+        if shared:
+            return f"slack: a thread per incident in #{self._shared_name(shared, settings)}"
+        return f"slack: a channel per incident in {who.get('team') or 'the workspace'}"
+
+    def _shared_name(self, shared: str, settings: Settings) -> str:
+        found = self._call(settings, "conversations.info", channel=shared)
+        channel = found.get("channel")
+        return str(channel.get("name", shared)) if isinstance(channel, dict) else shared
+
+    def open_room(self, name: str, opening: str, settings: Settings) -> Room:
+        shared = settings.of(ChatSettings).shared_channel
+        if shared:
+            posted = self._call(settings, "chat.postMessage", channel=shared, text=opening)
+            return Room(shared, self._shared_name(shared, settings), thread=str(posted["ts"]))
+        made = self._call(settings, "conversations.create", name=name, is_private=False)
+        channel = made.get("channel")
+        if not isinstance(channel, dict) or "id" not in channel:
+            raise ChatError("slack conversations.create: no channel in Slack's answer")
+        room = Room(str(channel["id"]), str(channel.get("name", name)))
+        self.post(room, opening, settings)
+        return room
+
+    def set_topic(self, room: Room, topic: str, settings: Settings) -> None:
+        if room.thread is None:  # a shared channel's topic is the team's, not one incident's
+            self._call(settings, "conversations.setTopic", channel=room.channel, topic=topic)
+
+    def invite(self, room: Room, users: list[str], settings: Settings) -> None:
+        if room.thread is not None or not users:
+            return  # a thread has no members of its own: people see it in the shared channel
+        try:
+            self._call(settings, "conversations.invite", channel=room.channel, users=",".join(users))
+        except ChatError as exc:
+            if "already_in_channel" not in str(exc):
+                raise
+
+    def post(self, room: Room, text: str, settings: Settings) -> str:
+        args: dict[str, object] = {"channel": room.channel, "text": text, "unfurl_links": False}
+        if room.thread:
+            args["thread_ts"] = room.thread
+        return str(self._call(settings, "chat.postMessage", **args)["ts"])
+
+    def edit(self, room: Room, message: str, text: str, settings: Settings) -> None:
+        self._call(settings, "chat.update", channel=room.channel, ts=message, text=text)
+
+    def pin(self, room: Room, message: str, settings: Settings) -> None:
+        try:
+            self._call(settings, "pins.add", channel=room.channel, timestamp=message)
+        except ChatError as exc:
+            if "already_pinned" not in str(exc):
+                raise
+
+
+PROVIDER = Slack()

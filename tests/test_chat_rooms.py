@@ -1,0 +1,198 @@
+"""The incident's room in Slack, kept by the keeper's pass (flows/communicate.py) through `slack_sdk`
+against a loopback Web API that checks tokens, scopes, names, Slack's error words and its rate limits."""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from flows.communicate import keep_rooms, rooms_ready
+from tasks.chat import ChatError
+from tests.conftest import REPO
+from tests.peers.slack import TOKEN, SlackPeer, running_slack
+from warroom.events import EventKind
+from warroom.incident import Role, Severity, Status
+from warroom.ledger import Store
+from warroom.settings import Settings, get_settings
+from warroom.severity import communication_plan
+
+
+@pytest.fixture
+def slack(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[SlackPeer]:
+    """Slack on loopback, the chat provider set to it, and the shipped SRE schedule (alice is U0ALICE)."""
+    (tmp_path / "oncall").mkdir(exist_ok=True)
+    shutil.copy(REPO / "oncall" / "sre.yaml", tmp_path / "oncall")
+    with running_slack() as peer:
+        monkeypatch.setenv("WARROOM_CHAT_PROVIDER", "slack")
+        monkeypatch.setenv("WARROOM_SLACK_URL", peer.url)
+        monkeypatch.setenv("WARROOM_SLACK_TOKEN", TOKEN)
+        monkeypatch.setenv("WARROOM_DEFAULT_TEAM", "sre")
+        get_settings.cache_clear()
+        yield peer
+    get_settings.cache_clear()
+
+
+def _incident(
+    store: Store, settings: Settings, title: str, level: Severity = Severity.P1, **talk: object
+) -> int:
+    """An incident triaged at ``level``, its communication plan on the timeline as triage writes it."""
+    opened = store.open_or_attach(f"key:{title}", title=title, severity=level).incident
+    text, data = communication_plan(settings.policy(level), **talk)  # type: ignore[arg-type]
+    store.append(opened.number, EventKind.COMMUNICATION_PLANNED, text, data=data)
+    return opened.number
+
+
+def test_a_p1_gets_its_own_channel_with_topic_invites_and_a_pinned_summary_kept_current(
+    slack: SlackPeer, store: Store
+) -> None:
+    settings = get_settings()
+    number = _incident(store, settings, "Checkout errors: 5xx > 5%")
+    store.assign_role(number, Role.COMMANDER, "alice")
+    keep_rooms(settings, store)
+
+    channel = slack.channel_named(f"inc-{number}-checkout-errors-5xx-5")
+    assert channel.topic.startswith("P1 detected | commander: alice | next update ")
+    assert channel.topic.endswith(" UTC | Checkout errors: 5xx &gt; 5%")
+    assert "U0ALICE" in channel.members
+    [pinned] = channel.pins
+    assert f"INC-{number}: Checkout errors: 5xx &gt; 5%" in channel.messages[pinned]["text"]
+    room = store.room(number)
+    assert room is not None and room.name == channel.name and room.summary_ts == pinned
+    kinds = [e.kind for e in store.timeline(number)]
+    assert EventKind.CHAT_OPENED in kinds
+
+    store.set_status(number, Status.TRIAGED, actor="alice")
+    store.set_status(number, Status.INVESTIGATING, actor="alice")
+    keep_rooms(settings, store)
+    assert channel.topic.startswith("P1 investigating | commander: alice")
+    assert channel.messages[pinned]["edits"] == 1  # edited in place, not posted again
+    assert "*Status* investigating" in channel.messages[pinned]["text"]
+    told = [m["text"] for m in channel.messages.values() if m["ts"] != pinned]
+    assert any("investigating" in t for t in told)
+
+    keep_rooms(settings, store)  # nothing new: nothing posted, nothing edited
+    assert channel.messages[pinned]["edits"] == 1
+    assert len(channel.messages) == len(told) + 1
+
+
+def test_a_p3_gets_no_room_and_a_runbook_that_names_a_channel_gets_it_at_any_level(
+    slack: SlackPeer, store: Store
+) -> None:
+    settings = get_settings()
+    quiet = _incident(store, settings, "slow report", Severity.P3)
+    named = _incident(store, settings, "queue backlog", Severity.P3, channel="#inc-queue")
+    keep_rooms(settings, store)
+    assert store.room(quiet) is None
+    assert store.room(named) is not None and slack.channel_named("inc-queue")
+
+
+def test_a_taken_name_gets_the_next_suffix(slack: SlackPeer, store: Store) -> None:
+    settings = get_settings()
+    slack.add_channel("inc-1-db-down")
+    number = _incident(store, settings, "DB down")
+    assert number == 1
+    keep_rooms(settings, store)
+    assert store.room(number).name == "inc-1-db-down-2"  # type: ignore[union-attr]
+
+
+def test_a_burst_of_fifty_events_is_one_message_and_every_one_is_in_it(
+    slack: SlackPeer, store: Store
+) -> None:
+    settings = get_settings()
+    number = _incident(store, settings, "burst")
+    keep_rooms(settings, store)
+    before = len(slack.posts)
+    for i in range(50):
+        store.append(number, EventKind.NOTE, f"finding {i:02d}", actor="bob")
+    keep_rooms(settings, store)
+    [burst] = slack.posts[before:-1] or slack.posts[before:]  # one message (the summary edit is no post)
+    assert all(f"finding {i:02d} (bob)" in burst["text"] for i in range(50))
+    assert not slack.limited
+    room = store.room(number)
+    assert room is not None and room.posted_through == store.timeline(number)[-1].id
+
+
+def test_slack_down_is_written_once_and_the_room_is_told_everything_when_it_is_back(
+    slack: SlackPeer, store: Store
+) -> None:
+    settings = get_settings()
+    number = _incident(store, settings, "outage")
+    keep_rooms(settings, store)
+    slack.down = True
+    for i in range(3):
+        store.append(number, EventKind.NOTE, f"while slack is down {i}", actor="carol")
+        keep_rooms(settings, store)
+    failed = [e for e in store.timeline(number) if e.kind is EventKind.CHAT_FAILED]
+    assert len(failed) == 1 and "service_unavailable" in failed[0].text and TOKEN not in failed[0].text
+    slack.down = False
+    keep_rooms(settings, store)
+    texts = "\n".join(p["text"] for p in slack.posts)
+    assert all(f"while slack is down {i}" in texts for i in range(3))
+    assert [e.kind for e in store.timeline(number)].count(EventKind.CHAT_RESTORED) == 1
+
+
+def test_a_title_or_note_never_becomes_a_mention(slack: SlackPeer, store: Store) -> None:
+    settings = get_settings()
+    number = _incident(store, settings, "<!channel> pay now")
+    store.append(number, EventKind.NOTE, "ping <@U0BOB> & <https://evil.example|click>", actor="mallory")
+    keep_rooms(settings, store)
+    keep_rooms(settings, store)
+    every = "\n".join(p["text"] for p in slack.posts) + slack.channel_named(store.room(number).name).topic  # type: ignore[union-attr]
+    assert "<!channel>" not in every and "<@U0BOB>" not in every and "<https://evil" not in every
+    assert "&lt;!channel&gt; pay now" in every
+
+
+def test_one_shared_channel_gets_a_thread_per_incident(
+    slack: SlackPeer, store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    shared = slack.add_channel("incidents")
+    monkeypatch.setenv("WARROOM_CHAT_SHARED_CHANNEL", shared.id)
+    get_settings.cache_clear()
+    settings = get_settings()
+    first, second = _incident(store, settings, "first"), _incident(store, settings, "second")
+    keep_rooms(settings, store)
+    keep_rooms(settings, store)
+    rooms = [store.room(first), store.room(second)]
+    assert all(r is not None and r.channel == shared.id for r in rooms)
+    threads = {r.thread for r in rooms if r is not None}
+    assert len(threads) == 2 and threads <= set(shared.messages)
+    replies = [m for m in shared.messages.values() if m["thread_ts"]]
+    assert {m["thread_ts"] for m in replies} == threads  # each incident's lines in its own thread
+    assert [c.name for c in slack.channels.values()] == ["incidents"]  # no channel made
+
+
+def test_a_start_without_what_the_rooms_need_is_refused_in_one_line(
+    slack: SlackPeer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    assert rooms_ready(get_settings()) == "slack: a channel per incident in Warroom Test"
+    slack.scopes = ("chat:write",)
+    with pytest.raises(ChatError, match=r"lacks the scope\(s\) channels:manage, channels:read, pins:write"):
+        rooms_ready(get_settings())
+    slack.scopes = ("channels:read", "chat:write", "pins:write")
+    monkeypatch.setenv("WARROOM_CHAT_SHARED_CHANNEL", "C404")
+    get_settings.cache_clear()
+    with pytest.raises(ChatError, match="channel_not_found"):
+        rooms_ready(get_settings())
+    monkeypatch.setenv("WARROOM_SLACK_TOKEN", "xoxb-not-the-token")
+    get_settings.cache_clear()
+    with pytest.raises(ChatError, match="invalid_auth") as refused:
+        rooms_ready(get_settings())
+    assert "xoxb-not-the-token" not in str(refused.value)
+    monkeypatch.delenv("WARROOM_SLACK_TOKEN")
+    get_settings.cache_clear()
+    with pytest.raises(ChatError, match="set WARROOM_SLACK_TOKEN"):
+        rooms_ready(get_settings())
+    monkeypatch.setenv("WARROOM_CHAT_PROVIDER", "carrier-pigeon")
+    get_settings.cache_clear()
+    with pytest.raises(ChatError, match="no chat provider 'carrier-pigeon'"):
+        rooms_ready(get_settings())
+
+
+def test_no_provider_means_no_rooms_and_no_calls(store: Store) -> None:
+    settings = get_settings()
+    number = _incident(store, settings, "quiet")
+    assert rooms_ready(settings) is None and keep_rooms(settings, store) == []
+    assert store.room(number) is None
