@@ -20,7 +20,8 @@ def settings_models() -> list[type[Settings] | type[IntegrationSettings]]:
     import tasks.notifiers
     import tasks.trackers  # noqa: F401
     import warroom.intake.formats
-    import warroom.intake.slack_actions  # noqa: F401
+    import warroom.intake.slack_actions
+    import warroom.intake.slack_events  # noqa: F401
     from warroom.settings_table import heading
     from warroom.steps import all_steps
 

@@ -3,7 +3,9 @@ against a loopback Web API that checks tokens, scopes, names, Slack's error word
 
 from __future__ import annotations
 
+import json
 import shutil
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -12,7 +14,7 @@ import pytest
 from flows.communicate import keep_rooms, rooms_ready
 from tasks.chat import ChatError
 from tests.conftest import REPO
-from tests.peers.slack import TOKEN, SlackPeer, running_slack
+from tests.peers.slack import SIGNING_SECRET, TOKEN, SlackPeer, running_slack, signed, signed_message
 from warroom.events import EventKind
 from warroom.incident import Role, Severity, Status
 from warroom.ledger import Store
@@ -196,3 +198,62 @@ def test_no_provider_means_no_rooms_and_no_calls(store: Store) -> None:
     number = _incident(store, settings, "quiet")
     assert rooms_ready(settings) is None and keep_rooms(settings, store) == []
     assert store.room(number) is None
+
+
+def test_a_note_written_in_the_room_lands_on_the_timeline_once_under_its_authors_name(
+    slack: SlackPeer, store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Slack's Events API into the receiver (`POST /slack/events`), signed as Slack signs."""
+    from fastapi.testclient import TestClient
+
+    from warroom.intake.receiver import create_app
+    from warroom.intake.router import Router
+
+    monkeypatch.setenv("WARROOM_SLACK_SIGNING_SECRET", SIGNING_SECRET)
+    get_settings.cache_clear()
+    settings = get_settings()
+    number = _incident(store, settings, "checkout down")
+    keep_rooms(settings, store)
+    room = store.room(number)
+    assert room is not None
+    app = create_app(settings, store, Router(store, lambda: None, Severity.P3))  # type: ignore[arg-type]
+
+    def notes() -> list[tuple[str, str]]:
+        return [(e.actor, e.text) for e in store.timeline(number) if e.kind is EventKind.NOTE]
+
+    with TestClient(app) as client:
+        body, headers = signed_message(room.channel, "U0ALICE", "note: rolled back by hand", event_id="Ev1")
+        assert client.post("/slack/events", content=body, headers=headers).status_code == 200
+        assert client.post("/slack/events", content=body, headers=headers).status_code == 200  # Slack's retry
+        assert notes() == [("alice", "rolled back by hand")]
+        for text, user, extra in (
+            ("just chatting", "U0ALICE", {}),  # no prefix
+            ("note: from a bot", "UBOT", {"bot_id": "BBOT"}),
+            ("note: edited", "U0ALICE", {"subtype": "message_changed"}),
+        ):
+            body, headers = signed_message(room.channel, user, text, event_id=f"Ev-{text}", **extra)
+            assert client.post("/slack/events", content=body, headers=headers).status_code == 200
+        body, headers = signed_message("C0ELSEWHERE", "U0ALICE", "note: wrong room", event_id="Ev2")
+        assert client.post("/slack/events", content=body, headers=headers).status_code == 200
+        body, headers = signed_message(room.channel, "U0NOBODY", "NOTE: seen from the store", event_id="Ev3")
+        client.post("/slack/events", content=body, headers=headers)
+        assert notes() == [("alice", "rolled back by hand"), ("slack:U0NOBODY", "seen from the store")]
+
+        forged, headers = signed_message(room.channel, "U0ALICE", "note: forged", event_id="Ev4")
+        bad = {**headers, "X-Slack-Signature": "v0=" + "0" * 64}
+        assert client.post("/slack/events", content=forged, headers=bad).status_code == 401
+        stale = {**headers, **signed(forged, at=time.time() - 600)}
+        assert client.post("/slack/events", content=forged, headers=stale).status_code == 401
+        assert len(notes()) == 2
+
+        check = json.dumps({"type": "url_verification", "challenge": "c-123"}).encode()
+        answered = client.post("/slack/events", content=check, headers=signed(check))
+        assert answered.status_code == 200 and answered.json() == {"challenge": "c-123"}
+        garbled = b'{"type": "event_callback", "event": "not an object"}'
+        refused = client.post("/slack/events", content=garbled, headers=signed(garbled))
+        assert refused.status_code == 400 and "'event' must be an object" in refused.text
+        assert store.payload(refused.json()["payload_id"]).body == garbled  # kept, as a bad alert is
+
+    keep_rooms(settings, store)
+    told = "\n".join(m["text"] for m in slack.channels[room.channel].messages.values())
+    assert "rolled back by hand (alice)" in told  # the room sees it recorded

@@ -200,6 +200,15 @@ class SlackPeer:
         return {"ok": True}
 
 
+def signed(body: bytes, at: float | None = None, secret: str = SIGNING_SECRET) -> dict[str, str]:
+    """The headers Slack signs a request to an app with: ``v0=`` HMAC-SHA256 of ``v0:TIMESTAMP:BODY``."""
+    stamp = str(int(at or time.time()))
+    signature = (
+        "v0=" + hmac.new(secret.encode(), b"v0:" + stamp.encode() + b":" + body, hashlib.sha256).hexdigest()
+    )
+    return {"X-Slack-Request-Timestamp": stamp, "X-Slack-Signature": signature}
+
+
 def signed_interaction(
     user: str, incident: str, at: float | None = None, secret: str = SIGNING_SECRET
 ) -> tuple[bytes, dict[str, str]]:
@@ -210,15 +219,22 @@ def signed_interaction(
         "actions": [{"action_id": "warroom_ack", "type": "button", "value": incident}],
     }
     body = urlencode({"payload": json.dumps(payload)}).encode()
-    stamp = str(int(at or time.time()))
-    signature = (
-        "v0=" + hmac.new(secret.encode(), b"v0:" + stamp.encode() + b":" + body, hashlib.sha256).hexdigest()
-    )
-    return body, {
-        "Content-Type": "application/x-www-form-urlencoded",
-        "X-Slack-Request-Timestamp": stamp,
-        "X-Slack-Signature": signature,
-    }
+    return body, {"Content-Type": "application/x-www-form-urlencoded", **signed(body, at, secret)}
+
+
+def signed_message(
+    channel: str, user: str, text: str, *, event_id: str, thread: str | None = None, **extra: Any
+) -> tuple[bytes, dict[str, str]]:
+    """The Events API callback Slack sends for a message posted in ``channel`` (as the app subscribes to
+    ``message.channels``)."""
+    message = {"type": "message", "channel": channel, "user": user, "text": text, "ts": f"{time.time():.6f}"}
+    if thread:
+        message["thread_ts"] = thread
+    message.update(extra)
+    body = json.dumps(
+        {"type": "event_callback", "team_id": "T0WARROOM", "event_id": event_id, "event": message}
+    ).encode()
+    return body, {"Content-Type": "application/json", **signed(body)}
 
 
 def _arguments(handler: BaseHTTPRequestHandler) -> dict[str, Any]:

@@ -15,7 +15,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 from starlette.concurrency import run_in_threadpool
 
-from warroom.intake import auth, slack_actions
+from warroom.intake import auth, slack_actions, slack_events
 from warroom.intake.alert import PayloadError, decode_json
 from warroom.intake.formats import FORMAT_NAMES, FORMATS
 from warroom.intake.launcher import LEASE as LAUNCH_LEASE
@@ -184,6 +184,32 @@ def create_app(settings: Settings, store: Store, router: Router) -> FastAPI:
                 return _problem(400, str(exc)[:500], "payload", payload_id)
             store.mark_payload(payload_id, PayloadState.ACCEPTED, alerts=0)
             return JSONResponse({"response_type": "ephemeral", "replace_original": False, "text": text})
+
+        return await run_in_threadpool(work)
+
+    @app.post("/slack/events", responses={401: {"model": Rejection}, 400: {"model": Rejection}})
+    async def slack_event(request: Request) -> Any:
+        body = await _read_limited(request, 64 * 1024)
+        if body is None:
+            return _problem(413, "body larger than 64 KiB")
+        headers = {k.lower(): v for k, v in request.headers.items()}
+        remote = request.client.host if request.client else None
+
+        def work() -> Any:
+            try:
+                slack_actions.verify(headers, body, settings)
+            except auth.Unauthorized as exc:
+                return _problem(401, str(exc))  # nothing is recorded for a caller Slack did not sign for
+            try:
+                said = slack_events.handle(body, settings, store)
+            except ValueError as exc:  # signed, but not what Slack sends: kept, as a bad alert is
+                with ledger_turns:
+                    payload_id = store.save_payload(
+                        "slack-events", body, remote=remote, content_type=headers.get("content-type")
+                    )
+                store.mark_payload(payload_id, PayloadState.REJECTED, error=str(exc)[:1000])
+                return _problem(400, str(exc)[:500], "payload", payload_id)
+            return JSONResponse(said)
 
         return await run_in_threadpool(work)
 

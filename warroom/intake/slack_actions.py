@@ -50,6 +50,15 @@ def verify(headers: dict[str, str], body: bytes, settings: Settings, at: float |
         raise Unauthorized("Slack signature does not match the signing secret")
 
 
+def person_of(settings: Settings, slack_user: str) -> str | None:
+    """The person the on-call schedules give this Slack user id, if any."""
+    for schedule in roster(settings).schedules.values():
+        for name, contact in schedule.people.items():
+            if contact.slack and contact.slack == slack_user:
+                return name
+    return None
+
+
 def _interaction(body: bytes) -> dict[str, Any]:
     """The interaction Slack sent (form field ``payload``, JSON), or ValueError saying what is wrong."""
     try:
@@ -76,10 +85,7 @@ def handle(body: bytes, settings: Settings, store: Store) -> str:
     if not actions:
         raise ValueError("no Warroom acknowledge action in this interaction")
     slack_user = str((raw_user or {}).get("id") or "")[:100]
-    people = {
-        p.slack: name for s in roster(settings).schedules.values() for name, p in s.people.items() if p.slack
-    }
-    person = people.get(slack_user)
+    person = person_of(settings, slack_user)
     if person is None:
         return f"Slack user {slack_user or '?'} is in no on-call schedule: acknowledge with `warroom ack`"
     incident = str(actions[0].get("value") or "")[:100]

@@ -67,6 +67,16 @@ class ChatRooms(Timeline):
             )
         return None if row is None else _room(row)
 
+    def room_at(self, channel: str, thread: str | None) -> ChatRoom | None:
+        """The room a message in ``channel`` (in ``thread``) belongs to: the incident's own channel, or its
+        thread in a shared one."""
+        with self._read() as conn:
+            rows = conn.execute(select(chat_rooms).where(chat_rooms.c.channel == channel)).mappings().all()
+        for row in rows:
+            if row["thread"] is None or row["thread"] == thread:
+                return _room(row)
+        return None
+
     def rooms_open(self) -> list[ChatRoom]:
         """The rooms of incidents not yet closed, and of closed ones the room has not been told the end of."""
         with self._read() as conn:
