@@ -14,7 +14,15 @@ import pytest
 from flows.communicate import keep_rooms, rooms_ready
 from tasks.chat import ChatError
 from tests.conftest import REPO
-from tests.peers.slack import SIGNING_SECRET, TOKEN, SlackPeer, running_slack, signed, signed_message
+from tests.peers.slack import (
+    SIGNING_SECRET,
+    TOKEN,
+    SlackPeer,
+    running_slack,
+    signed,
+    signed_command,
+    signed_message,
+)
 from warroom.events import EventKind
 from warroom.incident import Role, Severity, Status
 from warroom.ledger import Store
@@ -257,3 +265,47 @@ def test_a_note_written_in_the_room_lands_on_the_timeline_once_under_its_authors
     keep_rooms(settings, store)
     told = "\n".join(m["text"] for m in slack.channels[room.channel].messages.values())
     assert "rolled back by hand (alice)" in told  # the room sees it recorded
+
+
+def test_the_warroom_slash_command_notes_tells_the_status_and_acknowledges_as_the_button_does(
+    slack: SlackPeer, store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from fastapi.testclient import TestClient
+
+    from warroom.intake.receiver import create_app
+    from warroom.intake.router import Router
+
+    monkeypatch.setenv("WARROOM_SLACK_SIGNING_SECRET", SIGNING_SECRET)
+    get_settings.cache_clear()
+    settings = get_settings()
+    number = _incident(store, settings, "checkout <!here> down")
+    keep_rooms(settings, store)
+    room = store.room(number)
+    assert room is not None
+    app = create_app(settings, store, Router(store, lambda: None, Severity.P3))  # type: ignore[arg-type]
+
+    def say(user: str, text: str, channel: str = room.channel) -> str:
+        body, headers = signed_command(user, text, channel)
+        answer = client.post("/slack/commands", content=body, headers=headers)
+        assert answer.status_code == 200, answer.text
+        assert answer.json()["response_type"] == "ephemeral"
+        return str(answer.json()["text"])
+
+    with TestClient(app) as client:
+        assert say("U0BOB", "note restarted the canary") == f"Noted on INC-{number}."
+        assert say("U0ALICE", "status").startswith(f"INC-{number} [P1] checkout &lt;!here&gt; down: detected")
+        assert "no incident's room" in say("U0ALICE", "status", channel="C0ELSEWHERE")
+        assert say("U0ALICE", f"status INC-{number}", channel="C0ELSEWHERE").startswith(f"INC-{number} [P1]")
+        assert "in no on-call schedule" in say("U0NOBODY", "ack")
+        assert say("U0ALICE", "ack") == f"INC-{number} acknowledged by alice; commander: alice"
+        assert say("U0BOB", "ack") == f"INC-{number} was acknowledged before; commander: alice"
+        assert "Not a Warroom command" in say("U0BOB", "deploy --force")
+        body, headers = signed_command("U0BOB", "note forged", room.channel)
+        forged = {**headers, "X-Slack-Signature": "v0=" + "0" * 64}
+        assert client.post("/slack/commands", content=body, headers=forged).status_code == 401
+    events = store.timeline(number)
+    notes = [(e.actor, e.text) for e in events if e.kind is EventKind.NOTE]
+    assert notes == [("bob", "restarted the canary")]
+    incident = store.get(number)
+    assert incident.roles.commander == "alice" and incident.acknowledged_at is not None
+    assert [e.kind for e in events].count(EventKind.INCIDENT_ACKNOWLEDGED) == 1

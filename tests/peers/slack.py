@@ -237,6 +237,22 @@ def signed_message(
     return body, {"Content-Type": "application/json", **signed(body)}
 
 
+def signed_command(user: str, text: str, channel: str) -> tuple[bytes, dict[str, str]]:
+    """The form POST Slack sends when ``user`` types ``/warroom TEXT`` in ``channel``."""
+    body = urlencode(
+        {
+            "team_id": "T0WARROOM",
+            "channel_id": channel,
+            "user_id": user,
+            "command": "/warroom",
+            "text": text,
+            "response_url": "https://hooks.slack.invalid/commands/1",
+            "trigger_id": "1.2.3",
+        }
+    ).encode()
+    return body, {"Content-Type": "application/x-www-form-urlencoded", **signed(body)}
+
+
 def _arguments(handler: BaseHTTPRequestHandler) -> dict[str, Any]:
     raw = handler.rfile.read(int(handler.headers.get("Content-Length", 0) or 0))
     args: dict[str, Any] = dict(parse_qsl(urlsplit(handler.path).query))

@@ -8,6 +8,7 @@ A body that cannot be parsed stays in the ledger with its error and is answered 
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -15,7 +16,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 from starlette.concurrency import run_in_threadpool
 
-from warroom.intake import auth, slack_actions, slack_events
+from warroom.intake import auth, slack_actions, slack_commands, slack_events
 from warroom.intake.alert import PayloadError, decode_json
 from warroom.intake.formats import FORMAT_NAMES, FORMATS
 from warroom.intake.launcher import LEASE as LAUNCH_LEASE
@@ -160,8 +161,11 @@ def create_app(settings: Settings, store: Store, router: Router) -> FastAPI:
             ).model_dump(),
         )
 
-    @app.post("/slack/actions", responses={401: {"model": Rejection}, 400: {"model": Rejection}})
-    async def slack_action(request: Request) -> Any:
+    SlackAnswer = Callable[[bytes, dict[str, str], str | None], Any]
+
+    async def from_slack(request: Request, answer: SlackAnswer) -> Any:
+        """A request Slack signed for the app (a button, a command, an event): refused 401 unsigned, else
+        ``answer(body, headers, remote)`` off the event loop."""
         body = await _read_limited(request, 64 * 1024)
         if body is None:
             return _problem(413, "body larger than 64 KiB")
@@ -173,6 +177,24 @@ def create_app(settings: Settings, store: Store, router: Router) -> FastAPI:
                 slack_actions.verify(headers, body, settings)
             except auth.Unauthorized as exc:
                 return _problem(401, str(exc))  # nothing is stored for a caller Slack did not sign for
+            return answer(body, headers, remote)
+
+        return await run_in_threadpool(work)
+
+    def kept_and_refused(
+        source: str, body: bytes, headers: dict[str, str], remote: str | None, why: str
+    ) -> Any:
+        """A signed body that is not what Slack sends: 400 saying why, the raw body kept."""
+        with ledger_turns:
+            payload_id = store.save_payload(
+                source, body, remote=remote, content_type=headers.get("content-type")
+            )
+        store.mark_payload(payload_id, PayloadState.REJECTED, error=why[:1000])
+        return _problem(400, why[:500], "payload", payload_id)
+
+    @app.post("/slack/actions", responses={401: {"model": Rejection}, 400: {"model": Rejection}})
+    async def slack_action(request: Request) -> Any:
+        def answer(body: bytes, headers: dict[str, str], remote: str | None) -> Any:
             with ledger_turns:
                 payload_id = store.save_payload(
                     "slack", body, remote=remote, content_type=headers.get("content-type")
@@ -185,32 +207,26 @@ def create_app(settings: Settings, store: Store, router: Router) -> FastAPI:
             store.mark_payload(payload_id, PayloadState.ACCEPTED, alerts=0)
             return JSONResponse({"response_type": "ephemeral", "replace_original": False, "text": text})
 
-        return await run_in_threadpool(work)
+        return await from_slack(request, answer)
+
+    @app.post("/slack/commands", responses={401: {"model": Rejection}, 400: {"model": Rejection}})
+    async def slack_command(request: Request) -> Any:
+        def answer(body: bytes, headers: dict[str, str], remote: str | None) -> Any:
+            try:
+                return JSONResponse(slack_commands.handle(body, settings, store))
+            except ValueError as exc:
+                return kept_and_refused("slack-commands", body, headers, remote, str(exc))
+
+        return await from_slack(request, answer)
 
     @app.post("/slack/events", responses={401: {"model": Rejection}, 400: {"model": Rejection}})
     async def slack_event(request: Request) -> Any:
-        body = await _read_limited(request, 64 * 1024)
-        if body is None:
-            return _problem(413, "body larger than 64 KiB")
-        headers = {k.lower(): v for k, v in request.headers.items()}
-        remote = request.client.host if request.client else None
-
-        def work() -> Any:
+        def answer(body: bytes, headers: dict[str, str], remote: str | None) -> Any:
             try:
-                slack_actions.verify(headers, body, settings)
-            except auth.Unauthorized as exc:
-                return _problem(401, str(exc))  # nothing is recorded for a caller Slack did not sign for
-            try:
-                said = slack_events.handle(body, settings, store)
-            except ValueError as exc:  # signed, but not what Slack sends: kept, as a bad alert is
-                with ledger_turns:
-                    payload_id = store.save_payload(
-                        "slack-events", body, remote=remote, content_type=headers.get("content-type")
-                    )
-                store.mark_payload(payload_id, PayloadState.REJECTED, error=str(exc)[:1000])
-                return _problem(400, str(exc)[:500], "payload", payload_id)
-            return JSONResponse(said)
+                return JSONResponse(slack_events.handle(body, settings, store))
+            except ValueError as exc:
+                return kept_and_refused("slack-events", body, headers, remote, str(exc))
 
-        return await run_in_threadpool(work)
+        return await from_slack(request, answer)
 
     return app
