@@ -13,6 +13,7 @@ from sqlalchemy.engine import make_url
 
 from sandbox.kube import FakeCluster, RunningCluster, running_cluster
 from tests.moto_server import aws_env, running_moto
+from tests.patience import HANG
 from tests.sshd import Sshd, running_sshd
 from tests.unleash_server import UnleashServer, running_unleash
 from tests.unleash_server import unavailable as unleash_unavailable
@@ -97,7 +98,7 @@ def prefect_api() -> Iterator[str]:
     from prefect.settings import PREFECT_API_URL
     from prefect.testing.utilities import prefect_test_harness
 
-    with prefect_test_harness(server_startup_timeout=120):
+    with prefect_test_harness(server_startup_timeout=HANG):  # a hang guard: a loaded machine is slow
         url = PREFECT_API_URL.value()
         assert url
         os.environ["PREFECT_API_URL"] = url  # for the `warroom` processes the tests start

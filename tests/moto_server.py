@@ -12,6 +12,7 @@ from contextlib import contextmanager
 import httpx
 
 from tests.net import free_port, stop
+from tests.patience import HANG
 
 REGION = "eu-west-1"
 ECS_RUNNING = 2
@@ -31,14 +32,14 @@ def running_moto() -> Iterator[str]:
     )
     url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 60
+        deadline = time.monotonic() + HANG
         while True:
             assert proc.poll() is None, "moto_server exited"
             try:
                 httpx.get(f"{url}/moto-api/", timeout=1)
                 break
             except httpx.HTTPError:
-                assert time.monotonic() < deadline, "moto_server did not start within 60 s"
+                assert time.monotonic() < deadline, f"moto_server did not start within {HANG} s"
                 time.sleep(0.2)
         yield url
     finally:

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from tests.net import free_port, stop
+from tests.patience import HANG
 
 SSHD = "/usr/sbin/sshd"
 
@@ -72,7 +73,7 @@ LogLevel ERROR
     log = open(directory / "sshd.log", "wb")
     proc = subprocess.Popen([SSHD, "-D", "-e", "-f", str(directory / "sshd_config")], stdout=log, stderr=log)
     try:
-        deadline = time.monotonic() + 20
+        deadline = time.monotonic() + HANG
         while True:
             try:
                 with socket.create_connection(("127.0.0.1", port), timeout=1) as s:
