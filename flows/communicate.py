@@ -11,6 +11,7 @@ nothing is lost, and the outage is on the timeline once (``chat.failed``), its e
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 
 from tasks.chat import ChatError, ChatProvider, ChatSettings, Room, chat_provider
@@ -42,8 +43,11 @@ def keep_rooms(settings: Settings, store: Store) -> list[str]:
     done: list[str] = []
     for plan in store.wanting_rooms():
         done += _open(provider, settings, store, plan)
-    for room in store.rooms_open():
-        done += _tell(provider, settings, store, room)
+    rooms = store.rooms_open()
+    if rooms:
+        chat_ids = _chat_ids_of_the_on_call(settings, store)  # once a pass, not once a room
+        for room in rooms:
+            done += _tell(provider, settings, store, room, chat_ids)
     return done
 
 
@@ -86,18 +90,21 @@ def _open(provider: ChatProvider, settings: Settings, store: Store, plan: Timeli
     return [f"{incident.id}: room #{room.name}" + (" (a thread)" if room.thread else "")]
 
 
-def _tell(provider: ChatProvider, settings: Settings, store: Store, kept: ChatRoom) -> list[str]:
+def _tell(
+    provider: ChatProvider, settings: Settings, store: Store, kept: ChatRoom, chat_ids: _ChatIds
+) -> list[str]:
     incident = store.get(kept.incident_number)
     room = Room(kept.channel, kept.name, kept.thread)
-    events = store.events_after(incident.number, kept.posted_through)
+    timeline = store.timeline(incident.number)  # read once: the new events, the cadence, what is being done
     try:
-        invited = _invite(provider, settings, store, room, kept, incident)
-        shown = topic(incident, _next_update(store, incident))
+        invited = _invite(provider, settings, store, room, kept, incident, chat_ids)
+        shown = topic(incident, _next_update(timeline, incident))
         if shown != kept.topic:
             provider.set_topic(room, shown, settings)
             store.room_told(incident.number, topic=shown)
+        events = [e for e in timeline if e.id > kept.posted_through]
         told = _post(provider, settings, store, room, events, kept)
-        _summarise(provider, settings, store, room, kept, incident)
+        _summarise(provider, settings, store, room, kept, incident, timeline)
     except ChatError as exc:
         if store.room_failing(incident.number, str(exc)):
             return [f"{incident.id}: room #{kept.name} failing: {exc}"]
@@ -107,20 +114,40 @@ def _tell(provider: ChatProvider, settings: Settings, store: Store, kept: ChatRo
     return [f"{incident.id}: #{kept.name}: {what}" for what in (*invited, *told)]
 
 
-def _invite(
-    provider: ChatProvider, settings: Settings, store: Store, room: Room, kept: ChatRoom, incident: Incident
-) -> list[str]:
-    """The people holding roles and the on-call now, by their schedules' chat ids, invited once each."""
-    people = {*incident.roles.responders, *incident.roles.smes}
-    people.update(p for p in (incident.roles.commander, incident.roles.comms_lead) if p)
-    for name, holders in on_call(settings, store).items():
-        if "/" not in name:  # the default team's layers (every team's are listed as TEAM/LAYER too)
-            people.update(holders)
-    ids = {}
+@dataclass(frozen=True)
+class _ChatIds:
+    by_person: dict[str, str]  # each person's chat id, from the schedules' people
+    on_call: frozenset[str]  # who holds a layer of the default team now
+
+
+def _chat_ids_of_the_on_call(settings: Settings, store: Store) -> _ChatIds:
+    by_person: dict[str, str] = {}
     for schedule in roster(settings).schedules.values():
         for person, contact in schedule.people.items():
-            if person in people and contact.slack and person not in ids:
-                ids[person] = contact.slack
+            if contact.slack:
+                by_person.setdefault(person, contact.slack)
+    now_on_call = {
+        p
+        for name, holders in on_call(settings, store).items()
+        if "/" not in name  # the default team's layers (every team's are listed as TEAM/LAYER too)
+        for p in holders
+    }
+    return _ChatIds(by_person, frozenset(now_on_call))
+
+
+def _invite(
+    provider: ChatProvider,
+    settings: Settings,
+    store: Store,
+    room: Room,
+    kept: ChatRoom,
+    incident: Incident,
+    chat_ids: _ChatIds,
+) -> list[str]:
+    """The people holding roles and the on-call now, by their schedules' chat ids, invited once each."""
+    people = {*incident.roles.responders, *incident.roles.smes, *chat_ids.on_call}
+    people.update(p for p in (incident.roles.commander, incident.roles.comms_lead) if p)
+    ids = {p: i for p, i in chat_ids.by_person.items() if p in people}
     new = sorted(i for i in ids.values() if i not in kept.invited)
     if not new:
         return []
@@ -146,20 +173,23 @@ def _post(
         return []
     text, through = messages[0]
     provider.post(room, text, settings)
-    if len(messages) == 1 and events:
+    if len(messages) == 1:
         through = events[-1].id  # and the events after the last posted one that the room does not need
     store.room_told(kept.incident_number, posted_through=through)
     return [f"posted {text.count(chr(10)) + 1} event(s)"]
 
 
 def _summarise(
-    provider: ChatProvider, settings: Settings, store: Store, room: Room, kept: ChatRoom, incident: Incident
+    provider: ChatProvider,
+    settings: Settings,
+    store: Store,
+    room: Room,
+    kept: ChatRoom,
+    incident: Incident,
+    timeline: list[TimelineEvent],
 ) -> None:
     """The pinned summary: posted and pinned once, edited in place when what it says changes."""
-    doing = next(
-        (e.text for e in reversed(store.timeline(incident.number)) if e.kind in POSTED),
-        None,
-    )
+    doing = next((e.text for e in reversed(timeline) if e.kind in POSTED), None)
     chat = settings.of(ChatSettings)
     links = {"Prefect UI": chat.ui_url.rstrip("/") + "/runs"} if chat.ui_url else {}
     text = summary(incident, doing, links)
@@ -172,9 +202,8 @@ def _summarise(
         store.room_told(incident.number, summary=text)
 
 
-def _next_update(store: Store, incident: Incident) -> datetime | None:
+def _next_update(timeline: list[TimelineEvent], incident: Incident) -> datetime | None:
     """When the next update is due: the plan's cadence after the last note a person wrote (or detection)."""
-    timeline = store.timeline(incident.number)
     plans = [e for e in timeline if e.kind is EventKind.COMMUNICATION_PLANNED]
     every = plans[-1].data.get("update_every") if plans else None
     if not every:

@@ -4,6 +4,8 @@ The page notifier and the incident's room both call Slack through here."""
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 from pydantic import Field, SecretStr
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError, SlackClientError
@@ -54,13 +56,20 @@ def web_client(settings: Settings, *, timeout: int = 10) -> WebClient:
         raise SlackError("auth", "not_configured", "set WARROOM_SLACK_TOKEN (a bot token)")
     token = slack.token.get_secret_value()
     register_secret(token)
+    return _client(slack.url.rstrip("/") + "/", token, slack.retries, timeout)
+
+
+@lru_cache(maxsize=8)
+def _client(base_url: str, token: str, retries: int, timeout: int) -> WebClient:
+    # One per workspace and token: a keeper pass calls Slack several times a room, and each new client
+    # loads the CA bundle again (tens of milliseconds of CPU). slack_sdk's WebClient is safe to share.
     return WebClient(
         token=token,
-        base_url=slack.url.rstrip("/") + "/",
+        base_url=base_url,
         timeout=timeout,
         retry_handlers=[
             ConnectionErrorRetryHandler(max_retry_count=1),
-            RateLimitErrorRetryHandler(max_retry_count=slack.retries),
+            RateLimitErrorRetryHandler(max_retry_count=retries),
         ],
     )
 

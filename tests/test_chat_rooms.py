@@ -8,6 +8,7 @@ import shutil
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -25,7 +26,7 @@ from tests.peers.slack import (
 )
 from warroom.events import EventKind
 from warroom.incident import Role, Severity, Status
-from warroom.ledger import Store
+from warroom.ledger import ChatRoom, Store
 from warroom.settings import Settings, get_settings
 from warroom.severity import communication_plan
 
@@ -208,23 +209,40 @@ def test_no_provider_means_no_rooms_and_no_calls(store: Store) -> None:
     assert store.room(number) is None
 
 
-def test_a_note_written_in_the_room_lands_on_the_timeline_once_under_its_authors_name(
-    slack: SlackPeer, store: Store, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """Slack's Events API into the receiver (`POST /slack/events`), signed as Slack signs."""
-    from fastapi.testclient import TestClient
-
+def _receiver_and_a_room(
+    store: Store, monkeypatch: pytest.MonkeyPatch, title: str
+) -> tuple[Settings, int, ChatRoom, Any]:
+    """The receiver with the Slack app's signing secret, and a P1 whose room the keeper opened."""
     from warroom.intake.receiver import create_app
     from warroom.intake.router import Router
 
     monkeypatch.setenv("WARROOM_SLACK_SIGNING_SECRET", SIGNING_SECRET)
     get_settings.cache_clear()
     settings = get_settings()
-    number = _incident(store, settings, "checkout down")
+    number = _incident(store, settings, title)
     keep_rooms(settings, store)
     room = store.room(number)
     assert room is not None
     app = create_app(settings, store, Router(store, lambda: None, Severity.P3))  # type: ignore[arg-type]
+    return settings, number, room, app
+
+
+def test_a_p1_opened_behind_many_quiet_incidents_still_gets_its_room(slack: SlackPeer, store: Store) -> None:
+    settings = get_settings()
+    for i in range(410):  # open P3s, each with a plan that asks for no room
+        _incident(store, settings, f"slow report {i}", Severity.P3)
+    number = _incident(store, settings, "checkout down")
+    keep_rooms(settings, store)
+    assert store.room(number) is not None
+
+
+def test_a_note_written_in_the_room_lands_on_the_timeline_once_under_its_authors_name(
+    slack: SlackPeer, store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Slack's Events API into the receiver (`POST /slack/events`), signed as Slack signs."""
+    from fastapi.testclient import TestClient
+
+    settings, number, room, app = _receiver_and_a_room(store, monkeypatch, "checkout down")
 
     def notes() -> list[tuple[str, str]]:
         return [(e.actor, e.text) for e in store.timeline(number) if e.kind is EventKind.NOTE]
@@ -272,17 +290,7 @@ def test_the_warroom_slash_command_notes_tells_the_status_and_acknowledges_as_th
 ) -> None:
     from fastapi.testclient import TestClient
 
-    from warroom.intake.receiver import create_app
-    from warroom.intake.router import Router
-
-    monkeypatch.setenv("WARROOM_SLACK_SIGNING_SECRET", SIGNING_SECRET)
-    get_settings.cache_clear()
-    settings = get_settings()
-    number = _incident(store, settings, "checkout <!here> down")
-    keep_rooms(settings, store)
-    room = store.room(number)
-    assert room is not None
-    app = create_app(settings, store, Router(store, lambda: None, Severity.P3))  # type: ignore[arg-type]
+    _, number, room, app = _receiver_and_a_room(store, monkeypatch, "checkout <!here> down")
 
     def say(user: str, text: str, channel: str = room.channel) -> str:
         body, headers = signed_command(user, text, channel)

@@ -209,24 +209,23 @@ def create_app(settings: Settings, store: Store, router: Router) -> FastAPI:
 
         return await from_slack(request, answer)
 
-    @app.post("/slack/commands", responses={401: {"model": Rejection}, 400: {"model": Rejection}})
-    async def slack_command(request: Request) -> Any:
+    def answered_by(handle: Callable[[bytes, Settings, Store], Any], source: str) -> SlackAnswer:
+        """Slack's answer from ``handle``; a signed body it refuses is kept under ``source``."""
+
         def answer(body: bytes, headers: dict[str, str], remote: str | None) -> Any:
             try:
-                return JSONResponse(slack_commands.handle(body, settings, store))
+                return JSONResponse(handle(body, settings, store))
             except ValueError as exc:
-                return kept_and_refused("slack-commands", body, headers, remote, str(exc))
+                return kept_and_refused(source, body, headers, remote, str(exc))
 
-        return await from_slack(request, answer)
+        return answer
+
+    @app.post("/slack/commands", responses={401: {"model": Rejection}, 400: {"model": Rejection}})
+    async def slack_command(request: Request) -> Any:
+        return await from_slack(request, answered_by(slack_commands.handle, "slack-commands"))
 
     @app.post("/slack/events", responses={401: {"model": Rejection}, 400: {"model": Rejection}})
     async def slack_event(request: Request) -> Any:
-        def answer(body: bytes, headers: dict[str, str], remote: str | None) -> Any:
-            try:
-                return JSONResponse(slack_events.handle(body, settings, store))
-            except ValueError as exc:
-                return kept_and_refused("slack-events", body, headers, remote, str(exc))
-
-        return await from_slack(request, answer)
+        return await from_slack(request, answered_by(slack_events.handle, "slack-events"))
 
     return app

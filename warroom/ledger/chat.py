@@ -96,7 +96,9 @@ class ChatRooms(Timeline):
             return [_room(r) for r in rows]
 
     def wanting_rooms(self, limit: int = 100) -> list[TimelineEvent]:
-        """The newest communication plan of each open incident that asks for a room and has none yet."""
+        """The newest communication plan of each open incident that asks for a room and has none yet. Every
+        plan of the open incidents without a room is read: a plan's wish is in its JSON data, and a cap on
+        rows would hide a new P1 behind the old P3s that want none."""
         with self._read() as conn:
             rows = conn.execute(
                 select(timeline_events)
@@ -108,24 +110,11 @@ class ChatRooms(Timeline):
                     incidents.c.status.notin_(("resolved", "closed")),
                 )
                 .order_by(timeline_events.c.id)
-                .limit(limit * 4)
             ).mappings()
             newest: dict[int, TimelineEvent] = {}
             for r in rows:
                 newest[r["incident_number"]] = row_event(r)
         return [e for e in newest.values() if e.data.get("room")][:limit]
-
-    def events_after(self, ref: str | int, event_id: int) -> list[TimelineEvent]:
-        with self._read() as conn:
-            rows = conn.execute(
-                select(timeline_events)
-                .where(
-                    timeline_events.c.incident_number == number_of(ref),
-                    timeline_events.c.id > event_id,
-                )
-                .order_by(timeline_events.c.id)
-            ).mappings()
-            return [row_event(r) for r in rows]
 
     def add_room(
         self, ref: str | int, *, provider: str, channel: str, name: str, thread: str | None, link: str | None
