@@ -214,6 +214,34 @@ def note(
     out.print(f"{event.incident}: noted by {author} at {event.at:%H:%M:%S} UTC")
 
 
+@app.command("update")
+def incidents_update(
+    incident_id: Annotated[str, typer.Argument(metavar="INC-N")],
+    text: Annotated[str, typer.Argument(help="What stakeholders need to know now, in your words")],
+    as_: Annotated[str, typer.Option("--as", help="The comms lead or the commander (recorded)")],
+) -> None:
+    """Record a stakeholder update (as `/warroom update` in the incident's room): the update cadence counts
+    from it, and the room's reminders stop until the next one is due."""
+    words = " ".join(text.split())
+    if not words:
+        fail("an update needs its words", 2)
+    store = open_store()
+    try:
+        incident = store.get(incident_id)
+        if as_ not in {incident.roles.comms_lead, incident.roles.commander}:
+            fail(
+                f"{incident.id}: updates come from the comms lead ({incident.roles.comms_lead or 'nobody'}) "
+                f"or the commander ({incident.roles.commander or 'nobody'})",
+                1,
+            )
+        event = store.append(incident.number, EventKind.UPDATE_POSTED, words[:4000], actor=as_)
+    except (StoreError, ValueError) as exc:
+        fail(str(exc), 1)
+    finally:
+        store.close()
+    out.print(f"{event.incident}: update recorded by {as_} at {event.at:%H:%M:%S} UTC")
+
+
 @app.command("assign")
 def incidents_assign(
     incident_id: Annotated[str, typer.Argument(metavar="INC-N")],

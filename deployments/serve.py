@@ -34,6 +34,7 @@ from warroom.intake.formats import FORMAT_NAMES
 from warroom.intake.launcher import LaunchLoop
 from warroom.intake.receiver import create_app
 from warroom.intake.router import Router
+from warroom.intake.slack_actions import SlackHandlers
 from warroom.ledger import Store
 from warroom.runbook import Catalogue, ParamType, Runbook, catalogue_of
 from warroom.settings import Settings
@@ -260,6 +261,8 @@ class Intake:
 
 def build_intake(settings: Settings) -> Intake:
     from deployments.launch import PrefectLauncher
+    from flows.chat_approval import answering
+    from flows.chat_commands import handle as command
     from flows.unmatched import triage_unmatched_due
 
     store = Store.from_settings(settings)
@@ -273,7 +276,8 @@ def build_intake(settings: Settings) -> Intake:
         unmatched=partial(triage_unmatched_due, settings),
     )
     router = Router(store, partial(catalogue_of, settings.runbooks_dir), settings.default_severity, loop.wake)
-    return Intake(create_app(settings, store, router), loop, store)
+    slack = SlackHandlers(answering(settings, store), partial(command, settings=settings, store=store))
+    return Intake(create_app(settings, store, router, slack), loop, store)
 
 
 def receiver_app() -> Any:

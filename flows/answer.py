@@ -16,15 +16,17 @@ import json
 import os
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Literal
 
 import httpx
 
 from warroom.answers import GATE_INPUT, SENT, VERDICT_INPUT, judged_key, removed_key
+from warroom.chat.proof import CHAT
 from warroom.events import EventKind
 from warroom.incident import parse_incident_ref
-from warroom.ledger import RunLedger, Store, parse_pause_key, pause_key
+from warroom.ledger import ChatAnswer, RunLedger, Store, parse_pause_key, pause_key
 from warroom.redact import redact_text
 from warroom.signing import Signer, answer_message
 
@@ -184,16 +186,18 @@ def _gates_of(
 
 
 def _waiting(
-    store: Store | None, incident_ref: str, http: httpx.Client, proposal: str | None, patience: float
+    store: Store | None,
+    incident_ref: str,
+    http: httpx.Client,
+    wanted: Callable[[OpenGate], bool],
+    patience: float,
 ) -> list[OpenGate]:
     """The paused gates; when the ledger says a gate is open but its run is between two pauses (it is
     judging the answer before this one), wait for it to pause again rather than say nothing waits."""
     deadline = time.monotonic() + patience
     number = store.get(incident_ref).number if store is not None else None
     while True:
-        gates = [
-            g for g in open_gates(store, incident_ref, http) if proposal is None or g.proposal == proposal
-        ]
+        gates = [g for g in open_gates(store, incident_ref, http) if wanted(g)]
         if gates or time.monotonic() >= deadline:
             return gates
         if store is not None and number is not None and not RunLedger(store).has_open_gate(number):
@@ -222,7 +226,13 @@ def answer_gate(
     if not who:
         raise GateError("who answers? sign with your key, or give a name and a one-time code")
     with _client() as http:
-        gates = _waiting(store, incident_ref, http, proposal, min(wait_seconds, 15.0))
+        gates = _waiting(
+            store,
+            incident_ref,
+            http,
+            lambda g: proposal is None or g.proposal == proposal,
+            min(wait_seconds, 15.0),
+        )
         if not gates:
             raise GateError(
                 f"no approval is waiting on {incident_ref}" + (f" for {proposal}" if proposal else "")
@@ -255,29 +265,71 @@ def answer_gate(
                 adjustments=adjust or {},
             )
             answer["signature"] = signer.sign(message)
-        shown = {k: v for k, v in answer.items() if k not in ("code", "signature")}
-        if store is not None:
-            # Recorded before it is sent: an answer removed from Prefect on the way is still on the timeline.
-            store.append(
-                incident_ref,
-                SENT,
-                f"{gate.proposal}: {who} sent {decision}" + (" (signed)" if signer else " (one-time code)"),
-                actor=who[:100],
-                data={
-                    "proposal": gate.proposal,
-                    "gate": gate.gate_id,
-                    "answer_id": answer_id,
-                    "answer": shown,
-                },
-                key=f"sent:{answer_id}",
-            )
-        try:
-            result = _post(http, f"/flow_runs/{gate.flow_run_id}/resume", {"run_input": answer}).json()
-        except httpx.HTTPError as exc:
-            raise GateError(f"the Prefect API refused the answer: {redact_text(str(exc))[:300]}") from None
-        if result.get("status") != "ACCEPT":
-            return _refused_on_the_way(store, incident_ref, gate, answer_id, shown, who, result)
-        return _verdict(store, incident_ref, http, gate, answer_id, wait_seconds)
+        how = " (signed)" if signer else " (one-time code)"
+        return _send(store, incident_ref, http, gate, answer, who, how, wait_seconds)
+
+
+def answer_from_chat(
+    store: Store, incident_ref: str, answer: ChatAnswer, wait_seconds: float = 30.0
+) -> AnswerOutcome:
+    """Resume the gate a chat answer was given for, with the answer the receiver vouched for in the ledger.
+
+    The gate reads the decision, the person, the reason and the adjustments from the ledger's record; the
+    copy sent through Prefect names them for people reading the run, and counts for nothing."""
+    with _client() as http:
+        gates = _waiting(
+            store, incident_ref, http, lambda g: g.gate_id == answer.gate_id, min(wait_seconds, 15.0)
+        )
+        if not gates:
+            raise GateError(f"the approval this answer was given for (gate {answer.gate_id}) is not waiting")
+        run_input = {
+            "decision": answer.decision,
+            "approver": answer.approver,
+            "code": "",
+            "reason": answer.reason,
+            "answer_id": answer.answer_id,
+            "via": CHAT,
+        }
+        how = f" (in {answer.provider} as {answer.chat_user})"
+        return _send(store, incident_ref, http, gates[0], run_input, answer.approver, how, wait_seconds)
+
+
+def _send(
+    store: Store | None,
+    incident_ref: str,
+    http: httpx.Client,
+    gate: OpenGate,
+    answer: dict[str, Any],
+    who: str,
+    how: str,
+    wait_seconds: float,
+) -> AnswerOutcome:
+    """Record what is sent (on the host), resume the paused run with it, and wait for its verdict."""
+    answer_id = str(answer["answer_id"])
+    decision = answer["decision"]
+    shown = {k: v for k, v in answer.items() if k not in ("code", "signature")}
+    if store is not None:
+        # Recorded before it is sent: an answer removed from Prefect on the way is still on the timeline.
+        store.append(
+            incident_ref,
+            SENT,
+            f"{gate.proposal}: {who} sent {decision}{how}",
+            actor=who[:100],
+            data={
+                "proposal": gate.proposal,
+                "gate": gate.gate_id,
+                "answer_id": answer_id,
+                "answer": shown,
+            },
+            key=f"sent:{answer_id}",
+        )
+    try:
+        result = _post(http, f"/flow_runs/{gate.flow_run_id}/resume", {"run_input": answer}).json()
+    except httpx.HTTPError as exc:
+        raise GateError(f"the Prefect API refused the answer: {redact_text(str(exc))[:300]}") from None
+    if result.get("status") != "ACCEPT":
+        return _refused_on_the_way(store, incident_ref, gate, answer_id, shown, who, result)
+    return _verdict(store, incident_ref, http, gate, answer_id, wait_seconds)
 
 
 def _refused_on_the_way(

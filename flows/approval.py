@@ -26,6 +26,7 @@ from flows.approval_form import Answer, answer_model, form_for, validation_text
 from flows.pause import PauseRefused, PrefectPause, prefect_events
 from warroom.answers import GATE_INPUT, VERDICT_INPUT, judged_key, removed_key, sent_unjudged
 from warroom.approvals import Judgement, Verdict, eligible, judge
+from warroom.chat.proof import chat_identity, from_chat, vouched
 from warroom.duration import format_duration
 from warroom.events import EventKind
 from warroom.identity import Identity, Purpose, check_signature, spend_code
@@ -216,6 +217,7 @@ class _Gate:
     # -- judging -------------------------------------------------------------------------------------
     def judge(self, raw: dict[str, Any]) -> GateOutcome | None:
         """Judge one answer and record it under its own id; an outcome when the gate is decided."""
+        raw = vouched(self.req.store, raw)  # a chat answer is judged as the receiver vouched for it
         answer_id = str(raw.get("answer_id") or uuid.uuid4().hex)
         key = judged_key(answer_id)
         approver = str(raw.get("approver") or "")[:100]
@@ -286,7 +288,8 @@ class _Gate:
         )
 
     def _identity(self, answer: Answer, raw: dict[str, Any], answer_id: str) -> Identity:
-        """Who gave this answer, proven by its signature over this gate's plan, or by a one-time code."""
+        """Who gave this answer: its signature over this gate's plan, the receiver's word for a chat answer
+        (bound to this gate and plan), or a one-time code."""
         store, settings = self.req.store, self.req.settings
         if answer.signature:
             message = answer_message(
@@ -306,6 +309,8 @@ class _Gate:
             return Identity(
                 False, "this gate takes signed answers only: answer with `warroom approve` and your key"
             )
+        if from_chat(raw):
+            return chat_identity(store, self.gate, answer_id)
         if not answer.code:
             return Identity(False, "a one-time code (or a signed answer from `warroom approve`) is required")
         # Spent when first judged, whatever the verdict: a code seen once is never good again.
@@ -348,6 +353,8 @@ def approval_gate(req: GateRequest) -> GateOutcome:
                 "timeout": format_duration(req.policy.timeout),
                 "deadline": gate.deadline.isoformat(),
                 "plan_digest": req.plan_digest,
+                "adjustable": req.adjustable,
+                "signed_only": req.signed,
                 "flow_run_id": str(ctx.flow_run.id),
             },
             key=f"{req.event_key}:requested",

@@ -12,15 +12,16 @@ nothing is lost, and the outage is on the timeline once (``chat.failed``), its e
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
 
+from flows.chat_asks import post_ask, settle_asks
 from tasks.chat import ChatError, ChatProvider, ChatSettings, Room, chat_provider
+from warroom.chat.cadence import cadence_of, reminders_due
 from warroom.chat.messages import POSTED, coalesce, line, opening, summary, topic
 from warroom.chat.naming import channel_name, given_name
-from warroom.duration import parse_duration
+from warroom.duration import format_duration
 from warroom.events import EventKind
 from warroom.incident import Incident, TimelineEvent
-from warroom.ledger import ChatRoom, Store
+from warroom.ledger import ChatRoom, Store, now
 from warroom.oncall.current import on_call, roster
 from warroom.settings import Settings
 
@@ -98,12 +99,15 @@ def _tell(
     timeline = store.timeline(incident.number)  # read once: the new events, the cadence, what is being done
     try:
         invited = _invite(provider, settings, store, room, kept, incident, chat_ids)
-        shown = topic(incident, _next_update(timeline, incident))
+        _remind(store, incident, timeline, chat_ids)
+        cadence = cadence_of(incident, timeline)
+        shown = topic(incident, cadence.next_due if cadence else None)
         if shown != kept.topic:
             provider.set_topic(room, shown, settings)
             store.room_told(incident.number, topic=shown)
         events = [e for e in timeline if e.id > kept.posted_through]
-        told = _post(provider, settings, store, room, events, kept)
+        told = _post(provider, settings, store, room, events, kept, incident, timeline)
+        told += settle_asks(provider, settings, store, room, incident, timeline)
         _summarise(provider, settings, store, room, kept, incident, timeline)
     except ChatError as exc:
         if store.room_failing(incident.number, str(exc)):
@@ -163,8 +167,19 @@ def _post(
     room: Room,
     events: list[TimelineEvent],
     kept: ChatRoom,
+    incident: Incident,
+    timeline: list[TimelineEvent],
 ) -> list[str]:
-    """The first message's worth of events since the room was last told (one message a pass)."""
+    """The first message's worth of events since the room was last told (one message a pass). An approval
+    request is a message of its own, with its buttons."""
+    ask = next((i for i, e in enumerate(events) if e.kind is EventKind.APPROVAL_REQUESTED), None)
+    if ask is not None:
+        before = [e for e in events[:ask] if line(e) is not None]
+        if not before:
+            said = post_ask(provider, settings, store, room, incident, events[ask], timeline)
+            store.room_told(kept.incident_number, posted_through=events[ask].id)
+            return [said]
+        events = events[:ask]
     lines = [(text, e.id) for e in events if (text := line(e)) is not None]
     messages = coalesce(lines)
     if not messages:
@@ -202,11 +217,29 @@ def _summarise(
         store.room_told(incident.number, summary=text)
 
 
-def _next_update(timeline: list[TimelineEvent], incident: Incident) -> datetime | None:
-    """When the next update is due: the plan's cadence after the last note a person wrote (or detection)."""
-    plans = [e for e in timeline if e.kind is EventKind.COMMUNICATION_PLANNED]
-    every = plans[-1].data.get("update_every") if plans else None
-    if not every:
-        return None
-    notes = [e.at for e in timeline if e.kind is EventKind.NOTE]
-    return max([incident.detected_at, *notes]) + parse_duration(every)
+def _remind(store: Store, incident: Incident, timeline: list[TimelineEvent], chat_ids: _ChatIds) -> None:
+    """The reminders the cadence owes, on the timeline (the room is told them as every other event)."""
+    for due in reminders_due(incident, timeline, now()):
+        every = format_duration(due.cadence.every)
+        who = due.person or "nobody holds the role"
+        if due.level == 1:
+            text = (
+                f"no stakeholder update for {every} (due {due.cadence.next_due:%H:%M} UTC): {who}, "
+                "post one with `/warroom update TEXT`"
+            )
+        else:
+            late = format_duration(due.late_by)
+            text = f"no stakeholder update for {late}, twice the cadence: {who}, as commander"
+        store.append(
+            incident.number,
+            EventKind.UPDATE_DUE,
+            text,
+            data={
+                "level": due.level,
+                "person": due.person,
+                "mention": chat_ids.by_person.get(due.person or ""),
+                "every": every,
+                "due_at": due.cadence.next_due.isoformat(),
+            },
+            key=due.key,
+        )

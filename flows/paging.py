@@ -9,14 +9,14 @@ from __future__ import annotations
 from datetime import timedelta
 
 from tasks.notifiers import Notice, NotifyError, notifier
-from warroom.duration import format_duration
+from warroom.duration import format_duration, parse_duration
 from warroom.events import EventKind
 from warroom.incident import Incident
 from warroom.ledger import Page, PageState, Store, now
 from warroom.oncall.current import on_call, roster, team_of
 from warroom.oncall.model import Schedule
 from warroom.settings import Settings
-from warroom.severity import describe_policy
+from warroom.severity import communication_plan, describe_policy
 
 DEFAULT_PATH = ["primary", "secondary"]
 
@@ -139,4 +139,18 @@ def severity_changed(
         data=policy.model_dump(mode="json"),
         key=key,
     )
+    plans = [e for e in store.timeline(incident.number) if e.kind is EventKind.COMMUNICATION_PLANNED]
+    if plans:  # the new level's cadence and audience, under what the runbook set
+        before = plans[-1].data
+        own = before.get("runbook") or {}
+        text, data = communication_plan(
+            policy,
+            channel=before.get("channel"),
+            update_every=parse_duration(own["update_every"]) if own.get("update_every") else None,
+            status_page=own.get("status_page"),
+            stakeholders=own.get("stakeholders") or (),
+        )
+        store.append(
+            incident.number, EventKind.COMMUNICATION_PLANNED, text, data=data, key=f"{key}:communication"
+        )
     start_paging(settings, store, incident, team)

@@ -106,4 +106,4 @@ def _call(
 
 def _json(method: str) -> bool:
     # As slack_sdk itself sends them: messages (blocks) as JSON, everything else as a form.
-    return method.startswith("chat.")
+    return method.startswith(("chat.", "views."))

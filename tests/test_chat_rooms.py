@@ -223,8 +223,21 @@ def _receiver_and_a_room(
     keep_rooms(settings, store)
     room = store.room(number)
     assert room is not None
-    app = create_app(settings, store, Router(store, lambda: None, Severity.P3))  # type: ignore[arg-type]
+    app = create_app(
+        settings, store, Router(store, lambda: None, Severity.P3), slack_handlers(settings, store)
+    )  # type: ignore[arg-type]
     return settings, number, room, app
+
+
+def slack_handlers(settings: Settings, store: Store) -> Any:
+    """The flows' side of Slack's requests, as `warroom up` composes the receiver."""
+    from functools import partial
+
+    from flows.chat_approval import answering
+    from flows.chat_commands import handle
+    from warroom.intake.slack_actions import SlackHandlers
+
+    return SlackHandlers(answering(settings, store), partial(handle, settings=settings, store=store))
 
 
 def test_a_p1_opened_behind_many_quiet_incidents_still_gets_its_room(slack: SlackPeer, store: Store) -> None:

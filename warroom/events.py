@@ -29,6 +29,8 @@ class EventKind(StrEnum):
     COMMAND_HANDED_OVER = "command.handed_over"  # data: from, to, by
     COMMUNICATION_PLANNED = "communication.planned"
     NOTE = "note"  # a person's own words on the incident
+    UPDATE_POSTED = "update.posted"  # a stakeholder update by the comms lead or commander: the cadence's mark
+    UPDATE_DUE = "update.due"  # no update within the cadence: data: level (1 reminder, 2 the commander told)
 
     # The incident's room in chat (its channel, or its thread in a shared one).
     CHAT_OPENED = "chat.opened"

@@ -301,3 +301,31 @@ chat_rooms = Table(
     Column("failing_since", DateTime(timezone=True)),  # the chat service failing this room now
     Column("last_error", Text),
 )
+
+
+chat_asks = Table(
+    "chat_asks",
+    metadata,
+    Column("gate_id", Integer, ForeignKey("approval_gates.id"), primary_key=True),
+    Column("incident_number", Integer, ForeignKey("incidents.number"), nullable=False),
+    Column("channel", String(200), nullable=False),
+    Column("message", String(200), nullable=False),  # the chat service's id of the message with the buttons
+    Column("asked_at", DateTime(timezone=True), nullable=False),
+    Column("settled", String(20)),  # the gate's state once the message shows it (buttons gone)
+)
+
+chat_answers = Table(
+    "chat_answers",
+    metadata,
+    Column("answer_id", String(64), primary_key=True),  # one modal, one answer: a replay is refused here
+    Column("gate_id", Integer, ForeignKey("approval_gates.id"), nullable=False),
+    Column("incident_number", Integer, ForeignKey("incidents.number"), nullable=False),
+    Column("plan_digest", String(64), nullable=False),  # the plan the button was for
+    Column("decision", String(20), nullable=False),
+    Column("approver", String(100), nullable=False),  # the person the schedules give the chat user
+    Column("provider", String(40), nullable=False),
+    Column("chat_user", String(100), nullable=False),  # the user id the chat service signed for
+    Column("reason", Text, nullable=False),
+    Column("adjustments", JSON, nullable=False),
+    Column("at", DateTime(timezone=True), nullable=False),
+)

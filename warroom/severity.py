@@ -219,6 +219,12 @@ def communication_plan(
         "room": room,
         "channel": channel,
         "update_every": format_duration(every) if every else None,
+        # What the runbook set over the policy, so a change of severity plans again under it.
+        "runbook": {
+            "update_every": format_duration(update_every) if update_every is not None else None,
+            "status_page": status_page,
+            "stakeholders": list(stakeholders),
+        },
         "audience": audience,
         "status_page": page,
     }

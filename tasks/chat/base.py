@@ -4,7 +4,7 @@ one), keep its topic, invite people, post, edit and pin; and check at start-up t
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from pydantic import Field
 
@@ -70,7 +70,27 @@ class ChatProvider:
         """Post ``text`` in the room (in its thread); the message's id."""
         raise NotImplementedError
 
-    def edit(self, room: Room, message: str, text: str, settings: Settings) -> None:
+    def edit(
+        self,
+        room: Room,
+        message: str,
+        text: str,
+        settings: Settings,
+        blocks: list[dict[str, Any]] | None = None,
+    ) -> None:
+        """Replace a message's text (and its blocks, when given: an ask's buttons go this way)."""
+        raise NotImplementedError
+
+    def ask(self, room: Room, text: str, blocks: list[dict[str, Any]], settings: Settings) -> str:
+        """Post a message with interactive blocks (an approval's buttons); the message's id."""
+        raise NotImplementedError
+
+    def open_form(self, trigger: str, view: dict[str, Any], settings: Settings) -> None:
+        """Open a form (a modal) for the person whose click gave ``trigger``; it expires in seconds."""
+        raise NotImplementedError
+
+    def tell_person(self, channel: str, user: str, text: str, settings: Settings) -> None:
+        """A message in ``channel`` that only ``user`` sees."""
         raise NotImplementedError
 
     def pin(self, room: Room, message: str, settings: Settings) -> None:

@@ -3,6 +3,8 @@ topic, the people invited, the pinned summary edited in place, the timeline post
 
 from __future__ import annotations
 
+from typing import Any
+
 from tasks.chat.base import ChatError, ChatProvider, ChatSettings, Room
 from tasks.slack_client import ROOM_SCOPES, SlackError, call, web_client, who_am_i
 from warroom.settings import Settings
@@ -68,8 +70,35 @@ class Slack(ChatProvider):
             args["thread_ts"] = room.thread
         return str(self._call(settings, "chat.postMessage", **args)["ts"])
 
-    def edit(self, room: Room, message: str, text: str, settings: Settings) -> None:
-        self._call(settings, "chat.update", channel=room.channel, ts=message, text=text)
+    def edit(
+        self,
+        room: Room,
+        message: str,
+        text: str,
+        settings: Settings,
+        blocks: list[dict[str, Any]] | None = None,
+    ) -> None:
+        args: dict[str, object] = {"channel": room.channel, "ts": message, "text": text}
+        if blocks is not None:
+            args["blocks"] = blocks
+        self._call(settings, "chat.update", **args)
+
+    def ask(self, room: Room, text: str, blocks: list[dict[str, Any]], settings: Settings) -> str:
+        args: dict[str, object] = {
+            "channel": room.channel,
+            "text": text,
+            "blocks": blocks,
+            "unfurl_links": False,
+        }
+        if room.thread:
+            args["thread_ts"] = room.thread
+        return str(self._call(settings, "chat.postMessage", **args)["ts"])
+
+    def open_form(self, trigger: str, view: dict[str, Any], settings: Settings) -> None:
+        self._call(settings, "views.open", trigger_id=trigger, view=view)
+
+    def tell_person(self, channel: str, user: str, text: str, settings: Settings) -> None:
+        self._call(settings, "chat.postEphemeral", channel=channel, user=user, text=text)
 
     def pin(self, room: Room, message: str, settings: Settings) -> None:
         try:

@@ -19,6 +19,7 @@ import math
 import re
 import threading
 import time
+import uuid
 from collections import defaultdict, deque
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -38,7 +39,11 @@ TIERS = {
     "conversations.info": 100,
     "pins.add": 20,
     "chat.update": 50,
+    "chat.postEphemeral": 100,
+    "views.open": 100,
 }
+TRIGGER_SECONDS = 3.0  # a click's trigger_id opens a modal within three seconds, once
+BLOCK_TYPES = {"section", "actions", "context", "divider", "header", "input"}
 BURST = 3  # chat.postMessage: this many within one second in a channel, then 429
 NAME = re.compile(r"^[a-z0-9_-]{1,80}$")
 
@@ -62,6 +67,9 @@ class SlackPeer:
         self.calls: list[tuple[str, dict[str, Any]]] = []  # every call accepted
         self.limited: list[str] = []  # the methods answered 429
         self.channels: dict[str, Channel] = {}
+        self.ephemeral: list[dict[str, Any]] = []  # chat.postEphemeral: what one person was told
+        self.views: dict[str, dict[str, Any]] = {}  # views.open: view id -> the view, with its user
+        self._triggers: dict[str, tuple[float, str]] = {}  # trigger id -> (issued, user)
         self._ids = itertools.count(1)
         self._window: dict[str, deque[float]] = defaultdict(deque)
         self._lock = threading.Lock()
@@ -159,6 +167,8 @@ class SlackPeer:
         target = str(args.get("channel", ""))
         if not args.get("text") and not args.get("blocks"):
             return {"ok": False, "error": "no_text"}
+        if "blocks" in args and _bad_blocks(args["blocks"]):
+            return {"ok": False, "error": "invalid_blocks"}
         ts = f"{time.time():.6f}"
         while any(ts in c.messages for c in self.channels.values()):
             ts = f"{float(ts) + 0.000001:.6f}"
@@ -173,7 +183,13 @@ class SlackPeer:
         if thread and thread not in channel.messages:
             self.posts.pop()
             return {"ok": False, "error": "thread_not_found"}
-        channel.messages[ts] = {"ts": ts, "text": args.get("text", ""), "thread_ts": thread, "edits": 0}
+        channel.messages[ts] = {
+            "ts": ts,
+            "text": args.get("text", ""),
+            "blocks": _blocks(args.get("blocks")),
+            "thread_ts": thread,
+            "edits": 0,
+        }
         return {"ok": True, "channel": channel.id, "ts": ts}
 
     def _chat_update(self, args: dict[str, Any]) -> dict[str, Any]:
@@ -183,9 +199,105 @@ class SlackPeer:
         message = channel.messages.get(str(args.get("ts", "")))
         if message is None:
             return {"ok": False, "error": "message_not_found"}
+        if "blocks" in args and _bad_blocks(args["blocks"]):
+            return {"ok": False, "error": "invalid_blocks"}
         message["text"] = args.get("text", "")
+        if "blocks" in args:
+            message["blocks"] = _blocks(args["blocks"])
         message["edits"] += 1
         return {"ok": True, "channel": channel.id, "ts": message["ts"]}
+
+    def _chat_postEphemeral(self, args: dict[str, Any]) -> dict[str, Any]:
+        if self._find(args) is None:
+            return {"ok": False, "error": "channel_not_found"}
+        if not args.get("user"):
+            return {"ok": False, "error": "user_not_found"}
+        if not args.get("text") and not args.get("blocks"):
+            return {"ok": False, "error": "no_text"}
+        self.ephemeral.append(args)
+        return {"ok": True, "message_ts": f"{time.time():.6f}"}
+
+    def _views_open(self, args: dict[str, Any]) -> dict[str, Any]:
+        trigger = str(args.get("trigger_id", ""))
+        issued = self._triggers.pop(trigger, None)
+        if issued is None:
+            return {"ok": False, "error": "invalid_trigger_id"}
+        if time.monotonic() - issued[0] > TRIGGER_SECONDS:
+            return {"ok": False, "error": "expired_trigger_id"}
+        view = args.get("view")
+        if isinstance(view, str):
+            view = json.loads(view)
+        if not isinstance(view, dict) or _bad_view(view):
+            return {"ok": False, "error": "invalid_arguments"}
+        view_id = f"V{uuid.uuid4().hex[:12].upper()}"  # unique across workspaces, as Slack's are
+        self.views[view_id] = {**view, "id": view_id, "user": issued[1]}
+        return {"ok": True, "view": {**view, "id": view_id}}
+
+    def press(self, user: str, channel: str, text_has: str, action_id: str) -> tuple[bytes, dict[str, str]]:
+        """``user`` presses the button ``action_id`` of the message in ``channel`` whose text has
+        ``text_has``: the signed block_actions Slack sends, with a fresh trigger id."""
+        [message] = [
+            m for m in self.channel_found(channel).messages.values() if text_has in json.dumps(m["blocks"])
+        ]
+        [(block, button)] = [
+            (b, e)
+            for b in message["blocks"]
+            if b.get("type") == "actions"
+            for e in b.get("elements", [])
+            if e.get("action_id") == action_id
+        ]
+        trigger = f"{next(self._ids)}.{int(time.time())}.{hashlib.sha256(user.encode()).hexdigest()[:16]}"
+        with self._lock:
+            self._triggers[trigger] = (time.monotonic(), user)
+        payload = {
+            "type": "block_actions",
+            "team": {"id": "T0WARROOM", "domain": "warroom"},
+            "user": {"id": user, "team_id": "T0WARROOM"},
+            "api_app_id": "A0WARROOM",
+            "container": {"type": "message", "message_ts": message["ts"], "channel_id": channel},
+            "trigger_id": trigger,
+            "channel": {"id": channel, "name": self.channel_found(channel).name},
+            "message": {"ts": message["ts"], "text": message["text"]},
+            "response_url": "https://hooks.slack.invalid/actions/1",
+            "actions": [{**button, "block_id": block.get("block_id"), "action_ts": f"{time.time():.6f}"}],
+        }
+        body = urlencode({"payload": json.dumps(payload)}).encode()
+        return body, {"Content-Type": "application/x-www-form-urlencoded", **signed(body)}
+
+    def submit(
+        self, view_id: str, values: dict[str, str], user: str | None = None
+    ) -> tuple[bytes, dict[str, str]]:
+        """The signed view_submission Slack sends when the modal is submitted with ``values`` by block id
+        (a required input left empty cannot be submitted in Slack, so it is an error here)."""
+        view = self.views[view_id]
+        state: dict[str, Any] = {}
+        for block in view["blocks"]:
+            if block.get("type") != "input":
+                continue
+            said = values.get(block["block_id"], "")
+            if not said and not block.get("optional"):
+                raise AssertionError(f"Slack would not submit: {block['block_id']} is required")
+            action = block["element"]["action_id"]
+            state[block["block_id"]] = {action: {"type": block["element"]["type"], "value": said or None}}
+        payload = {
+            "type": "view_submission",
+            "team": {"id": "T0WARROOM", "domain": "warroom"},
+            "user": {"id": user or view["user"], "team_id": "T0WARROOM"},
+            "api_app_id": "A0WARROOM",
+            "view": {
+                "id": view_id,
+                "type": "modal",
+                "callback_id": view.get("callback_id"),
+                "private_metadata": view.get("private_metadata", ""),
+                "hash": hashlib.sha256(view_id.encode()).hexdigest()[:20],
+                "state": {"values": state},
+            },
+        }
+        body = urlencode({"payload": json.dumps(payload)}).encode()
+        return body, {"Content-Type": "application/x-www-form-urlencoded", **signed(body)}
+
+    def channel_found(self, channel: str) -> Channel:
+        return self.channels[channel]
 
     def _pins_add(self, args: dict[str, Any]) -> dict[str, Any]:
         channel = self._find(args)
@@ -198,6 +310,52 @@ class SlackPeer:
             return {"ok": False, "error": "already_pinned"}
         channel.pins.append(ts)
         return {"ok": True}
+
+
+def _blocks(raw: Any) -> list[dict[str, Any]]:
+    if isinstance(raw, str):
+        raw = json.loads(raw)
+    return list(raw or [])
+
+
+def _bad_blocks(raw: Any) -> bool:
+    """Blocks as Slack refuses them (``invalid_blocks``): too many, an unknown type, a section's text past
+    3000 characters, a button's text past 75 or value past 2000, an action id past 255."""
+    try:
+        blocks = _blocks(raw)
+    except json.JSONDecodeError:
+        return True
+    if len(blocks) > 50:
+        return True
+    for block in blocks:
+        if block.get("type") not in BLOCK_TYPES:
+            return True
+        if block["type"] == "section" and len((block.get("text") or {}).get("text", "")) > 3000:
+            return True
+        for element in block.get("elements", []) if block["type"] == "actions" else []:
+            if element.get("type") == "button" and (
+                len(element["text"]["text"]) > 75
+                or len(element.get("value", "")) > 2000
+                or len(element.get("action_id", "")) > 255
+            ):
+                return True
+    return False
+
+
+def _bad_view(view: dict[str, Any]) -> bool:
+    """A modal as views.open refuses it: title and buttons past 24 characters, metadata past 3000, more than
+    100 blocks, an input without a label or an element."""
+    if view.get("type") != "modal" or len(view.get("blocks", [])) > 100:
+        return True
+    for part in ("title", "submit", "close"):
+        if part in view and len(view[part].get("text", "")) > 24:
+            return True
+    if len(view.get("private_metadata", "")) > 3000 or len(view.get("callback_id", "")) > 255:
+        return True
+    inputs = [b for b in view.get("blocks", []) if b.get("type") == "input"]
+    if any("label" not in b or "element" not in b or len(b["label"].get("text", "")) > 2000 for b in inputs):
+        return True
+    return _bad_blocks([b for b in view.get("blocks", []) if b.get("type") != "input"])
 
 
 def signed(body: bytes, at: float | None = None, secret: str = SIGNING_SECRET) -> dict[str, str]:

@@ -7,12 +7,14 @@ note can never become a mention (``<!channel>``) or a link in the room.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from datetime import datetime
 
 from warroom.events import EventKind
 from warroom.incident import Incident, TimelineEvent
 
+_USER_ID = re.compile(r"^[UW][A-Z0-9]{2,20}$")
 TOPIC_LIMIT = 250  # Slack's limit on a channel topic
 MESSAGE_LIMIT = 3000  # one section of a message (Slack's limit on a section's text)
 
@@ -25,6 +27,8 @@ POSTED: dict[EventKind, str] = {
     EventKind.COMMAND_HANDED_OVER: ":arrows_counterclockwise:",
     EventKind.STATUS_CHANGED: ":arrow_forward:",
     EventKind.NOTE: ":memo:",
+    EventKind.UPDATE_POSTED: ":mega:",
+    EventKind.UPDATE_DUE: ":alarm_clock:",
     EventKind.PAGE_ESCALATED: ":loudspeaker:",
     EventKind.PAGE_EXHAUSTED: ":warning:",
     EventKind.DIAGNOSTIC_RESULT: ":mag:",
@@ -59,7 +63,10 @@ def line(event: TimelineEvent) -> str | None:
         return None
     if event.kind is EventKind.DIAGNOSTIC_RESULT and event.data.get("trouble"):
         mark = ":rotating_light:"
-    who = f" ({escape(event.actor)})" if event.kind is EventKind.NOTE else ""
+    who = f" ({escape(event.actor)})" if event.kind in (EventKind.NOTE, EventKind.UPDATE_POSTED) else ""
+    mention = str(event.data.get("mention") or "") if event.kind is EventKind.UPDATE_DUE else ""
+    if _USER_ID.match(mention):  # the person reminded, by the schedules' chat id: Slack notifies them
+        mark += f" <@{mention}>"
     return f"{mark} `{event.at:%H:%M:%S}` {escape(event.text)}{who}"
 
 

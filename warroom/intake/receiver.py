@@ -16,7 +16,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 from starlette.concurrency import run_in_threadpool
 
-from warroom.intake import auth, slack_actions, slack_commands, slack_events
+from warroom.intake import auth, slack_actions, slack_events
 from warroom.intake.alert import PayloadError, decode_json
 from warroom.intake.formats import FORMAT_NAMES, FORMATS
 from warroom.intake.launcher import LEASE as LAUNCH_LEASE
@@ -61,7 +61,11 @@ async def _read_limited(request: Request, limit: int) -> bytes | None:
     return bytes(body)
 
 
-def create_app(settings: Settings, store: Store, router: Router) -> FastAPI:
+def create_app(
+    settings: Settings, store: Store, router: Router, slack: slack_actions.SlackHandlers | None = None
+) -> FastAPI:
+    """The receiver; ``slack`` answers approvals and /warroom commands given in chat (the flows' own,
+    composed at the top)."""
     # SQLite has one writer: request threads queueing inside it sleep in its busy steps (up to 100 ms) and
     # fight over the GIL; taking turns here keeps each alert's writes at their own ~2 ms. PostgreSQL takes
     # concurrent writers, so a few overlap their round trips; more would only contend for the GIL.
@@ -200,12 +204,12 @@ def create_app(settings: Settings, store: Store, router: Router) -> FastAPI:
                     "slack", body, remote=remote, content_type=headers.get("content-type")
                 )
             try:
-                text = slack_actions.handle(body, settings, store)
+                said = slack_actions.handle(body, settings, store, slack)
             except ValueError as exc:
                 store.mark_payload(payload_id, PayloadState.REJECTED, error=str(exc)[:1000])
                 return _problem(400, str(exc)[:500], "payload", payload_id)
             store.mark_payload(payload_id, PayloadState.ACCEPTED, alerts=0)
-            return JSONResponse({"response_type": "ephemeral", "replace_original": False, "text": text})
+            return JSONResponse(said)
 
         return await from_slack(request, answer)
 
@@ -222,7 +226,12 @@ def create_app(settings: Settings, store: Store, router: Router) -> FastAPI:
 
     @app.post("/slack/commands", responses={401: {"model": Rejection}, 400: {"model": Rejection}})
     async def slack_command(request: Request) -> Any:
-        return await from_slack(request, answered_by(slack_commands.handle, "slack-commands"))
+        def command(body: bytes, _settings: Settings, _store: Store) -> Any:
+            if slack is None:
+                raise ValueError("/warroom commands are not served by this receiver")
+            return slack.command(body)
+
+        return await from_slack(request, answered_by(command, "slack-commands"))
 
     @app.post("/slack/events", responses={401: {"model": Rejection}, 400: {"model": Rejection}})
     async def slack_event(request: Request) -> Any:

@@ -7,6 +7,8 @@ from __future__ import annotations
 import hashlib
 import hmac
 import time
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qs
 
@@ -32,6 +34,7 @@ class SlackAppSettings(IntegrationSettings):
 
 
 ACK_ACTION = "warroom_ack"
+APPROVAL_ACTIONS = {"warroom_approve", "warroom_reject"}
 MAX_SKEW_SECONDS = 300
 
 
@@ -59,7 +62,7 @@ def person_of(settings: Settings, slack_user: str) -> str | None:
     return None
 
 
-def _interaction(body: bytes) -> dict[str, Any]:
+def interaction(body: bytes) -> dict[str, Any]:
     """The interaction Slack sent (form field ``payload``, JSON), or ValueError saying what is wrong."""
     try:
         form = parse_qs(body.decode(), strict_parsing=False)
@@ -74,9 +77,33 @@ def _interaction(body: bytes) -> dict[str, Any]:
     return payload
 
 
-def handle(body: bytes, settings: Settings, store: Store) -> str:
-    """What to say back in Slack (ephemeral text); ValueError for an interaction that is not ours."""
-    payload = _interaction(body)
+@dataclass(frozen=True)
+class SlackHandlers:
+    """The flows' side of Slack's requests, composed at the top (`warroom up`): this floor neither resumes
+    runs nor re-applies a severity's policy nor drafts post-mortems."""
+
+    answer: Callable[[dict[str, Any]], dict[str, Any]]  # an approval interaction in, Slack's answer out
+    command: Callable[[bytes], dict[str, Any]]  # a /warroom command's form in, Slack's answer out
+
+
+def handle(
+    body: bytes, settings: Settings, store: Store, handlers: SlackHandlers | None = None
+) -> dict[str, Any]:
+    """Slack's answer to an interaction (JSON); ValueError for an interaction that is not ours."""
+    payload = interaction(body)
+    kind = payload.get("type")
+    actions = payload.get("actions")
+    ids = {a.get("action_id") for a in actions if isinstance(a, dict)} if isinstance(actions, list) else set()
+    if kind == "view_submission" or (kind == "block_actions" and ids & APPROVAL_ACTIONS):
+        if handlers is None:
+            raise ValueError("approvals from chat are not served by this receiver")
+        return handlers.answer(payload)
+    text = _acknowledge(payload, settings, store)
+    return {"response_type": "ephemeral", "replace_original": False, "text": text}
+
+
+def _acknowledge(payload: dict[str, Any], settings: Settings, store: Store) -> str:
+    """The page's Acknowledge button: what to say back (ephemeral text)."""
     raw_actions = payload.get("actions")
     raw_user = payload.get("user")
     if not isinstance(raw_actions, list) or not isinstance(raw_user or {}, dict):

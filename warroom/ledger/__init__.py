@@ -9,6 +9,7 @@ from warroom.ledger.approvals import Approvals
 from warroom.ledger.attempts import Attempt, AttemptState, Begun
 from warroom.ledger.changes import Changes
 from warroom.ledger.chat import ChatRoom, ChatRooms
+from warroom.ledger.chat_answers import ChatAnswer, ChatAnswers, ChatAsk
 from warroom.ledger.engine import HEAD, MIGRATIONS, NotFound, StoreError, StoreUnavailable, now, safe_url, utc
 from warroom.ledger.gates import Gate, GateState, RunLedger, parse_pause_key, pause_key
 from warroom.ledger.incidents import Opened
@@ -18,7 +19,7 @@ from warroom.ledger.paging import OverrideRecord, Page, PageState, Paging
 from warroom.ledger.tracking import TrackedTask, Tracking
 
 
-class Store(Changes, Intake, Approvals, ActionItems, Paging, Tracking, ChatRooms, Leases):
+class Store(Changes, Intake, Approvals, ActionItems, Paging, Tracking, ChatRooms, ChatAnswers, Leases):
     """The ledger. Every write is one transaction; every change of state leaves a timeline event."""
 
 
@@ -28,6 +29,8 @@ __all__ = [
     "Attempt",
     "AttemptState",
     "Begun",
+    "ChatAnswer",
+    "ChatAsk",
     "ChatRoom",
     "Gate",
     "GateState",

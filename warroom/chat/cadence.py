@@ -1,0 +1,68 @@
+"""The stakeholder-update cadence: when the next update is due, and the reminders owed when it is late.
+
+The interval is the incident's newest communication plan's ``update_every`` (the severity policy's, a
+runbook's ``communicate.update_every`` over it, planned again when the severity changes). It counts from the
+last stakeholder update (``update.posted``), or from detection before the first. Once it has passed, the
+comms lead is reminded (the commander when nobody leads comms); at twice the interval the commander is told.
+Each reminder is keyed by the update it counts from, so it is written once; a new update starts again.
+Nothing is owed once the incident is resolved.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from warroom.duration import parse_duration
+from warroom.events import EventKind
+from warroom.incident import Incident, TimelineEvent
+
+
+@dataclass(frozen=True)
+class Cadence:
+    every: timedelta
+    since: datetime  # the last update, or detection
+    mark: int  # the id of the update it counts from (0: detection)
+
+    @property
+    def next_due(self) -> datetime:
+        return self.since + self.every
+
+
+@dataclass(frozen=True)
+class Reminder:
+    level: int  # 1: whoever writes updates is reminded; 2: the commander is told
+    person: str | None
+    cadence: Cadence
+    key: str
+
+    @property
+    def late_by(self) -> timedelta:
+        return self.cadence.every * self.level
+
+
+def cadence_of(incident: Incident, timeline: list[TimelineEvent]) -> Cadence | None:
+    """The cadence in force, or None when the plan asks for updates only as needed."""
+    plans = [e for e in timeline if e.kind is EventKind.COMMUNICATION_PLANNED]
+    every = plans[-1].data.get("update_every") if plans else None
+    if not every:
+        return None
+    updates = [e for e in timeline if e.kind is EventKind.UPDATE_POSTED]
+    if updates:
+        return Cadence(parse_duration(str(every)), updates[-1].at, updates[-1].id)
+    return Cadence(parse_duration(str(every)), incident.detected_at, 0)
+
+
+def reminders_due(incident: Incident, timeline: list[TimelineEvent], at: datetime) -> list[Reminder]:
+    """The reminders owed at ``at`` that the timeline does not hold yet."""
+    cadence = cadence_of(incident, timeline)
+    if cadence is None or not incident.status.is_open:
+        return []
+    given = {e.key for e in timeline if e.kind is EventKind.UPDATE_DUE}
+    roles = incident.roles
+    owed = []
+    for level, person in ((1, roles.comms_lead or roles.commander), (2, roles.commander)):
+        key = f"update-due:{cadence.mark}:{level}"
+        if at >= cadence.since + cadence.every * level and key not in given:
+            owed.append(Reminder(level, person, cadence, key))
+    return owed
