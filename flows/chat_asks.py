@@ -8,6 +8,7 @@ from tasks.chat import ChatProvider, Room
 from warroom.chat.asks import Ask, ask_blocks, ask_of, settled_blocks
 from warroom.events import EventKind
 from warroom.incident import Incident, TimelineEvent
+from warroom.intake.slack_actions import SlackAppSettings
 from warroom.ledger import GateState, RunLedger, Store
 from warroom.settings import Settings
 
@@ -39,7 +40,9 @@ def post_ask(
     """Post the request with its buttons, once per gate; a line for the keeper's log."""
     ask = ask_in_room(incident, requested, timeline)
     if store.ask_of(ask.gate) is None:
-        message = provider.ask(room, f"{incident.id}: approve {ask.proposal}?", ask_blocks(ask), settings)
+        checked = settings.of(SlackAppSettings).signing_secret is not None  # a click can be verified
+        blocks = ask_blocks(ask, incident.id, buttons=checked)
+        message = provider.ask(room, f"{incident.id}: approve {ask.proposal}?", blocks, settings)
         store.add_ask(ask.gate, incident.number, room.channel, message)
     return f"asked for approval of {ask.proposal}"
 

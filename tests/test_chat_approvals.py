@@ -331,3 +331,17 @@ def test_a_submitted_modal_reads_its_reason_and_only_the_adjustments_given() -> 
         submitted(
             {**view, "private_metadata": json.dumps({"gate": 3, "digest": "xyz", "decision": "approve"})}
         )
+
+
+def test_without_a_signing_secret_the_request_says_how_to_answer_from_a_terminal() -> None:
+    from warroom.chat.asks import Ask, ask_blocks
+
+    ask = Ask(
+        gate=7, proposal="scale_up", plan_digest="a" * 64, text="*INC-3*", signed_only=False, adjustable=()
+    )
+    blocks = ask_blocks(ask, "INC-3", buttons=False)
+    assert [b["type"] for b in blocks] == ["section", "context"]
+    assert "warroom approve INC-3 --proposal scale_up" in json.dumps(blocks)
+    with_buttons = ask_blocks(ask, "INC-3")
+    [actions] = [b for b in with_buttons if b["type"] == "actions"]
+    assert {e["value"] for e in actions["elements"]} == {f"7:{'a' * 64}"}

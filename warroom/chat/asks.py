@@ -72,12 +72,18 @@ def ask_of(incident: Incident, requested: TimelineEvent, proposed: TimelineEvent
     )
 
 
-def ask_blocks(ask: Ask) -> list[dict[str, Any]]:
-    """The request with its buttons (none when only signed answers count: they are given in a terminal)."""
+def ask_blocks(ask: Ask, incident: str, buttons: bool = True) -> list[dict[str, Any]]:
+    """The request with its buttons: none when only signed answers count, or when the receiver cannot
+    check a click (no signing secret): then it says how to answer from a terminal."""
     blocks: list[dict[str, Any]] = [{"type": "section", "text": {"type": "mrkdwn", "text": ask.text}}]
+    how = f"`warroom approve {escape(incident)} --proposal {escape(ask.proposal)}`"
     if ask.signed_only:
-        how = f"`warroom approve INC-N --proposal {escape(ask.proposal)}`"
         return [*blocks, _context(f"Signed answers only: approve from a terminal with your key, {how}")]
+    if not buttons:
+        return [
+            *blocks,
+            _context(f"Approve from a terminal: {how} (chat approvals need the app's signing secret)"),
+        ]
     value = f"{ask.gate}:{ask.plan_digest}"
     return [
         *blocks,
