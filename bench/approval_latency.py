@@ -2,7 +2,10 @@
 
 (a) From `warroom approve` returning (and from it starting) to the approved mitigation's first request
     reaching the service: median and p95 over --runs runs.
-(b) One respond run with 5 diagnostics and 1 mitigation, approved at once by a second process: its time,
+(b) From an approval given in the incident's room (the modal's signed submission reaching the receiver's
+    /slack/actions) to the mitigation's first request reaching the service, against the loopback Slack Web
+    API: median and p95 over --runs runs; and the click on Approve -> its modal opened.
+(c) One respond run with 5 diagnostics and 1 mitigation, approved at once by a second process: its time,
     phase by phase, read off the incident's timeline.
 
 Run: python bench/approval_latency.py [--runs 20]
@@ -46,6 +49,7 @@ RUNBOOK = """\
         use: svc.scale
         with: {url: "{{ params.service_url }}", replicas: 4}
         approval: {approvers: [{group: sre}], timeout: 5m}
+    communicate: {channel: "#bench-room"}
     verify:
       - use: http.check
         with: {url: "{{ params.service_url }}/healthz", retries: 0}
@@ -76,6 +80,7 @@ def main() -> None:
         WARROOM_RUNBOOKS_DIR=str(tmp / "runbooks"),
         WARROOM_STEP_MODULES='["tests.plugin_steps"]',
         WARROOM_APPROVER_GROUPS=json.dumps({"sre": [f"approver{i}" for i in range(2 * args.runs + 1)]}),
+        WARROOM_DEFAULT_TEAM="bench",
         WARROOM_PREFECT_PORT=str(free_port()),
         PREFECT_HOME=str(tmp / "prefect-client"),
     )
@@ -204,6 +209,8 @@ def _bench(runs: int) -> None:
         "   for the gate's judgement, which is recorded just before the mitigation task is submitted)"
     )
 
+    _chat(runs, store, respond_vouched)
+
     with running_service(ServiceState()) as (url, state):
         t0 = time.time()
         _, _, _, incident = one_run("approver0", state, url)
@@ -230,6 +237,106 @@ def _bench(runs: int) -> None:
     for label, at in marks:
         print(f"  {label:<20} +{at - base:6.3f}s  (step {at - previous:6.3f}s)")
         previous = at
+
+
+SCHEDULE = """\
+team: bench
+timezone: UTC
+rotation: {length: 1w, start: 2026-11-02}
+layers:
+  - {name: primary, members: [approver0]}
+people:
+PEOPLE
+"""
+
+
+def _chat(runs: int, store: object, respond_vouched: object) -> None:
+    """(b): approvals given in the room, as `warroom up`'s receiver takes them."""
+    from functools import partial
+
+    from fastapi.testclient import TestClient
+
+    from flows.chat_approval import answering
+    from flows.chat_commands import handle
+    from flows.communicate import keep_rooms
+    from tests.peers.slack import SIGNING_SECRET, TOKEN, running_slack
+    from tests.service import ServiceState, running_service
+    from warroom.incident import Severity
+    from warroom.intake.receiver import create_app
+    from warroom.intake.router import Router
+    from warroom.intake.slack_actions import SlackHandlers
+    from warroom.settings import get_settings
+
+    approvers = [f"approver{2 * runs - i}" for i in range(runs)]  # not the ones (a) used: fresh answers
+    oncall = Path(os.environ["WARROOM_HOME"]).parent / "oncall"
+    oncall.mkdir(exist_ok=True)
+    people = "\n".join(f"  {a}: {{slack: U0{a.upper()}}}" for a in approvers)
+    (oncall / "bench.yaml").write_text(SCHEDULE.replace("PEOPLE", people))
+    clicks: list[float] = []
+    submits: list[float] = []
+    with running_slack() as slack:
+        os.environ.update(
+            WARROOM_ONCALL_DIR=str(oncall),
+            WARROOM_CHAT_PROVIDER="slack",
+            WARROOM_SLACK_URL=slack.url,
+            WARROOM_SLACK_TOKEN=TOKEN,
+            WARROOM_SLACK_SIGNING_SECRET=SIGNING_SECRET,
+        )
+        get_settings.cache_clear()
+        settings = get_settings()
+        handlers = SlackHandlers(answering(settings, store), partial(handle, settings=settings, store=store))  # type: ignore[arg-type]
+        app = create_app(settings, store, Router(store, lambda: None, Severity.P3), handlers)  # type: ignore[arg-type]
+        with TestClient(app) as client:
+            for approver in approvers:
+                with running_service(ServiceState()) as (url, state):
+                    key = f"bench:{uuid.uuid4().hex}"
+                    thread = threading.Thread(
+                        target=respond_vouched,  # type: ignore[arg-type]
+                        kwargs={
+                            "runbook": "bench-capacity",
+                            "params": {"service_url": url},
+                            "dedup_key": key,
+                            "requested_by": "bench",
+                        },
+                        daemon=True,
+                    )
+                    thread.start()
+                    while (incident := store.latest_for_key(key)) is None:  # type: ignore[attr-defined]
+                        time.sleep(0.05)
+                    while not any(
+                        m["blocks"]
+                        for c in slack.channels.values()
+                        for m in c.messages.values()
+                        if f"{incident.id} " in json.dumps(m["blocks"])
+                    ):
+                        keep_rooms(settings, store)  # type: ignore[arg-type]
+                        time.sleep(0.1)
+                    room = store.room(incident.number)  # type: ignore[attr-defined]
+                    state.scale_received.clear()
+                    before = set(slack.views)
+                    body, headers = slack.press(
+                        f"U0{approver.upper()}", room.channel, incident.id + " ", "warroom_approve"
+                    )
+                    t0 = time.time()
+                    assert client.post("/slack/actions", content=body, headers=headers).status_code == 200
+                    clicks.append(time.time() - t0)
+                    [view] = set(slack.views) - before
+                    body, headers = slack.submit(view, {"reason": "bench"})
+                    started = time.time()
+                    said = client.post("/slack/actions", content=body, headers=headers).json()
+                    assert said == {"response_action": "clear"}, said
+                    assert state.scale_received.wait(30)
+                    submits.append(state.scale_arrivals[-1] - started)
+                    thread.join(60)
+    print(f"approval given in the room -> mitigation start over {runs} runs:")
+    print(
+        f"  from the modal's submission:      median {statistics.median(submits):.3f}s "
+        f"p95 {percentile(submits, 0.95):.3f}s max {max(submits):.3f}s"
+    )
+    print(
+        f"  Approve clicked -> modal opened:  median {statistics.median(clicks):.3f}s "
+        f"p95 {percentile(clicks, 0.95):.3f}s max {max(clicks):.3f}s"
+    )
 
 
 if __name__ == "__main__":

@@ -50,10 +50,13 @@ class Keeper(threading.Thread):
         self.settings = settings
         self.lease = Lease(store, LEASE, "keeper", max(settings.lease_seconds, 3 * self.poll))
         self._stopping = threading.Event()
+        self._leading = threading.Event()  # set while this keeper holds the lease: its rooms are told
+        self._rooms = threading.Thread(target=self._rooms_loop, name="warroom-rooms", daemon=True)
 
     def start(self) -> None:
         self._context = contextvars.copy_context()  # the Prefect API of whoever starts the keeper
         super().start()
+        self._rooms.start()
 
     def run(self) -> None:
         self._context.run(self._loop)
@@ -66,24 +69,34 @@ class Keeper(threading.Thread):
         while not self._stopping.wait(self.poll):
             try:
                 if not self.lease.leading():
+                    self._leading.clear()
                     continue
             except Exception:  # the ledger unreachable: ask again next pass
+                self._leading.clear()
                 log.exception("keeper: cannot read its lease")
                 continue
+            self._leading.set()
             try:
                 for line in escalate_due(self.settings, self.store):
                     log.info("keeper: %s", line)
             except Exception:  # the ledger unreachable: the pages are still due next pass
                 log.exception("keeper: paging pass failed")
             try:
-                for line in keep_rooms(self.settings, self.store):
-                    log.info("keeper: %s", line)
-            except Exception:  # the ledger unreachable: the rooms are told next pass
-                log.exception("keeper: chat pass failed")
-            try:
                 self.check()
             except Exception:  # Prefect or the ledger unreachable: the runs are still there next pass
                 log.exception("keeper: pass failed")
+
+    def _rooms_loop(self) -> None:
+        # A thread of its own: Slack's rate limits make a pass wait out Retry-After (a storm of rooms waits
+        # minutes for conversations.create), and that must never hold up the runs' keeping or the lease.
+        while not self._stopping.wait(self.poll):
+            if not self._leading.is_set():
+                continue
+            try:
+                for line in keep_rooms(self.settings, self.store):
+                    log.info("keeper: %s", line)
+            except Exception:  # the ledger or chat unreachable: the rooms are told next pass
+                log.exception("keeper: chat pass failed")
 
     def check(self) -> list[str]:
         """One pass; returns what it did, one line per run acted on."""

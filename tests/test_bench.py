@@ -17,6 +17,7 @@ from tests.unleash_server import unavailable as unleash_unavailable
 TINY = {
     "approval_latency.py": (["--runs", "1"], "resolved"),
     "aws_diagnostics.py": (["--repeat", "1"], "API calls"),
+    "chat_rooms.py": (["--incidents", "3", "--events", "2", "--poll", "0.5"], "event -> message"),
     "flags.py": (["--runs", "2"], "flags.disable"),
     "intake.py": (
         ["--rate", "20", "--seconds", "1", "--storm", "20", "--first-task", "1"],

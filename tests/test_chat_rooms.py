@@ -330,3 +330,32 @@ def test_the_warroom_slash_command_notes_tells_the_status_and_acknowledges_as_th
     incident = store.get(number)
     assert incident.roles.commander == "alice" and incident.acknowledged_at is not None
     assert [e.kind for e in events].count(EventKind.INCIDENT_ACKNOWLEDGED) == 1
+
+
+def test_a_stalled_chat_service_never_holds_up_the_keepers_lease(
+    slack: SlackPeer, store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Slack answering slowly (or a pass waiting out Retry-After) keeps the room's thread waiting, not the
+    keeper's: its lease is renewed every pass, so no second keeper takes over a live one."""
+    from deployments.keeper import LEASE, Keeper
+
+    monkeypatch.setenv("WARROOM_KEEPER_POLL_SECONDS", "0.2")
+    monkeypatch.setenv("WARROOM_LEASE_SECONDS", "1")
+    get_settings.cache_clear()
+    settings = get_settings()
+    _incident(store, settings, "slow slack")
+    slack.stall = 4.0
+    keeper = Keeper(store, settings)
+    keeper.start()
+    try:
+        deadline = time.monotonic() + 30
+        while store.lease_holder(LEASE) is None:
+            assert time.monotonic() < deadline, "the keeper never took its lease"
+            time.sleep(0.05)
+        until = time.monotonic() + 3.0  # past the lease's 1 s, while the room's first call waits 4 s
+        while time.monotonic() < until:
+            assert store.lease_holder(LEASE) is not None, "the lease expired while Slack was slow"
+            time.sleep(0.1)
+    finally:
+        keeper.stop()
+        slack.stall = 0.0

@@ -63,6 +63,7 @@ class SlackPeer:
         self.url = ""
         self.scopes = scopes
         self.down = False  # every call answered 503, as Slack does in an outage
+        self.stall = 0.0  # seconds every call waits before its answer (a slow Slack, a congested link)
         self.posts: list[dict[str, Any]] = []  # every chat.postMessage accepted, as sent
         self.calls: list[tuple[str, dict[str, Any]]] = []  # every call accepted
         self.limited: list[str] = []  # the methods answered 429
@@ -443,6 +444,7 @@ def running_slack(scopes: tuple[str, ...] = ALL_SCOPES) -> Iterator[SlackPeer]:
         def do_POST(self) -> None:
             method = urlsplit(self.path).path.rsplit("/", 1)[-1]
             args = _arguments(self)
+            time.sleep(peer.stall)
             given = self.headers.get("Authorization") or (
                 f"Bearer {args['token']}" if "token" in args else ""
             )
