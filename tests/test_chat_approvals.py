@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
+from flows.answer import OpenGate
 from flows.communicate import keep_rooms
 from tests.flow_helpers import (
     CAPACITY_RUNBOOK,
@@ -31,7 +32,7 @@ from tests.test_chat_rooms import slack, slack_handlers  # noqa: F401 - fixture
 from tests.test_respond import env  # noqa: F401 - fixture
 from warroom.chat.asks import submitted
 from warroom.events import EventKind
-from warroom.incident import Severity
+from warroom.incident import Incident, Severity
 from warroom.intake.receiver import create_app
 from warroom.intake.router import Router
 from warroom.ledger import ChatAnswer, GateState, RunLedger, Store, now
@@ -55,13 +56,15 @@ def room_desk(
         yield env, slack, client
 
 
-def _start(url: str) -> tuple[FlowThread, str]:
+def _at_the_gate(store: Store, url: str) -> tuple[FlowThread, Incident, OpenGate]:
+    """The capacity runbook started by dave (proven), waiting at its gate."""
     key = f"test:{uuid.uuid4().hex}"
     thread = FlowThread(
         runbook="svc-capacity", params={"service_url": url}, requested_by="dave", dedup_key=key
     )
     thread.start()
-    return thread, key
+    incident = wait_for_incident(store, key)
+    return thread, incident, wait_for_gate(incident.id)
 
 
 def _asked(settings: Settings, store: Store, incident: str, gate: int) -> str:
@@ -112,9 +115,7 @@ def test_an_approval_clicked_in_the_room_executes_the_change_once_with_its_adjus
     store, slack, client = room_desk
     settings = get_settings()
     with running_service() as (url, state):
-        thread, key = _start(url)
-        incident = wait_for_incident(store, key)
-        gate = wait_for_gate(incident.id)
+        thread, incident, gate = _at_the_gate(store, url)
         channel = _asked(settings, store, incident.id, gate.gate_id)
         [ask] = [m for m in slack.channel_found(channel).messages.values() if m["blocks"]]
         said = json.dumps(ask["blocks"])
@@ -151,9 +152,7 @@ def test_forged_unknown_unauthorized_and_other_plan_clicks_change_nothing(
     store, slack, client = room_desk
     settings = get_settings()
     with running_service() as (url, state):
-        thread, key = _start(url)
-        incident = wait_for_incident(store, key)
-        gate = wait_for_gate(incident.id)
+        thread, incident, gate = _at_the_gate(store, url)
         channel = _asked(settings, store, incident.id, gate.gate_id)
         view = _click(client, slack, "U0BOB", channel)
         body, headers = slack.submit(view, {"reason": "looks right"})
@@ -201,9 +200,7 @@ def test_the_gate_judges_the_ledgers_record_not_what_prefect_holds(
     this run: the gate reads the ledger's record, and its gate and plan must be this one."""
     store, _slack, _client = room_desk
     with running_service() as (url, state):
-        thread, key = _start(url)
-        incident = wait_for_incident(store, key)
-        gate = wait_for_gate(incident.id)
+        thread, incident, gate = _at_the_gate(store, url)
         waiting = RunLedger(store).gate(gate.gate_id)
 
         def vouched(answer_id: str, decision: str, digest: str) -> None:
@@ -255,9 +252,7 @@ def test_a_gate_that_takes_signed_answers_only_refuses_a_chat_answer(
     get_settings.cache_clear()
     settings = get_settings()
     with running_service() as (url, state):
-        thread, key = _start(url)
-        incident = wait_for_incident(store, key)
-        gate = wait_for_gate(incident.id)
+        thread, incident, gate = _at_the_gate(store, url)
         channel = _asked(settings, store, incident.id, gate.gate_id)
         [ask] = [m for m in slack.channel_found(channel).messages.values() if m["blocks"]]
         assert not [b for b in ask["blocks"] if b["type"] == "actions"]

@@ -22,7 +22,7 @@ from tests.net import free_port
 from tests.patience import HANG
 from tests.peers.slack import SIGNING_SECRET, TOKEN, SlackPeer, running_slack, signed
 from tests.service import running_service
-from tests.up_process import prefect_login, stop_up, up_env, warroom
+from tests.up_process import stop_up, up_env, wait_until_served, warroom
 from warroom.events import EventKind
 from warroom.ledger import Store
 from warroom.oncall.current import on_call
@@ -54,20 +54,8 @@ def up_with_slack(tmp_path: Path) -> Iterator[tuple[dict[str, str], SlackPeer]]:
         log = tmp_path / "up.log"
         proc = warroom("up", env=env, output=log, start_new_session=True)
         api = f"http://127.0.0.1:{port}/api"
-        deadline = time.monotonic() + HANG
         try:
-            while True:
-                assert proc.poll() is None, log.read_text()[-4000:]
-                try:
-                    found = httpx.post(
-                        f"{api}/deployments/filter", json={}, timeout=2, auth=prefect_login(env)
-                    ).json()
-                    if any(d["name"] == "svc-capacity" for d in found):
-                        break
-                except (httpx.HTTPError, ValueError):
-                    pass
-                assert time.monotonic() < deadline, f"warroom up did not serve: {log.read_text()[-4000:]}"
-                time.sleep(0.5)
+            wait_until_served(proc, env, api, log, "svc-capacity")
             yield {**env, "PREFECT_API_URL": api}, slack
         finally:
             stop_up(proc)

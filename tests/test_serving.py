@@ -18,7 +18,7 @@ from tests.flow_helpers import CAPACITY_RUNBOOK, fresh_code, write_runbook
 from tests.net import free_port
 from tests.patience import HANG
 from tests.service import running_service
-from tests.up_process import person, stop_up
+from tests.up_process import person, stop_up, wait_until_served
 from tests.up_process import prefect_login as _login
 from tests.up_process import up_env as _env
 from tests.up_process import warroom as _warroom
@@ -36,20 +36,8 @@ def served(tmp_path: Path) -> Iterator[tuple[dict[str, str], str]]:
     log = tmp_path / "up.log"  # a file, not a pipe nobody drains (a full pipe stalls it)
     proc = _warroom("up", env=env, output=log, start_new_session=True)
     api = f"http://127.0.0.1:{port}/api"
-    deadline = time.monotonic() + HANG
     try:
-        while True:
-            assert proc.poll() is None, log.read_text()[-4000:]
-            try:
-                found = httpx.post(f"{api}/deployments/filter", json={}, timeout=2, auth=_login(env)).json()
-                if any(d["name"] == "svc-capacity" for d in found):
-                    break
-            except (httpx.HTTPError, ValueError):
-                pass
-            assert time.monotonic() < deadline, (
-                f"warroom up did not serve the runbooks: {log.read_text()[-4000:]}"
-            )
-            time.sleep(0.5)
+        wait_until_served(proc, env, api, log, "svc-capacity")
         yield {**env, "PREFECT_API_URL": api}, api
     finally:
         stop_up(proc)

@@ -90,6 +90,32 @@ def warroom_done(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess
     )
 
 
+def wait_until_served(
+    proc: subprocess.Popen[Any], env: dict[str, str], api: str, log: Path, deployment: str
+) -> None:
+    """Until `warroom up` (``proc``, writing to ``log``) serves ``deployment`` on its Prefect server
+    (``api``); fails with its output if it dies or hangs."""
+    import httpx
+
+    from tests.patience import HANG
+
+    deadline = time.monotonic() + HANG
+    while True:
+        assert proc.poll() is None, log.read_text()[-4000:]
+        try:
+            found = httpx.post(
+                f"{api}/deployments/filter", json={}, timeout=2, auth=prefect_login(env)
+            ).json()
+            if any(d["name"] == deployment for d in found):
+                return
+        except (httpx.HTTPError, ValueError):
+            pass
+        assert time.monotonic() < deadline, (
+            f"warroom up did not serve the runbooks: {log.read_text()[-4000:]}"
+        )
+        time.sleep(0.5)
+
+
 def stop_up(proc: subprocess.Popen[Any], sig: int = signal.SIGINT) -> None:
     """Ctrl-C (or ``sig``) to the process and its group, as a person stops `warroom up`, a receiver or a
     worker; killed if it does not stop within 30 s."""
