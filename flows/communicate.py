@@ -71,6 +71,8 @@ def _open(provider: ChatProvider, settings: Settings, store: Store, plan: Timeli
                 if not exc.taken or attempt == NAME_ATTEMPTS:
                     raise
     except ChatError as exc:
+        if exc.later is not None:  # Slack's rate limit (a storm of rooms): made on a later pass
+            return [f"{incident.id}: room waits {exc.later:.0f}s for the chat service's rate limit"]
         store.append(
             incident.number,
             EventKind.CHAT_FAILED,
@@ -97,25 +99,30 @@ def _tell(
     incident = store.get(kept.incident_number)
     room = Room(kept.channel, kept.name, kept.thread)
     timeline = store.timeline(incident.number)  # read once: the new events, the cadence, what is being done
+    told: list[str] = []
     try:
-        invited = _invite(provider, settings, store, room, kept, incident, chat_ids)
+        # What people need first: the events (each channel has its own posting limit); then the
+        # invitations, the topic and the summary, whose methods Slack limits across the workspace.
         _remind(store, incident, timeline, chat_ids)
+        events = [e for e in timeline if e.id > kept.posted_through]
+        told += _post(provider, settings, store, room, events, kept, incident, timeline)
+        told += settle_asks(provider, settings, store, room, incident, timeline)
+        told = _invite(provider, settings, store, room, kept, incident, chat_ids) + told
         cadence = cadence_of(incident, timeline)
         shown = topic(incident, cadence.next_due if cadence else None)
         if shown != kept.topic:
             provider.set_topic(room, shown, settings)
             store.room_told(incident.number, topic=shown)
-        events = [e for e in timeline if e.id > kept.posted_through]
-        told = _post(provider, settings, store, room, events, kept, incident, timeline)
-        told += settle_asks(provider, settings, store, room, incident, timeline)
         _summarise(provider, settings, store, room, kept, incident, timeline)
     except ChatError as exc:
+        if exc.later is not None:  # rate-limited: the rest waits for a later pass; nothing has failed
+            return [f"{incident.id}: #{kept.name}: {what}" for what in told]
         if store.room_failing(incident.number, str(exc)):
             return [f"{incident.id}: room #{kept.name} failing: {exc}"]
         return []
     if kept.failing_since is not None:
         store.room_restored(incident.number)
-    return [f"{incident.id}: #{kept.name}: {what}" for what in (*invited, *told)]
+    return [f"{incident.id}: #{kept.name}: {what}" for what in told]
 
 
 @dataclass(frozen=True)
@@ -208,13 +215,16 @@ def _summarise(
     chat = settings.of(ChatSettings)
     links = {"Prefect UI": chat.ui_url.rstrip("/") + "/runs"} if chat.ui_url else {}
     text = summary(incident, doing, links)
-    if kept.summary_ts is None:
+    message = kept.summary_ts
+    if message is None:
         message = provider.post(room, text, settings)
-        provider.pin(room, message, settings)
-        store.room_told(incident.number, summary_ts=message, summary=text)
+        store.room_told(incident.number, summary_ts=message, summary=text)  # posted once, whatever follows
     elif text != kept.summary:
-        provider.edit(room, kept.summary_ts, text, settings)
+        provider.edit(room, message, text, settings)
         store.room_told(incident.number, summary=text)
+    if not kept.pinned:
+        provider.pin(room, message, settings)
+        store.room_told(incident.number, pinned=True)
 
 
 def _remind(store: Store, incident: Incident, timeline: list[TimelineEvent], chat_ids: _ChatIds) -> None:

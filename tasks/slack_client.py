@@ -13,6 +13,7 @@ from slack_sdk.http_retry.builtin_handlers import (
     ConnectionErrorRetryHandler,
     RateLimitErrorRetryHandler,
 )
+from slack_sdk.http_retry.handler import RetryHandler
 
 from warroom.redact import redact_text, register_secret
 from warroom.settings import IntegrationSettings, Settings, integration_config
@@ -44,34 +45,31 @@ class SlackError(RuntimeError):
     """Slack refused or could not be reached: ``error`` is Slack's own word (``name_taken``, ``ratelimited``,
     ``invalid_auth``) or ``unreachable``; the message never holds the token."""
 
-    def __init__(self, method: str, error: str, detail: str = "") -> None:
+    def __init__(self, method: str, error: str, detail: str = "", retry_after: float | None = None) -> None:
         super().__init__(f"slack {method}: {error}" + (f" ({detail})" if detail else ""))
-        self.method, self.error = method, error
+        self.method, self.error, self.retry_after = method, error, retry_after
 
 
-def web_client(settings: Settings, *, timeout: int = 10) -> WebClient:
-    """A client for the configured workspace; SlackError when no token is set."""
+def web_client(settings: Settings, *, timeout: int = 10, patient: bool = True) -> WebClient:
+    """A client for the configured workspace; SlackError when no token is set. ``patient=False``: a call
+    Slack rate-limits fails at once (``ratelimited``, with its ``retry_after``) instead of waiting it out,
+    for a caller with other work to get on with."""
     slack = settings.of(SlackSettings)
     if slack.token is None:
         raise SlackError("auth", "not_configured", "set WARROOM_SLACK_TOKEN (a bot token)")
     token = slack.token.get_secret_value()
     register_secret(token)
-    return _client(slack.url.rstrip("/") + "/", token, slack.retries, timeout)
+    return _client(slack.url.rstrip("/") + "/", token, slack.retries if patient else 0, timeout)
 
 
 @lru_cache(maxsize=8)
 def _client(base_url: str, token: str, retries: int, timeout: int) -> WebClient:
     # One per workspace and token: a keeper pass calls Slack several times a room, and each new client
     # loads the CA bundle again (tens of milliseconds of CPU). slack_sdk's WebClient is safe to share.
-    return WebClient(
-        token=token,
-        base_url=base_url,
-        timeout=timeout,
-        retry_handlers=[
-            ConnectionErrorRetryHandler(max_retry_count=1),
-            RateLimitErrorRetryHandler(max_retry_count=retries),
-        ],
-    )
+    handlers: list[RetryHandler] = [ConnectionErrorRetryHandler(max_retry_count=1)]
+    if retries:
+        handlers.append(RateLimitErrorRetryHandler(max_retry_count=retries))
+    return WebClient(token=token, base_url=base_url, timeout=timeout, retry_handlers=handlers)
 
 
 def call(client: WebClient, method: str, **args: object) -> dict[str, object]:
@@ -97,7 +95,17 @@ def _call(
         )
     except SlackApiError as exc:
         data = exc.response.data if isinstance(exc.response.data, dict) else {}
-        raise SlackError(method, str(data.get("error") or exc.response.status_code)) from None
+        wait = str(
+            (exc.response.headers or {}).get("Retry-After")
+            or (exc.response.headers or {}).get("retry-after")
+            or ""
+        )
+        retry_after = float(wait) if wait.replace(".", "", 1).isdigit() else None
+        if exc.response.status_code == 429 and retry_after is None:
+            retry_after = 1.0
+        raise SlackError(
+            method, str(data.get("error") or exc.response.status_code), retry_after=retry_after
+        ) from None
     except (SlackClientError, OSError) as exc:
         raise SlackError(method, "unreachable", redact_text(str(exc))[:200]) from None
     data = dict(response.data) if isinstance(response.data, dict) else {}

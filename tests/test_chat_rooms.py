@@ -15,6 +15,7 @@ import pytest
 from flows.communicate import keep_rooms, rooms_ready
 from tasks.chat import ChatError
 from tests.conftest import REPO
+from tests.patience import HANG
 from tests.peers.slack import (
     SIGNING_SECRET,
     TOKEN,
@@ -44,6 +45,16 @@ def slack(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[SlackPeer
         get_settings.cache_clear()
         yield peer
     get_settings.cache_clear()
+
+
+def kept_until(settings: Settings, store: Store, done: Any) -> None:
+    """Keeper passes, one a quarter second, until ``done()``: a pass leaves what Slack rate-limits for a
+    later one."""
+    deadline = time.monotonic() + HANG
+    while not done():
+        assert time.monotonic() < deadline, "the room was never told"
+        keep_rooms(settings, store)
+        time.sleep(0.25)
 
 
 def _incident(
@@ -77,8 +88,9 @@ def test_a_p1_gets_its_own_channel_with_topic_invites_and_a_pinned_summary_kept_
 
     store.set_status(number, Status.TRIAGED, actor="alice")
     store.set_status(number, Status.INVESTIGATING, actor="alice")
-    keep_rooms(settings, store)
-    assert channel.topic.startswith("P1 investigating | commander: alice")
+    # The first pass posted three messages in its second: Slack's burst for a channel. The next pass waits
+    # out the channel's rate limit, and the one after tells it.
+    kept_until(settings, store, lambda: channel.topic.startswith("P1 investigating | commander: alice"))
     assert channel.messages[pinned]["edits"] == 1  # edited in place, not posted again
     assert "*Status* investigating" in channel.messages[pinned]["text"]
     told = [m["text"] for m in channel.messages.values() if m["ts"] != pinned]
@@ -164,8 +176,13 @@ def test_one_shared_channel_gets_a_thread_per_incident(
     get_settings.cache_clear()
     settings = get_settings()
     first, second = _incident(store, settings, "first"), _incident(store, settings, "second")
-    keep_rooms(settings, store)
-    keep_rooms(settings, store)
+
+    def both_told() -> bool:  # one channel's rate limit (a burst of three a second) for both threads
+        told = {m["thread_ts"] for m in shared.messages.values() if m["thread_ts"]}
+        rooms = [store.room(first), store.room(second)]
+        return all(r is not None and r.thread in told for r in rooms)
+
+    kept_until(settings, store, both_told)
     rooms = [store.room(first), store.room(second)]
     assert all(r is not None and r.channel == shared.id for r in rooms)
     threads = {r.thread for r in rooms if r is not None}
@@ -359,3 +376,23 @@ def test_a_stalled_chat_service_never_holds_up_the_keepers_lease(
     finally:
         keeper.stop()
         slack.stall = 0.0
+
+
+def test_a_rate_limited_room_waits_for_a_later_pass_and_holds_up_no_other(
+    slack: SlackPeer, store: Store
+) -> None:
+    """Slack allows one conversations.create a minute here: the first room is made and told in the first
+    pass; the others wait for a later one, with nothing on their timelines saying chat failed."""
+    slack.tiers["conversations.create"] = 1
+    settings = get_settings()
+    numbers = [_incident(store, settings, f"storm {i}") for i in range(3)]
+    store.append(numbers[0], EventKind.NOTE, "rolled back the canary", actor="alice")
+    done = keep_rooms(settings, store)
+    assert [store.room(n) is not None for n in numbers] == [True, False, False]
+    assert sum("waits" in line for line in done) == 2
+    first = store.room(numbers[0])
+    assert first is not None
+    assert any("rolled back the canary" in m["text"] for m in slack.channels[first.channel].messages.values())
+    for n in numbers:
+        assert EventKind.CHAT_FAILED not in [e.kind for e in store.timeline(n)]
+    assert slack.limited == ["conversations.create"]  # asked once, then rested for Slack's Retry-After

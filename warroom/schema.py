@@ -5,6 +5,7 @@ from __future__ import annotations
 from sqlalchemy import (
     JSON,
     BigInteger,
+    Boolean,
     Column,
     Date,
     DateTime,
@@ -17,6 +18,7 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    false,
 )
 
 metadata = MetaData()
@@ -293,6 +295,7 @@ chat_rooms = Table(
     Column("name", String(200), nullable=False),
     Column("thread", String(200)),  # a shared channel's thread for this incident; none in its own channel
     Column("summary_ts", String(200)),  # the pinned summary's message id
+    Column("pinned", Boolean, nullable=False, server_default=false()),  # posted is not yet pinned
     Column("summary", Text),  # what it says now (edited only when that changes)
     Column("topic", Text),
     Column("posted_through", BigInteger, nullable=False),  # the last timeline event id the room was told

@@ -32,11 +32,13 @@ class ChatSettings(IntegrationSettings):
 
 class ChatError(RuntimeError):
     """The chat service refused or could not be reached; the message says which and why (never a secret).
-    ``taken`` is set when a channel name is already in use."""
+    ``taken`` is set when a channel name is already in use; ``later`` (seconds) when the service's rate
+    limit says to call again after a while: not a failure, the work waits for the next pass."""
 
-    def __init__(self, message: str, *, taken: bool = False) -> None:
+    def __init__(self, message: str, *, taken: bool = False, later: float | None = None) -> None:
         super().__init__(message)
         self.taken = taken
+        self.later = later
 
 
 @dataclass(frozen=True)

@@ -3,21 +3,35 @@ topic, the people invited, the pinned summary edited in place, the timeline post
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from tasks.chat.base import ChatError, ChatProvider, ChatSettings, Room
-from tasks.slack_client import ROOM_SCOPES, SlackError, call, web_client, who_am_i
+from tasks.slack_client import ROOM_SCOPES, SlackError, SlackSettings, call, web_client, who_am_i
 from warroom.settings import Settings
 
 
 class Slack(ChatProvider):
     name = "slack"
 
+    def __init__(self) -> None:
+        # Each method's rate limit is its own (conversations.create 20 a minute, chat.postMessage one a
+        # second per channel): one that Slack limited rests for its Retry-After, and the keeper's pass goes
+        # on with the rooms' other work instead of waiting it out.
+        self._resting: dict[str, float] = {}
+
     def _call(self, settings: Settings, method: str, **args: object) -> dict[str, object]:
+        workspace = settings.of(SlackSettings).url
+        key = f"{workspace} {method}" + (f" {args.get('channel')}" if method == "chat.postMessage" else "")
+        until = self._resting.get(key, 0.0)
+        if time.monotonic() < until:
+            raise ChatError(f"slack {method}: rate-limited, resting", later=until - time.monotonic())
         try:
-            return call(web_client(settings), method, **args)
+            return call(web_client(settings, patient=False), method, **args)
         except SlackError as exc:
-            raise ChatError(str(exc), taken=exc.error == "name_taken") from None
+            if exc.error == "ratelimited" and exc.retry_after is not None:
+                self._resting[key] = time.monotonic() + exc.retry_after
+            raise ChatError(str(exc), taken=exc.error == "name_taken", later=exc.retry_after) from None
 
     def check(self, settings: Settings) -> str:
         try:
@@ -48,7 +62,10 @@ class Slack(ChatProvider):
         if not isinstance(channel, dict) or "id" not in channel:
             raise ChatError("slack conversations.create: no channel in Slack's answer")
         room = Room(str(channel["id"]), str(channel.get("name", name)))
-        self.post(room, opening, settings)
+        try:
+            self.post(room, opening, settings)
+        except ChatError:
+            pass  # the channel exists now: losing it over its greeting would make a second one next pass
         return room
 
     def set_topic(self, room: Room, topic: str, settings: Settings) -> None:

@@ -63,6 +63,7 @@ class SlackPeer:
         self.url = ""
         self.scopes = scopes
         self.down = False  # every call answered 503, as Slack does in an outage
+        self.tiers = dict(TIERS)  # calls a minute per method; a test may make one tighter
         self.stall = 0.0  # seconds every call waits before its answer (a slow Slack, a congested link)
         self.posts: list[dict[str, Any]] = []  # every chat.postMessage accepted, as sent
         self.calls: list[tuple[str, dict[str, Any]]] = []  # every call accepted
@@ -101,7 +102,7 @@ class SlackPeer:
     def answer(self, method: str, args: dict[str, Any]) -> tuple[int, dict[str, Any], int]:
         """Status, body and (for a 429) the Retry-After seconds."""
         with self._lock:
-            wait = self._limited(method, 60, TIERS[method]) if method in TIERS else 0
+            wait = self._limited(method, 60, self.tiers[method]) if method in self.tiers else 0
             if not wait and method == "chat.postMessage":
                 wait = self._limited(f"post:{args.get('channel')}", 1, BURST)
             if wait:

@@ -30,6 +30,7 @@ class ChatRoom:
     name: str
     thread: str | None
     summary_ts: str | None
+    pinned: bool
     summary: str | None
     topic: str | None
     posted_through: int
@@ -47,6 +48,7 @@ def _room(row: Any) -> ChatRoom:
         name=row["name"],
         thread=row["thread"],
         summary_ts=row["summary_ts"],
+        pinned=bool(row["pinned"]),
         summary=row["summary"],
         topic=row["topic"],
         posted_through=row["posted_through"],
@@ -155,9 +157,9 @@ class ChatRooms(Timeline):
         return self.room(number)
 
     def room_told(self, ref: str | int, **changes: Any) -> None:
-        """What the room shows now: ``posted_through``, ``summary_ts``, ``summary``, ``topic``,
+        """What the room shows now: ``posted_through``, ``summary_ts``, ``pinned``, ``summary``, ``topic``,
         ``invited``."""
-        allowed = {"posted_through", "summary_ts", "summary", "topic", "invited"}
+        allowed = {"posted_through", "summary_ts", "pinned", "summary", "topic", "invited"}
         unknown = set(changes) - allowed
         if unknown:
             raise ValueError(f"not a room field: {sorted(unknown)}")
