@@ -49,7 +49,7 @@ RUNBOOK = """\
         use: svc.scale
         with: {url: "{{ params.service_url }}", replicas: 4}
         approval: {approvers: [{group: sre}], timeout: 5m}
-    communicate: {channel: "#bench-room"}
+    communicate: {channel: "#bench-{{ incident.number }}"}
     verify:
       - use: http.check
         with: {url: "{{ params.service_url }}/healthz", retries: 0}

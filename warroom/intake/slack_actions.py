@@ -1,10 +1,10 @@
-"""The Acknowledge button of a Slack page, pressed: Slack POSTs the interaction (form field ``payload``)
-to ``/slack/actions``, signed with the app's signing secret (``v0=`` HMAC-SHA256 of ``v0:TS:BODY``, the
-timestamp within five minutes). The Slack user is mapped to a person by the on-call schedules."""
+"""Slack's requests to the app: every one signed with the app's signing secret (``v0=`` HMAC-SHA256 of
+``v0:TS:BODY``, checked by Slack's own ``SignatureVerifier``, the timestamp within five minutes). The
+Acknowledge button of a page is answered here; an approval's buttons and modal, and the ``/warroom``
+command, are handed to the flows (``SlackHandlers``). A Slack user is mapped to a person by the schedules."""
 
 from __future__ import annotations
 
-import hashlib
 import hmac
 import time
 from collections.abc import Callable
@@ -13,6 +13,7 @@ from typing import Any
 from urllib.parse import parse_qs
 
 from pydantic import Field, SecretStr
+from slack_sdk.signature import SignatureVerifier
 
 from warroom.acknowledge import acknowledge
 from warroom.intake.alert import PayloadError, decode_json
@@ -39,16 +40,18 @@ MAX_SKEW_SECONDS = 300
 
 
 def verify(headers: dict[str, str], body: bytes, settings: Settings, at: float | None = None) -> None:
+    """Slack signed this request for the app (Slack's own ``SignatureVerifier``), within five minutes."""
     app = settings.of(SlackAppSettings)
     if app.signing_secret is None:
-        raise Unauthorized("Slack actions are off: set WARROOM_SLACK_SIGNING_SECRET")
+        raise Unauthorized("Slack requests are off: set WARROOM_SLACK_SIGNING_SECRET")
     stamp = headers.get("x-slack-request-timestamp", "")
     if not stamp.isdigit() or abs((at or time.time()) - int(stamp)) > MAX_SKEW_SECONDS:
         raise Unauthorized("Slack request timestamp missing or more than 5 minutes off (a replay?)")
-    base = b"v0:" + stamp.encode() + b":" + body
-    expected = (
-        "v0=" + hmac.new(app.signing_secret.get_secret_value().encode(), base, hashlib.sha256).hexdigest()
-    )
+    verifier = SignatureVerifier(app.signing_secret.get_secret_value())
+    try:
+        expected = verifier.generate_signature(timestamp=stamp, body=body) or ""
+    except UnicodeDecodeError:
+        raise Unauthorized("Slack signs UTF-8 bodies: this one is not") from None
     if not hmac.compare_digest(expected, headers.get("x-slack-signature", "")):
         raise Unauthorized("Slack signature does not match the signing secret")
 
