@@ -210,11 +210,20 @@ def _summarise(
     incident: Incident,
     timeline: list[TimelineEvent],
 ) -> None:
-    """The pinned summary: posted and pinned once, edited in place when what it says changes."""
+    """The pinned summary: posted and pinned once, edited in place when what it says changes (in a shared
+    channel, the incident's thread head)."""
     doing = next((e.text for e in reversed(timeline) if e.kind in POSTED), None)
     chat = settings.of(ChatSettings)
     links = {"Prefect UI": chat.ui_url.rstrip("/") + "/runs"} if chat.ui_url else {}
     text = summary(incident, doing, links)
+    if kept.thread is not None:
+        # In a shared channel the thread's head is the summary, edited in place: a summary of its own would
+        # spend the channel's one message a second that every incident's thread shares, and pins are the
+        # channel's, not one incident's.
+        if text != kept.summary:
+            provider.edit(room, kept.thread, text, settings)
+            store.room_told(incident.number, summary_ts=kept.thread, summary=text, pinned=True)
+        return
     message = kept.summary_ts
     if message is None:
         message = provider.post(room, text, settings)

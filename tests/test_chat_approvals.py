@@ -46,14 +46,20 @@ def room_desk(
     env: Store,
     slack: SlackPeer,
     monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
 ) -> Iterator[tuple[Store, SlackPeer, TestClient]]:
-    """The receiver as `warroom up` composes it (chat answers taken by the flows' own answering)."""
+    """The receiver as `warroom up` composes it (chat answers taken by the flows' own answering), on a
+    ledger of its own: the session's holds the open incidents of every module before, and a room pass
+    would make their rooms first (Slack allows 20 channels a minute)."""
     monkeypatch.setenv("WARROOM_SLACK_SIGNING_SECRET", SIGNING_SECRET)
+    monkeypatch.setenv("WARROOM_DATABASE_URL", f"sqlite:///{tmp_path / 'chat-ledger' / 'warroom.db'}")
     get_settings.cache_clear()
     settings = get_settings()
-    router = Router(env, lambda: None, Severity.P3)  # type: ignore[arg-type]
-    with TestClient(create_app(settings, env, router, slack_handlers(settings, env))) as client:
-        yield env, slack, client
+    store = Store.from_settings(settings)
+    router = Router(store, lambda: None, Severity.P3)  # type: ignore[arg-type]
+    with TestClient(create_app(settings, store, router, slack_handlers(settings, store))) as client:
+        yield store, slack, client
+    store.close()
 
 
 def _at_the_gate(store: Store, url: str) -> tuple[FlowThread, Incident, OpenGate]:

@@ -176,6 +176,8 @@ def test_one_shared_channel_gets_a_thread_per_incident(
     get_settings.cache_clear()
     settings = get_settings()
     first, second = _incident(store, settings, "first"), _incident(store, settings, "second")
+    for number in (first, second):
+        store.append(number, EventKind.NOTE, f"looking at INC-{number}", actor="alice")
 
     def both_told() -> bool:  # one channel's rate limit (a burst of three a second) for both threads
         told = {m["thread_ts"] for m in shared.messages.values() if m["thread_ts"]}
@@ -190,6 +192,10 @@ def test_one_shared_channel_gets_a_thread_per_incident(
     replies = [m for m in shared.messages.values() if m["thread_ts"]]
     assert {m["thread_ts"] for m in replies} == threads  # each incident's lines in its own thread
     assert [c.name for c in slack.channels.values()] == ["incidents"]  # no channel made
+    # Each thread's head is its incident's summary, edited in place; nothing pinned in the team's channel.
+    kept_until(settings, store, lambda: all(shared.messages[t]["edits"] for t in threads))
+    heads = [shared.messages[t]["text"] for t in sorted(threads)]
+    assert all("*Severity* P1" in h for h in heads) and not shared.pins
 
 
 def test_a_start_without_what_the_rooms_need_is_refused_in_one_line(
