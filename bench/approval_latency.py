@@ -25,6 +25,7 @@ import threading
 import time
 import uuid
 from pathlib import Path
+from typing import Any
 from uuid import UUID
 
 REPO = Path(__file__).resolve().parent.parent
@@ -105,7 +106,7 @@ def _bench(runs: int) -> None:
     from prefect.flow_runs import resume_flow_run
 
     from flows.answer import open_gates
-    from tests.flow_helpers import fresh_code, respond_vouched
+    from tests.flow_helpers import fresh_code
     from tests.service import ServiceState, running_service
     from warroom.identity import Purpose, register
     from warroom.ledger import Store
@@ -131,20 +132,7 @@ def _bench(runs: int) -> None:
     def one_run(
         approver: str, state: ServiceState, url: str, via_cli: bool = True, signed: bool = False
     ) -> tuple[float, float, float, str]:
-        key = f"bench:{uuid.uuid4().hex}"
-        thread = threading.Thread(
-            target=respond_vouched,  # signed by bench's own key, as `warroom run --local` signs a start
-            kwargs={
-                "runbook": "bench-capacity",
-                "params": {"service_url": url},
-                "dedup_key": key,
-                "requested_by": "bench",
-            },
-            daemon=True,
-        )
-        thread.start()
-        while (incident := store.latest_for_key(key)) is None:
-            time.sleep(0.05)
+        thread, incident = _started(store, url)
         while not open_gates(store, incident.id):
             time.sleep(0.05)
         state.scale_received.clear()
@@ -209,7 +197,7 @@ def _bench(runs: int) -> None:
         "   for the gate's judgement, which is recorded just before the mitigation task is submitted)"
     )
 
-    _chat(runs, store, respond_vouched)
+    _chat(runs, store)
 
     with running_service(ServiceState()) as (url, state):
         t0 = time.time()
@@ -250,7 +238,26 @@ PEOPLE
 """
 
 
-def _chat(runs: int, store: object, respond_vouched: object) -> None:
+def _started(store: Any, url: str) -> tuple[threading.Thread, Any]:
+    """A respond run of the bench runbook against ``url``, signed by bench's own key (as `warroom run
+    --local` signs a start), and its incident once opened."""
+    from tests.flow_helpers import respond_vouched
+
+    key = f"bench:{uuid.uuid4().hex}"
+    kwargs = {
+        "runbook": "bench-capacity",
+        "params": {"service_url": url},
+        "dedup_key": key,
+        "requested_by": "bench",
+    }
+    thread = threading.Thread(target=respond_vouched, kwargs=kwargs, daemon=True)
+    thread.start()
+    while (incident := store.latest_for_key(key)) is None:
+        time.sleep(0.05)
+    return thread, incident
+
+
+def _chat(runs: int, store: Any) -> None:
     """(b): approvals given in the room, as `warroom up`'s receiver takes them."""
     from functools import partial
 
@@ -284,34 +291,21 @@ def _chat(runs: int, store: object, respond_vouched: object) -> None:
         )
         get_settings.cache_clear()
         settings = get_settings()
-        handlers = SlackHandlers(answering(settings, store), partial(handle, settings=settings, store=store))  # type: ignore[arg-type]
+        handlers = SlackHandlers(answering(settings, store), partial(handle, settings=settings, store=store))
         app = create_app(settings, store, Router(store, lambda: None, Severity.P3), handlers)  # type: ignore[arg-type]
         with TestClient(app) as client:
             for approver in approvers:
                 with running_service(ServiceState()) as (url, state):
-                    key = f"bench:{uuid.uuid4().hex}"
-                    thread = threading.Thread(
-                        target=respond_vouched,  # type: ignore[arg-type]
-                        kwargs={
-                            "runbook": "bench-capacity",
-                            "params": {"service_url": url},
-                            "dedup_key": key,
-                            "requested_by": "bench",
-                        },
-                        daemon=True,
-                    )
-                    thread.start()
-                    while (incident := store.latest_for_key(key)) is None:  # type: ignore[attr-defined]
-                        time.sleep(0.05)
+                    thread, incident = _started(store, url)
                     while not any(
                         m["blocks"]
                         for c in slack.channels.values()
                         for m in c.messages.values()
                         if f"{incident.id} " in json.dumps(m["blocks"])
                     ):
-                        keep_rooms(settings, store)  # type: ignore[arg-type]
+                        keep_rooms(settings, store)
                         time.sleep(0.1)
-                    room = store.room(incident.number)  # type: ignore[attr-defined]
+                    room = store.room(incident.number)
                     state.scale_received.clear()
                     before = set(slack.views)
                     body, headers = slack.press(

@@ -402,3 +402,16 @@ def test_a_rate_limited_room_waits_for_a_later_pass_and_holds_up_no_other(
     for n in numbers:
         assert EventKind.CHAT_FAILED not in [e.kind for e in store.timeline(n)]
     assert slack.limited == ["conversations.create"]  # asked once, then rested for Slack's Retry-After
+
+
+def test_in_a_storm_the_p1s_room_is_made_before_the_p2s_that_came_first(
+    slack: SlackPeer, store: Store
+) -> None:
+    """Slack makes a few channels a minute (one here): the most severe incident's room comes first."""
+    slack.tiers["conversations.create"] = 1
+    settings = get_settings()
+    earlier = [_incident(store, settings, f"slow checkout {i}", Severity.P2) for i in range(3)]
+    p1 = _incident(store, settings, "checkout down")
+    keep_rooms(settings, store)
+    assert store.room(p1) is not None
+    assert [store.room(n) for n in earlier] == [None, None, None]

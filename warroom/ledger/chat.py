@@ -98,12 +98,13 @@ class ChatRooms(Timeline):
             return [_room(r) for r in rows]
 
     def wanting_rooms(self, limit: int = 100) -> list[TimelineEvent]:
-        """The newest communication plan of each open incident that asks for a room and has none yet. Every
-        plan of the open incidents without a room is read: a plan's wish is in its JSON data, and a cap on
-        rows would hide a new P1 behind the old P3s that want none."""
+        """The newest communication plan of each open incident that asks for a room and has none yet, the
+        most severe first (Slack makes 20 channels a minute: in a storm a P1's room must not wait behind
+        P2s), then the oldest. Every plan of the open incidents without a room is read: a plan's wish is in
+        its JSON data, and a cap on rows would hide a new P1 behind the old P3s that want none."""
         with self._read() as conn:
             rows = conn.execute(
-                select(timeline_events)
+                select(timeline_events, incidents.c.severity.label("level"))
                 .join(incidents, incidents.c.number == timeline_events.c.incident_number)
                 .outerjoin(chat_rooms, chat_rooms.c.incident_number == timeline_events.c.incident_number)
                 .where(
@@ -113,10 +114,11 @@ class ChatRooms(Timeline):
                 )
                 .order_by(timeline_events.c.id)
             ).mappings()
-            newest: dict[int, TimelineEvent] = {}
+            newest: dict[int, tuple[str, TimelineEvent]] = {}
             for r in rows:
-                newest[r["incident_number"]] = row_event(r)
-        return [e for e in newest.values() if e.data.get("room")][:limit]
+                newest[r["incident_number"]] = (str(r["level"]), row_event(r))
+        wanted = sorted(((level, number), e) for number, (level, e) in newest.items() if e.data.get("room"))
+        return [e for _, e in wanted][:limit]
 
     def add_room(
         self, ref: str | int, *, provider: str, channel: str, name: str, thread: str | None, link: str | None
