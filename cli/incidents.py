@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import sys
-import uuid
 from datetime import timedelta
 from pathlib import Path
 from typing import Annotated, Any
@@ -225,18 +224,15 @@ def incidents_update(
     words = " ".join(text.split())
     if not words:
         fail("an update needs its words", 2)
+    from warroom.chat.cadence import post_update
+
     store = open_store()
     try:
-        incident = store.get(incident_id)
-        if as_ not in {incident.roles.comms_lead, incident.roles.commander}:
-            fail(
-                f"{incident.id}: updates come from the comms lead ({incident.roles.comms_lead or 'nobody'}) "
-                f"or the commander ({incident.roles.commander or 'nobody'})",
-                1,
-            )
-        event = store.append(incident.number, EventKind.UPDATE_POSTED, words[:4000], actor=as_)
-    except (StoreError, ValueError) as exc:
+        event = post_update(store, incident_id, as_, words)
+    except StoreError as exc:
         fail(str(exc), 1)
+    except ValueError as exc:  # not the comms lead or the commander
+        fail(f"{incident_id}: {exc}", 1)
     finally:
         store.close()
     out.print(f"{event.incident}: update recorded by {as_} at {event.at:%H:%M:%S} UTC")
@@ -299,17 +295,13 @@ def incidents_severity(
     as_: Annotated[str, typer.Option("--as", help="Who changes it (recorded)")],
 ) -> None:
     """Change an incident's severity; the policy of the new level applies (updates, audience, paging)."""
-    from flows.paging import severity_changed
-    from warroom.runbook import load_catalogue
+    from flows.paging import change_severity
 
-    settings = get_settings()
     store = open_store()
     try:
-        before = store.get(incident_id)
-        incident = store.set_severity(before.number, level, actor=as_, reason=reason)
-        loaded = load_catalogue([settings.runbooks_dir]).runbooks.get(incident.runbook or "")
-        team = loaded.runbook.team if loaded else None
-        severity_changed(settings, store, incident, team, key=f"severity-policy:{uuid.uuid4().hex}")
+        before, incident = change_severity(
+            get_settings(), store, incident_id, level, actor=as_, reason=reason
+        )
         pages = store.pages(incident.number)
     except (StoreError, ValueError) as exc:
         fail(str(exc), 1)

@@ -129,10 +129,12 @@ def resolve(
     reason: Annotated[str, typer.Option(help="Why it is resolved")] = "resolved by hand",
 ) -> None:
     """Resolve an incident by hand; its post-mortem is drafted and its follow-ups tracked as for a run."""
+    from flows.postmortem import resolve_by_hand
+
     store = open_store()
     try:
-        incident = store.set_status(incident_id, Status.RESOLVED, actor=as_, text=f"{reason} ({as_})")
-        learned = _learn(store, incident.number)
+        learned = resolve_by_hand(get_settings(), store, incident_id, actor=as_, reason=reason)
+        incident = store.get(incident_id)
     except (StoreError, ValueError) as exc:
         fail(str(exc), 1)
     finally:

@@ -18,7 +18,7 @@ from collections.abc import Callable
 from typing import Any
 
 from flows.answer import GateError, answer_from_chat
-from flows.chat_asks import ask_in_room
+from flows.chat_asks import ask_in_room, requested_for
 from tasks.chat import ChatError, ChatProvider, chat_provider
 from warroom.answers import judged_key
 from warroom.chat.asks import ANSWER_FORM, DECISION_OF_ACTION, answer_modal, button_value, submitted
@@ -99,10 +99,7 @@ class _Chat:
             return {}
         incident = self.store.get(gate.incident_number)
         timeline = self.store.timeline(incident.number)
-        requested = next(
-            (e for e in timeline if e.kind is EventKind.APPROVAL_REQUESTED and e.data.get("gate") == gate.id),
-            None,
-        )
+        requested = requested_for(timeline, gate.id)
         if requested is None:
             raise ValueError(f"gate {gate.id} asked nobody for approval")
         ask = ask_in_room(incident, requested, timeline)

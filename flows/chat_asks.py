@@ -13,6 +13,14 @@ from warroom.ledger import GateState, RunLedger, Store
 from warroom.settings import Settings
 
 
+def requested_for(timeline: list[TimelineEvent], gate_id: int) -> TimelineEvent | None:
+    """The ``approval.requested`` that asked for this gate's approval."""
+    return next(
+        (e for e in timeline if e.kind is EventKind.APPROVAL_REQUESTED and e.data.get("gate") == gate_id),
+        None,
+    )
+
+
 def ask_in_room(incident: Incident, requested: TimelineEvent, timeline: list[TimelineEvent]) -> Ask:
     proposal = requested.data.get("proposal")
     proposed = next(
@@ -70,10 +78,7 @@ def settle_asks(
         gate = runs.gate(kept.gate_id)
         if gate.state is GateState.OPEN:
             continue
-        requested = next(
-            (e for e in timeline if e.kind is EventKind.APPROVAL_REQUESTED and e.data.get("gate") == gate.id),
-            None,
-        )
+        requested = requested_for(timeline, gate.id)
         if requested is None:
             continue
         ask = ask_in_room(incident, requested, timeline)

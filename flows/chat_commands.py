@@ -17,21 +17,20 @@ In a room the incident is the room's; anywhere else the command names it first (
 from __future__ import annotations
 
 import re
-import uuid
 from collections.abc import Callable
 from typing import Any
 from urllib.parse import parse_qs
 
-from flows.paging import severity_changed
-from flows.postmortem import learn
+from flows.paging import change_severity
+from flows.postmortem import resolve_by_hand
 from warroom.acknowledge import acknowledge
+from warroom.chat.cadence import post_update, update_refusal
 from warroom.chat.messages import escape
 from warroom.events import EventKind
 from warroom.incident import INCIDENT_ID, Incident, Role, Severity, Status
 from warroom.intake.slack_actions import person_of
 from warroom.ledger import NotFound, Store, StoreError
 from warroom.roles import AssignmentRefused, Wanted, assign_roles, known_people
-from warroom.runbook import load_catalogue
 from warroom.settings import Settings
 
 
@@ -136,10 +135,9 @@ def _severity(said: _Said) -> dict[str, Any]:
     if level is before.severity:
         return ephemeral(f"{before.id} is {level.value} already.")
     reason = " ".join(said.words[1:]) or "set in chat"
-    incident = said.store.set_severity(before.number, level, actor=said.person, reason=reason[:500])
-    loaded = load_catalogue([said.settings.runbooks_dir]).runbooks.get(incident.runbook or "")
-    team = loaded.runbook.team if loaded else None
-    severity_changed(said.settings, said.store, incident, team, key=f"severity-policy:{uuid.uuid4().hex}")
+    _, incident = change_severity(
+        said.settings, said.store, before.number, level, actor=said.person, reason=reason[:500]
+    )
     return ephemeral(
         f"{incident.id} severity {before.severity.value} -> {level.value}: its policy applies now."
     )
@@ -170,20 +168,13 @@ def _commander(said: _Said) -> dict[str, Any]:
 
 
 def _update(said: _Said) -> dict[str, Any]:
-    roles = said.incident.roles
-    if said.person is None or said.person not in {roles.comms_lead, roles.commander}:
-        lead, commander = escape(roles.comms_lead or "nobody"), escape(roles.commander or "nobody")
-        return ephemeral(
-            f"Updates to stakeholders come from the comms lead ({lead}) or the commander ({commander})."
-        )
+    why = update_refusal(said.incident, said.person)
+    if why is not None:
+        return ephemeral(escape(why[0].upper() + why[1:]) + ".")
     if not said.words:
         return ephemeral("An update needs its words: `/warroom update what is known, what is being done`.")
-    said.store.append(
-        said.incident.number,
-        EventKind.UPDATE_POSTED,
-        said.text[:4000],
-        actor=said.person,
-        data={"via": "slack", "slack_user": said.user},
+    post_update(
+        said.store, said.incident.number, said.person, said.text, {"via": "slack", "slack_user": said.user}
     )
     return ephemeral(f"Update recorded on {said.incident.id}; the cadence counts from now.")
 
@@ -194,10 +185,10 @@ def _resolve(said: _Said) -> dict[str, Any]:
     if said.incident.status in (Status.RESOLVED, Status.CLOSED):
         return ephemeral(f"{said.incident.id} is {said.incident.status.value} already.")
     reason = " ".join(said.words) or "resolved in chat"
-    incident = said.store.set_status(
-        said.incident.number, Status.RESOLVED, actor=said.person, text=f"{reason[:500]} ({said.person})"
+    learned = resolve_by_hand(
+        said.settings, said.store, said.incident.number, actor=said.person, reason=reason[:500]
     )
-    learned = learn(said.settings, said.store, incident.number)
+    incident = said.incident
     return ephemeral(
         f"{incident.id} is resolved; post-mortem drafted at {learned.path}, review on {learned.review}."
     )

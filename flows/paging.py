@@ -6,15 +6,17 @@ timeline; the ledger keeps which step is open, so any process can escalate it (`
 
 from __future__ import annotations
 
+import uuid
 from datetime import timedelta
 
 from tasks.notifiers import Notice, NotifyError, notifier
 from warroom.duration import format_duration, parse_duration
 from warroom.events import EventKind
-from warroom.incident import Incident
+from warroom.incident import Incident, Severity
 from warroom.ledger import Page, PageState, Store, now
 from warroom.oncall.current import on_call, roster, team_of
 from warroom.oncall.model import Schedule
+from warroom.runbook import load_catalogue
 from warroom.settings import Settings
 from warroom.severity import communication_plan, describe_policy
 
@@ -124,6 +126,19 @@ def escalate_due(settings: Settings, store: Store) -> list[str]:
         ):
             done.append(f"{incident.id}: escalation path exhausted")
     return done
+
+
+def change_severity(
+    settings: Settings, store: Store, ref: str | int, level: Severity, *, actor: str, reason: str
+) -> tuple[Incident, Incident]:
+    """A person sets the incident's level (`warroom incidents severity`, `/warroom severity`): recorded, and
+    the new level's policy applied under its runbook's team. The incident before and after."""
+    before = store.get(ref)
+    incident = store.set_severity(before.number, level, actor=actor, reason=reason)
+    loaded = load_catalogue([settings.runbooks_dir]).runbooks.get(incident.runbook or "")
+    team = loaded.runbook.team if loaded else None
+    severity_changed(settings, store, incident, team, key=f"severity-policy:{uuid.uuid4().hex}")
+    return before, incident
 
 
 def severity_changed(

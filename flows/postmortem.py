@@ -16,6 +16,7 @@ from prefect.context import FlowRunContext
 from flows.response import Response, RunOutcome
 from flows.tracking import sync
 from warroom.events import EventKind
+from warroom.incident import Status
 from warroom.ledger import Store
 from warroom.oncall.current import roster
 from warroom.postmortem.files import review_invite, write_draft
@@ -60,6 +61,13 @@ def learn(settings: Settings, store: Store, ref: str | int) -> Learned:
     )
     tracked = sync(settings, store, incident.number, review_due=at.date())
     return Learned(written.path, at.date(), tracked.lines)
+
+
+def resolve_by_hand(settings: Settings, store: Store, ref: str | int, *, actor: str, reason: str) -> Learned:
+    """Resolved by a person (`warroom incidents resolve`, `/warroom resolve`): its post-mortem drafted and
+    its follow-ups tracked, as for a run that resolves."""
+    incident = store.set_status(ref, Status.RESOLVED, actor=actor, text=f"{reason} ({actor})")
+    return learn(settings, store, incident.number)
 
 
 def draft_postmortem(response: Response, outcome: RunOutcome) -> None:

@@ -12,10 +12,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from warroom.duration import parse_duration
 from warroom.events import EventKind
 from warroom.incident import Incident, TimelineEvent
+from warroom.ledger import Store
 
 
 @dataclass(frozen=True)
@@ -66,3 +68,27 @@ def reminders_due(incident: Incident, timeline: list[TimelineEvent], at: datetim
         if at >= cadence.since + cadence.every * level and key not in given:
             owed.append(Reminder(level, person, cadence, key))
     return owed
+
+
+def update_refusal(incident: Incident, person: str | None) -> str | None:
+    """Why ``person`` may not post the incident's stakeholder update (None when they may: they lead comms or
+    command it)."""
+    roles = incident.roles
+    if person is not None and person in {roles.comms_lead, roles.commander}:
+        return None
+    return (
+        f"updates to stakeholders come from the comms lead ({roles.comms_lead or 'nobody'}) or the "
+        f"commander ({roles.commander or 'nobody'})"
+    )
+
+
+def post_update(
+    store: Store, ref: str | int, person: str | None, text: str, data: dict[str, Any] | None = None
+) -> TimelineEvent:
+    """A stakeholder update on the timeline, the cadence's mark (the CLI's `incidents update`, the room's
+    `/warroom update`); ValueError saying who may, for anyone else."""
+    incident = store.get(ref)
+    why = update_refusal(incident, person)
+    if why is not None or person is None:
+        raise ValueError(why)
+    return store.append(incident.number, EventKind.UPDATE_POSTED, text[:4000], actor=person, data=data)
