@@ -44,13 +44,19 @@ def wait_paused(
     deadline = time.monotonic() + timeout
     state: dict[str, Any] = {}
     while time.monotonic() < deadline:
-        state = http.get(f"/flow_runs/{run_id}").json()["state"]
-        details = state.get("state_details") or {}
-        key = details.get("pause_key")
-        schema = (details.get("run_input_keyset") or {}).get("schema")
-        if state["type"] == "PAUSED" and key and key != after:
-            if schema and http.get(f"/flow_runs/{run_id}/input/{schema}").status_code == 200:
-                return str(key)
+        try:
+            state = http.get(f"/flow_runs/{run_id}").json()["state"]
+            details = state.get("state_details") or {}
+            key = details.get("pause_key")
+            schema = (details.get("run_input_keyset") or {}).get("schema")
+            if state["type"] == "PAUSED" and key and key != after:
+                if schema and http.get(f"/flow_runs/{run_id}/input/{schema}").status_code == 200:
+                    return str(key)
+        except httpx.TransportError:
+            # Prefect's server under load resets a kept-alive connection now and then (ECONNRESET): the
+            # poll asks again, as the browser does, within the same deadline.
+            time.sleep(0.2)
+            continue
         if state["type"] in ENDED:
             ended = f"{state['type']} ({state.get('message')})"
             raise AssertionError(f"the run ended {ended} before the next form")
