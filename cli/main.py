@@ -57,6 +57,7 @@ COMMANDS: dict[str, Lazy] = {
     "alerts": Lazy("cli.alerts:app", "The alert receiver."),
     "oncall": Lazy("cli.oncall:app", "On-call schedules: who is on call, overrides, calendar, load."),
     "postmortem": Lazy("cli.postmortem:app", "Blameless post-mortems drafted from the timeline."),
+    "status": Lazy("cli.status:app", "The public status page and the leadership summaries."),
 }
 
 

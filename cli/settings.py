@@ -18,10 +18,13 @@ def settings_models() -> list[type[Settings] | type[IntegrationSettings]]:
     import tasks.chat
     import tasks.flags.providers
     import tasks.notifiers
+    import tasks.stakeholders
+    import tasks.statuspage
     import tasks.trackers  # noqa: F401
     import warroom.intake.formats
     import warroom.intake.slack_actions
-    import warroom.intake.slack_events  # noqa: F401
+    import warroom.intake.slack_events
+    import warroom.status.model  # noqa: F401
     from warroom.settings_table import heading
     from warroom.steps import all_steps
 

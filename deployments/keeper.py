@@ -7,6 +7,10 @@ Each pass compares the ledger's live attempts with Prefect's flow runs:
   again: its deployment's runner starts it, and it re-enters the same gate with the same deadline;
 - a run that stopped beating anywhere else is lost: nothing it was doing is done again by itself.
 
+A thread of its own tells the outside world what people decided to tell it: the incidents' rooms, the
+status page's posts a vendor's page does not hold yet and its late updates, and the resolutions announced
+to the leadership that had a summary.
+
 With several receivers on one ledger, each runs a keeper and the one holding the ``keeper`` lease works;
 another takes over when it dies.
 """
@@ -27,6 +31,8 @@ from prefect.states import Scheduled
 from flows.communicate import keep_rooms
 from flows.paging import escalate_due
 from flows.response import record_lost
+from flows.stakeholders import announce_resolutions
+from flows.status_page import keep_status
 from warroom.events import EventKind
 from warroom.ledger import Attempt, AttemptState, RunLedger, Store, now
 from warroom.ledger.leases import Lease
@@ -92,11 +98,16 @@ class Keeper(threading.Thread):
         while not self._stopping.wait(self.poll):
             if not self._leading.is_set():
                 continue
-            try:
-                for line in keep_rooms(self.settings, self.store):
-                    log.info("keeper: %s", line)
-            except Exception:  # the ledger or chat unreachable: the rooms are told next pass
-                log.exception("keeper: chat pass failed")
+            for name, keep in (
+                ("chat", keep_rooms),
+                ("status page", keep_status),
+                ("stakeholders", announce_resolutions),
+            ):
+                try:
+                    for line in keep(self.settings, self.store):
+                        log.info("keeper: %s", line)
+                except Exception:  # the ledger or a vendor unreachable: nothing is lost, told next pass
+                    log.exception("keeper: %s pass failed", name)
 
     def check(self) -> list[str]:
         """One pass; returns what it did, one line per run acted on."""

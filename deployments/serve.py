@@ -26,6 +26,7 @@ from flows.acknowledge import acknowledge
 from flows.communicate import rooms_ready
 from flows.postmortem import postmortem
 from flows.respond import respond
+from flows.status_form import publish as publish_status
 from flows.tracking import tracker_sync
 from warroom.duration import DURATION_PATTERN, format_duration
 from warroom.home import local_prefect_url, prefect_auth, record_local_prefect
@@ -136,6 +137,16 @@ def build_deployments(
         entrypoint_type=entrypoint_type,
     )
     out.append(taking)
+    out.append(
+        publish_status.to_deployment(
+            name="publish",
+            description="Publish the public status page's next update (comms lead or commander). Run it "
+            "with the incident, your name and the state; the run then shows Warroom's draft to edit and "
+            "asks for your authenticator's 'Warroom acknowledge' code.",
+            tags=["status"],
+            entrypoint_type=entrypoint_type,
+        )
+    )
     out.append(
         postmortem.to_deployment(
             name="draft",

@@ -7,6 +7,11 @@ responders in an incident's room, each with the authorization its CLI command ha
 - ``severity P1 [why]``: the level's policy applied again (paging, cadence), as `warroom incidents severity`;
 - ``commander @person``: a handover by the commander (anyone while nobody commands), as `incidents assign`;
 - ``update TEXT``: a stakeholder update from the comms lead or the commander (the cadence counts from it);
+- ``publish STATE TEXT``: the public status page's next update (investigating, identified, monitoring,
+  resolved) in the comms lead's or commander's words, as `warroom status post`; ``publish STATE`` alone
+  shows Warroom's draft to edit;
+- ``brief``: the leadership summary's draft, to the asker; ``brief send`` sends it to the severity's
+  audience, as `warroom status send`;
 - ``resolve [why]``: resolved by hand, its post-mortem drafted, as `warroom incidents resolve`.
 
 The author is the person the schedules give the Slack user id Slack signed for: a stronger proof than the
@@ -23,6 +28,8 @@ from urllib.parse import parse_qs
 
 from flows.paging import change_severity
 from flows.postmortem import resolve_by_hand
+from flows.stakeholders import SummaryRefused, draft_summary, send_summary
+from flows.status_page import StatusRefused, draft_for, publish_status
 from warroom.acknowledge import acknowledge
 from warroom.chat.cadence import post_update, update_refusal
 from warroom.chat.messages import escape
@@ -32,6 +39,7 @@ from warroom.intake.slack_actions import person_of
 from warroom.ledger import NotFound, Store, StoreError
 from warroom.roles import AssignmentRefused, Wanted, assign_roles, known_people
 from warroom.settings import Settings
+from warroom.status.model import PublicState
 
 
 def ephemeral(text: str) -> dict[str, Any]:
@@ -40,8 +48,8 @@ def ephemeral(text: str) -> dict[str, Any]:
 
 
 USAGE = (
-    "`/warroom note TEXT`, `status`, `ack`, `severity P1 [why]`, `commander @person`, `update TEXT` or "
-    "`resolve [why]` (add INC-N outside an incident's room)"
+    "`/warroom note TEXT`, `status`, `ack`, `severity P1 [why]`, `commander @person`, `update TEXT`, "
+    "`publish STATE TEXT`, `brief [send]` or `resolve [why]` (add INC-N outside an incident's room)"
 )
 _MENTION = re.compile(r"^<@([A-Z0-9]+)(?:\|[^>]*)?>$")  # how Slack escapes a user named in a command
 
@@ -179,6 +187,48 @@ def _update(said: _Said) -> dict[str, Any]:
     return ephemeral(f"Update recorded on {said.incident.id}; the cadence counts from now.")
 
 
+def _publish(said: _Said) -> dict[str, Any]:
+    states = ", ".join(s.value for s in PublicState)
+    if not said.words or said.words[0].lower() not in {s.value for s in PublicState}:
+        return ephemeral(f"`/warroom publish STATE TEXT`: STATE is one of {states}.")
+    state = PublicState(said.words[0].lower())
+    text = " ".join(said.words[1:])
+    if not text:
+        draft = draft_for(said.store, said.settings, said.incident.number, state)
+        return ephemeral(
+            f"Draft for the status page ({state.value}), edit and post it:\n`/warroom publish "
+            f"{state.value} {escape(draft.text)}`"
+        )
+    try:
+        done = publish_status(
+            said.store, said.settings, said.incident.number, said.person, state, text, via="slack"
+        )
+    except StatusRefused as exc:
+        return ephemeral(escape(str(exc)))
+    vendor = f" ({escape(done.vendor)})" if done.vendor else ""
+    return ephemeral(f"Published on the status page: {state.value}{vendor}.")
+
+
+def _brief(said: _Said) -> dict[str, Any]:
+    if said.words[:1] == ["send"]:
+        try:
+            sent = send_summary(said.store, said.settings, said.incident.number, said.person)
+        except SummaryRefused as exc:
+            return ephemeral(escape(str(exc)))
+        failed = "; ".join(f"{d.address}: {d.error}" for d in sent.failed)
+        return ephemeral(
+            f"Summary sent to {', '.join(sent.summary.audience)}: "
+            f"{len(sent.deliveries) - len(sent.failed)} delivered"
+            + (f"; not delivered: {escape(failed)}" if failed else "")
+            + (f"; no addresses for {', '.join(sent.unknown)}" if sent.unknown else "")
+        )
+    draft = draft_summary(said.store, said.settings, said.incident.number)
+    return ephemeral(
+        f"*{escape(draft.subject)}* (to {', '.join(draft.audience)})\n\n{escape(draft.body)}\n\n"
+        "`/warroom brief send` sends it as it is; edit it with `warroom status send --file`."
+    )
+
+
 def _resolve(said: _Said) -> dict[str, Any]:
     if said.person is None:
         return said.unknown("resolve with `warroom incidents resolve`")
@@ -201,6 +251,8 @@ VERBS: dict[str, Callable[[_Said], dict[str, Any]]] = {
     "severity": _severity,
     "commander": _commander,
     "update": _update,
+    "publish": _publish,
+    "brief": _brief,
     "resolve": _resolve,
 }
 

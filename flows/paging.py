@@ -164,6 +164,7 @@ def severity_changed(
             update_every=parse_duration(own["update_every"]) if own.get("update_every") else None,
             status_page=own.get("status_page"),
             stakeholders=own.get("stakeholders") or (),
+            components=own.get("components") or (),
         )
         store.append(
             incident.number, EventKind.COMMUNICATION_PLANNED, text, data=data, key=f"{key}:communication"

@@ -97,6 +97,7 @@ def plan_follow_up(response: Response, policy: SeverityPolicy) -> None:
         update_every=talk.update_every,
         status_page=talk.status_page,
         stakeholders=talk.stakeholders,
+        components=talk.components,
     )
     level = response.incident.severity.value
     response.record(EventKind.COMMUNICATION_PLANNED, text, data, once=f"communication:{level}")

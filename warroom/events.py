@@ -32,6 +32,15 @@ class EventKind(StrEnum):
     UPDATE_POSTED = "update.posted"  # a stakeholder update by the comms lead or commander: the cadence's mark
     UPDATE_DUE = "update.due"  # no update within the cadence: data: level (1 reminder, 2 the commander told)
 
+    # The public status page and the stakeholders' summaries: only what a person published or approved.
+    STATUS_POSTED = "status.posted"  # public words on the page; data: post, state, components
+    STATUS_REFUSED = "status.refused"  # a post by someone who may not publish
+    STATUS_PUBLISHED = "status.published"  # on a vendor's page too; data: provider, post, external_id
+    STATUS_PUBLISH_FAILED = "status.publish_failed"  # once per outage of the vendor: tried again next pass
+    STATUS_DUE = "status.due"  # the public page's next update is late: data: level, person, due_at
+    SUMMARY_SENT = "summary.sent"  # data: audiences, recipients, subject, resolution
+    SUMMARY_FAILED = "summary.failed"  # data: audience, recipients that failed, why
+
     # The incident's room in chat (its channel, or its thread in a shared one).
     CHAT_OPENED = "chat.opened"
     CHAT_FAILED = "chat.failed"  # once per outage: the posts are retried, nothing is lost

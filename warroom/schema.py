@@ -332,3 +332,45 @@ chat_answers = Table(
     Column("adjustments", JSON, nullable=False),
     Column("at", DateTime(timezone=True), nullable=False),
 )
+
+
+status_posts = Table(
+    "status_posts",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("incident_number", Integer, ForeignKey("incidents.number"), nullable=False),
+    Column("title", String(300), nullable=False),  # the public incident's name, in the person's words
+    Column("state", String(20), nullable=False),  # investigating | identified | monitoring | resolved
+    Column("text", Text, nullable=False),
+    Column("components", JSON, nullable=False),  # {component: state} as this post sets them
+    Column("author", String(100), nullable=False),
+    Column("posted_at", DateTime(timezone=True), nullable=False),
+    Column("started_at", DateTime(timezone=True), nullable=False),
+    Column("next_update_at", DateTime(timezone=True)),
+    Index("ix_status_posts_incident", "incident_number", "id"),
+    Index("ix_status_posts_posted", "posted_at"),
+)
+
+status_publications = Table(
+    "status_publications",
+    metadata,
+    Column("post_id", Integer, ForeignKey("status_posts.id"), primary_key=True),
+    Column("provider", String(40), primary_key=True),
+    Column("external_id", String(200)),  # the vendor's id of the public incident
+    Column("published_at", DateTime(timezone=True)),  # none until the vendor took it
+    Column("error", Text),  # why the last try failed (tried again next pass)
+    Column("tries", Integer, nullable=False, server_default="0"),
+)
+
+status_maintenance = Table(
+    "status_maintenance",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("title", String(300), nullable=False),
+    Column("text", Text, nullable=False),
+    Column("components", JSON, nullable=False),
+    Column("starts_at", DateTime(timezone=True), nullable=False),
+    Column("ends_at", DateTime(timezone=True), nullable=False),
+    Column("author", String(100), nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+)

@@ -204,6 +204,7 @@ def communication_plan(
     update_every: timedelta | None = None,
     status_page: bool | None = None,
     stakeholders: Sequence[str] = (),
+    components: Sequence[str] = (),
 ) -> tuple[str, dict[str, Any]]:
     """Who hears what and how often: the level's policy, under what a runbook's ``communicate:`` sets."""
     every = update_every if update_every is not None else policy.update_every
@@ -224,7 +225,9 @@ def communication_plan(
             "update_every": format_duration(update_every) if update_every is not None else None,
             "status_page": status_page,
             "stakeholders": list(stakeholders),
+            "components": list(components),
         },
+        "components": list(components),  # the status page's, when the runbook names them
         "audience": audience,
         "status_page": page,
     }

@@ -178,6 +178,8 @@ class SlackPeer:
         if target.startswith("U"):  # a direct message to a person
             return {"ok": True, "channel": f"D{target}", "ts": ts}
         channel = self.channels.get(target)
+        if target.startswith("#"):  # Slack takes a channel's name as well as its id
+            channel = next((c for c in self.channels.values() if c.name == target[1:]), None)
         if channel is None:
             self.posts.pop()
             return {"ok": False, "error": "channel_not_found"}

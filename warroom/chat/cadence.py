@@ -2,8 +2,11 @@
 
 The interval is the incident's newest communication plan's ``update_every`` (the severity policy's, a
 runbook's ``communicate.update_every`` over it, planned again when the severity changes). It counts from the
-last stakeholder update (``update.posted``), or from detection before the first. Once it has passed, the
-comms lead is reminded (the commander when nobody leads comms); at twice the interval the commander is told.
+last time stakeholders were told (``update.posted``, a public ``status.posted``, a ``summary.sent``), or from
+detection before the first. The public status page keeps its own clock on the same interval when the plan
+asks for a status page: from the last public post, or detection; its reminders are ``status.due``.
+Once an interval has passed, the comms lead is reminded (the commander when nobody leads comms); at twice
+the interval the commander is told.
 Each reminder is keyed by the update it counts from, so it is written once; a new update starts again.
 Nothing is owed once the incident is resolved.
 """
@@ -18,6 +21,8 @@ from warroom.duration import parse_duration
 from warroom.events import EventKind
 from warroom.incident import Incident, TimelineEvent
 from warroom.ledger import Store
+
+TOLD = frozenset({EventKind.UPDATE_POSTED, EventKind.STATUS_POSTED, EventKind.SUMMARY_SENT})
 
 
 @dataclass(frozen=True)
@@ -49,7 +54,7 @@ def cadence_of(incident: Incident, timeline: list[TimelineEvent]) -> Cadence | N
     every = plans[-1].data.get("update_every") if plans else None
     if not every:
         return None
-    updates = [e for e in timeline if e.kind is EventKind.UPDATE_POSTED]
+    updates = [e for e in timeline if e.kind in TOLD]
     if updates:
         return Cadence(parse_duration(str(every)), updates[-1].at, updates[-1].id)
     return Cadence(parse_duration(str(every)), incident.detected_at, 0)
@@ -65,6 +70,38 @@ def reminders_due(incident: Incident, timeline: list[TimelineEvent], at: datetim
     owed = []
     for level, person in ((1, roles.comms_lead or roles.commander), (2, roles.commander)):
         key = f"update-due:{cadence.mark}:{level}"
+        if at >= cadence.since + cadence.every * level and key not in given:
+            owed.append(Reminder(level, person, cadence, key))
+    return owed
+
+
+def public_cadence(incident: Incident, timeline: list[TimelineEvent]) -> Cadence | None:
+    """The status page's clock: None unless the plan asks for a status page and a cadence, or once the
+    public incident or the incident itself is resolved."""
+    plans = [e for e in timeline if e.kind is EventKind.COMMUNICATION_PLANNED]
+    if not plans or not plans[-1].data.get("status_page") or not incident.status.is_open:
+        return None
+    every = plans[-1].data.get("update_every")
+    if not every:
+        return None
+    posts = [e for e in timeline if e.kind is EventKind.STATUS_POSTED]
+    if posts and posts[-1].data.get("state") == "resolved":
+        return None
+    if posts:
+        return Cadence(parse_duration(str(every)), posts[-1].at, posts[-1].id)
+    return Cadence(parse_duration(str(every)), incident.detected_at, 0)
+
+
+def public_reminders_due(incident: Incident, timeline: list[TimelineEvent], at: datetime) -> list[Reminder]:
+    """The status page's reminders owed at ``at`` that the timeline does not hold yet."""
+    cadence = public_cadence(incident, timeline)
+    if cadence is None:
+        return []
+    given = {e.key for e in timeline if e.kind is EventKind.STATUS_DUE}
+    roles = incident.roles
+    owed = []
+    for level, person in ((1, roles.comms_lead or roles.commander), (2, roles.commander)):
+        key = f"status-due:{cadence.mark}:{level}"
         if at >= cadence.since + cadence.every * level and key not in given:
             owed.append(Reminder(level, person, cadence, key))
     return owed

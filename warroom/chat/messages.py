@@ -29,6 +29,11 @@ POSTED: dict[EventKind, str] = {
     EventKind.NOTE: ":memo:",
     EventKind.UPDATE_POSTED: ":mega:",
     EventKind.UPDATE_DUE: ":alarm_clock:",
+    EventKind.STATUS_POSTED: ":globe_with_meridians:",
+    EventKind.STATUS_DUE: ":alarm_clock:",
+    EventKind.STATUS_PUBLISH_FAILED: ":warning:",
+    EventKind.SUMMARY_SENT: ":incoming_envelope:",
+    EventKind.SUMMARY_FAILED: ":warning:",
     EventKind.PAGE_ESCALATED: ":loudspeaker:",
     EventKind.PAGE_EXHAUSTED: ":warning:",
     EventKind.DIAGNOSTIC_RESULT: ":mag:",
@@ -63,8 +68,10 @@ def line(event: TimelineEvent) -> str | None:
         return None
     if event.kind is EventKind.DIAGNOSTIC_RESULT and event.data.get("trouble"):
         mark = ":rotating_light:"
-    who = f" ({escape(event.actor)})" if event.kind in (EventKind.NOTE, EventKind.UPDATE_POSTED) else ""
-    mention = str(event.data.get("mention") or "") if event.kind is EventKind.UPDATE_DUE else ""
+    spoken = (EventKind.NOTE, EventKind.UPDATE_POSTED, EventKind.STATUS_POSTED, EventKind.SUMMARY_SENT)
+    who = f" ({escape(event.actor)})" if event.kind in spoken else ""
+    reminded = event.kind in (EventKind.UPDATE_DUE, EventKind.STATUS_DUE)
+    mention = str(event.data.get("mention") or "") if reminded else ""
     if _USER_ID.match(mention):  # the person reminded, by the schedules' chat id: Slack notifies them
         mark += f" <@{mention}>"
     return f"{mark} `{event.at:%H:%M:%S}` {escape(event.text)}{who}"

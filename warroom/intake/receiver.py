@@ -25,6 +25,7 @@ from warroom.ledger import Store
 from warroom.ledger.intake import PayloadState
 from warroom.redact import redact_text
 from warroom.settings import Settings
+from warroom.status.web import status_router
 
 
 class Accepted(BaseModel):
@@ -75,6 +76,8 @@ def create_app(
         version="1",
         description="Alerts from Alertmanager, Grafana, CloudWatch (SNS), PagerDuty and generic JSON.",
     )
+
+    app.include_router(status_router(store, settings))  # the public status page: /status/
 
     @app.get("/healthz")
     def healthz() -> dict[str, Any]:

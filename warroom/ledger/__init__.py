@@ -16,10 +16,13 @@ from warroom.ledger.incidents import Opened
 from warroom.ledger.intake import Intake
 from warroom.ledger.leases import Held, Leases
 from warroom.ledger.paging import OverrideRecord, Page, PageState, Paging
+from warroom.ledger.status import StatusPosts
 from warroom.ledger.tracking import TrackedTask, Tracking
 
 
-class Store(Changes, Intake, Approvals, ActionItems, Paging, Tracking, ChatRooms, ChatAnswers, Leases):
+class Store(
+    Changes, Intake, Approvals, ActionItems, Paging, Tracking, ChatRooms, ChatAnswers, StatusPosts, Leases
+):
     """The ledger. Every write is one transaction; every change of state leaves a timeline event."""
 
 

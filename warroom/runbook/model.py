@@ -237,6 +237,10 @@ class Communicate(BaseModel):
     status_page: bool | None = Field(default=None, description="Default: the severity policy decides")
     update_every: Duration | None = Field(default=None, description="Default: the severity policy decides")
     stakeholders: list[str] = Field(default_factory=list)
+    components: list[str] = Field(
+        default_factory=list,
+        description="The status-page components an incident of this runbook affects (default: the service's)",
+    )
 
 
 class ActionItemTemplate(BaseModel):
