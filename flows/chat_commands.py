@@ -216,11 +216,14 @@ def _brief(said: _Said) -> dict[str, Any]:
         except SummaryRefused as exc:
             return ephemeral(escape(str(exc)))
         failed = "; ".join(f"{d.address}: {d.error}" for d in sent.failed)
+        reached = len(sent.deliveries) - len(sent.failed)
+        audience = ", ".join(sent.summary.audience)
+        head = f"Summary sent to {reached} address(es) of {audience}" if reached else "Summary sent to nobody"
         return ephemeral(
-            f"Summary sent to {', '.join(sent.summary.audience)}: "
-            f"{len(sent.deliveries) - len(sent.failed)} delivered"
+            head
             + (f"; not delivered: {escape(failed)}" if failed else "")
             + (f"; no addresses for {', '.join(sent.unknown)}" if sent.unknown else "")
+            + "."
         )
     draft = draft_summary(said.store, said.settings, said.incident.number)
     return ephemeral(

@@ -130,3 +130,34 @@ def test_a_late_update_reminds_the_comms_lead_then_the_commander_and_stops_at_re
     time.sleep(2.5)  # past two intervals of the 1 s cadence
     keep_rooms(get_settings(), store)
     assert len(due()) == at_resolution
+
+
+def test_publish_and_brief_from_the_room_speak_only_for_the_comms_lead_or_the_commander(
+    room: tuple[int, str, Say], store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    number, _channel, say = room
+    assert "STATE is one of investigating, identified, monitoring, resolved" in say(
+        "U0BOB", "publish fine all good"
+    )
+    drafted = say("U0BOB", "publish investigating")
+    assert (
+        drafted.startswith("Draft for the status page (investigating)")
+        and "We are currently experiencing" in drafted
+    )
+    assert store.status_posts(number) == []  # a draft publishes nothing
+    refused = say("U0CAROL", "publish resolved all fixed")
+    assert "not published" in refused and "comms lead (bob) or the commander (alice)" in refused
+    assert _kinds(store, number, EventKind.STATUS_REFUSED)[0][0] == "carol"
+    assert say("U0BOB", "publish identified A bad release; rolling back.") == (
+        "Published on the status page: identified."
+    )
+    [post] = store.status_posts(number)
+    assert (post.author, post.state.value, post.text) == ("bob", "identified", "A bad release; rolling back.")
+    [said] = [e for e in store.timeline(number) if e.kind is EventKind.STATUS_POSTED]
+    assert said.data["via"] == "slack"
+    # the leadership summary: the draft to the asker, sent by the comms lead only
+    brief = say("U0ALICE", "brief")
+    assert f"[P1] INC-{number}" in brief and "Customer impact" in brief and "A bad release" in brief
+    assert "not sent" in say("U0CAROL", "brief send")
+    nobody = say("U0BOB", "brief send")  # no audience has addresses here
+    assert nobody == "Summary sent to nobody; no addresses for all-hands, c-level."

@@ -25,6 +25,9 @@ from tasks.flags.providers import PROVIDERS
 from tasks.flags.providers.base import FlagError, FlagProvider, FlagRef
 from tasks.notifiers import NOTIFIERS
 from tasks.notifiers.base import Notice, Notifier, NotifyError
+from tasks.stakeholders import CHANNELS, StakeholderChannel
+from tasks.statuspage import PROVIDERS as STATUS_PROVIDERS
+from tasks.statuspage import StatusPageError, StatusPageProvider
 from tasks.trackers import TRACKERS
 from tasks.trackers.base import TaskSpec, Tracker, TrackerError
 from warroom.intake.alert import PayloadError
@@ -42,6 +45,8 @@ PLUGINS: list[tuple[str, str, Any]] = [
     *(("format", n, m) for n, m in FORMATS.items()),
     *(("flag provider", n, m) for n, m in PROVIDERS.items()),
     *(("chat provider", n, m) for n, m in CHAT_PROVIDERS.items()),
+    *(("status page", n, m) for n, m in STATUS_PROVIDERS.items()),
+    *(("stakeholder channel", n, m) for n, m in CHANNELS.items()),
 ]
 BASES = {
     "notifier": Notifier,
@@ -49,6 +54,8 @@ BASES = {
     "format": AlertFormat,
     "flag provider": FlagProvider,
     "chat provider": ChatProvider,
+    "status page": StatusPageProvider,
+    "stakeholder channel": StakeholderChannel,
 }
 
 
@@ -144,6 +151,38 @@ def test_a_chat_provider_without_its_settings_refuses_at_start_up_naming_what_to
     settings = _without(monkeypatch, sys.modules[type(provider).__module__], name)
     with pytest.raises(ChatError, match=rf"^{name}.*WARROOM_[A-Z_]+"):
         provider.check(settings)
+
+
+@pytest.mark.parametrize("name", sorted(STATUS_PROVIDERS))
+def test_a_status_page_provider_without_its_settings_refuses_naming_what_to_set(
+    name: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    provider = STATUS_PROVIDERS[name]
+    settings = _without(monkeypatch, sys.modules[type(provider).__module__], name)
+    with pytest.raises(StatusPageError, match=rf"^{name}.*WARROOM_[A-Z_]+"):
+        provider.check(settings)
+
+
+# An address of each channel's own; a channel that needs no settings of its own (apprise: the URL is all)
+# is held only to taking its addresses and no others'.
+ADDRESSES = {
+    "email": "cto@example.com",
+    "slack": "#leadership",
+    "apprise": "ntfys://ntfy.example.com/warroom",
+}
+
+
+@pytest.mark.parametrize("name", sorted(CHANNELS))
+def test_a_stakeholder_channel_takes_its_own_addresses_only_and_without_settings_names_what_to_set(
+    name: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    channel = CHANNELS[name]
+    assert name in ADDRESSES, f"give the {name} channel an address here"
+    assert [n for n, a in ADDRESSES.items() if channel.accepts(a)] == [name]
+    if _settings_declared_in(sys.modules[type(channel).__module__]) or name == "slack":
+        settings = _without(monkeypatch, sys.modules[type(channel).__module__], name)
+        [delivery] = channel.send([ADDRESSES[name]], "subject", "body", settings)
+        assert not delivery.ok and re.search(r"WARROOM_[A-Z_]+", delivery.error or ""), delivery
 
 
 @pytest.mark.parametrize("name", sorted(FORMATS))

@@ -3,6 +3,7 @@ text or a ``title``), and the same page as an Atom feed: one entry per published
 
 from __future__ import annotations
 
+import math
 from datetime import datetime, timedelta
 from xml.etree import ElementTree as ET
 
@@ -70,6 +71,8 @@ def render_html(page: Page) -> str:
         affects=affects,
         day_line=day_line,
         worst_of=lambda i: worst(list(i.components.values())),
+        # floored, so a minute's outage over 90 days reads 99.99%, never 100.00%
+        shown_percent=lambda p: f"{math.floor(p * 100) / 100:.2f}",
         lasted=lambda i: format_duration(timedelta(seconds=max(60, int(i.duration.total_seconds())))),
     )
 
