@@ -59,6 +59,7 @@ class Desk:
     kube: RunningCluster
     authenticators: dict[str, Any]  # each approver's (pyotp.TOTP)
     spent: dict[str, set[int]]  # each approver's code steps used
+    acknowledgers: dict[str, Any]  # each person's 'Warroom acknowledge' authenticator (pyotp.TOTP)
 
     def code(self, who: str = "alice") -> str:
         """A code ``who`` has not used yet: one-time codes are refused the second time."""
@@ -115,10 +116,12 @@ def desk(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Desk]:
     try:
         login = wait_for_login(env, up, tmp / "up.log")
         deployments = served_deployments(api, login, {*SHIPPED, "svc-capacity"})
-        codes = {who: person(who, env, tmp / f"{who}-laptop")[1]["approve"] for who in ("alice", "bob")}
+        people = {who: person(who, env, tmp / f"{who}-laptop")[1] for who in ("alice", "bob")}
+        codes = {who: secrets["approve"] for who, secrets in people.items()}
+        acks = {who: secrets["acknowledge"] for who, secrets in people.items()}
         http = stack.enter_context(httpx.Client(base_url=api, auth=login, timeout=120))
         ui = stack.enter_context(prefect_ui(api.removesuffix("/api"), login, SHOTS))
-        yield Desk({**env, "PREFECT_API_URL": api}, api, http, deployments, ui, kube, codes, {})
+        yield Desk({**env, "PREFECT_API_URL": api}, api, http, deployments, ui, kube, codes, {}, acks)
     finally:
         stop_up(up)
         stack.close()
@@ -253,6 +256,43 @@ def _bad_deploy_story(desk: Desk) -> None:
     assert shown["incident"]["status"] == "resolved"
     kinds = [e["kind"] for e in shown["timeline"]]
     assert kinds.count("approval.granted") == 2 and kinds.count("mitigation.applied") == 1
+
+
+def test_the_status_page_is_published_from_the_ui_form_with_warrooms_draft_to_edit(desk: Desk) -> None:
+    from warroom.incident import Role, Severity
+    from warroom.ledger import Store
+
+    store = Store(f"sqlite:///{Path(desk.env['WARROOM_HOME']) / 'warroom.db'}")
+    try:
+        opened = store.open_or_attach(
+            "ui-status", title="Checkout errors", severity=Severity.P1, service="checkout"
+        )
+        number = opened.incident.number
+        store.assign_role(number, Role.COMMS_LEAD, "bob")
+    finally:
+        store.close()
+    deployment = desk.http.post("/deployments/filter", json={}).json()
+    [publish] = [d for d in deployment if d["name"] == "publish"]
+    made = desk.ui.start_from_form(
+        publish["id"], {"incident": f"INC-{number}", "person": "bob"}, "start-status-publish"
+    )
+    assert made["status"] == 201, made
+    wait_paused(desk.http, made["id"])
+    dialog = desk.ui.open_resume_form(made["id"])
+    # Warroom's draft is there to edit, as the form's own values: Submit with them is not refused
+    text = desk.ui._field(dialog, "Your update").locator("textarea, input").first
+    assert text.input_value().startswith("We are currently experiencing issues with checkout")
+    desk.ui.fill(dialog, "Your update", "Checkout payments fail for some customers; we are on it.")
+    desk.ui.fill(dialog, "Acknowledgement code", fresh_code(desk.acknowledgers["bob"]))
+    desk.ui.shot("status-publish-form")
+    status, body = desk.ui.submit(dialog)
+    assert status in (200, 201) and json.loads(body)["status"] == "ACCEPT", body
+    assert wait_ended(desk.http, made["id"])["type"] == "COMPLETED"
+    page = httpx.get(f"http://127.0.0.1:{desk.env['WARROOM_RECEIVER_PORT']}/status/", timeout=30).text
+    assert "Checkout payments fail for some customers; we are on it." in page
+    shown = json.loads(warroom_done("incidents", "show", f"INC-{number}", "--json", env=desk.env).stdout)
+    [posted] = [e for e in shown["timeline"] if e["kind"] == "status.posted"]
+    assert posted["actor"] == "bob" and posted["data"]["via"] == "prefect-ui"
 
 
 ANSWERS = 25  # `python bench/ui_resumes.py --answers 100 --load` sends a hundred
