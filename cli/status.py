@@ -135,7 +135,7 @@ def summary(incident_id: Incident, as_json: Annotated[bool, typer.Option("--json
     """The leadership summary's draft (impact, customer impact, business impact, ETA, what we are doing,
     next update) and who it goes to: edit it into a file and send it with `warroom status send --file`."""
     from flows.stakeholders import draft_summary
-    from tasks.stakeholders import StakeholderSettings
+    from tasks.stakeholders import StakeholderSettings, shown
 
     store = open_store()
     try:
@@ -145,16 +145,13 @@ def summary(incident_id: Incident, as_json: Annotated[bool, typer.Option("--json
     finally:
         store.close()
     audiences = get_settings().of(StakeholderSettings).audiences
+    to = {a: [shown(x) for x in audiences.get(a, [])] for a in d.audience}  # webhook tokens elided
     if as_json:
-        dump_json(
-            {"subject": d.subject, "body": d.body, "audience": {a: audiences.get(a, []) for a in d.audience}}
-        )
+        dump_json({"subject": d.subject, "body": d.body, "audience": to})
         return
     out.print(f"Subject: {d.subject}")
-    for a in d.audience:
-        out.print(
-            f"To {a}: {', '.join(audiences.get(a, [])) or '(no addresses: WARROOM_STAKEHOLDERS_AUDIENCES)'}"
-        )
+    for a, addresses in to.items():
+        out.print(f"To {a}: {', '.join(addresses) or '(no addresses: WARROOM_STAKEHOLDERS_AUDIENCES)'}")
     out.print(f"\n{d.body}")
 
 

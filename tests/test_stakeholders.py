@@ -13,6 +13,7 @@ from flows.stakeholders import SummaryRefused, announce_resolutions, send_summar
 from flows.status_page import publish_status
 from tests.peers.slack import TOKEN, SlackPeer, running_slack
 from tests.smtp_server import Inbox, running_smtp
+from tests.test_cli import warroom
 from tests.test_status_page import _p1
 from warroom.events import EventKind
 from warroom.incident import Status
@@ -93,23 +94,29 @@ def test_a_summary_from_someone_neither_comms_lead_nor_commander_is_refused_and_
     assert smtp.mails == []
 
 
-def test_an_smtp_server_that_refuses_is_on_the_timeline_without_the_password(
-    store: Store, inbox: tuple[Inbox, SlackPeer], monkeypatch: pytest.MonkeyPatch
+def test_a_channel_that_refuses_is_on_the_timeline_without_its_password_or_token(
+    store: Store, inbox: tuple[Inbox, SlackPeer], monkeypatch: pytest.MonkeyPatch, ledger_url: str
 ) -> None:
     from tests.net import free_port
 
     monkeypatch.setenv("WARROOM_SMTP_PORT", str(free_port()))  # nothing listens there
     monkeypatch.setenv("WARROOM_SMTP_USERNAME", "warroom")
     monkeypatch.setenv("WARROOM_SMTP_PASSWORD", "smtp-pa55-word")
-    monkeypatch.setenv("WARROOM_STAKEHOLDERS_AUDIENCES", json.dumps({"c-level": ["ceo@example.com"]}))
+    hook = f"json://hook:s3cret-hook-token@127.0.0.1:{free_port()}/notify"  # any apprise URL; nobody there
+    monkeypatch.setenv("WARROOM_STAKEHOLDERS_AUDIENCES", json.dumps({"c-level": ["ceo@example.com", hook]}))
     get_settings.cache_clear()
     number = _p1(store)
     sent = send_summary(store, get_settings(), number, "bob")
-    assert [d.address for d in sent.failed] == ["ceo@example.com"]
+    failed_to = sorted(d.address for d in sent.failed)
+    assert failed_to[0] == "ceo@example.com" and failed_to[1].startswith("json://hook:****@127.0.0.1:")
     assert sent.unknown == ["all-hands"]  # named by the policy, given no addresses
     [failed] = [e for e in store.timeline(number) if e.kind is EventKind.SUMMARY_FAILED]
     assert "ceo@example.com" in failed.text and "all-hands has no addresses" in failed.text
-    assert "smtp-pa55-word" not in failed.text + str(failed.data) + str(sent.failed)
+    for secret in ("smtp-pa55-word", "s3cret-hook-token"):
+        assert secret not in failed.text + str(failed.data) + str(sent.failed)
+    shown = warroom("status", "summary", f"INC-{number}", env={"WARROOM_DATABASE_URL": ledger_url})
+    assert "json://hook:****@" in shown.stdout, shown.stdout.splitlines()[:3]
+    assert "s3cret-hook-token" not in shown.stdout + shown.stderr
     assert not [e for e in store.timeline(number) if e.kind is EventKind.SUMMARY_SENT]
 
 

@@ -273,6 +273,15 @@ def test_the_status_page_is_published_from_the_ui_form_with_warrooms_draft_to_ed
         store.close()
     deployment = desk.http.post("/deployments/filter", json={}).json()
     [publish] = [d for d in deployment if d["name"] == "publish"]
+    # A name typed in the form proves nothing: bob's name with alice's code publishes nothing.
+    forged = desk.ui.start_from_form(
+        publish["id"], {"incident": f"INC-{number}", "person": "bob"}, "start-forged"
+    )
+    wait_paused(desk.http, forged["id"])
+    dialog = desk.ui.open_resume_form(forged["id"])
+    desk.ui.fill(dialog, "Acknowledgement code", fresh_code(desk.acknowledgers["alice"]))
+    desk.ui.submit(dialog)
+    assert wait_ended(desk.http, forged["id"])["type"] == "FAILED"
     made = desk.ui.start_from_form(
         publish["id"], {"incident": f"INC-{number}", "person": "bob"}, "start-status-publish"
     )
@@ -292,6 +301,8 @@ def test_the_status_page_is_published_from_the_ui_form_with_warrooms_draft_to_ed
     assert "Checkout payments fail for some customers; we are on it." in page
     shown = json.loads(warroom_done("incidents", "show", f"INC-{number}", "--json", env=desk.env).stdout)
     [posted] = [e for e in shown["timeline"] if e["kind"] == "status.posted"]
+    [refused] = [e for e in shown["timeline"] if e["kind"] == "status.refused"]
+    assert "through the Prefect UI refused" in refused["text"]
     assert posted["actor"] == "bob" and posted["data"]["via"] == "prefect-ui"
 
 

@@ -25,4 +25,10 @@ def deliver(addresses: list[str], subject: str, body: str, settings: Settings) -
     return out
 
 
-__all__ = ["CHANNELS", "Delivery", "StakeholderChannel", "StakeholderSettings", "deliver"]
+def shown(address: str) -> str:
+    """An address as it may be shown: its channel's way (apprise URLs with their secrets elided)."""
+    channel = next((c for c in CHANNELS.values() if c.accepts(address)), None)
+    return address if channel is None else channel.shown(address)
+
+
+__all__ = ["CHANNELS", "Delivery", "StakeholderChannel", "StakeholderSettings", "deliver", "shown"]

@@ -10,6 +10,17 @@ from warroom.redact import redact_text
 from warroom.settings import Settings
 
 
+def private(url: str) -> str:
+    """The URL as it may be shown (the timeline, the terminal): apprise's own privacy form, its tokens and
+    passwords elided; only the scheme when apprise cannot read it."""
+    import apprise
+
+    found = apprise.Apprise.instantiate(url)
+    if found is None:
+        return url.split("://", 1)[0] + "://..."
+    return str(found.url(privacy=True)).split("?", 1)[0]
+
+
 def notify(url: str, addresses: list[str], subject: str, body: str) -> list[Delivery]:
     """One apprise URL; every address it stands for delivered, or failed with apprise's words."""
     import apprise  # ~100 plugins: loaded when a summary goes out, not with every command
@@ -39,8 +50,11 @@ class AppriseUrl(StakeholderChannel):
     def send(self, addresses: list[str], subject: str, body: str, settings: Settings) -> list[Delivery]:
         out: list[Delivery] = []
         for address in addresses:
-            out += notify(address, [address], subject, body)
+            out += notify(address, [private(address)], subject, body)
         return out
+
+    def shown(self, address: str) -> str:
+        return private(address)
 
 
 CHANNEL = AppriseUrl()

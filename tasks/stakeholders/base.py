@@ -38,6 +38,10 @@ class StakeholderChannel:
         raise NotImplementedError
 
     def send(self, addresses: list[str], subject: str, body: str, settings: Settings) -> list[Delivery]:
-        """Send the summary (``body`` is Markdown) to each address; one delivery each, never raising for one
-        that failed."""
+        """Send the summary (``body`` is Markdown) to each address; one delivery each (its address as
+        ``shown`` gives it), never raising for one that failed."""
         raise NotImplementedError
+
+    def shown(self, address: str) -> str:
+        """The address as the timeline and the terminal may show it (a webhook URL's token elided)."""
+        return address
