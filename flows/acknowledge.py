@@ -10,16 +10,13 @@ approval gate: an acknowledgement code proves nothing but an acknowledgement.
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 from prefect import flow
-from prefect.client.schemas.objects import StateType
-from prefect.context import FlowRunContext
 from prefect.input import RunInput
 from pydantic import Field
 
-from flows.pause import PauseRefused, PrefectPause
+from flows.pause import PauseRefused, RunLeftPause, ask_once
 from warroom.acknowledge import acknowledge as take
 from warroom.acknowledge import prove_acknowledger, refuse_ended
 from warroom.events import EventKind
@@ -42,31 +39,24 @@ class AckForm(RunInput):
 
 
 def _ask_for_code(incident_id: str, person: str, wait_seconds: float, poll: float) -> str:
-    ctx = FlowRunContext.get()
-    if ctx is None or ctx.flow_run is None:
-        raise RuntimeError("the acknowledge form needs a flow run")
-    pause = PrefectPause(ctx.flow_run.id, ACK_PAUSE)
     form: Any = AckForm
     form._description = (
         f"**{person}** takes **{incident_id}**: enter the code from your authenticator's "
         "*Warroom acknowledge* entry."
     )
     try:
-        pause.pause(form, f"waiting for {person}'s acknowledgement code for {incident_id}")
+        answer = ask_once(
+            ACK_PAUSE,
+            form,
+            f"waiting for {person}'s acknowledgement code for {incident_id}",
+            wait_seconds,
+            poll,
+        )
     except PauseRefused as exc:
         raise NotAcknowledged(f"{incident_id} not acknowledged: {exc}") from None
-    deadline = time.monotonic() + wait_seconds
-    while time.monotonic() < deadline:
-        polled = pause.poll()
-        if polled.answer is not None:
-            return str(polled.answer.get("code") or "").strip()
-        if polled.state is StateType.RUNNING:
-            return ""  # resumed without a code (or one removed through the Prefect API)
-        if polled.state is not StateType.PAUSED:
-            raise NotAcknowledged(f"{incident_id} not acknowledged: the run became {polled.state_name}")
-        time.sleep(poll)
-    pause.release()
-    return ""
+    except RunLeftPause as exc:
+        raise NotAcknowledged(f"{incident_id} not acknowledged: the run became {exc}") from None
+    return str(answer.get("code") or "").strip()
 
 
 @flow(name="acknowledge", log_prints=True)

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 from flows.chat_asks import post_ask, settle_asks
 from tasks.chat import ChatError, ChatProvider, ChatSettings, Room, chat_provider
-from warroom.chat.cadence import cadence_of, reminders_due
+from warroom.chat.cadence import cadence_of, remind, reminders_due
 from warroom.chat.messages import POSTED, coalesce, line, opening, summary, topic
 from warroom.chat.naming import channel_name, given_name
 from warroom.duration import format_duration
@@ -249,16 +249,4 @@ def _remind(store: Store, incident: Incident, timeline: list[TimelineEvent], cha
         else:
             late = format_duration(due.late_by)
             text = f"no stakeholder update for {late}, twice the cadence: {who}, as commander"
-        store.append(
-            incident.number,
-            EventKind.UPDATE_DUE,
-            text,
-            data={
-                "level": due.level,
-                "person": due.person,
-                "mention": chat_ids.by_person.get(due.person or ""),
-                "every": every,
-                "due_at": due.cadence.next_due.isoformat(),
-            },
-            key=due.key,
-        )
+        remind(store, incident, EventKind.UPDATE_DUE, due, text, chat_ids.by_person.get(due.person or ""))

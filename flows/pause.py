@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextvars
 import threading
+import time
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -17,6 +18,7 @@ from uuid import UUID
 
 from prefect.client.orchestration import get_client
 from prefect.client.schemas.objects import State, StateType
+from prefect.context import FlowRunContext
 from prefect.exceptions import Abort, ObjectNotFound
 from prefect.input import RunInput, keyset_from_paused_state
 from prefect.input.actions import create_flow_run_input, delete_flow_run_input, read_flow_run_input
@@ -129,3 +131,33 @@ def prefect_events(flow_run_id: UUID, since: datetime, limit: int = 20) -> list[
     except Exception:
         return []
     return [{"event": str(e.get("event")), "occurred": str(e.get("occurred"))} for e in events]
+
+
+class RunLeftPause(RuntimeError):
+    """While waiting on its own form, the run was moved to another state (cancelled, crashed)."""
+
+
+def ask_once(
+    key: str, form: type[RunInput], message: str, wait_seconds: float, poll: float
+) -> dict[str, Any]:
+    """Pause the current flow run on ``form`` and wait for one answer (read, then deleted from Prefect):
+    the answer, or ``{}`` when it was resumed without one or nobody answered within ``wait_seconds``
+    (the pause is then released). PauseRefused when Prefect refuses the pause, RunLeftPause when the run
+    is moved elsewhere meanwhile. For forms that ask a person for a code, never a run parameter."""
+    ctx = FlowRunContext.get()
+    if ctx is None or ctx.flow_run is None:
+        raise RuntimeError(f"the {key} form needs a flow run")
+    pause = PrefectPause(ctx.flow_run.id, key)
+    pause.pause(form, message)
+    deadline = time.monotonic() + wait_seconds
+    while time.monotonic() < deadline:
+        polled = pause.poll()
+        if polled.answer is not None:
+            return dict(polled.answer)
+        if polled.state is StateType.RUNNING:
+            return {}  # resumed without an answer (or one removed through the Prefect API)
+        if polled.state is not StateType.PAUSED:
+            raise RunLeftPause(polled.state_name)
+        time.sleep(poll)
+    pause.release()
+    return {}

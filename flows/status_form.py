@@ -5,16 +5,13 @@ deleted at the next poll, as the acknowledge deployment does). The words publish
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 from prefect import flow
-from prefect.client.schemas.objects import StateType
-from prefect.context import FlowRunContext
 from prefect.input import RunInput
 from pydantic import Field, create_model
 
-from flows.pause import PauseRefused, PrefectPause
+from flows.pause import PauseRefused, RunLeftPause, ask_once
 from flows.status_page import StatusRefused, draft_for, publish_status
 from warroom.acknowledge import prove_acknowledger
 from warroom.events import EventKind
@@ -47,31 +44,19 @@ def _form(title: str, text: str) -> type[RunInput]:
 
 
 def _ask(incident_id: str, person: str, title: str, text: str, wait: float, poll: float) -> dict[str, Any]:
-    ctx = FlowRunContext.get()
-    if ctx is None or ctx.flow_run is None:
-        raise RuntimeError("the publish form needs a flow run")
-    pause = PrefectPause(ctx.flow_run.id, PUBLISH_PAUSE)
     form: Any = _form(title, text)
     form._description = (
         f"**{person}** publishes on the status page for **{incident_id}**: edit Warroom's draft, then "
         "enter the code from your authenticator's *Warroom acknowledge* entry."
     )
     try:
-        pause.pause(form, f"waiting for {person}'s status update for {incident_id}")
+        return ask_once(
+            PUBLISH_PAUSE, form, f"waiting for {person}'s status update for {incident_id}", wait, poll
+        )
     except PauseRefused as exc:
         raise NotPublished(f"{incident_id}: not published: {exc}") from None
-    deadline = time.monotonic() + wait
-    while time.monotonic() < deadline:
-        polled = pause.poll()
-        if polled.answer is not None:
-            return dict(polled.answer)
-        if polled.state is StateType.RUNNING:
-            return {}
-        if polled.state is not StateType.PAUSED:
-            raise NotPublished(f"{incident_id}: not published: the run became {polled.state_name}")
-        time.sleep(poll)
-    pause.release()
-    return {}
+    except RunLeftPause as exc:
+        raise NotPublished(f"{incident_id}: not published: the run became {exc}") from None
 
 
 @flow(name="status", log_prints=True)

@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from tasks.statuspage import PublicUpdate, StatusPageError, status_provider
-from warroom.chat.cadence import public_reminders_due, update_refusal
+from warroom.chat.cadence import public_reminders_due, remind, update_refusal
 from warroom.duration import format_duration
 from warroom.events import EventKind
 from warroom.incident import Status
@@ -180,18 +180,6 @@ def _remind(settings: Settings, store: Store) -> list[str]:
             else:
                 late = format_duration(due.late_by)
                 text = f"the status page is {late} without an update: {who}, as commander"
-            store.append(
-                incident.number,
-                EventKind.STATUS_DUE,
-                text,
-                data={
-                    "level": due.level,
-                    "person": due.person,
-                    "mention": chat_ids.get(due.person or ""),
-                    "every": every,
-                    "due_at": due.cadence.next_due.isoformat(),
-                },
-                key=due.key,
-            )
+            remind(store, incident, EventKind.STATUS_DUE, due, text, chat_ids.get(due.person or ""))
             done.append(f"{incident.id}: {text}")
     return done

@@ -61,7 +61,7 @@ def test_posts_open_then_update_the_statuspage_incident_and_set_its_components(
         "Checkout is failing.",
     ]
     assert made["status"] == "resolved" and statuspage.status_of("Checkout") == "operational"
-    assert [m for m, _, _ in statuspage.requests if m != "GET"] == ["POST", "PATCH", "PATCH"]
+    assert [m for m, _, _, _ in statuspage.requests if m != "GET"] == ["POST", "PATCH", "PATCH"]
     published = [e for e in store.timeline(number) if e.kind is EventKind.STATUS_PUBLISHED]
     assert [e.data["external_id"] for e in published] == [made["id"]] * 3
 

@@ -6,16 +6,15 @@ and 429 with `Retry-After` when a test asks for the rate limit."""
 
 from __future__ import annotations
 
-import json
 import threading
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
-from urllib.parse import urlsplit
+
+from tests.peers import serve_json
 
 API_KEY = "statuspage-test-key-0123456789"
 PAGE = "pg1warroom"
@@ -38,7 +37,7 @@ class StatuspagePeer:
     url: str = ""
     components: dict[str, dict[str, Any]] = field(default_factory=dict)
     incidents: dict[str, dict[str, Any]] = field(default_factory=dict)
-    requests: list[tuple[str, str, Any]] = field(default_factory=list)
+    requests: list[tuple[str, str, dict[str, str], Any]] = field(default_factory=list)
     refuse: list[tuple[int, dict[str, str], Any]] = field(default_factory=list)  # next answers, in order
     down: bool = False  # every call answers 503
     lock: threading.Lock = field(default_factory=threading.Lock)
@@ -60,6 +59,8 @@ class StatuspagePeer:
     def route(
         self, method: str, path: str, headers: dict[str, str], body: Any
     ) -> tuple[int, dict[str, str], Any]:
+        if self.down:
+            return 503, {}, {"error": "Service Unavailable"}
         if headers.get("Authorization") != f"OAuth {API_KEY}":
             return 401, {}, {"error": "Could not authenticate"}
         parts = path.strip("/").split("/")  # v1 pages PAGE [components|incidents [ID]]
@@ -139,47 +140,4 @@ class StatuspagePeer:
 
 @contextmanager
 def running_statuspage() -> Iterator[StatuspagePeer]:
-    peer = StatuspagePeer()
-
-    class Handler(BaseHTTPRequestHandler):
-        def log_message(self, *args: object) -> None:
-            pass
-
-        def _handle(self, method: str) -> None:
-            raw = self.rfile.read(int(self.headers.get("Content-Length", 0) or 0))
-            body = json.loads(raw) if raw else None
-            with peer.lock:
-                peer.requests.append((method, self.path, body))
-                if peer.down:
-                    status, headers, answer = 503, {}, {"error": "Service Unavailable"}
-                elif peer.refuse:
-                    status, headers, answer = peer.refuse.pop(0)
-                else:
-                    status, headers, answer = peer.route(
-                        method, urlsplit(self.path).path, dict(self.headers), body
-                    )
-            data = json.dumps(answer).encode()
-            self.send_response(status)
-            for k, v in {"Content-Type": "application/json", **headers}.items():
-                self.send_header(k, v)
-            self.send_header("Content-Length", str(len(data)))
-            self.end_headers()
-            self.wfile.write(data)
-
-        def do_GET(self) -> None:
-            self._handle("GET")
-
-        def do_POST(self) -> None:
-            self._handle("POST")
-
-        def do_PATCH(self) -> None:
-            self._handle("PATCH")
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    peer.url = f"http://127.0.0.1:{server.server_address[1]}/v1"
-    try:
-        yield peer
-    finally:
-        server.shutdown()
-        server.server_close()
+    yield from serve_json(StatuspagePeer(), StatuspagePeer.route, prefix="/v1")

@@ -4,15 +4,14 @@ the exact requests it got; a test can close a task there, or make it refuse or t
 
 from __future__ import annotations
 
-import json
 import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
-from urllib.parse import urlsplit
+
+from tests.peers import serve_json
 
 GITHUB_TOKEN = "ghp_warroomtesttoken0123456789"
 JIRA_USER, JIRA_TOKEN = "warroom@example.com", "jira-api-token-0123"
@@ -28,47 +27,6 @@ class Peer:
 
     def calls(self, method: str | None = None) -> list[tuple[str, str, Any]]:
         return [(m, p, b) for m, p, _, b in self.requests if method is None or m == method]
-
-
-def _serve(peer: Peer, route: Any) -> Iterator[Peer]:
-    class Handler(BaseHTTPRequestHandler):
-        def log_message(self, *args: object) -> None:
-            pass
-
-        def _handle(self, method: str) -> None:
-            raw = self.rfile.read(int(self.headers.get("Content-Length", 0) or 0))
-            body = json.loads(raw) if raw else None
-            path = self.path
-            with peer.lock:
-                peer.requests.append((method, path, dict(self.headers), body))
-                if peer.refuse:
-                    status, headers, answer = peer.refuse.pop(0)
-                else:
-                    status, headers, answer = route(
-                        peer, method, urlsplit(path).path, dict(self.headers), body
-                    )
-            data = json.dumps(answer).encode()
-            self.send_response(status)
-            for k, v in {"Content-Type": "application/json", **headers}.items():
-                self.send_header(k, v)
-            self.send_header("Content-Length", str(len(data)))
-            self.end_headers()
-            self.wfile.write(data)
-
-        def do_GET(self) -> None:
-            self._handle("GET")
-
-        def do_POST(self) -> None:
-            self._handle("POST")
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    peer.url = f"http://127.0.0.1:{server.server_address[1]}"
-    try:
-        yield peer
-    finally:
-        server.shutdown()
-        server.server_close()
 
 
 def _github(
@@ -176,12 +134,12 @@ def _jira(
 
 @contextmanager
 def running_github() -> Iterator[Peer]:
-    yield from _serve(Peer(), _github)
+    yield from serve_json(Peer(), _github)
 
 
 @contextmanager
 def running_jira() -> Iterator[Peer]:
-    yield from _serve(Peer(), _jira)
+    yield from serve_json(Peer(), _jira)
 
 
 def close_github(peer: Peer, number: str) -> None:

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from warroom.duration import parse_duration
+from warroom.duration import format_duration, parse_duration
 from warroom.events import EventKind
 from warroom.incident import Incident, TimelineEvent
 from warroom.ledger import Store
@@ -65,14 +65,7 @@ def reminders_due(incident: Incident, timeline: list[TimelineEvent], at: datetim
     cadence = cadence_of(incident, timeline)
     if cadence is None or not incident.status.is_open:
         return []
-    given = {e.key for e in timeline if e.kind is EventKind.UPDATE_DUE}
-    roles = incident.roles
-    owed = []
-    for level, person in ((1, roles.comms_lead or roles.commander), (2, roles.commander)):
-        key = f"update-due:{cadence.mark}:{level}"
-        if at >= cadence.since + cadence.every * level and key not in given:
-            owed.append(Reminder(level, person, cadence, key))
-    return owed
+    return _owed(incident, timeline, cadence, EventKind.UPDATE_DUE, "update-due", at)
 
 
 def public_cadence(incident: Incident, timeline: list[TimelineEvent]) -> Cadence | None:
@@ -97,14 +90,45 @@ def public_reminders_due(incident: Incident, timeline: list[TimelineEvent], at: 
     cadence = public_cadence(incident, timeline)
     if cadence is None:
         return []
-    given = {e.key for e in timeline if e.kind is EventKind.STATUS_DUE}
+    return _owed(incident, timeline, cadence, EventKind.STATUS_DUE, "status-due", at)
+
+
+def _owed(
+    incident: Incident,
+    timeline: list[TimelineEvent],
+    cadence: Cadence,
+    kind: EventKind,
+    prefix: str,
+    at: datetime,
+) -> list[Reminder]:
+    """Whoever writes updates once an interval has passed, the commander at two; each once per mark."""
+    given = {e.key for e in timeline if e.kind is kind}
     roles = incident.roles
     owed = []
     for level, person in ((1, roles.comms_lead or roles.commander), (2, roles.commander)):
-        key = f"status-due:{cadence.mark}:{level}"
+        key = f"{prefix}:{cadence.mark}:{level}"
         if at >= cadence.since + cadence.every * level and key not in given:
             owed.append(Reminder(level, person, cadence, key))
     return owed
+
+
+def remind(
+    store: Store, incident: Incident, kind: EventKind, due: Reminder, text: str, mention: str | None
+) -> TimelineEvent:
+    """A reminder on the timeline (the room tells it, with ``mention``: the person's chat id), once."""
+    return store.append(
+        incident.number,
+        kind,
+        text,
+        data={
+            "level": due.level,
+            "person": due.person,
+            "mention": mention,
+            "every": format_duration(due.cadence.every),
+            "due_at": due.cadence.next_due.isoformat(),
+        },
+        key=due.key,
+    )
 
 
 def update_refusal(incident: Incident, person: str | None) -> str | None:
