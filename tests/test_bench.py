@@ -28,6 +28,10 @@ TINY = {
     "reentry.py": (["--runs", "1", "--stale", "4", "--poll", "0.5"], "gate open again"),
     "scale.py": (["--incidents", "3", "--alerts", "6", "--behind", "2"], "runs per minute"),
     "ssh_fanout.py": (["--repeat", "1"], "target(s)"),
+    "status_page.py": (
+        ["--incidents", "20", "--components", "3", "--readers", "2", "--requests", "20"],
+        "req/s",
+    ),
     "ui_resumes.py": (["--answers", "3", "--think", "0"], "went through: 3/3"),
 }
 

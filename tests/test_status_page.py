@@ -24,6 +24,7 @@ from warroom.incident import Role, Severity
 from warroom.ledger import Store
 from warroom.settings import get_settings
 from warroom.severity import communication_plan, policy_for
+from warroom.status.html import shown_percent
 from warroom.status.model import ComponentState, PublicState, StatusPost
 from warroom.status.uptime import uptime
 from warroom.status.web import status_app
@@ -91,7 +92,9 @@ def test_uptime_splits_an_outage_across_midnight_and_an_open_incident_runs_until
     now = datetime(2026, 12, 2, 0, 30, tzinfo=UTC)
     [api] = uptime(["Api"], posts, today=date(2026, 12, 2), days=2, weights=WEIGHTS, until=now)
     assert [d.down_minutes for d in api.days] == [10, 30]
-    # one minute short of an outage is no outage at all
+    # ten seconds down in 90 days is not 100%, as the page shows it
+    assert shown_percent(100 * (1 - 10 / (90 * 86400))) == "99.99" and shown_percent(100.0) == "100.00"
+    # no post, no outage
     [quiet] = uptime(["Api"], [], today=date(2026, 12, 2), days=2, weights=WEIGHTS, until=now)
     assert [d.down_seconds for d in quiet.days] == [0.0, 0.0]
 

@@ -39,7 +39,7 @@ class StatuspagePeer:
     incidents: dict[str, dict[str, Any]] = field(default_factory=dict)
     requests: list[tuple[str, str, dict[str, str], Any]] = field(default_factory=list)
     refuse: list[tuple[int, dict[str, str], Any]] = field(default_factory=list)  # next answers, in order
-    down: bool = False  # every call answers 503
+    down: bool = False  # every call answers 503 (an outage of Statuspage)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def add_component(self, name: str) -> str:
@@ -59,8 +59,9 @@ class StatuspagePeer:
     def route(
         self, method: str, path: str, headers: dict[str, str], body: Any
     ) -> tuple[int, dict[str, str], Any]:
+        # Retry-After 0: waiting out a vendor's answers is tested with the trackers, not waited for here.
         if self.down:
-            return 503, {}, {"error": "Service Unavailable"}
+            return 503, {"Retry-After": "0"}, {"error": "Service Unavailable"}
         if headers.get("Authorization") != f"OAuth {API_KEY}":
             return 401, {}, {"error": "Could not authenticate"}
         parts = path.strip("/").split("/")  # v1 pages PAGE [components|incidents [ID]]

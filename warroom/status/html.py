@@ -41,6 +41,11 @@ def _when(at: datetime) -> str:
     return f"{at:%b %d, %H:%M} UTC"
 
 
+def shown_percent(percent: float) -> str:
+    """Floored to two decimals: any outage at all reads below 100.00%, never rounded up to it."""
+    return f"{math.floor(percent * 100) / 100:.2f}"
+
+
 def render_html(page: Page) -> str:
     def next_update(due: datetime) -> str:
         seconds = (due - page.at).total_seconds()
@@ -71,8 +76,7 @@ def render_html(page: Page) -> str:
         affects=affects,
         day_line=day_line,
         worst_of=lambda i: worst(list(i.components.values())),
-        # floored, so a minute's outage over 90 days reads 99.99%, never 100.00%
-        shown_percent=lambda p: f"{math.floor(p * 100) / 100:.2f}",
+        shown_percent=shown_percent,
         lasted=lambda i: format_duration(timedelta(seconds=max(60, int(i.duration.total_seconds())))),
     )
 

@@ -150,7 +150,7 @@ def page_json(page: Page) -> dict[str, Any]:
             {
                 "name": c.name,
                 "state": c.state.value,
-                "uptime_percent": c.uptime.percent,
+                "uptime_percent": round(c.uptime.percent, 4),
                 "days": [
                     {
                         "date": d.day.isoformat(),

@@ -47,7 +47,7 @@ class ComponentUptime:
     @property
     def percent(self) -> float:
         down = sum(d.down_seconds for d in self.days)
-        return round(100.0 * (1 - down / (DAY * len(self.days))), 3) if self.days else 100.0
+        return 100.0 * (1 - down / (DAY * len(self.days))) if self.days else 100.0
 
 
 def spans(posts: Iterable[StatusPost], until: datetime) -> list[Span]:
