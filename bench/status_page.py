@@ -11,6 +11,7 @@ import argparse
 import json
 import os
 import random
+import socket
 import statistics
 import tempfile
 import threading
@@ -90,9 +91,9 @@ def readers(url: str, count: int, total: int) -> tuple[list[float], float]:
 def serve(app: object) -> tuple[str, object]:
     import uvicorn
 
-    from tests.net import free_port
-
-    port = free_port()
+    with socket.socket() as probe:  # a free loopback port
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))  # type: ignore[arg-type]
     threading.Thread(target=server.run, daemon=True).start()
     while not server.started:

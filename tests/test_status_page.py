@@ -145,7 +145,7 @@ def test_the_page_reads_without_javascript_and_index_json_and_atom_say_the_same(
     store.append(number, EventKind.NOTE, "db password rotated; suspect deploy 4f2a by carol")  # internal
     with serving(status_app(store, settings)) as url:
         before = httpx.get(f"{url}/").text
-        assert "All systems operational" in before and "No incidents in the last 90 days" in before
+        assert "All systems operational" in before and "No incidents in the last 15 days" in before
         publish_status(
             store, settings, number, "bob", PublicState.INVESTIGATING, "Checkout is failing for some."
         )

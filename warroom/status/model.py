@@ -78,7 +78,10 @@ class StatusSettings(IntegrationSettings):
         description="How much of a minute in each state counts as down in the uptime bars (the vendors' "
         "convention: a major outage fully, a partial outage 30%, degraded performance not at all)",
     )
-    history_days: int = Field(default=90, ge=1, le=366, description="Days of uptime bars and past incidents")
+    history_days: int = Field(default=90, ge=1, le=366, description="Days of uptime bars")
+    past_days: int = Field(
+        default=15, ge=1, le=366, description="Days of past incidents the page, index.json and the feed list"
+    )
     cache_seconds: float = Field(
         default=5.0, ge=0, le=300, description="Each form of the page is built at most this often"
     )

@@ -55,6 +55,7 @@ class Page:
     past: tuple[PublicIncident, ...]
     maintenance: tuple[Maintenance, ...]
     history_days: int
+    past_days: int
 
     @property
     def overall(self) -> ComponentState:
@@ -124,9 +125,14 @@ def build_page(store: Store, settings: StatusSettings, at: datetime | None = Non
         at=at,
         components=tuple(views),
         active=tuple(active),
-        past=tuple(i for i in incidents if i.resolved_at is not None),
+        past=tuple(
+            i
+            for i in incidents
+            if i.resolved_at is not None and i.resolved_at >= at - timedelta(days=settings.past_days)
+        ),
         maintenance=tuple(w for w in windows if w.ends_at >= at),
         history_days=settings.history_days,
+        past_days=settings.past_days,
     )
 
 
