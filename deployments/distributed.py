@@ -111,9 +111,11 @@ def serve_receiver(settings: Settings, console: Any) -> None:
 
     from deployments.keeper import Keeper
     from flows.communicate import rooms_ready
+    from flows.status_page import status_ready
     from warroom.ledger import Store
 
     rooms = rooms_ready(settings)  # a chat service that cannot make rooms refuses here, not mid-incident
+    vendor = status_ready(settings)  # and so does a vendor's status page that refuses the key
     stopped = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stopped.set())
@@ -124,6 +126,8 @@ def serve_receiver(settings: Settings, console: Any) -> None:
         console.print(f"launching into Prefect at {os.environ.get('PREFECT_API_URL', '(its settings)')}")
         if rooms:
             console.print(f"incident rooms: {rooms}")
+        receiver = f"http://{settings.receiver_host}:{settings.receiver_port}"
+        console.print(f"public status page: {receiver}/status/" + (f" and {vendor}" if vendor else ""))
         try:
             stopped.wait()
         finally:

@@ -27,6 +27,7 @@ from flows.communicate import rooms_ready
 from flows.postmortem import postmortem
 from flows.respond import respond
 from flows.status_form import publish as publish_status
+from flows.status_page import status_ready
 from flows.tracking import tracker_sync
 from warroom.duration import DURATION_PATTERN, format_duration
 from warroom.home import local_prefect_url, prefect_auth, record_local_prefect
@@ -345,6 +346,7 @@ def serve_everything(settings: Settings, catalogue: Catalogue, console: Any) -> 
     )
 
     rooms = rooms_ready(settings)  # a chat service that cannot make rooms refuses here, not mid-incident
+    vendor = status_ready(settings)  # and so does a vendor's status page that refuses the key
     with ExitStack() as stack:
         api = PREFECT_API_URL.value()
         started_here = not api
@@ -381,6 +383,7 @@ def serve_everything(settings: Settings, catalogue: Catalogue, console: Any) -> 
             console.print(f"  bearer token: in {settings.home / 'intake-token'}")
         if rooms:
             console.print(f"incident rooms: {rooms}")
+        console.print(f"public status page: {receiver}/status/" + (f" and {vendor}" if vendor else ""))
         for d in deployments:
             console.print(f"serving {d.flow_name}/{d.name}")
         console.print("Ctrl-C stops everything started here.")

@@ -35,6 +35,13 @@ class Published:
     vendor: str | None  # "published on atlassian as ID", or why not yet (the keeper tries again)
 
 
+def status_ready(settings: Settings) -> str | None:
+    """At start-up: the vendor's page posts also go to (None without one); StatusPageError naming what to
+    set when it cannot take them, so a bad key stops `warroom up` rather than the first post."""
+    provider = status_provider(settings)
+    return None if provider is None else provider.check(settings)
+
+
 def draft_for(store: Store, settings: Settings, ref: str | int, state: PublicState) -> PublicDraft:
     incident = store.get(ref)
     return public_draft(

@@ -8,7 +8,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from flows.status_page import keep_status, publish_status
+from flows.status_page import keep_status, publish_status, status_ready
+from tasks.statuspage import StatusPageError
 from tests.peers.statuspage import API_KEY, PAGE, StatuspagePeer, running_statuspage
 from tests.test_status_page import _p1
 from warroom.events import EventKind
@@ -105,8 +106,11 @@ def test_a_component_statuspage_does_not_have_is_named_and_a_wrong_key_refused_i
     )
     assert done.vendor is not None and "no component named 'Billing'" in done.vendor
     assert "Checkout" in done.vendor  # what it has
+    assert status_ready(settings) == f"Statuspage page Warroom test page ({PAGE})"
     monkeypatch.setenv("WARROOM_STATUSPAGE_API_KEY", "wrong-key-0000")
     get_settings.cache_clear()
+    with pytest.raises(StatusPageError, match="401 Could not authenticate"):  # `warroom up` stops here
+        status_ready(get_settings())
     other = _p1(store)
     refused = publish_status(store, get_settings(), other, "bob", PublicState.INVESTIGATING, "Slow.")
     assert refused.vendor is not None and "401 Could not authenticate" in refused.vendor
