@@ -18,7 +18,7 @@ from pydantic import Field
 
 from flows.pause import PauseRefused, RunLeftPause, ask_once
 from warroom.acknowledge import acknowledge as take
-from warroom.acknowledge import prove_acknowledger, refuse_ended
+from warroom.acknowledge import code_refusal, refuse_ended
 from warroom.events import EventKind
 from warroom.ledger import Store, now
 from warroom.settings import get_settings
@@ -78,11 +78,8 @@ def acknowledge(incident: str, person: str) -> str:
             raise NotAcknowledged(str(exc)) from None
         asked_at = now()
         code = _ask_for_code(found.id, person, settings.ack_form_seconds, settings.approval_poll_seconds)
-        if not code:
-            why = f"no code was given within {int(settings.ack_form_seconds)}s of {asked_at:%H:%M:%S} UTC"
-        else:
-            identity = prove_acknowledger(store, settings, found.number, person=person, code=code)
-            why = "" if identity.ok else identity.why
+        waited = f"{int(settings.ack_form_seconds)}s of {asked_at:%H:%M:%S} UTC"
+        why = code_refusal(store, settings, found.number, person, code, waited)
         if why:
             store.append(
                 found.number,

@@ -13,7 +13,7 @@ from pydantic import Field, create_model
 
 from flows.pause import PauseRefused, RunLeftPause, ask_once
 from flows.status_page import StatusRefused, draft_for, publish_status
-from warroom.acknowledge import prove_acknowledger
+from warroom.acknowledge import code_refusal
 from warroom.events import EventKind
 from warroom.ledger import Store
 from warroom.settings import get_settings
@@ -83,11 +83,7 @@ def publish(incident: str, person: str, state: PublicState = PublicState.INVESTI
             settings.approval_poll_seconds,
         )
         code = str(answer.get("code") or "").strip()
-        if not code:
-            why = f"no code was given within {int(settings.ack_form_seconds)}s"
-        else:
-            identity = prove_acknowledger(store, settings, found.number, person=person, code=code)
-            why = "" if identity.ok else identity.why
+        why = code_refusal(store, settings, found.number, person, code, f"{int(settings.ack_form_seconds)}s")
         if why:
             store.append(
                 found.number,

@@ -43,6 +43,17 @@ def refuse_ended(incident: Incident) -> None:
         raise ValueError(f"{incident.id} is {incident.status.value}: there is nothing to acknowledge")
 
 
+def code_refusal(
+    store: Store, settings: Settings, ref: str | int, person: str, code: str, waited: str
+) -> str:
+    """Why a code typed on a run's own Prefect form does not prove ``person`` ('' when it does; ``waited``
+    says for how long nobody gave one)."""
+    if not code:
+        return f"no code was given within {waited}"
+    identity = prove_acknowledger(store, settings, ref, person=person, code=code)
+    return "" if identity.ok else identity.why
+
+
 def prove_acknowledger(
     store: Store,
     settings: Settings,
