@@ -58,6 +58,7 @@ COMMANDS: dict[str, Lazy] = {
     "oncall": Lazy("cli.oncall:app", "On-call schedules: who is on call, overrides, calendar, load."),
     "postmortem": Lazy("cli.postmortem:app", "Blameless post-mortems drafted from the timeline."),
     "status": Lazy("cli.status:app", "The public status page and the leadership summaries."),
+    "report": Lazy("cli.report:report", "How incident response went over a period, beside the one before."),
 }
 
 

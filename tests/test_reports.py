@@ -1,0 +1,318 @@
+"""Reports over a ledger built by hand, whose right answers are worked out here: the guide's example (28
+minutes in all, 16 of customer impact), an open incident left out of the time to resolve, an empty period,
+a filter, and every figure beside the previous period's."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, date, datetime, timedelta
+
+import pytest
+from sqlalchemy import insert, update
+
+from warroom.events import EventKind
+from warroom.incident import Severity
+from warroom.ledger import Store
+from warroom.reports.figures import Filters, figures
+from warroom.reports.period import Period, period_of
+from warroom.reports.warnings import warnings
+from warroom.schema import action_items, approval_gates, incidents, run_attempts
+
+T = datetime(2026, 11, 2, 10, 0, tzinfo=UTC)
+MONTH = Period(datetime(2026, 11, 1, tzinfo=UTC), datetime(2026, 12, 1, tzinfo=UTC))
+MIN = timedelta(minutes=1)
+
+
+def _incident(
+    store: Store,
+    key: str,
+    level: Severity,
+    detected: datetime,
+    *,
+    runbook: str | None = None,
+    acknowledged: datetime | None = None,
+    mitigated: datetime | None = None,
+    resolved: datetime | None = None,
+    closed: datetime | None = None,
+    status: str | None = None,
+    commander: str | None = None,
+) -> int:
+    number = store.open_or_attach(
+        key, title=key, severity=level, runbook=runbook, service="checkout", at=detected
+    ).incident.number
+    with store.engine.begin() as conn:
+        conn.execute(
+            update(incidents)
+            .where(incidents.c.number == number)
+            .values(
+                detected_at=detected,
+                acknowledged_at=acknowledged,
+                mitigated_at=mitigated,
+                resolved_at=resolved,
+                closed_at=closed,
+                status=status or ("closed" if closed else "resolved" if resolved else "investigating"),
+                roles={"commander": commander, "comms_lead": None, "responders": [], "smes": []},
+                open_key=None if resolved else key,
+            )
+        )
+    return number
+
+
+def _gate(store: Store, number: int, opened: datetime, closed: datetime, state: str) -> None:
+    with store.engine.begin() as conn:
+        attempt = conn.execute(
+            insert(run_attempts)
+            .values(
+                flow_run_id=f"run-{number}-{opened:%H%M}",
+                attempt=1,
+                incident_number=number,
+                runbook="rb",
+                state="finished",
+                started_at=opened,
+                heartbeat_at=closed,
+                checkpoint={},
+            )
+            .returning(run_attempts.c.id)
+        ).scalar_one()
+        conn.execute(
+            insert(approval_gates).values(
+                attempt_id=attempt,
+                incident_number=number,
+                proposal="rollback",
+                plan_digest="0" * 64,
+                state=state,
+                opened_at=opened,
+                deadline=opened + timedelta(hours=1),
+                closed_at=closed,
+                granted=[],
+                adjustments={},
+            )
+        )
+
+
+def _item(store: Store, number: int, status: str, due: date | None, created: datetime) -> None:
+    with store.engine.begin() as conn:
+        conn.execute(
+            insert(action_items).values(
+                incident_number=number,
+                title="x",
+                owner="sam",
+                due=due,
+                status=status,
+                created_at=created,
+                completed_at=created + timedelta(days=1) if status == "done" else None,
+            )
+        )
+
+
+@pytest.fixture
+def ledger(store: Store) -> Store:
+    # The guide's incident: detected 10:00, taken 10:03, rolled back 10:16 after a 4-minute wait for
+    # approval, resolved 10:28: 28 minutes in all, 16 of them customers affected.
+    a = _incident(
+        store,
+        "guide",
+        Severity.P1,
+        T,
+        runbook="k8s-bad-deploy",
+        acknowledged=T + 3 * MIN,
+        mitigated=T + 16 * MIN,
+        resolved=T + 28 * MIN,
+        closed=T + timedelta(days=2),
+    )
+    _gate(store, a, T + 8 * MIN, T + 12 * MIN, "granted")
+    store.append(a, EventKind.MITIGATION_APPLIED, "rollback applied", data={"proposal": "rollback"})
+    _item(store, a, "done", date(2026, 11, 20), T)
+    _item(store, a, "open", date(2026, 11, 10), T)  # overdue by the report's day
+    _item(store, a, "open", date(2026, 12, 30), T)
+    # A P2 fixed by hand an hour later: taken in a minute, 41 minutes to resolve, its post-mortem not done.
+    _incident(
+        store,
+        "by-hand",
+        Severity.P2,
+        T + timedelta(hours=1),
+        acknowledged=T + timedelta(hours=1) + MIN,
+        resolved=T + timedelta(hours=1) + 41 * MIN,
+    )
+    # A P3 still open, nobody has taken it: in the counts and the impact, not in the times.
+    _incident(store, "open", Severity.P3, T + timedelta(hours=2))
+    # October's incident is the previous period's.
+    _incident(
+        store,
+        "october",
+        Severity.P1,
+        T - timedelta(days=20),
+        acknowledged=T - timedelta(days=20) + 10 * MIN,
+        resolved=T - timedelta(days=20) + 60 * MIN,
+    )
+    return store
+
+
+def test_figures_over_the_guides_example_and_its_neighbours_are_the_hand_worked_ones(ledger: Store) -> None:
+    at = datetime(2026, 11, 15, tzinfo=UTC)  # the report is made mid-month
+    f = figures(ledger, MONTH, at=at)
+    assert (f.incidents, f.open) == (3, 1)
+    assert f.by_severity == {"P1": 1, "P2": 1, "P3": 1}
+    assert f.by_runbook == {"(none)": 2, "k8s-bad-deploy": 1}
+    # acknowledged in 3 and 1 minutes: mean 2, nearest-rank median the smaller, p90 the larger
+    assert (f.to_acknowledge.count, f.to_acknowledge.mean, f.to_acknowledge.median, f.to_acknowledge.p90) == (
+        2,
+        120.0,
+        60.0,
+        180.0,
+    )
+    assert (f.to_mitigate.count, f.to_mitigate.median) == (1, 960.0)
+    # resolved in 28 and 41 minutes; the open P3 is left out
+    assert (f.to_resolve.count, f.to_resolve.mean, f.to_resolve.median, f.to_resolve.p90) == (
+        2,
+        2070.0,
+        1680.0,
+        2460.0,
+    )
+    # 16 (mitigated) + 41 (resolved, never mitigated) + 12.5 days (the P3, open until the report's moment)
+    assert f.impact_minutes == 16 + 41 + 12.5 * 24 * 60
+    assert (f.approval_wait_minutes, f.machine_minutes) == (4.0, 12.0)
+    assert f.changes == {
+        "proposed": 1,
+        "approved": 1,
+        "rejected": 0,
+        "timed_out": 0,
+        "applied": 1,
+        "failed": 0,
+        "partial": 0,
+    }
+    assert (f.resolved_by_change, f.resolved_by_hand, f.automation_rate) == (1, 1, 0.5)
+    assert (f.postmortems_owed, f.postmortems_done) == (2, 1)
+    assert f.action_items["total"] == 3 and f.action_items["done"] == 1 and f.action_items["overdue"] == 1
+    assert f.action_items["completion_rate"] == 0.333
+
+
+def test_the_previous_period_an_empty_period_and_a_filter(ledger: Store) -> None:
+    before = figures(ledger, MONTH.previous(), at=T)
+    assert before.incidents == 1 and before.to_resolve.median == 3600.0 and before.to_acknowledge.p90 == 600.0
+    empty = figures(ledger, Period(datetime(2025, 1, 1, tzinfo=UTC), datetime(2025, 2, 1, tzinfo=UTC)), at=T)
+    assert empty.incidents == 0 and empty.to_resolve.count == 0 and empty.to_resolve.median is None
+    assert empty.automation_rate is None and empty.action_items["completion_rate"] == 0.0
+    p1 = figures(ledger, MONTH, Filters(severity=Severity.P1), at=T + timedelta(days=1))
+    assert p1.incidents == 1 and p1.to_resolve.median == 1680.0 and p1.impact_minutes == 16.0
+    one = figures(ledger, MONTH, Filters(runbook="k8s-bad-deploy"), at=T + timedelta(days=1))
+    assert one.incidents == 1 and one.approval_wait_minutes == 4.0
+
+
+def test_a_period_is_read_as_people_write_it() -> None:
+    now = datetime(2026, 12, 4, 9, 0, tzinfo=UTC)
+    assert period_of("30d", None, None, now) == Period(now - timedelta(days=30), now)
+    november = period_of(None, date(2026, 11, 1), date(2026, 11, 30), now)
+    assert november == MONTH and november.previous().start == datetime(2026, 10, 2, tzinfo=UTC)
+    with pytest.raises(ValueError, match="not both"):
+        period_of("7d", date(2026, 11, 1), None, now)
+    with pytest.raises(ValueError, match="before"):
+        period_of(None, date(2026, 12, 1), date(2026, 11, 1), now)
+
+
+def test_warroom_report_prints_each_figure_beside_the_period_before(ledger: Store, ledger_url: str) -> None:
+    from tests.test_cli import warroom
+
+    env = {"WARROOM_DATABASE_URL": ledger_url}
+    shown = warroom("report", "--from", "2026-11-01", "--to", "2026-11-30", env=env)
+    assert shown.returncode == 0, shown.stderr
+    text = shown.stdout
+    assert text.startswith("2026-11-01 00:00 to 2026-12-01 00:00 UTC (30d), beside 2026-10-02 00:00")
+    lines = {line.split("  ")[0].strip(): line for line in text.splitlines() if line.strip()}
+    assert lines["incidents"].split()[1:] == ["3", "1", "+2"]
+    assert lines["time to resolve, median"].split()[-3:] == ["28m", "1h", "-32m"]
+    assert lines["post-mortems done / owed"].split()[-6:] == ["1", "/", "2", "0", "/", "1"]
+    data = json.loads(
+        warroom(
+            "report", "--from", "2026-11-01", "--to", "2026-11-30", "--severity", "P1", "--json", env=env
+        ).stdout
+    )
+    assert data["figures"]["incidents"] == 1 and data["previous"]["incidents"] == 1
+    assert data["figures"]["to_resolve"]["median_seconds"] == 1680.0
+    assert [w["kind"] for w in data["warnings"]] == ["action_items_overdue"]  # the guide's overdue item
+    said = text.split("\nWarnings:\n", 1)[1].splitlines()
+    assert said == [
+        "  postmortem_missing: 1 incident(s) resolved 5+ days ago without their required post-mortem: INC-2",
+        "  action_items_overdue: 1 action item(s) past their due date: INC-1",
+        "  unmatched: 1 P1/P2 incident(s) matched no runbook: INC-2",
+    ]
+    bad = warroom("report", "--since", "7d", "--from", "2026-11-01", env=env)
+    assert bad.returncode == 2 and "not both" in bad.stderr
+
+
+NOW = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
+DAY = timedelta(days=1)
+
+
+def _kinds(store: Store) -> dict[str, tuple[str, ...]]:
+    return {w.kind: w.incidents for w in warnings(store, MONTH, NOW)}
+
+
+def test_a_required_post_mortem_missing_five_days_after_resolution_is_called_out(store: Store) -> None:
+    rb = "k8s-bad-deploy"
+    late = _incident(store, "late", Severity.P1, NOW - 6 * DAY, runbook=rb, resolved=NOW - 5 * DAY)
+    _incident(
+        store, "almost", Severity.P2, NOW - 6 * DAY, runbook=rb, resolved=NOW - 5 * DAY + MIN
+    )  # a minute short
+    _incident(store, "minor", Severity.P3, NOW - 9 * DAY, resolved=NOW - 8 * DAY)  # none required
+    _incident(
+        store, "done", Severity.P1, NOW - 9 * DAY, runbook=rb, resolved=NOW - 8 * DAY, closed=NOW - 7 * DAY
+    )
+    assert _kinds(store) == {"postmortem_missing": (f"INC-{late}",)}
+
+
+def test_an_action_item_past_its_due_day_is_called_out_and_one_due_today_is_not(store: Store) -> None:
+    n = _incident(store, "a", Severity.P3, NOW - 9 * DAY, resolved=NOW - 8 * DAY)
+    _item(store, n, "open", (NOW - DAY).date(), NOW - 8 * DAY)
+    _item(store, n, "open", NOW.date(), NOW - 8 * DAY)
+    _item(store, n, "done", (NOW - 3 * DAY).date(), NOW - 8 * DAY)
+    found = {w.kind: w for w in warnings(store, MONTH, NOW)}
+    assert list(found) == ["action_items_overdue"] and found["action_items_overdue"].incidents == (
+        f"INC-{n}",
+    )
+    assert found["action_items_overdue"].text.startswith("1 action item(s)")
+
+
+def test_the_same_incident_twice_is_repeating_once_is_not(store: Store) -> None:
+    first = _incident(store, "disk-full:web-1", Severity.P3, NOW - 9 * DAY, resolved=NOW - 9 * DAY + 5 * MIN)
+    assert _kinds(store) == {}
+    again = _incident(store, "disk-full:web-1", Severity.P3, NOW - 2 * DAY, resolved=NOW - 2 * DAY + 5 * MIN)
+    _incident(store, "disk-full:web-2", Severity.P3, NOW - 2 * DAY, resolved=NOW - DAY)
+    assert _kinds(store) == {"repeating": (f"INC-{first}", f"INC-{again}")}
+
+
+def test_an_incident_whose_update_was_late_is_called_out(store: Store) -> None:
+    told = _incident(store, "told", Severity.P3, NOW - 2 * DAY)
+    late = _incident(store, "late", Severity.P3, NOW - 2 * DAY)
+    store.append(told, EventKind.UPDATE_POSTED, "all fine", actor="bob")
+    store.append(late, EventKind.STATUS_DUE, "the status page says nothing yet", data={"level": 1})
+    assert _kinds(store) == {"updates_missed": (f"INC-{late}",)}
+
+
+def test_one_person_commanding_most_incidents_is_hero_culture_half_is_not(store: Store) -> None:
+    for n, who in enumerate(["alice", "alice", "bob", "carol"]):
+        _incident(store, f"h{n}", Severity.P3, NOW - 3 * DAY, resolved=NOW - 2 * DAY, commander=who)
+    assert _kinds(store) == {}  # alice commands 2 of 4: half, not most
+    fifth = _incident(store, "h4", Severity.P3, NOW - 3 * DAY, resolved=NOW - 2 * DAY, commander="alice")
+    found = [w for w in warnings(store, MONTH, NOW) if w.kind == "hero"]
+    assert (
+        len(found) == 1
+        and found[0].text.startswith("alice commanded 3 of 5")
+        and f"INC-{fifth}" in found[0].incidents
+    )
+
+
+def test_an_incident_nobody_triaged_for_an_hour_and_a_severe_one_no_runbook_matched(store: Store) -> None:
+    stale = _incident(store, "stale", Severity.P3, NOW - 61 * MIN, status="detected")
+    _incident(store, "fresh", Severity.P3, NOW - 59 * MIN, status="detected")
+    severe = _incident(store, "severe", Severity.P2, NOW - 3 * DAY, resolved=NOW - 2 * DAY, closed=NOW - DAY)
+    _incident(
+        store,
+        "matched",
+        Severity.P1,
+        NOW - 3 * DAY,
+        runbook="k8s-bad-deploy",
+        resolved=NOW - 2 * DAY,
+        closed=NOW - DAY,
+    )
+    assert _kinds(store) == {"untriaged": (f"INC-{stale}",), "unmatched": (f"INC-{severe}",)}

@@ -1,0 +1,1 @@
+"""How incident response is going, in numbers: pure functions over the ledger, aggregated in SQL."""
