@@ -20,15 +20,12 @@ import httpx
 from prefect.deployments.runner import EntrypointType, RunnerDeployment
 from prefect.utilities.callables import ParameterSchema
 
+from deployments.desk import desk_deployments
 from deployments.keeper import Keeper
 from deployments.prefect_database import database_kind, embedded_postgres
-from flows.acknowledge import acknowledge
 from flows.communicate import rooms_ready
-from flows.postmortem import postmortem
 from flows.respond import respond
-from flows.status_form import publish as publish_status
 from flows.status_page import status_ready
-from flows.tracking import tracker_sync
 from warroom.duration import DURATION_PATTERN, format_duration
 from warroom.home import local_prefect_url, prefect_auth, record_local_prefect
 from warroom.intake.auth import home_token
@@ -109,7 +106,7 @@ def parameter_schema(rb: Runbook) -> dict[str, Any]:
 def build_deployments(
     catalogue: Catalogue, entrypoint_type: EntrypointType = EntrypointType.FILE_PATH
 ) -> list[RunnerDeployment]:
-    """Every runbook as ``respond/NAME``, plus the acknowledge, post-mortem and tracker-sync deployments."""
+    """Every runbook as ``respond/NAME``, plus the desk's own deployments (deployments/desk.py)."""
     out = []
     for loaded in catalogue.ordered():
         rb = loaded.runbook
@@ -129,43 +126,7 @@ def build_deployments(
         )
         deployment._parameter_openapi_schema = ParameterSchema(**parameter_schema(rb))
         out.append(deployment)
-    taking: Any = acknowledge.to_deployment(
-        name="take-an-incident",
-        description="Acknowledge an incident from the UI: its pages stop, and you command it when nobody "
-        "does. Run it with the incident and your name; the run then asks, on its page, for the code of "
-        "your authenticator's 'Warroom acknowledge' entry, which proves who you are.",
-        tags=["acknowledge"],
-        entrypoint_type=entrypoint_type,
-    )
-    out.append(taking)
-    out.append(
-        publish_status.to_deployment(
-            name="publish",
-            description="Publish the public status page's next update (comms lead or commander). Run it "
-            "with the incident, your name and the state; the run then shows Warroom's draft to edit and "
-            "asks for your authenticator's 'Warroom acknowledge' code.",
-            tags=["status"],
-            entrypoint_type=entrypoint_type,
-        )
-    )
-    out.append(
-        postmortem.to_deployment(
-            name="draft",
-            description="Draft (again) the blameless post-mortem of a resolved incident and track its "
-            "follow-ups; sections the team edited and tasks already tracked are kept.",
-            tags=["postmortem"],
-            entrypoint_type=entrypoint_type,
-        )
-    )
-    out.append(
-        tracker_sync.to_deployment(
-            name="every-15-minutes",
-            description="The tracker catches up with the ledger; action items closed there are done here.",
-            interval=900,
-            tags=["tracker"],
-            entrypoint_type=entrypoint_type,
-        )
-    )
+    out += desk_deployments(entrypoint_type)
     return out
 
 

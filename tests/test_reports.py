@@ -316,3 +316,33 @@ def test_an_incident_nobody_triaged_for_an_hour_and_a_severe_one_no_runbook_matc
         closed=NOW - DAY,
     )
     assert _kinds(store) == {"untriaged": (f"INC-{stale}",), "unmatched": (f"INC-{severe}",)}
+
+
+def test_the_weekly_report_deployment_publishes_a_table_and_a_summary_artifact(
+    ledger: Store, ledger_url: str, prefect_api: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterKey
+
+    from flows.report import SUMMARY_KEY, TABLE_KEY, report
+    from warroom.settings import get_settings
+
+    monkeypatch.setenv("WARROOM_DATABASE_URL", ledger_url)
+    get_settings.cache_clear()
+    said = report(since="60d", ending=MONTH.end)
+    assert said.startswith("4 incidents, 3 warning(s)")  # October's too: 60 days back from December
+    with get_client(sync_client=True) as client:
+        [table] = client.read_artifacts(
+            artifact_filter=ArtifactFilter(key=ArtifactFilterKey(any_=[TABLE_KEY])),
+            limit=1,
+            sort="CREATED_DESC",
+        )
+        [summary] = client.read_artifacts(
+            artifact_filter=ArtifactFilter(key=ArtifactFilterKey(any_=[SUMMARY_KEY])),
+            limit=1,
+            sort="CREATED_DESC",
+        )
+    rows = {r["figure"]: r for r in json.loads(table.data)}
+    assert rows["incidents"]["this period"] == "4" and rows["time to resolve, median"]["this period"] == "41m"
+    assert "**4 incidents**" in summary.data and "## Warnings" in summary.data
+    assert "**postmortem_missing**" in summary.data and "INC-2" in summary.data

@@ -347,7 +347,7 @@ def test_the_shipped_prefect_yaml_is_what_warroom_deploy_registers_and_prefect_d
     by_name = {d["name"]: d for d in found}
     assert sorted(by_name) == sorted(
         [p.stem for p in (REPO / "runbooks").glob("*.yaml")]
-        + ["take-an-incident", "publish", "draft", "every-15-minutes"]
+        + ["take-an-incident", "publish", "draft", "weekly", "every-15-minutes"]
     )
     bad_deploy = by_name["k8s-bad-deploy"]
     assert bad_deploy["entrypoint"] == "flows.respond.respond"
