@@ -57,7 +57,8 @@ def report(
                 "figures": this.as_dict(),
                 "previous": before.as_dict(),
                 "warnings": [
-                    {"kind": w.kind, "text": w.text, "incidents": list(w.incidents)} for w in raised
+                    {"kind": w.kind, "text": w.text, "count": w.count, "incidents": list(w.incidents)}
+                    for w in raised
                 ],
             }
         )
@@ -66,7 +67,5 @@ def report(
     if raised:
         out.print("\nWarnings:")
     for w in raised:
-        shown = ", ".join(w.incidents[:10]) + (
-            f" and {len(w.incidents) - 10} more" if len(w.incidents) > 10 else ""
-        )
+        shown = ", ".join(w.incidents[-10:]) + (f" and {w.count - 10} more" if w.count > 10 else "")
         out.print(f"  {w.kind}: {w.text}: {shown}")

@@ -44,7 +44,11 @@ def summary(this: Figures, before: Figures, raised: list[AntiPattern]) -> str:
         "",
         "## Warnings" if raised else "No anti-patterns this period.",
     ]
-    lines += [f"- **{w.kind}**: {w.text}: {', '.join(w.incidents)}" for w in raised]
+    lines += [
+        f"- **{w.kind}**: {w.text}: {', '.join(w.incidents)}"
+        + (f" (the newest {len(w.incidents)} of {w.count})" if w.count > len(w.incidents) else "")
+        for w in raised
+    ]
     return "\n".join(lines) + "\n"
 
 

@@ -26,6 +26,7 @@ TINY = {
     "kubernetes_diagnostics.py": (["--repeat", "1", "--pods", "10"], "API calls"),
     "ledger.py": (["--events", "200", "--incidents", "20"], "incidents list"),
     "reentry.py": (["--runs", "1", "--stale", "4", "--poll", "0.5"], "gate open again"),
+    "report.py": (["--incidents", "200", "--events", "2000"], "report over 90 days"),
     "scale.py": (["--incidents", "3", "--alerts", "6", "--behind", "2"], "runs per minute"),
     "ssh_fanout.py": (["--repeat", "1"], "target(s)"),
     "status_page.py": (

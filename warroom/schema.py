@@ -45,6 +45,7 @@ incidents = Table(
     Index("ix_incidents_status", "status"),
     Index("ix_incidents_severity", "severity"),
     Index("ix_incidents_dedup_key", "dedup_key"),
+    Index("ix_incidents_detected", "detected_at"),  # reports read a period of them
 )
 
 timeline_events = Table(
@@ -61,6 +62,7 @@ timeline_events = Table(
     Column("event_key", String(300)),
     UniqueConstraint("incident_number", "event_key", name="uq_timeline_event_key"),
     Index("ix_timeline_incident", "incident_number", "id"),
+    Index("ix_timeline_kind", "kind", "incident_number"),  # reports: how many changes applied, failed, ...
 )
 
 action_items = Table(

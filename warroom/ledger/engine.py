@@ -22,7 +22,7 @@ from warroom.incident import parse_incident_ref
 from warroom.redact import redact_text
 
 MIGRATIONS = Path(__file__).parent / "migrations"
-HEAD = "0015"  # the newest migration; a test keeps this in step with migrations/versions
+HEAD = "0016"  # the newest migration; a test keeps this in step with migrations/versions
 PG_MIGRATION_LOCK = 0x5741_5252  # "WARR": serializes concurrent first starts on one PostgreSQL database
 
 

@@ -9,7 +9,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import ColumnElement, Connection, and_, func, select
+from sqlalchemy import ColumnElement, Connection, and_, exists, func, select
 
 from warroom.events import EventKind
 from warroom.incident import Severity, incident_ref
@@ -20,6 +20,8 @@ from warroom.schema import action_items, incidents, timeline_events
 from warroom.severity import PostmortemPolicy, SeverityPolicy, policy_table
 
 SEVERE = (Severity.P1.value, Severity.P2.value)
+SHOWN = 50  # incidents named per warning (newest first); the count says how many in all
+GROUPS = 20  # repeating incidents: the most repeated keys
 
 
 @dataclass(frozen=True)
@@ -37,7 +39,8 @@ class AntiPattern:
         str  # postmortem_missing, action_items_overdue, repeating, updates_missed, hero, untriaged, unmatched
     )
     text: str
-    incidents: tuple[str, ...]
+    incidents: tuple[str, ...]  # the newest SHOWN of them
+    count: int  # how many incidents raised it
 
 
 def warnings(
@@ -52,104 +55,90 @@ def warnings(
     chosen = and_(
         incidents.c.detected_at >= period.start, incidents.c.detected_at < period.end, filters.where()
     )
-    found: list[AntiPattern] = []
-    with store._read() as conn:
-        late = _numbers(
-            conn,
+    overdue_items = and_(
+        action_items.c.incident_number == incidents.c.number,
+        action_items.c.status == "open",
+        action_items.c.due < at.date(),
+    )
+    missed = exists().where(
+        # Correlated: the database reads each chosen incident's reminders by kind, never the whole timeline.
+        timeline_events.c.incident_number == incidents.c.number,
+        timeline_events.c.kind.in_([EventKind.UPDATE_DUE.value, EventKind.STATUS_DUE.value]),
+    )
+    simple = [
+        (
+            "postmortem_missing",
             and_(
-                chosen,
                 incidents.c.severity.in_(owed),
                 incidents.c.resolved_at <= at - timedelta(days=limits.postmortem_days),
                 incidents.c.closed_at.is_(None),
             ),
-        )
-        if late:
+            f"incident(s) resolved {limits.postmortem_days}+ days ago without their required post-mortem",
+        ),
+        ("updates_missed", missed, "incident(s) went without an update past their cadence"),
+        (
+            "untriaged",
+            and_(incidents.c.status == "detected", incidents.c.detected_at <= at - limits.untriaged_after),
+            "incident(s) never triaged",
+        ),
+        (
+            "unmatched",
+            and_(incidents.c.severity.in_(SEVERE), incidents.c.runbook.is_(None)),
+            "P1/P2 incident(s) matched no runbook",
+        ),
+    ]
+    found: list[AntiPattern] = []
+    with store._read() as conn:
+        for kind, where, words in simple:
+            count, shown = _numbers(conn, and_(chosen, where))
+            if count:
+                found.append(AntiPattern(kind, f"{count} {words}", shown, count))
+        count, shown = _numbers(conn, and_(chosen, exists().where(overdue_items)))
+        if count:
+            items = conn.execute(
+                select(func.count())
+                .select_from(
+                    action_items.join(incidents, incidents.c.number == action_items.c.incident_number)
+                )
+                .where(chosen, overdue_items)
+            ).scalar_one()
             found.append(
                 AntiPattern(
-                    "postmortem_missing",
-                    f"{len(late)} incident(s) resolved {limits.postmortem_days}+ days ago without their "
-                    "required post-mortem",
-                    late,
+                    "action_items_overdue", f"{items} action item(s) past their due date", shown, count
                 )
             )
-        overdue = conn.execute(
-            select(action_items.c.incident_number, func.count())
-            .select_from(action_items.join(incidents, incidents.c.number == action_items.c.incident_number))
-            .where(chosen, action_items.c.status == "open", action_items.c.due < at.date())
-            .group_by(action_items.c.incident_number)
-            .order_by(action_items.c.incident_number)
-        ).all()
-        if overdue:
-            found.append(
-                AntiPattern(
-                    "action_items_overdue",
-                    f"{sum(n for _, n in overdue)} action item(s) past their due date",
-                    tuple(incident_ref(i) for i, _ in overdue),
-                )
-            )
-        for key, numbers in _repeating(conn, chosen, limits.repeats):
-            found.append(AntiPattern("repeating", f"the same incident {len(numbers)} times ({key})", numbers))
-        missed = _numbers(
-            conn,
-            and_(
-                chosen,
-                incidents.c.number.in_(
-                    select(timeline_events.c.incident_number).where(
-                        timeline_events.c.kind.in_([EventKind.UPDATE_DUE.value, EventKind.STATUS_DUE.value])
-                    )
-                ),
-            ),
-        )
-        if missed:
-            found.append(
-                AntiPattern(
-                    "updates_missed",
-                    f"{len(missed)} incident(s) went without an update past their cadence",
-                    missed,
-                )
-            )
+        found += _repeating(conn, chosen, limits.repeats)
         found += _hero(conn, chosen, limits)
-        untriaged = _numbers(
-            conn,
-            and_(
-                chosen,
-                incidents.c.status == "detected",
-                incidents.c.detected_at <= at - limits.untriaged_after,
-            ),
-        )
-        if untriaged:
-            found.append(AntiPattern("untriaged", f"{len(untriaged)} incident(s) never triaged", untriaged))
-        unmatched = _numbers(
-            conn, and_(chosen, incidents.c.severity.in_(SEVERE), incidents.c.runbook.is_(None))
-        )
-        if unmatched:
-            found.append(
-                AntiPattern("unmatched", f"{len(unmatched)} P1/P2 incident(s) matched no runbook", unmatched)
-            )
-    return found
+    order = ["postmortem_missing", "action_items_overdue", "repeating", "updates_missed", "hero", "untriaged"]
+    order.append("unmatched")
+    return sorted(found, key=lambda w: order.index(w.kind))
 
 
-def _numbers(conn: Connection, where: ColumnElement[bool]) -> tuple[str, ...]:
-    rows = conn.execute(select(incidents.c.number).where(where).order_by(incidents.c.number)).scalars()
-    return tuple(incident_ref(n) for n in rows)
+def _numbers(conn: Connection, where: ColumnElement[bool]) -> tuple[int, tuple[str, ...]]:
+    count = int(conn.execute(select(func.count()).select_from(incidents).where(where)).scalar_one())
+    if not count:
+        return 0, ()
+    rows = conn.execute(
+        select(incidents.c.number).where(where).order_by(incidents.c.number.desc()).limit(SHOWN)
+    ).scalars()
+    return count, tuple(incident_ref(n) for n in sorted(rows))
 
 
-def _repeating(conn: Connection, where: ColumnElement[bool], least: int) -> list[tuple[str, tuple[str, ...]]]:
-    keys = (
-        select(incidents.c.dedup_key)
+def _repeating(conn: Connection, where: ColumnElement[bool], least: int) -> list[AntiPattern]:
+    times = func.count().label("times")
+    keys = conn.execute(
+        select(incidents.c.dedup_key, times)
         .where(where, incidents.c.dedup_key.is_not(None))
         .group_by(incidents.c.dedup_key)
         .having(func.count() >= least)
-    )
-    rows = conn.execute(
-        select(incidents.c.dedup_key, incidents.c.number)
-        .where(where, incidents.c.dedup_key.in_(keys))
-        .order_by(incidents.c.dedup_key, incidents.c.number)
+        .order_by(times.desc(), incidents.c.dedup_key)
+        .limit(GROUPS)
     ).all()
-    grouped: dict[str, list[str]] = {}
-    for key, number in rows:
-        grouped.setdefault(str(key), []).append(incident_ref(number))
-    return [(k, tuple(v)) for k, v in grouped.items()]
+    out = []
+    for key, n in keys:
+        count, shown = _numbers(conn, and_(where, incidents.c.dedup_key == key))
+        out.append(AntiPattern("repeating", f"the same incident {n} times ({key})", shown, count))
+    return out
 
 
 def _hero(conn: Connection, where: ColumnElement[bool], limits: Thresholds) -> list[AntiPattern]:
@@ -163,12 +152,13 @@ def _hero(conn: Connection, where: ColumnElement[bool], limits: Thresholds) -> l
     out = []
     for person, n in rows:
         if int(n) / total > limits.hero_share:
-            numbers = _numbers(conn, and_(where, commander == person))
+            count, shown = _numbers(conn, and_(where, commander == person))
             out.append(
                 AntiPattern(
                     "hero",
                     f"{person} commanded {n} of {total} incidents: share the load before it burns them out",
-                    numbers,
+                    shown,
+                    count,
                 )
             )
     return out
