@@ -3,13 +3,19 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from cli.common import JSON_VERSION, dump_json, fail, open_store, out
 from warroom.incident import Severity
 from warroom.settings import get_settings
+
+if TYPE_CHECKING:
+    from warroom.ledger import Store
+    from warroom.reports.figures import Filters
+    from warroom.reports.period import Period
 
 
 def report(
@@ -20,6 +26,12 @@ def report(
     service: Annotated[str | None, typer.Option(help="Only this service's incidents")] = None,
     runbook: Annotated[str | None, typer.Option(help="Only this runbook's incidents")] = None,
     as_json: Annotated[bool, typer.Option("--json")] = False,
+    html: Annotated[
+        Path | None, typer.Option(help="Also write the report as one self-contained HTML file, charts in it")
+    ] = None,
+    charts: Annotated[
+        Path | None, typer.Option(help="Also write the charts as PNG files in this folder")
+    ] = None,
 ) -> None:
     """Incidents by severity and runbook, time to acknowledge, mitigate and resolve (median, p90, mean),
     customer impact, approval waits, changes and how they ended, automation rate, post-mortems and action
@@ -48,8 +60,17 @@ def report(
         this = figures(store, period, chosen, settings.severity, at)
         before = figures(store, period.previous(), chosen, settings.severity, at)
         raised = warnings(store, period, at, chosen, settings.severity)
+        drawn = _draw(store, period, chosen) if html or charts else {}
     finally:
         store.close()
+    if charts is not None:
+        charts.mkdir(parents=True, exist_ok=True)
+        for name, png in drawn.items():
+            (charts / f"{name}.png").write_bytes(png)
+    if html is not None:
+        from warroom.reports.html import report_html
+
+        html.write_text(report_html(this, before, raised, drawn, "Incident response"), encoding="utf-8")
     if as_json:
         dump_json(
             {
@@ -69,3 +90,10 @@ def report(
     for w in raised:
         shown = ", ".join(w.incidents[-10:]) + (f" and {w.count - 10} more" if w.count > 10 else "")
         out.print(f"  {w.kind}: {w.text}: {shown}")
+
+
+def _draw(store: Store, period: Period, chosen: Filters) -> dict[str, bytes]:
+    from warroom.reports.charts import charts
+    from warroom.reports.trends import weeks
+
+    return charts(weeks(store, period, chosen))

@@ -5,7 +5,9 @@ a filter, and every figure beside the previous period's."""
 from __future__ import annotations
 
 import json
+import os
 from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
 
 import pytest
 from sqlalchemy import insert, update
@@ -18,6 +20,10 @@ from warroom.reports.period import Period, period_of
 from warroom.reports.warnings import warnings
 from warroom.schema import action_items, approval_gates, incidents, run_attempts
 
+SHOTS = (
+    Path(os.environ.get("WARROOM_TEST_OUTPUT") or Path(__file__).resolve().parent.parent / "test-output")
+    / "reports"
+)
 T = datetime(2026, 11, 2, 10, 0, tzinfo=UTC)
 MONTH = Period(datetime(2026, 11, 1, tzinfo=UTC), datetime(2026, 12, 1, tzinfo=UTC))
 MIN = timedelta(minutes=1)
@@ -346,3 +352,88 @@ def test_the_weekly_report_deployment_publishes_a_table_and_a_summary_artifact(
     assert rows["incidents"]["this period"] == "4" and rows["time to resolve, median"]["this period"] == "41m"
     assert "**4 incidents**" in summary.data and "## Warnings" in summary.data
     assert "**postmortem_missing**" in summary.data and "INC-2" in summary.data
+
+
+def test_the_weeks_behind_the_charts_are_the_hand_worked_ones_and_each_chart_shows_them(
+    ledger: Store, tmp_path: Path
+) -> None:
+    import matplotlib.image
+
+    from warroom.reports.charts import charts
+    from warroom.reports.trends import weeks
+
+    found = weeks(ledger, MONTH)
+    # November 2026's weeks, Mondays: the first holds November 1st (a Sunday), the last November 30th
+    assert [w.start for w in found] == [date(2026, 10, 26) + timedelta(weeks=n) for n in range(6)]
+    first = found[1]  # the week of Monday November 2nd
+    assert first.by_severity == {"P1": 1, "P2": 1, "P3": 1}
+    assert (first.ack_median, first.resolve_median) == (60.0, 1680.0)
+    assert (first.waiting_minutes, first.machine_minutes) == (4.0, 12.0)
+    # three items made on the 2nd, one done on the 3rd: two still open at each week's end after
+    assert [w.open_items for w in found] == [0, 2, 2, 2, 2, 2]
+    assert all(not w.by_severity for w in found[2:])
+    drawn = charts(found)
+    assert set(drawn) == {"incidents", "times", "approval_wait", "action_items"}
+    for name, png in drawn.items():
+        path = tmp_path / f"{name}.png"
+        path.write_bytes(png)
+        pixels = matplotlib.image.imread(path)
+        assert pixels.shape[1] > 600 and pixels.shape[0] > 250, name
+        colours = {tuple(p) for p in pixels.reshape(-1, pixels.shape[-1])[::37]}
+        assert len(colours) > 8, f"{name} is blank"
+
+
+def test_the_html_report_stands_alone_and_reads_in_a_browser(
+    ledger: Store, ledger_url: str, tmp_path: Path
+) -> None:
+    import shutil
+
+    from playwright.sync_api import sync_playwright
+
+    from tests.test_cli import warroom
+
+    out = tmp_path / "report.html"
+    made = warroom(
+        "report",
+        "--from",
+        "2026-11-01",
+        "--to",
+        "2026-11-30",
+        "--html",
+        str(out),
+        "--charts",
+        str(tmp_path / "png"),
+        env={"WARROOM_DATABASE_URL": ledger_url},
+    )
+    assert made.returncode == 0, made.stderr
+    page = out.read_text()
+    assert "<script" not in page and "http://" not in page and "https://" not in page  # nothing fetched
+    assert sorted(p.name for p in (tmp_path / "png").iterdir()) == [
+        "action_items.png",
+        "approval_wait.png",
+        "incidents.png",
+        "times.png",
+    ]
+    chromium = shutil.which("chromium") or shutil.which("chromium-browser")
+    assert chromium, "the report is read in Debian's chromium (scripts/install.sh --dev installs it)"
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=chromium, args=["--no-sandbox"])
+        try:
+            tab = browser.new_page(viewport={"width": 1100, "height": 1400})
+            tab.goto(out.as_uri())
+            tab.screenshot(path=str(SHOTS / "report.png"), full_page=True)
+            text = tab.inner_text("body")
+            drawn = tab.eval_on_selector_all(
+                "img", "imgs => imgs.map(i => [i.alt, i.complete && i.naturalWidth])"
+            )
+        finally:
+            browser.close()
+    assert "time to resolve, median" in text and "28m" in text
+    assert "postmortem_missing: 1 incident(s) resolved 5+ days ago" in text
+    assert sorted(alt for alt, width in drawn if width and width > 600) == [
+        "action_items",
+        "approval_wait",
+        "incidents",
+        "times",
+    ]
