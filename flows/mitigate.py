@@ -21,6 +21,7 @@ from warroom.incident import Status
 from warroom.ledger import Gate, now
 from warroom.proposal import GatePage, Proposal, gate_page
 from warroom.redact import redact, redact_text
+from warroom.reports.past import last_time
 from warroom.runbook import Mitigation
 from warroom.steps import ChangeResult, StepKind, get_step
 
@@ -116,6 +117,7 @@ def propose(response: Response, mitigation: Mitigation) -> Proposal | None:
         dry_run=dry,
         way_back=way_back,
         apply_key=f"mitigation:{mitigation.id}:{digest[:16]}",
+        last_time=last_time(response.store, response.incident, mitigation.id),
     )
     response.record(
         EventKind.MITIGATION_PROPOSED,

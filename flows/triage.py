@@ -12,6 +12,7 @@ from warroom.events import EventKind
 from warroom.expressions import ExpressionError, render_value
 from warroom.incident import Severity, Status
 from warroom.oncall.current import on_call
+from warroom.reports.past import similar
 from warroom.roles import roles_from_oncall
 from warroom.runbook import severity_of
 from warroom.severity import SeverityPolicy, communication_plan, describe_policy, postmortem_plan
@@ -27,6 +28,7 @@ def triage(response: Response) -> RunOutcome | None:
         once=f"policy:{level.value}",
     )
     plan_follow_up(response, policy)
+    recall_the_past(response)
     oncall = on_call(response.settings, response.store, response.runbook.team)
     response.incident = roles_from_oncall(response.store, response.incident, oncall, policy)
     start_paging(response.settings, response.store, response.incident, response.runbook.team)
@@ -79,6 +81,17 @@ def tag_run(response: Response) -> None:
         current = client.read_flow_run(ctx.flow_run.id)
         keep = [t for t in current.tags if not t.startswith(("incident:", "severity:", "runbook:"))]
         client.update_flow_run(ctx.flow_run.id, tags=sorted({*keep, *tags}))
+
+
+def recall_the_past(response: Response) -> None:
+    """The similar incidents before this one, what was done then and whether it held, on the timeline."""
+    before = similar(response.store, response.incident)
+    if not before:
+        return
+    text = f"{len(before)} similar incident(s) before: " + " | ".join(p.line() for p in before)
+    response.record(
+        EventKind.PAST_SIMILAR, text[:3000], {"incidents": [p.as_dict() for p in before]}, once="past:similar"
+    )
 
 
 def plan_follow_up(response: Response, policy: SeverityPolicy) -> None:

@@ -64,7 +64,14 @@ def _incident(
     return number
 
 
-def _gate(store: Store, number: int, opened: datetime, closed: datetime, state: str) -> None:
+def _gate(
+    store: Store,
+    number: int,
+    opened: datetime,
+    closed: datetime,
+    state: str,
+    granted: list[str] | None = None,
+) -> None:
     with store.engine.begin() as conn:
         attempt = conn.execute(
             insert(run_attempts)
@@ -90,7 +97,7 @@ def _gate(store: Store, number: int, opened: datetime, closed: datetime, state: 
                 opened_at=opened,
                 deadline=opened + timedelta(hours=1),
                 closed_at=closed,
-                granted=[],
+                granted=granted or [],
                 adjustments={},
             )
         )
@@ -126,7 +133,7 @@ def ledger(store: Store) -> Store:
         resolved=T + 28 * MIN,
         closed=T + timedelta(days=2),
     )
-    _gate(store, a, T + 8 * MIN, T + 12 * MIN, "granted")
+    _gate(store, a, T + 8 * MIN, T + 12 * MIN, "granted", ["bob"])
     store.append(a, EventKind.MITIGATION_APPLIED, "rollback applied", data={"proposal": "rollback"})
     _item(store, a, "done", date(2026, 11, 20), T)
     _item(store, a, "open", date(2026, 11, 10), T)  # overdue by the report's day
@@ -437,3 +444,61 @@ def test_the_html_report_stands_alone_and_reads_in_a_browser(
         "incidents",
         "times",
     ]
+
+
+def test_a_new_incident_gets_its_similar_past_and_a_proposal_how_it_went_last_time(ledger: Store) -> None:
+    from warroom.proposal import Proposal, gate_page
+    from warroom.reports.past import last_time, similar
+
+    guide = ledger.get("INC-1")
+    ledger.append(guide.number, EventKind.VERIFICATION_PASSED, "pods healthy")  # after the rollback
+    events = ledger.timeline(guide.number)
+    applied = next(e for e in events if e.kind is EventKind.MITIGATION_APPLIED)
+    verified = next(e for e in events if e.kind is EventKind.VERIFICATION_PASSED)
+    took = verified.at - applied.at
+    again = ledger.open_or_attach(
+        "guide", title="guide again", severity=Severity.P1, runbook="k8s-bad-deploy", service="checkout"
+    ).incident
+    before = similar(ledger, again)
+    # the same alert first, then the rest of the service's, newest first
+    assert [p.id for p in before][:1] == ["INC-1"] and before[0].match == "the same alert"
+    assert {p.id for p in before} == {"INC-1", "INC-2", "INC-3", "INC-4"}
+    first = before[0]
+    assert [(c.proposal, c.approved_by) for c in first.changes] == [("rollback", ("bob",))]
+    assert first.changes[0].recovered_in == took and first.postmortem_done and first.open_action_items == 2
+    assert (
+        "rollback approved by bob, recovered in" in first.line()
+        and "2 action item(s) still open" in first.line()
+    )
+    hand = next(p for p in before if p.id == "INC-2")
+    assert hand.line().startswith(
+        "INC-2 (P2, 2026-11-02, the same service): resolved by hand; no post-mortem yet"
+    )
+    said = last_time(ledger, again, "rollback")
+    assert said is not None and said.startswith("last time (INC-1, 2026-11-02): rollback approved by bob")
+    assert last_time(ledger, again, "scale_up") is None
+    page = gate_page(
+        incident=again,
+        proposal=Proposal(
+            id="rollback",
+            use="kubernetes.rollback",
+            params={},
+            summary="Roll back",
+            evidence={},
+            dry_run=None,
+            way_back="undo",
+            apply_key="k",
+            last_time=said,
+        ),
+        alert={},
+        who_may_approve="group sre",
+        required=1,
+        granted=[],
+        deadline=NOW,
+        last_refusal=None,
+        at=NOW,
+    )
+    assert "Last time (INC-1, 2026-11-02): rollback approved by bob" in page.brief
+    assert "**Last time**: (INC-1, 2026-11-02): rollback approved by bob" in page.markdown
+    # the first incident of its kind has no past
+    assert similar(ledger, ledger.get("INC-4")) == []  # October's came first: nothing before it

@@ -41,6 +41,9 @@ class EventKind(StrEnum):
     SUMMARY_SENT = "summary.sent"  # data: audiences, recipients, subject, resolution
     SUMMARY_FAILED = "summary.failed"  # data: audience, recipients that failed, why
 
+    # The past brought to the incident at triage.
+    PAST_SIMILAR = "past.similar"  # data: incidents (the similar ones before: what was done, did it hold)
+
     # The incident's room in chat (its channel, or its thread in a shared one).
     CHAT_OPENED = "chat.opened"
     CHAT_FAILED = "chat.failed"  # once per outage: the posts are retried, nothing is lost

@@ -29,6 +29,7 @@ class Proposal(BaseModel):
     dry_run: dict[str, Any] | None
     way_back: str
     apply_key: str
+    last_time: str | None = None  # how the same change went on a similar incident before (not in the digest)
 
     @property
     def plan_digest(self) -> str:
@@ -144,6 +145,7 @@ def gate_page(
             f"Dry run: {dry_line}.",
             f"Way back: {proposal.way_back or 'none given'}.",
             *(["Why: " + "; ".join(found) + "."] if found else []),
+            *([f"{proposal.last_time[0].upper()}{proposal.last_time[1:]}."] if proposal.last_time else []),
             f"Who: {required} of {who_may_approve}; so far {so_far}. "
             f"Closes {deadline:%H:%M} UTC (in {format_duration(max(deadline - at, timedelta(0)))}); "
             "then nothing is executed.",
@@ -156,6 +158,11 @@ def gate_page(
         f"**Change**: {proposal.summary}: `{proposal.use}` {params_line}  ",
         f"**Dry run**: {dry_line}  ",
         f"**Way back**: {proposal.way_back or 'none given'}  ",
+        *(
+            [f"**Last time**: {proposal.last_time.removeprefix('last time ')}  "]
+            if proposal.last_time
+            else []
+        ),
         f"**Closes** {deadline:%H:%M} UTC · {required} of {who_may_approve} · so far: {so_far}",
         "",
         "**Why**:" if found else "**Why**: _no evidence named_",

@@ -50,6 +50,11 @@ def ask_of(incident: Incident, requested: TimelineEvent, proposed: TimelineEvent
             f"*Change*: {escape(proposal.summary)}: `{escape(proposal.use)}` {escape(params[:300])}",
             f"*Dry run*: {escape(dry_run_in_words(proposal.dry_run)[:600])}",
             f"*Way back*: {escape(proposal.way_back or 'none given')}",
+            *(
+                [f"*Last time*: {escape(proposal.last_time.removeprefix('last time '))}"]
+                if proposal.last_time
+                else []
+            ),
         ]
         found = findings(proposal.evidence)
         if found:

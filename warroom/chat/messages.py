@@ -30,6 +30,7 @@ POSTED: dict[EventKind, str] = {
     EventKind.UPDATE_POSTED: ":mega:",
     EventKind.UPDATE_DUE: ":alarm_clock:",
     EventKind.STATUS_POSTED: ":globe_with_meridians:",
+    EventKind.PAST_SIMILAR: ":scroll:",
     EventKind.STATUS_DUE: ":alarm_clock:",
     EventKind.STATUS_PUBLISH_FAILED: ":warning:",
     EventKind.SUMMARY_SENT: ":incoming_envelope:",
