@@ -18,7 +18,7 @@ from warroom.ledger import Store
 from warroom.reports.figures import Filters, figures
 from warroom.reports.period import Period, period_of
 from warroom.reports.warnings import warnings
-from warroom.schema import action_items, approval_gates, incidents, run_attempts
+from warroom.schema import action_items, approval_gates, incidents, pages, run_attempts
 
 SHOTS = (
     Path(os.environ.get("WARROOM_TEST_OUTPUT") or Path(__file__).resolve().parent.parent / "test-output")
@@ -103,6 +103,22 @@ def _gate(
         )
 
 
+def _page(store: Store, number: int, person: str, at: datetime) -> None:
+    with store.engine.begin() as conn:
+        conn.execute(
+            insert(pages).values(
+                incident_number=number,
+                step=0,
+                target=f"sre/{person}",
+                person=person,
+                paged_at=at,
+                due_at=at + 15 * MIN,
+                state="acknowledged",
+                closed_at=at + MIN,
+            )
+        )
+
+
 def _item(store: Store, number: int, status: str, due: date | None, created: datetime) -> None:
     with store.engine.begin() as conn:
         conn.execute(
@@ -138,8 +154,10 @@ def ledger(store: Store) -> Store:
     _item(store, a, "done", date(2026, 11, 20), T)
     _item(store, a, "open", date(2026, 11, 10), T)  # overdue by the report's day
     _item(store, a, "open", date(2026, 12, 30), T)
+    _page(store, a, "alice", T)
+    store.append(a, EventKind.INCIDENT_ACKNOWLEDGED, "acknowledged by alice", actor="alice")
     # A P2 fixed by hand an hour later: taken in a minute, 41 minutes to resolve, its post-mortem not done.
-    _incident(
+    b = _incident(
         store,
         "by-hand",
         Severity.P2,
@@ -147,8 +165,11 @@ def ledger(store: Store) -> Store:
         acknowledged=T + timedelta(hours=1) + MIN,
         resolved=T + timedelta(hours=1) + 41 * MIN,
     )
+    _page(store, b, "bob", T + timedelta(hours=1))
+    store.append(b, EventKind.INCIDENT_ACKNOWLEDGED, "acknowledged by bob", actor="bob")
     # A P3 still open, nobody has taken it: in the counts and the impact, not in the times.
-    _incident(store, "open", Severity.P3, T + timedelta(hours=2))
+    c = _incident(store, "open", Severity.P3, T + timedelta(hours=2))
+    _page(store, c, "carol", T + timedelta(hours=13))  # 23:00 UTC: a night page, never answered
     # October's incident is the previous period's.
     _incident(
         store,
@@ -198,6 +219,12 @@ def test_figures_over_the_guides_example_and_its_neighbours_are_the_hand_worked_
     assert (f.postmortems_owed, f.postmortems_done) == (2, 1)
     assert f.action_items["total"] == 3 and f.action_items["done"] == 1 and f.action_items["overdue"] == 1
     assert f.action_items["completion_rate"] == 0.333
+    assert f.postmortem_after.median == 2 * 86400 - 28 * 60  # closed two days after detection
+    assert f.oncall == {
+        "alice": {"pages": 1, "night_pages": 0, "acknowledged": 1},
+        "bob": {"pages": 1, "night_pages": 0, "acknowledged": 1},
+        "carol": {"pages": 1, "night_pages": 1, "acknowledged": 0},
+    }
 
 
 def test_the_previous_period_an_empty_period_and_a_filter(ledger: Store) -> None:

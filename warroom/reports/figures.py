@@ -13,14 +13,14 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Connection, and_, case, exists, func, select, true
+from sqlalchemy import ColumnElement, Connection, Integer, and_, case, exists, func, or_, select, true
 
 from warroom.events import EventKind
 from warroom.incident import Severity
 from warroom.ledger import Store, now
 from warroom.reports.period import Period
 from warroom.reports.stats import NONE, Stat, seconds, stat
-from warroom.schema import action_items, approval_gates, incidents, timeline_events
+from warroom.schema import action_items, approval_gates, incidents, pages, timeline_events
 from warroom.severity import PostmortemPolicy, SeverityPolicy, policy_table
 
 
@@ -60,6 +60,10 @@ class Figures:
     postmortems_owed: int
     postmortems_done: int
     action_items: dict[str, float] = field(default_factory=dict)
+    postmortem_after: Stat = NONE  # resolved -> closed (the review done), of the owed ones done
+    oncall: dict[str, dict[str, int]] = field(
+        default_factory=dict
+    )  # person: pages, night_pages, acknowledged
 
     @property
     def automation_rate(self) -> float | None:
@@ -69,7 +73,7 @@ class Figures:
     def as_dict(self) -> dict[str, Any]:
         out = asdict(self)
         out["period"] = {"from": self.period.start.isoformat(), "to": self.period.end.isoformat()}
-        for name in ("to_acknowledge", "to_mitigate", "to_resolve"):
+        for name in ("to_acknowledge", "to_mitigate", "to_resolve", "postmortem_after"):
             out[name] = getattr(self, name).as_dict()
         out["automation_rate"] = self.automation_rate
         return out
@@ -113,6 +117,13 @@ def figures(
                 conn, and_(chosen, incidents.c.closed_at.is_not(None), incidents.c.severity.in_(owed_levels))
             ),
             action_items=_action_items(conn, dialect, chosen, at),
+            postmortem_after=stat(
+                conn,
+                select(seconds(dialect, incidents.c.resolved_at, incidents.c.closed_at)).where(
+                    chosen, incidents.c.closed_at.is_not(None), incidents.c.severity.in_(owed_levels)
+                ),
+            ),
+            oncall=_oncall(conn, dialect, chosen),
         )
 
 
@@ -243,3 +254,36 @@ def _action_items(
         "completion_rate": round(done / total, 3) if total else 0.0,
         "open_median_age_days": round((ages.median or 0.0) / 86400, 1) if ages is not NONE else 0.0,
     }
+
+
+NIGHT = (22, 7)  # pages from 22:00 to 06:59 UTC count as night pages
+
+
+def _hour(dialect: str, column: Any) -> ColumnElement[int]:
+    if dialect == "sqlite":
+        return func.cast(func.strftime("%H", column), Integer)
+    return func.cast(func.extract("hour", column), Integer)
+
+
+def _oncall(conn: Connection, dialect: str, where: ColumnElement[bool]) -> dict[str, dict[str, int]]:
+    """Per person: pages, pages at night (UTC), and incidents they acknowledged."""
+    hour = _hour(dialect, pages.c.paged_at)
+    night = or_(hour >= NIGHT[0], hour < NIGHT[1])
+    people: dict[str, dict[str, int]] = {}
+    for person, paged, nights in conn.execute(
+        select(pages.c.person, func.count(), func.sum(case((night, 1), else_=0)))
+        .select_from(pages.join(incidents, incidents.c.number == pages.c.incident_number))
+        .where(where, pages.c.person.is_not(None))
+        .group_by(pages.c.person)
+    ):
+        people[str(person)] = {"pages": int(paged), "night_pages": int(nights or 0), "acknowledged": 0}
+    for person, n in conn.execute(
+        select(timeline_events.c.actor, func.count(func.distinct(timeline_events.c.incident_number)))
+        .select_from(timeline_events.join(incidents, incidents.c.number == timeline_events.c.incident_number))
+        .where(where, timeline_events.c.kind == EventKind.INCIDENT_ACKNOWLEDGED.value)
+        .group_by(timeline_events.c.actor)
+    ):
+        people.setdefault(str(person), {"pages": 0, "night_pages": 0, "acknowledged": 0})["acknowledged"] = (
+            int(n)
+        )
+    return dict(sorted(people.items(), key=lambda kv: (-kv[1]["pages"], -kv[1]["acknowledged"], kv[0])))

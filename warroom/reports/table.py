@@ -83,6 +83,12 @@ def rows(now: Figures, before: Figures) -> list[tuple[str, str, str, str]]:
             f"{before.postmortems_done} / {before.postmortems_owed}",
             "",
         ),
+        (
+            "  done after resolution, median",
+            _time(now.postmortem_after.median),
+            _time(before.postmortem_after.median),
+            _delta(now.postmortem_after.median, before.postmortem_after.median, time=True),
+        ),
         n("action items", now.action_items["total"], before.action_items["total"]),
         ("  done / open / overdue", _items(now), _items(before), ""),
         n("  completion rate", now.action_items["completion_rate"], before.action_items["completion_rate"]),
@@ -92,6 +98,16 @@ def rows(now: Figures, before: Figures) -> list[tuple[str, str, str, str]]:
             before.action_items["open_median_age_days"],
         ),
     ]
+    for person, load in list(now.oncall.items())[:8]:
+        was = before.oncall.get(person, {"pages": 0, "night_pages": 0, "acknowledged": 0})
+        out.append(
+            (
+                f"on call: {person}, pages (night) / acknowledged",
+                f"{load['pages']} ({load['night_pages']}) / {load['acknowledged']}",
+                f"{was['pages']} ({was['night_pages']}) / {was['acknowledged']}",
+                _delta(load["pages"], was["pages"]),
+            )
+        )
     return out
 
 
