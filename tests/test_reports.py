@@ -529,3 +529,53 @@ def test_a_new_incident_gets_its_similar_past_and_a_proposal_how_it_went_last_ti
     assert "**Last time**: (INC-1, 2026-11-02): rollback approved by bob" in page.markdown
     # the first incident of its kind has no past
     assert similar(ledger, ledger.get("INC-4")) == []  # October's came first: nothing before it
+
+
+def test_the_incidents_phases_are_drawn_from_its_timeline_for_its_post_mortem(tmp_path: Path) -> None:
+    import matplotlib.image
+
+    from warroom.incident import Incident, Status, TimelineEvent
+    from warroom.postmortem.files import draw_phases
+    from warroom.postmortem.phases import phases
+
+    incident = Incident(
+        id="INC-7",
+        number=7,
+        title="checkout errors",
+        severity=Severity.P1,
+        status=Status.RESOLVED,
+        detected_at=T,
+        acknowledged_at=T + 3 * MIN,
+        mitigated_at=T + 16 * MIN,
+        resolved_at=T + 28 * MIN,
+    )
+
+    def event(n: int, kind: EventKind, minutes: float, **data: str) -> TimelineEvent:
+        return TimelineEvent(
+            id=n, incident="INC-7", at=T + minutes * MIN, kind=kind, actor="x", text="", data=data
+        )
+
+    timeline = [
+        event(1, EventKind.RUN_STARTED, 1),
+        event(2, EventKind.MITIGATION_PROPOSED, 6, proposal="rollback"),
+        event(3, EventKind.APPROVAL_REQUESTED, 8, proposal="rollback"),
+        event(4, EventKind.APPROVAL_GRANTED, 12),
+        event(5, EventKind.MITIGATION_STARTED, 12, proposal="rollback"),
+        event(6, EventKind.MITIGATION_APPLIED, 14, proposal="rollback"),
+        event(7, EventKind.VERIFICATION_PASSED, 16),
+    ]
+    drawn = [
+        (p.label, (p.start - T) / MIN, (p.end - T) / MIN) for p in phases(incident, timeline, T + 60 * MIN)
+    ]
+    assert drawn == [
+        ("until someone took it", 0, 3),
+        ("investigating", 1, 6),
+        ("waiting for approval of rollback", 8, 12),
+        ("rollback being made", 12, 14),
+        ("verifying", 14, 16),
+        ("until resolved", 16, 28),
+    ]
+    png = tmp_path / "phases.png"
+    png.write_bytes(draw_phases(incident, timeline))
+    pixels = matplotlib.image.imread(png)
+    assert pixels.shape[1] > 600 and len({tuple(p) for p in pixels.reshape(-1, pixels.shape[-1])[::31]}) > 8

@@ -126,8 +126,14 @@ def _summary(incident: Incident, timeline: Sequence[TimelineEvent], f: Figures) 
     return "\n".join(f"- {line}" for line in lines)
 
 
+def picture_name(incident: Incident) -> str:
+    """The incident's phases drawn beside its post-mortem (files.py writes it)."""
+    return f"{incident.id}-timeline.png"
+
+
 def _timeline(incident: Incident, timeline: Sequence[TimelineEvent]) -> str:
-    rows = ["| time (UTC) | what | who |", "|---|---|---|"]
+    rows = [f"![{incident.id}, phase by phase]({picture_name(incident)})", ""]
+    rows += ["| time (UTC) | what | who |", "|---|---|---|"]
     for row in timeline_rows(timeline):
         e = row.event
         label = KEY_EVENTS.get(e.kind)

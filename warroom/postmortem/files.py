@@ -5,14 +5,15 @@ iCalendar invite, a number of working days after resolution set by the severity 
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 
 from warroom.home import private_file
-from warroom.incident import Incident
+from warroom.incident import Incident, TimelineEvent
 from warroom.ledger import Store
-from warroom.postmortem.document import draft, edited_sections, render
+from warroom.postmortem.document import draft, edited_sections, picture_name, render
 from warroom.postmortem.figures import Figures, compute
 from warroom.settings import Settings
 
@@ -37,10 +38,30 @@ def write_draft(settings: Settings, store: Store, ref: str | int) -> Written:
     figures = compute(incident, timeline)
     sections = draft(incident, timeline, store.action_items(incident.id), figures)
     path = path_for(settings, incident)
+    picture = draw_phases(incident, timeline)
+    private_file(path.with_name(picture_name(incident)), picture, replace=True)
     kept = edited_sections(path.read_text(encoding="utf-8")) if path.exists() else {}
     text = render(incident, sections, kept)
     private_file(path, text.encode(), replace=True)
     return Written(path, text, tuple(sorted(kept)), figures)
+
+
+def draw_phases(incident: Incident, timeline: Sequence[TimelineEvent]) -> bytes:
+    """The incident's phases as a PNG: minutes from detection, one bar each."""
+    from warroom.ledger import now
+    from warroom.postmortem.phases import phases
+    from warroom.reports.charts import phases_chart
+
+    spans = [
+        (
+            p.label,
+            p.kind,
+            (p.start - incident.detected_at).total_seconds() / 60,
+            (p.end - incident.detected_at).total_seconds() / 60,
+        )
+        for p in phases(incident, timeline, now())
+    ]
+    return phases_chart(f"{incident.id}: {incident.title}"[:90], spans)
 
 
 def unfinished(text: str) -> list[str]:

@@ -79,3 +79,31 @@ def charts(weeks: list[Week]) -> dict[str, bytes]:
     ax.set_xticks(x, labels, rotation=45, ha="right")
     out["action_items"] = _png(fig)
     return out
+
+
+PHASE_COLOURS = {
+    "waiting": "#9e9e9e",
+    "investigating": "#1565c0",
+    "approval": "#ef6c00",
+    "change": "#2e7d32",
+    "verifying": "#6a1b9a",
+    "resolving": "#78909c",
+}
+
+
+def phases_chart(title: str, spans: list[tuple[str, str, float, float]]) -> bytes:
+    """An incident's phases as a Gantt picture: ``(label, kind, start, end)`` in minutes from detection."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(8, 0.5 + 0.45 * max(1, len(spans))))
+    for row, (_, kind, start, end) in enumerate(spans):
+        ax.barh(row, max(end - start, 0.05), left=start, color=PHASE_COLOURS.get(kind, "#607d8b"))
+        ax.text(end + 0.1, row, f"{end - start:.1f} min", va="center", fontsize="small")
+    ax.set_yticks(range(len(spans)), [s[0] for s in spans])
+    ax.invert_yaxis()
+    ax.set_xlabel("minutes since detection")
+    ax.set_title(title)
+    return _png(fig)
