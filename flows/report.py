@@ -34,8 +34,8 @@ def summary(this: Figures, before: Figures, raised: list[AntiPattern]) -> str:
         f"(p90 {took(this.to_acknowledge.p90)}); "
         f"**to resolve** median {took(this.to_resolve.median)} (p90 {took(this.to_resolve.p90)}), "
         f"before: {took(before.to_resolve.median)}",
-        f"- **Customer impact** {this.impact_minutes:g} minutes; **waiting for approval** "
-        f"{this.approval_wait_minutes:g} minutes beside {this.machine_minutes:g} of machine time",
+        f"- **Customer impact** {this.impact_minutes:.12g} minutes; **waiting for approval** "
+        f"{this.approval_wait_minutes:.12g} minutes beside {this.machine_minutes:.12g} of machine time",
         f"- **Automation rate** {this.automation_rate if this.automation_rate is not None else '-'} "
         f"({this.resolved_by_change} resolved by an approved change, {this.resolved_by_hand} by hand)",
         f"- **Post-mortems** {this.postmortems_done} done of {this.postmortems_owed} owed; **action items** "

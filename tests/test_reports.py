@@ -319,6 +319,8 @@ def test_the_same_incident_twice_is_repeating_once_is_not(store: Store) -> None:
     again = _incident(store, "disk-full:web-1", Severity.P3, NOW - 2 * DAY, resolved=NOW - 2 * DAY + 5 * MIN)
     _incident(store, "disk-full:web-2", Severity.P3, NOW - 2 * DAY, resolved=NOW - DAY)
     assert _kinds(store) == {"repeating": (f"INC-{first}", f"INC-{again}")}
+    [said] = warnings(store, MONTH, NOW)
+    assert said.text == "1 alert(s) came back as new incidents: disk-full:web-1 x2" and said.count == 2
 
 
 def test_an_incident_whose_update_was_late_is_called_out(store: Store) -> None:

@@ -20,7 +20,7 @@ def _delta(now: float | None, before: float | None, *, time: bool = False) -> st
     change = now - before
     if change == 0:
         return "="
-    shown = _time(abs(change)) if time else f"{abs(change):g}"
+    shown = _time(abs(change)) if time else f"{abs(change):.12g}"
     return ("+" if change > 0 else "-") + shown
 
 
@@ -43,7 +43,7 @@ def _stat_rows(name: str, now: Stat, before: Stat) -> list[tuple[str, str, str, 
 
 def rows(now: Figures, before: Figures) -> list[tuple[str, str, str, str]]:
     def n(label: str, a: float | None, b: float | None) -> tuple[str, str, str, str]:
-        return (label, "-" if a is None else f"{a:g}", "-" if b is None else f"{b:g}", _delta(a, b))
+        return (label, "-" if a is None else f"{a:.12g}", "-" if b is None else f"{b:.12g}", _delta(a, b))
 
     levels = ("P1", "P2", "P3", "P4")
     out = [

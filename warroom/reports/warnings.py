@@ -125,20 +125,22 @@ def _numbers(conn: Connection, where: ColumnElement[bool]) -> tuple[int, tuple[s
 
 
 def _repeating(conn: Connection, where: ColumnElement[bool], least: int) -> list[AntiPattern]:
+    """One warning for every alert that came back as a new incident ``least`` times or more: the most
+    repeated keys named (the GROUPS most), their incidents listed."""
     times = func.count().label("times")
-    keys = conn.execute(
+    repeated = (
         select(incidents.c.dedup_key, times)
         .where(where, incidents.c.dedup_key.is_not(None))
         .group_by(incidents.c.dedup_key)
         .having(func.count() >= least)
-        .order_by(times.desc(), incidents.c.dedup_key)
-        .limit(GROUPS)
-    ).all()
-    out = []
-    for key, n in keys:
-        count, shown = _numbers(conn, and_(where, incidents.c.dedup_key == key))
-        out.append(AntiPattern("repeating", f"the same incident {n} times ({key})", shown, count))
-    return out
+    )
+    keys = int(conn.execute(select(func.count()).select_from(repeated.subquery())).scalar_one())
+    if not keys:
+        return []
+    top = conn.execute(repeated.order_by(times.desc(), incidents.c.dedup_key).limit(GROUPS)).all()
+    count, shown = _numbers(conn, and_(where, incidents.c.dedup_key.in_([k for k, _ in top])))
+    named = ", ".join(f"{k} x{n}" for k, n in top[:5]) + (f" and {keys - 5} more" if keys > 5 else "")
+    return [AntiPattern("repeating", f"{keys} alert(s) came back as new incidents: {named}", shown, count)]
 
 
 def _hero(conn: Connection, where: ColumnElement[bool], limits: Thresholds) -> list[AntiPattern]:
