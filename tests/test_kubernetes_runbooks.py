@@ -157,3 +157,45 @@ def test_saturation_with_an_hpa_raises_its_floor_after_approval(k8s_env: Store, 
     assert kube.cluster.get("horizontalpodautoscalers", "prod", "web")["spec"]["minReplicas"] == 6
     assert len(kube.cluster.pods_of("web")) == 6
     assert store.get(incident.id).severity.value == "P2"
+
+
+def test_the_second_bad_deploy_on_a_service_recalls_the_first_and_how_its_rollback_went(
+    k8s_env: Store, kube: RunningCluster
+) -> None:
+    store = k8s_env
+    service = f"shop-{uuid.uuid4().hex[:6]}"  # this test's own service: the module's ledger is shared
+    rollout_scene(kube.cluster, state="crashloop", minutes_ago=7, revisions=3)
+    first_alert = firing("HighErrorRate", severity="critical", service=service)
+    first = FlowThread(runbook="k8s-bad-deploy", alert=first_alert)
+    first.start()
+    before = wait_for_incident(store, f"k8s-bad-deploy:{first_alert['fingerprint']}")
+    wait_for_gate(before.id)
+    assert not [e for e in store.timeline(before.id) if e.kind == "past.similar"]  # the first of its kind
+    granted = answer_gate(store, before.id, approver="bob", code=code("bob"), reason="v3 crash-loops")
+    assert granted.verdict == "granted", granted
+    assert first.finish().outcome == "resolved"
+
+    # the service's other Deployment goes bad the same way
+    rollout_scene(kube.cluster, "web2", state="crashloop", minutes_ago=5, revisions=3)
+    again_alert = firing("HighErrorRate", severity="critical", service=service, deployment="web2")
+    again = FlowThread(runbook="k8s-bad-deploy", alert=again_alert)
+    again.start()
+    now = wait_for_incident(store, f"k8s-bad-deploy:{again_alert['fingerprint']}")
+    wait_for_gate(now.id)
+    events = store.timeline(now.id)
+    [past] = [e for e in events if e.kind == "past.similar"]
+    [recalled] = past.data["incidents"]
+    assert recalled["incident"] == before.id and recalled["match"] == "the same runbook on the same service"
+    assert recalled["changes"][0]["proposal"] == "rollback" and recalled["changes"][0]["approved_by"] == [
+        "bob"
+    ]
+    [proposed] = [e for e in events if e.kind == "mitigation.proposed"]
+    assert (
+        proposed.data["last_time"].startswith(f"last time ({before.id}, ")
+        and "approved by bob" in proposed.data["last_time"]
+    )
+    rejected = answer_gate(
+        store, now.id, approver="bob", code=code("bob"), reason="not this time", decision="reject"
+    )
+    assert rejected.verdict == "rejected", rejected
+    again.finish()
