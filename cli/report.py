@@ -25,6 +25,7 @@ def report(
     severity: Annotated[Severity | None, typer.Option(help="Only incidents at this level")] = None,
     service: Annotated[str | None, typer.Option(help="Only this service's incidents")] = None,
     runbook: Annotated[str | None, typer.Option(help="Only this runbook's incidents")] = None,
+    team: Annotated[str | None, typer.Option(help="Only the incidents of this team's runbooks")] = None,
     as_json: Annotated[bool, typer.Option("--json")] = False,
     html: Annotated[
         Path | None, typer.Option(help="Also write the report as one self-contained HTML file, charts in it")
@@ -53,7 +54,14 @@ def report(
         )
     except ValueError as exc:
         fail(str(exc), 2)
-    chosen = Filters(severity=severity, service=service, runbook=runbook)
+    owned = None
+    if team is not None:
+        from cli.common import catalogue_of
+
+        owned = tuple(r.runbook.name for r in catalogue_of(None).ordered() if r.runbook.team == team)
+        if not owned:
+            fail(f"no runbook names team {team!r} (a runbook's `team:`)", 2)
+    chosen = Filters(severity=severity, service=service, runbook=runbook, runbooks=owned)
     settings = get_settings()
     store = open_store()
     try:

@@ -235,6 +235,10 @@ def test_the_previous_period_an_empty_period_and_a_filter(ledger: Store) -> None
     assert empty.automation_rate is None and empty.action_items["completion_rate"] == 0.0
     p1 = figures(ledger, MONTH, Filters(severity=Severity.P1), at=T + timedelta(days=1))
     assert p1.incidents == 1 and p1.to_resolve.median == 1680.0 and p1.impact_minutes == 16.0
+    team = figures(
+        ledger, MONTH, Filters(runbooks=("k8s-bad-deploy", "ecs-bad-deploy")), at=T + timedelta(days=1)
+    )
+    assert team.incidents == 1 and figures(ledger, MONTH, Filters(runbooks=()), at=T).incidents == 0
     one = figures(ledger, MONTH, Filters(runbook="k8s-bad-deploy"), at=T + timedelta(days=1))
     assert one.incidents == 1 and one.approval_wait_minutes == 4.0
 
@@ -276,6 +280,8 @@ def test_warroom_report_prints_each_figure_beside_the_period_before(ledger: Stor
         "  action_items_overdue: 1 action item(s) past their due date: INC-1",
         "  unmatched: 1 P1/P2 incident(s) matched no runbook: INC-2",
     ]
+    nobody = warroom("report", "--team", "payments", env=env)
+    assert nobody.returncode == 2 and "no runbook names team 'payments'" in nobody.stderr
     bad = warroom("report", "--since", "7d", "--from", "2026-11-01", env=env)
     assert bad.returncode == 2 and "not both" in bad.stderr
 
@@ -581,3 +587,13 @@ def test_the_incidents_phases_are_drawn_from_its_timeline_for_its_post_mortem(tm
     png.write_bytes(draw_phases(incident, timeline))
     pixels = matplotlib.image.imread(png)
     assert pixels.shape[1] > 600 and len({tuple(p) for p in pixels.reshape(-1, pixels.shape[-1])[::31]}) > 8
+
+
+def test_an_incident_acknowledged_before_it_was_triaged_counts_in_the_time_to_acknowledge(
+    store: Store,
+) -> None:
+    # paged and taken within two minutes, while its run had not triaged it yet (still `detected`)
+    _incident(store, "early", Severity.P2, T, acknowledged=T + 2 * MIN, status="detected")
+    f = figures(store, MONTH, at=T + 10 * MIN)
+    assert (f.to_acknowledge.count, f.to_acknowledge.median) == (1, 120.0)
+    assert f.to_resolve.count == 0 and f.open == 1

@@ -29,6 +29,9 @@ class Filters:
     severity: Severity | None = None
     service: str | None = None
     runbook: str | None = None
+    # A team's incidents: those of its runbooks (the catalogue says whose a runbook is; the ledger keeps the
+    # runbook's name). An empty tuple is a team with no runbooks: no incidents.
+    runbooks: tuple[str, ...] | None = None
 
     def where(self) -> ColumnElement[bool]:
         terms: list[ColumnElement[bool]] = [true()]
@@ -38,6 +41,8 @@ class Filters:
             terms.append(incidents.c.service == self.service)
         if self.runbook is not None:
             terms.append(incidents.c.runbook == self.runbook)
+        if self.runbooks is not None:
+            terms.append(incidents.c.runbook.in_(self.runbooks))
         return and_(*terms)
 
 
