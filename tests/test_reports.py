@@ -298,11 +298,17 @@ def test_a_required_post_mortem_missing_five_days_after_resolution_is_called_out
     rb = "k8s-bad-deploy"
     late = _incident(store, "late", Severity.P1, NOW - 6 * DAY, runbook=rb, resolved=NOW - 5 * DAY)
     _incident(
-        store, "almost", Severity.P2, NOW - 6 * DAY, runbook=rb, resolved=NOW - 5 * DAY + MIN
+        store, "almost", Severity.P2, NOW - 6 * DAY, runbook="ecs-bad-deploy", resolved=NOW - 5 * DAY + MIN
     )  # a minute short
     _incident(store, "minor", Severity.P3, NOW - 9 * DAY, resolved=NOW - 8 * DAY)  # none required
     _incident(
-        store, "done", Severity.P1, NOW - 9 * DAY, runbook=rb, resolved=NOW - 8 * DAY, closed=NOW - 7 * DAY
+        store,
+        "done",
+        Severity.P1,
+        NOW - 9 * DAY,
+        runbook="host-disk",
+        resolved=NOW - 8 * DAY,
+        closed=NOW - 7 * DAY,
     )
     assert _kinds(store) == {"postmortem_missing": (f"INC-{late}",)}
 
@@ -597,3 +603,27 @@ def test_an_incident_acknowledged_before_it_was_triaged_counts_in_the_time_to_ac
     f = figures(store, MONTH, at=T + 10 * MIN)
     assert (f.to_acknowledge.count, f.to_acknowledge.median) == (1, 120.0)
     assert f.to_resolve.count == 0 and f.open == 1
+
+
+def test_the_same_runbook_answering_one_service_thrice_is_called_out_twice_is_not(store: Store) -> None:
+    for n in range(2):
+        _incident(
+            store, f"svc-{n}", Severity.P3, NOW - (3 + n) * DAY, runbook="disk-full", resolved=NOW - 2 * DAY
+        )
+    assert "repeating_service" not in _kinds(store)
+    third = _incident(store, "svc-2", Severity.P3, NOW - DAY, runbook="disk-full", resolved=NOW - DAY + MIN)
+    [said] = [w for w in warnings(store, MONTH, NOW) if w.kind == "repeating_service"]
+    assert said.text == "the same runbook keeps answering the same service: checkout (disk-full) x3"
+    assert said.count == 3 and f"INC-{third}" in said.incidents
+
+
+def test_one_person_taking_most_pages_is_burnout_half_is_not(store: Store) -> None:
+    numbers = [
+        _incident(store, f"p{n}", Severity.P3, NOW - 3 * DAY, resolved=NOW - 2 * DAY) for n in range(5)
+    ]
+    for number, who in zip(numbers[:4], ["dan", "dan", "erin", "frank"], strict=True):
+        _page(store, number, who, NOW - 3 * DAY)
+    assert "burnout" not in _kinds(store)  # dan took 2 of 4
+    _page(store, numbers[4], "dan", NOW - 3 * DAY)
+    [said] = [w for w in warnings(store, MONTH, NOW) if w.kind == "burnout"]
+    assert said.text.startswith("dan was paged 3 of 5 times") and said.count == 3

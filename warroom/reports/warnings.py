@@ -9,14 +9,14 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import ColumnElement, Connection, and_, exists, func, select
+from sqlalchemy import ColumnElement, Connection, and_, exists, func, or_, select
 
 from warroom.events import EventKind
 from warroom.incident import Severity, incident_ref
 from warroom.ledger import Store
 from warroom.reports.figures import Filters
 from warroom.reports.period import Period
-from warroom.schema import action_items, incidents, timeline_events
+from warroom.schema import action_items, incidents, pages, timeline_events
 from warroom.severity import PostmortemPolicy, SeverityPolicy, policy_table
 
 SEVERE = (Severity.P1.value, Severity.P2.value)
@@ -28,6 +28,7 @@ GROUPS = 20  # repeating incidents: the most repeated keys
 class Thresholds:
     postmortem_days: int = 5  # a required post-mortem not done this long after resolution
     repeats: int = 2  # this many incidents of one dedup key in the period
+    service_repeats: int = 3  # this many of one runbook on one service in the period
     hero_share: float = 0.5  # one person commanding more than this share ...
     hero_minimum: int = 4  # ... of at least this many commanded incidents
     untriaged_after: timedelta = timedelta(hours=1)
@@ -35,9 +36,9 @@ class Thresholds:
 
 @dataclass(frozen=True)
 class AntiPattern:
-    kind: (
-        str  # postmortem_missing, action_items_overdue, repeating, updates_missed, hero, untriaged, unmatched
-    )
+    # postmortem_missing, action_items_overdue, repeating, repeating_service, updates_missed, hero, burnout,
+    # untriaged, unmatched
+    kind: str
     text: str
     incidents: tuple[str, ...]  # the newest SHOWN of them
     count: int  # how many incidents raised it
@@ -108,8 +109,11 @@ def warnings(
                 )
             )
         found += _repeating(conn, chosen, limits.repeats)
+        found += _service_repeating(conn, chosen, limits.service_repeats)
+        found += _paged(conn, chosen, limits)
         found += _hero(conn, chosen, limits)
-    order = ["postmortem_missing", "action_items_overdue", "repeating", "updates_missed", "hero", "untriaged"]
+    order = ["postmortem_missing", "action_items_overdue", "repeating", "repeating_service", "updates_missed"]
+    order += ["hero", "burnout", "untriaged"]
     order.append("unmatched")
     return sorted(found, key=lambda w: order.index(w.kind))
 
@@ -163,4 +167,46 @@ def _hero(conn: Connection, where: ColumnElement[bool], limits: Thresholds) -> l
                     count,
                 )
             )
+    return out
+
+
+def _service_repeating(conn: Connection, where: ColumnElement[bool], least: int) -> list[AntiPattern]:
+    """The same runbook answering the same service's incidents again and again: the fix is not holding."""
+    times = func.count().label("times")
+    rows = conn.execute(
+        select(incidents.c.runbook, incidents.c.service, times)
+        .where(where, incidents.c.runbook.is_not(None), incidents.c.service.is_not(None))
+        .group_by(incidents.c.runbook, incidents.c.service)
+        .having(func.count() >= least)
+        .order_by(times.desc(), incidents.c.service)
+        .limit(GROUPS)
+    ).all()
+    if not rows:
+        return []
+    pairs = or_(*(and_(incidents.c.runbook == r, incidents.c.service == s) for r, s, _ in rows))
+    count, shown = _numbers(conn, and_(where, pairs))
+    named = ", ".join(f"{s} ({r}) x{n}" for r, s, n in rows[:5])
+    named += f" and {len(rows) - 5} more" if len(rows) > 5 else ""
+    text = f"the same runbook keeps answering the same service: {named}"
+    return [AntiPattern("repeating_service", text, shown, count)]
+
+
+def _paged(conn: Connection, where: ColumnElement[bool], limits: Thresholds) -> list[AntiPattern]:
+    """One person taking most of the pages: on-call burnout."""
+    rows = conn.execute(
+        select(pages.c.person, func.count())
+        .select_from(pages.join(incidents, incidents.c.number == pages.c.incident_number))
+        .where(where, pages.c.person.is_not(None))
+        .group_by(pages.c.person)
+    ).all()
+    total = sum(int(n) for _, n in rows)
+    if total < limits.hero_minimum:
+        return []
+    out = []
+    for person, n in rows:
+        if int(n) / total > limits.hero_share:
+            paged = incidents.c.number.in_(select(pages.c.incident_number).where(pages.c.person == person))
+            count, shown = _numbers(conn, and_(where, paged))
+            text = f"{person} was paged {n} of {total} times: spread the rotation"
+            out.append(AntiPattern("burnout", text, shown, count))
     return out
