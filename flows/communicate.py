@@ -22,7 +22,7 @@ from warroom.duration import format_duration
 from warroom.events import EventKind
 from warroom.incident import Incident, TimelineEvent
 from warroom.ledger import ChatRoom, Store, now
-from warroom.oncall.current import on_call, roster
+from warroom.oncall.current import chat_ids, on_call
 from warroom.settings import Settings
 
 NAME_ATTEMPTS = 5  # inc-42-x, inc-42-x-2, ... before the room is given up as a name clash
@@ -132,11 +132,7 @@ class _ChatIds:
 
 
 def _chat_ids_of_the_on_call(settings: Settings, store: Store) -> _ChatIds:
-    by_person: dict[str, str] = {}
-    for schedule in roster(settings).schedules.values():
-        for person, contact in schedule.people.items():
-            if contact.slack:
-                by_person.setdefault(person, contact.slack)
+    by_person = chat_ids(settings)
     now_on_call = {
         p
         for name, holders in on_call(settings, store).items()

@@ -10,6 +10,7 @@ import uuid
 from datetime import timedelta
 
 from tasks.notifiers import Notice, NotifyError, notifier
+from warroom.chat.cadence import newest_plan
 from warroom.duration import format_duration, parse_duration
 from warroom.events import EventKind
 from warroom.incident import Incident, Severity
@@ -154,9 +155,8 @@ def severity_changed(
         data=policy.model_dump(mode="json"),
         key=key,
     )
-    plans = [e for e in store.timeline(incident.number) if e.kind is EventKind.COMMUNICATION_PLANNED]
-    if plans:  # the new level's cadence and audience, under what the runbook set
-        before = plans[-1].data
+    before = newest_plan(store.timeline(incident.number))
+    if before:  # the new level's cadence and audience, under what the runbook set
         own = before.get("runbook") or {}
         text, data = communication_plan(
             policy,

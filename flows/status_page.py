@@ -11,13 +11,13 @@ import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from tasks.statuspage import PublicUpdate, StatusPageError, status_provider
+from tasks.statuspage import PublicUpdate, StatusPageError, StatusPageProvider, status_provider
 from warroom.chat.cadence import public_reminders_due, remind, update_refusal
 from warroom.duration import format_duration
 from warroom.events import EventKind
 from warroom.incident import Status
 from warroom.ledger import Store, now
-from warroom.oncall.current import roster
+from warroom.oncall.current import chat_ids
 from warroom.settings import Settings
 from warroom.status.draft import PublicDraft, public_draft
 from warroom.status.model import ComponentState, PublicState, StatusPost, StatusSettings
@@ -103,17 +103,15 @@ def publish_status(
             "via": via,
         },
     )
-    return Published(post, _publish(store, settings, post))
-
-
-def _publish(store: Store, settings: Settings, post: StatusPost) -> str | None:
-    """The post on the vendor's page; a line saying how it went (None with no vendor)."""
     try:
         provider = status_provider(settings)
     except StatusPageError as exc:
-        return str(exc)
-    if provider is None:
-        return None
+        return Published(post, str(exc))
+    return Published(post, None if provider is None else _publish(store, settings, provider, post))
+
+
+def _publish(store: Store, settings: Settings, provider: StatusPageProvider, post: StatusPost) -> str:
+    """The post on the vendor's page; a line saying how it went."""
     known = store.published_as(post.incident, provider.name)
     update = PublicUpdate(
         incident=f"INC-{post.incident}",
@@ -152,9 +150,8 @@ def keep_status(settings: Settings, store: Store) -> list[str]:
     provider = status_provider(settings)
     if provider is not None:
         for post in store.unpublished(provider.name):
-            said = _publish(store, settings, post)
-            if said:
-                done.append(f"INC-{post.incident}: status update {post.id} {said}")
+            said = _publish(store, settings, provider, post)
+            done.append(f"INC-{post.incident}: status update {post.id} {said}")
     done += _remind(settings, store)
     return done
 
@@ -165,12 +162,7 @@ def _remind(settings: Settings, store: Store) -> list[str]:
     wanting = store.list_incidents(status=[s for s in Status if s.is_open])
     if not wanting:
         return []
-    chat_ids = {
-        person: contact.slack
-        for schedule in roster(settings).schedules.values()
-        for person, contact in schedule.people.items()
-        if contact.slack
-    }
+    mentions = chat_ids(settings)
     done = []
     for incident in wanting:
         timeline = store.timeline(incident.number)
@@ -187,6 +179,6 @@ def _remind(settings: Settings, store: Store) -> list[str]:
             else:
                 late = format_duration(due.late_by)
                 text = f"the status page is {late} without an update: {who}, as commander"
-            remind(store, incident, EventKind.STATUS_DUE, due, text, chat_ids.get(due.person or ""))
+            remind(store, incident, EventKind.STATUS_DUE, due, text, mentions.get(due.person or ""))
             done.append(f"{incident.id}: {text}")
     return done

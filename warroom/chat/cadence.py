@@ -48,16 +48,25 @@ class Reminder:
         return self.cadence.every * self.level
 
 
+def newest_plan(timeline: list[TimelineEvent]) -> dict[str, Any]:
+    """The newest communication plan's data ({} before triage planned one)."""
+    plans = [e for e in timeline if e.kind is EventKind.COMMUNICATION_PLANNED]
+    return plans[-1].data if plans else {}
+
+
+def _clock(incident: Incident, every: object, marks: list[TimelineEvent]) -> Cadence:
+    """A cadence of ``every`` counting from the newest of ``marks``, or from detection before any."""
+    if marks:
+        return Cadence(parse_duration(str(every)), marks[-1].at, marks[-1].id)
+    return Cadence(parse_duration(str(every)), incident.detected_at, 0)
+
+
 def cadence_of(incident: Incident, timeline: list[TimelineEvent]) -> Cadence | None:
     """The cadence in force, or None when the plan asks for updates only as needed."""
-    plans = [e for e in timeline if e.kind is EventKind.COMMUNICATION_PLANNED]
-    every = plans[-1].data.get("update_every") if plans else None
+    every = newest_plan(timeline).get("update_every")
     if not every:
         return None
-    updates = [e for e in timeline if e.kind in TOLD]
-    if updates:
-        return Cadence(parse_duration(str(every)), updates[-1].at, updates[-1].id)
-    return Cadence(parse_duration(str(every)), incident.detected_at, 0)
+    return _clock(incident, every, [e for e in timeline if e.kind in TOLD])
 
 
 def reminders_due(incident: Incident, timeline: list[TimelineEvent], at: datetime) -> list[Reminder]:
@@ -71,18 +80,14 @@ def reminders_due(incident: Incident, timeline: list[TimelineEvent], at: datetim
 def public_cadence(incident: Incident, timeline: list[TimelineEvent]) -> Cadence | None:
     """The status page's clock: None unless the plan asks for a status page and a cadence, or once the
     public incident or the incident itself is resolved."""
-    plans = [e for e in timeline if e.kind is EventKind.COMMUNICATION_PLANNED]
-    if not plans or not plans[-1].data.get("status_page") or not incident.status.is_open:
-        return None
-    every = plans[-1].data.get("update_every")
-    if not every:
+    plan = newest_plan(timeline)
+    every = plan.get("update_every")
+    if not plan.get("status_page") or not every or not incident.status.is_open:
         return None
     posts = [e for e in timeline if e.kind is EventKind.STATUS_POSTED]
     if posts and posts[-1].data.get("state") == "resolved":
         return None
-    if posts:
-        return Cadence(parse_duration(str(every)), posts[-1].at, posts[-1].id)
-    return Cadence(parse_duration(str(every)), incident.detected_at, 0)
+    return _clock(incident, every, posts)
 
 
 def public_reminders_due(incident: Incident, timeline: list[TimelineEvent], at: datetime) -> list[Reminder]:

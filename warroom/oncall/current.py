@@ -18,6 +18,16 @@ def roster(settings: Settings) -> Roster:
     return shared("oncall", settings.oncall_dir, lambda d: load_roster([d])).get()
 
 
+def chat_ids(settings: Settings) -> dict[str, str]:
+    """Each person's chat user id, from the schedules' ``people`` (the first schedule naming one wins)."""
+    found: dict[str, str] = {}
+    for schedule in roster(settings).schedules.values():
+        for person, contact in schedule.people.items():
+            if contact.slack:
+                found.setdefault(person, contact.slack)
+    return found
+
+
 def cli_overrides(store: Store, team: str, ending_after: datetime | None = None) -> list[Override]:
     return [
         Override.model_validate(

@@ -155,14 +155,10 @@ def _impact(conn: Connection, dialect: str, where: ColumnElement[bool], at: date
     return _minutes(conn, select(func.sum(seconds(dialect, incidents.c.detected_at, ended))).where(where))
 
 
-def _gate_seconds(dialect: str) -> Any:
-    return seconds(dialect, approval_gates.c.opened_at, approval_gates.c.closed_at)
-
-
 def _waits(conn: Connection, dialect: str, where: ColumnElement[bool]) -> float:
     return _minutes(
         conn,
-        select(func.sum(_gate_seconds(dialect)))
+        select(func.sum(seconds(dialect, approval_gates.c.opened_at, approval_gates.c.closed_at)))
         .select_from(approval_gates.join(incidents, incidents.c.number == approval_gates.c.incident_number))
         .where(where, approval_gates.c.closed_at.is_not(None)),
     )
@@ -176,16 +172,8 @@ def _machine(conn: Connection, dialect: str, where: ColumnElement[bool]) -> floa
             mitigated
         ),
     )
-    waited = _minutes(
-        conn,
-        select(func.sum(_gate_seconds(dialect)))
-        .select_from(approval_gates.join(incidents, incidents.c.number == approval_gates.c.incident_number))
-        .where(
-            mitigated,
-            approval_gates.c.closed_at.is_not(None),
-            approval_gates.c.closed_at <= incidents.c.mitigated_at,
-        ),
-    )
+    # The waits before the change was made: a gate after it (another proposal) is not in this time.
+    waited = _waits(conn, dialect, and_(mitigated, approval_gates.c.closed_at <= incidents.c.mitigated_at))
     return round(max(0.0, total - waited), 1)
 
 

@@ -29,6 +29,12 @@ class Stat:
 NONE = Stat(0, None, None, None)
 
 
+def nearest_rank(n: Any, percent: int) -> Any:
+    """The rank of the ``percent``-th percentile among ``n`` values, ceil(percent/100 * n), in integer
+    arithmetic that Python, SQLite and PostgreSQL do alike (``n`` a number or a SQL expression)."""
+    return (n * percent + 99) // 100
+
+
 def seconds(dialect: str, start: Any, end: Any) -> ColumnElement[float]:
     """``end - start`` in seconds, as this database computes it."""
     if dialect == "sqlite":
@@ -50,9 +56,8 @@ def stat(conn: Connection, durations: Select[Any]) -> Stat:
         .where(value.is_not(None))
         .subquery()
     )
-    # Nearest rank: ceil(q * n), in integer arithmetic both databases do the same way.
-    at_50 = (ranked.c.n * 50 + 99) // 100
-    at_90 = (ranked.c.n * 90 + 99) // 100
+    at_50 = nearest_rank(ranked.c.n, 50)
+    at_90 = nearest_rank(ranked.c.n, 90)
     rows = conn.execute(
         select(ranked.c.d, ranked.c.rn, ranked.c.n, ranked.c.mean).where(
             or_(ranked.c.rn == at_50, ranked.c.rn == at_90, ranked.c.rn == literal_column("1"))
@@ -65,6 +70,6 @@ def stat(conn: Connection, durations: Select[Any]) -> Stat:
     return Stat(
         n,
         round(float(rows[0].mean), 1),
-        round(by_rank[(n * 50 + 99) // 100], 1),
-        round(by_rank[(n * 90 + 99) // 100], 1),
+        round(by_rank[nearest_rank(n, 50)], 1),
+        round(by_rank[nearest_rank(n, 90)], 1),
     )

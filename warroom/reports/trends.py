@@ -13,7 +13,7 @@ from sqlalchemy import ColumnElement, Connection, and_, func, or_, select
 from warroom.ledger import Store
 from warroom.reports.figures import Filters
 from warroom.reports.period import Period
-from warroom.reports.stats import seconds
+from warroom.reports.stats import nearest_rank, seconds
 from warroom.schema import action_items, approval_gates, incidents
 
 
@@ -116,6 +116,6 @@ def _medians(
         .subquery()
     )
     rows = conn.execute(
-        select(ranked.c.week, ranked.c.d).where(ranked.c.rn == (ranked.c.n * 50 + 99) // 100)
+        select(ranked.c.week, ranked.c.d).where(ranked.c.rn == nearest_rank(ranked.c.n, 50))
     ).all()
     return [(date.fromisoformat(str(k)), round(float(v), 1)) for k, v in rows]

@@ -8,6 +8,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import ColumnElement, Connection, and_, exists, func, or_, select
 
@@ -152,21 +153,11 @@ def _hero(conn: Connection, where: ColumnElement[bool], limits: Thresholds) -> l
     rows = conn.execute(
         select(commander, func.count()).where(where, commander.is_not(None)).group_by(commander)
     ).all()
-    total = sum(int(n) for _, n in rows)
-    if total < limits.hero_minimum:
-        return []
     out = []
-    for person, n in rows:
-        if int(n) / total > limits.hero_share:
-            count, shown = _numbers(conn, and_(where, commander == person))
-            out.append(
-                AntiPattern(
-                    "hero",
-                    f"{person} commanded {n} of {total} incidents: share the load before it burns them out",
-                    shown,
-                    count,
-                )
-            )
+    for person, n, total in _most(rows, limits):
+        count, shown = _numbers(conn, and_(where, commander == person))
+        text = f"{person} commanded {n} of {total} incidents: share the load before it burns them out"
+        out.append(AntiPattern("hero", text, shown, count))
     return out
 
 
@@ -199,14 +190,19 @@ def _paged(conn: Connection, where: ColumnElement[bool], limits: Thresholds) -> 
         .where(where, pages.c.person.is_not(None))
         .group_by(pages.c.person)
     ).all()
-    total = sum(int(n) for _, n in rows)
+    out = []
+    for person, n, total in _most(rows, limits):
+        paged = incidents.c.number.in_(select(pages.c.incident_number).where(pages.c.person == person))
+        count, shown = _numbers(conn, and_(where, paged))
+        text = f"{person} was paged {n} of {total} times: spread the rotation"
+        out.append(AntiPattern("burnout", text, shown, count))
+    return out
+
+
+def _most(rows: Any, limits: Thresholds) -> list[tuple[str, int, int]]:
+    """``(person, theirs, all)`` for whoever holds more than ``hero_share`` of at least ``hero_minimum``."""
+    counted = [(str(person), int(n)) for person, n in rows]
+    total = sum(n for _, n in counted)
     if total < limits.hero_minimum:
         return []
-    out = []
-    for person, n in rows:
-        if int(n) / total > limits.hero_share:
-            paged = incidents.c.number.in_(select(pages.c.incident_number).where(pages.c.person == person))
-            count, shown = _numbers(conn, and_(where, paged))
-            text = f"{person} was paged {n} of {total} times: spread the rotation"
-            out.append(AntiPattern("burnout", text, shown, count))
-    return out
+    return [(person, n, total) for person, n in counted if n / total > limits.hero_share]

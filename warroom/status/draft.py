@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from warroom.chat.cadence import cadence_of
+from warroom.chat.cadence import cadence_of, newest_plan
 from warroom.duration import format_duration
 from warroom.events import EventKind
 from warroom.incident import Incident, TimelineEvent
@@ -37,8 +37,7 @@ class Summary:
 def components_of(incident: Incident, timeline: list[TimelineEvent], settings: StatusSettings) -> list[str]:
     """The status-page components the incident touches: the runbook's ``communicate.components``, else the
     service's in settings, else the service itself, else the incident's title."""
-    plans = [e for e in timeline if e.kind is EventKind.COMMUNICATION_PLANNED]
-    named = list(plans[-1].data.get("components") or []) if plans else []
+    named = list(newest_plan(timeline).get("components") or [])
     if named:
         return [str(c) for c in named]
     if incident.service:
@@ -117,8 +116,8 @@ def leadership_summary(
     settings: StatusSettings,
     at: datetime,
 ) -> Summary:
-    plans = [e for e in timeline if e.kind is EventKind.COMMUNICATION_PLANNED]
-    audience = [str(a) for a in plans[-1].data.get("audience") or []] if plans else list(policy.notify)
+    plan = newest_plan(timeline)
+    audience = [str(a) for a in plan.get("audience") or []] if plan else list(policy.notify)
     components = list(posts[-1].components) if posts else components_of(incident, timeline, settings)
     impact = settings.impact.get(incident.severity, ComponentState.DEGRADED)
     lasted = format_duration(max(timedelta(minutes=1), (incident.resolved_at or at) - incident.detected_at))

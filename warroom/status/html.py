@@ -12,6 +12,7 @@ import jinja2
 from warroom.duration import format_duration
 from warroom.status.model import ComponentState, worst
 from warroom.status.page import Page
+from warroom.status.uptime import UptimeDay
 
 _COLOURS = {
     ComponentState.OPERATIONAL: "#2e7d32",
@@ -58,13 +59,11 @@ def render_html(page: Page) -> str:
     def affects(components: dict[str, ComponentState]) -> str:
         return "Affects " + ", ".join(f"{name} ({state.words})" for name, state in components.items())
 
-    def day_line(d: object) -> str:
-        day = d.day.isoformat()  # type: ignore[attr-defined]
-        minutes = d.down_minutes  # type: ignore[attr-defined]
-        if not d.incidents:  # type: ignore[attr-defined]
-            return f"{day}: no incidents"
-        what = ", ".join(f"INC-{n}" for n in d.incidents)  # type: ignore[attr-defined]
-        return f"{day}: {minutes} min down ({d.worst.words}); {what}"  # type: ignore[attr-defined]
+    def day_line(d: UptimeDay) -> str:
+        if not d.incidents:
+            return f"{d.day.isoformat()}: no incidents"
+        what = ", ".join(f"INC-{n}" for n in d.incidents)
+        return f"{d.day.isoformat()}: {d.down_minutes} min down ({d.worst.words}); {what}"
 
     return _template.render(
         page=page,

@@ -4,7 +4,7 @@ how a day's uptime weighs each state."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 
@@ -117,15 +117,3 @@ class Maintenance:
     starts_at: datetime
     ends_at: datetime
     author: str
-
-
-@dataclass(frozen=True)
-class Publication:
-    """A post as a vendor's page holds it (or why it does not yet)."""
-
-    post_id: int
-    provider: str
-    external_id: str | None
-    published_at: datetime | None
-    error: str | None = None
-    extra: dict[str, str] = field(default_factory=dict)
