@@ -94,7 +94,7 @@ def run(
 def up() -> None:
     """Start everything on the embedded defaults: Prefect server (unless one is configured) and every runbook
     served as a deployment. Ctrl-C stops what it started."""
-    from deployments.serve import serve_everything
+    from deployments.up import serve_everything
 
     catalogue = catalogue_of(None)
     for problem in catalogue.problems:

@@ -112,15 +112,31 @@ def worker(
     pool: Annotated[str, typer.Option("--pool", help="The work pool `warroom deploy` registered on")],
     limit: Annotated[int | None, typer.Option(help="Most flow runs at once on this machine")] = None,
     name: Annotated[str | None, typer.Option(help="The worker's name in Prefect")] = None,
+    lane: Annotated[
+        str | None,
+        typer.Option(
+            help="Run one lane in this process: urgent (P1/P2 launches) or normal (the rest); "
+            "by default both, each a process of its own"
+        ),
+    ] = None,
 ) -> None:
     """Run the pool's flow runs on this machine, in this environment (WARROOM_DATABASE_URL, the approver
-    key, step credentials): in threads of this process for a `warroom` pool (warm: no process start per
-    run), else through Prefect's worker for the pool's type (`prefect worker start`)."""
+    key, step credentials): for a `warroom` pool in threads of two warm processes, one per lane, so P1/P2
+    runs never wait behind P3/P4s (no process start per run); else through Prefect's worker for the pool's
+    type (`prefect worker start`), which takes the urgent queue first."""
     from deployments.distributed import run_worker
 
+    if lane not in (None, "urgent", "normal"):
+        fail(f"--lane: urgent or normal, not {lane!r}", 2)
     _prefect_api()
     try:
-        run_worker(pool, limit=limit, poll_seconds=get_settings().runner_poll_seconds, name=name)
+        run_worker(
+            pool,
+            limit=limit,
+            poll_seconds=get_settings().runner_poll_seconds,
+            name=name,
+            lane=lane,  # type: ignore[arg-type]
+        )
     except KeyboardInterrupt:
         pass
     except RuntimeError as exc:

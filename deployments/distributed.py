@@ -19,8 +19,9 @@ from prefect.client.schemas.schedules import IntervalSchedule
 from prefect.deployments.runner import EntrypointType
 from prefect.exceptions import ObjectNotFound
 
+from deployments.lanes import Lane, LaneWorkers, ensure_lanes, lane_queues
 from deployments.serve import build_deployments, running_receiver
-from deployments.warm_worker import POOL_TYPE, WarmWorker, run_warm_worker
+from deployments.warm_worker import POOL_TYPE, WarmWorker, run_warm_worker, warm_up
 from warroom.runbook import Catalogue
 from warroom.settings import Settings
 
@@ -55,7 +56,9 @@ def ensure_pool(pool: str, pool_type: str) -> str:
 
 
 def register(catalogue: Catalogue, pool: str, *, queue: str | None = None) -> list[str]:
-    """Register every runbook's deployment (and acknowledge, postmortem, tracker-sync) on ``pool``."""
+    """Register every runbook's deployment (and acknowledge, postmortem, tracker-sync) on ``pool``, and
+    the pool's urgent queue (deployments/lanes.py)."""
+    ensure_lanes(pool)
     names = []
     for deployment in build_deployments(catalogue, entrypoint_type=EntrypointType.MODULE_PATH):
         if queue:
@@ -135,23 +138,39 @@ def serve_receiver(settings: Settings, console: Any) -> None:
             keeper.store.close()
 
 
-def run_worker(pool: str, *, limit: int | None, poll_seconds: float, name: str | None) -> None:
-    """Run the pool's flow runs on this machine until stopped: in this process's threads when the pool is
-    Warroom's (warm), else through Prefect's worker for the pool's type (``process``: a process per run).
-    Either polls every ``poll_seconds``, so a P1 waits a second for a worker, not Prefect's default ten."""
+def run_worker(
+    pool: str, *, limit: int | None, poll_seconds: float, name: str | None, lane: Lane | None = None
+) -> None:
+    """Run the pool's flow runs on this machine until stopped: in threads of warm worker processes when the
+    pool is Warroom's (one per lane, deployments/lanes.py; ``lane`` runs that one lane in this process),
+    else through Prefect's worker for the pool's type (``process``: a process per run), which takes the
+    urgent queue first. Either polls every ``poll_seconds``, so a P1 waits a second, not Prefect's ten."""
     import asyncio
 
     os.environ["PREFECT_WORKER_QUERY_SECONDS"] = str(poll_seconds)
     kind = current_pool_type(pool)
     if kind is None:
         raise RuntimeError(f"no work pool {pool!r} on the Prefect server: run `warroom deploy --pool {pool}`")
+    if kind == POOL_TYPE and lane is None:
+        lanes = LaneWorkers(pool, limit=limit)
+        lanes.start_and_wait()
+        try:
+            lanes.join()
+        finally:
+            lanes.stop()
+        return
     if kind == POOL_TYPE:
         from prefect.settings import PREFECT_WORKER_QUERY_SECONDS, temporary_settings
 
+        queues = lane_queues(pool, lane) if lane else None
+        named = f"{name}-{lane}" if name and lane else name
+        warm_up()  # before it polls: the first run it takes is as warm as the hundredth
         with temporary_settings(updates={PREFECT_WORKER_QUERY_SECONDS: poll_seconds}):
-            asyncio.run(run_warm_worker(pool, limit=limit, name=name))
+            asyncio.run(run_warm_worker(pool, limit=limit, name=named, queues=queues))
         return
     command = [sys.executable, "-m", "prefect", "worker", "start", "--pool", pool]
+    for queue in lane_queues(pool, lane) if lane else []:
+        command += ["--work-queue", queue]
     if limit is not None:
         command += ["--limit", str(limit)]
     if name:

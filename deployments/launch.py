@@ -11,8 +11,9 @@ from typing import Any
 
 from rich.console import Console
 
+from deployments.lanes import queue_for
 from warroom.events import EventKind
-from warroom.incident import Incident
+from warroom.incident import Incident, Severity
 from warroom.ledger import Store
 from warroom.runbook import Runbook, dedup_key_for
 from warroom.signing import Signer, start_message
@@ -157,32 +158,48 @@ class PrefectLauncher:
             self._local.client = client
         return client
 
-    def _deployment_id(self, runbook: str) -> Any:
+    def _deployment(self, runbook: str) -> tuple[Any, bool]:
+        """The deployment's id, and whether it is on a work pool (only then has it lanes)."""
         if runbook not in self._ids:
-            self._ids[runbook] = self._client().read_deployment_by_name(f"respond/{runbook}").id
+            found = self._client().read_deployment_by_name(f"respond/{runbook}")
+            self._ids[runbook] = (found.id, bool(found.work_pool_name))
         return self._ids[runbook]
 
-    def launch(self, runbook: str, parameters: dict[str, Any], idempotency_key: str) -> str:
+    def launch(self, runbook: str, parameters: dict[str, Any], idempotency_key: str, level: Severity) -> str:
         from prefect.exceptions import ObjectNotFound
 
         try:
-            return self._run(self._deployment_id(runbook), runbook, parameters, idempotency_key)
+            return self._run(self._deployment(runbook), runbook, parameters, idempotency_key, level)
         except ObjectNotFound:
             self._ids.pop(runbook, None)  # re-registered under a new id: look it up once more
-            return self._run(self._deployment_id(runbook), runbook, parameters, idempotency_key)
+            return self._run(self._deployment(runbook), runbook, parameters, idempotency_key, level)
         except Exception:
             self._drop_client()  # a broken connection is not kept for the next launch
             raise
 
-    def _run(self, deployment_id: Any, runbook: str, parameters: dict[str, Any], idempotency_key: str) -> str:
+    def _run(
+        self,
+        deployment: tuple[Any, bool],
+        runbook: str,
+        parameters: dict[str, Any],
+        idempotency_key: str,
+        level: Severity,
+    ) -> str:
         from prefect.states import Scheduled
 
+        deployment_id, pooled = deployment
         flow_run = self._client().create_flow_run_from_deployment(
             deployment_id,
             parameters=parameters,
             state=Scheduled(),
             idempotency_key=idempotency_key,
-            tags=[f"runbook:{runbook}", "source:alert", START_TAG],
+            tags=[
+                f"runbook:{runbook}",
+                "source:alert",
+                START_TAG,
+                f"lane:{'urgent' if queue_for(level) else 'normal'}",
+            ],
+            work_queue_name=queue_for(level) if pooled else None,
         )
         return str(flow_run.id)
 

@@ -21,15 +21,10 @@ from prefect.deployments.runner import EntrypointType, RunnerDeployment
 from prefect.utilities.callables import ParameterSchema
 
 from deployments.desk import desk_deployments
-from deployments.keeper import Keeper
 from deployments.prefect_database import database_kind, embedded_postgres
-from flows.communicate import rooms_ready
 from flows.respond import respond
-from flows.status_page import status_ready
 from warroom.duration import DURATION_PATTERN, format_duration
 from warroom.home import local_prefect_url, prefect_auth, record_local_prefect
-from warroom.intake.auth import home_token
-from warroom.intake.formats import FORMAT_NAMES
 from warroom.intake.launcher import LaunchLoop
 from warroom.intake.receiver import create_app
 from warroom.intake.router import Router
@@ -294,62 +289,3 @@ def running_receiver(settings: Settings) -> Iterator[Intake]:
         thread.join(10)
         intake.loop.store.close()
         intake.store.close()
-
-
-def serve_everything(settings: Settings, catalogue: Catalogue, console: Any) -> None:
-    """`warroom up`: a Prefect server unless one is configured, then every runbook served until Ctrl-C."""
-    from prefect import serve
-    from prefect.settings import (
-        PREFECT_API_AUTH_STRING,
-        PREFECT_API_URL,
-        PREFECT_RUNNER_POLL_FREQUENCY,
-        temporary_settings,
-    )
-
-    rooms = rooms_ready(settings)  # a chat service that cannot make rooms refuses here, not mid-incident
-    vendor = status_ready(settings)  # and so does a vendor's status page that refuses the key
-    with ExitStack() as stack:
-        api = PREFECT_API_URL.value()
-        started_here = not api
-        if not api:
-            console.print(
-                f"starting a local Prefect server on {settings.prefect_host}:{settings.prefect_port} "
-                f"({'embedded PostgreSQL' if database_kind(settings) == 'postgres' else 'SQLite'}) ..."
-            )
-            api = stack.enter_context(local_prefect_server(settings))
-        updates: dict[Any, Any] = {
-            PREFECT_API_URL: api,
-            PREFECT_RUNNER_POLL_FREQUENCY: settings.runner_poll_seconds,
-        }
-        os.environ["PREFECT_API_URL"] = api  # the flow-run processes the runner starts inherit it
-        os.environ["PREFECT_RUNNER_POLL_FREQUENCY"] = str(settings.runner_poll_seconds)
-        configured = settings.prefect_auth.get_secret_value() if settings.prefect_auth else None
-        auth = local_auth(settings) if started_here else configured
-        if auth:
-            updates[PREFECT_API_AUTH_STRING] = auth
-            os.environ["PREFECT_API_AUTH_STRING"] = auth  # the flow-run processes inherit it
-        stack.enter_context(temporary_settings(updates=updates))
-        deployments = build_deployments(catalogue)
-        intake = stack.enter_context(running_receiver(settings))
-        keeper = Keeper(intake.store, settings)
-        keeper.start()
-        stack.callback(keeper.stop)
-        console.print(f"Prefect UI: {api.removesuffix('/api')}")
-        if started_here:
-            console.print(f"  login (user:password): in {settings.home / 'prefect-auth'}")
-        receiver = f"http://{settings.receiver_host}:{settings.receiver_port}"
-        console.print(f"alert receiver: {receiver}/alerts/{{{','.join(FORMAT_NAMES)}}}")
-        if not settings.intake_tokens and not settings.intake_hmac_secrets:
-            home_token(settings)
-            console.print(f"  bearer token: in {settings.home / 'intake-token'}")
-        if rooms:
-            console.print(f"incident rooms: {rooms}")
-        console.print(f"public status page: {receiver}/status/" + (f" and {vendor}" if vendor else ""))
-        for d in deployments:
-            console.print(f"serving {d.flow_name}/{d.name}")
-        console.print("Ctrl-C stops everything started here.")
-        console.print("New here? In another terminal, `warroom demo` plays a bad deploy in a sandbox.")
-        try:
-            serve(*deployments, print_starting_message=False)
-        except KeyboardInterrupt:
-            pass

@@ -35,6 +35,19 @@ class WarmResult(BaseWorkerResult):
     """How one flow run ended in its thread: 0 when the engine finished it, 1 when it escaped the engine."""
 
 
+def warm_up() -> None:
+    """Import, before the first run arrives, what every run needs: the flows, every step module, and the
+    chart library the post-mortem draws with (0.7 s the first time). A P1 that is the first run of a fresh
+    worker would otherwise pay them between its alert and its first diagnostic."""
+    import deployments.desk  # noqa: F401 - the desk's flows
+    import flows.respond  # noqa: F401
+    from warroom.reports.charts import plotting
+    from warroom.steps import load_builtin_steps
+
+    load_builtin_steps()
+    plotting()
+
+
 def execute(flow_run_id: UUID) -> int:
     """Run one flow run to its end in this thread, as `python -m prefect.engine` would in a process."""
     from prefect.flow_engine import load_flow_and_flow_run, run_flow
@@ -74,7 +87,11 @@ class WarmWorker(BaseWorker[BaseJobConfiguration, BaseVariables, WarmResult]):
         return WarmResult(identifier=identifier, status_code=code)
 
 
-async def run_warm_worker(pool: str, *, limit: int | None, name: str | None) -> None:
-    """Poll ``pool`` and run its flow runs here until stopped."""
-    worker = WarmWorker(work_pool_name=pool, limit=limit, name=name, create_pool_if_not_found=False)
+async def run_warm_worker(
+    pool: str, *, limit: int | None, name: str | None, queues: list[str] | None = None
+) -> None:
+    """Poll ``pool`` (only ``queues`` of it, when given) and run its flow runs here until stopped."""
+    worker = WarmWorker(
+        work_pool_name=pool, work_queues=queues, limit=limit, name=name, create_pool_if_not_found=False
+    )
     await worker.start()

@@ -114,9 +114,22 @@ def served_deployment(api: str) -> dict | None:  # type: ignore[type-arg]
     return next((d for d in found if d["name"] == "svc-capacity"), None)
 
 
-def kill_flow_run_processes(flow_run_id: str) -> int:
-    """Kill the processes running this flow run, wherever their parent is: a machine that lost power."""
+def kill_flow_run_processes(flow_run_id: str, api: str | None = None) -> int:
+    """Kill the processes running this flow run, wherever their parent is: a machine that lost power. A
+    process per run names the run in its environment; a warm lane (which runs many) is the process Prefect
+    records as the run's infrastructure (``host:pid:run``)."""
     killed = 0
+    if api is not None:
+        infrastructure = (
+            httpx.get(f"{api}/flow_runs/{flow_run_id}", auth=LOGIN).json().get("infrastructure_pid")
+        )
+        if infrastructure:
+            lane = int(infrastructure.rsplit(":", 2)[1])
+            try:
+                os.kill(lane, signal.SIGKILL)
+                killed += 1
+            except ProcessLookupError:
+                pass
     for pid in os.listdir("/proc"):
         if not pid.isdigit():
             continue

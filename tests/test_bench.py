@@ -29,6 +29,7 @@ TINY = {
     "report.py": (["--incidents", "200", "--events", "2000"], "report over 90 days"),
     "scale.py": (["--incidents", "3", "--alerts", "6", "--behind", "2"], "runs per minute"),
     "ssh_fanout.py": (["--repeat", "1"], "target(s)"),
+    "story.py": (["--runs", "1"], "machine time"),
     "status_page.py": (
         ["--incidents", "20", "--components", "3", "--readers", "2", "--requests", "20"],
         "req/s",

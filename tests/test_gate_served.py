@@ -64,7 +64,7 @@ def test_gate_held_past_leases_survives_kill_9_of_warroom_up_and_applies_once(
             up.wait()
             kill_flow_run_processes(flow_run_id)  # in case it outlived its parent in a session of its own
             time.sleep(2)
-            assert kill_flow_run_processes(flow_run_id) == 0  # nothing of the run is left alive
+            assert kill_flow_run_processes(flow_run_id, served.api) == 0  # nothing of the run is left alive
             assert served.flow_run(flow_run_id)["state"]["type"] == "PAUSED"
             assert state.scale_calls == []
 
@@ -88,7 +88,7 @@ def test_a_retried_run_records_fresh_evidence_and_approve_reports_its_own_verdic
     """The UI's Retry of a run that crashed at its gate: a new attempt with its own diagnostics, proposal
     and gate; the old gate is closed; `warroom approve` answers the new one and prints its verdict."""
     served = Served(prefect_server, tmp_path, timeout="10m")
-    # The runner that lost the process marks the run crashed; the keeper must not race it to re-enter.
+    # The run is marked crashed as its process dies; the keeper must not race that to re-enter the gate.
     served.env["WARROOM_RUN_STALE_SECONDS"] = "60"
     served.up()
     try:
@@ -96,7 +96,14 @@ def test_a_retried_run_records_fresh_evidence_and_approve_reports_its_own_verdic
             flow_run_id = served.start(url)
             fr = served.paused(flow_run_id)
             incident = incident_of(fr)
-            kill_flow_run_processes(flow_run_id)  # the run's process dies; warroom up lives on
+            assert kill_flow_run_processes(flow_run_id, served.api) == 1  # its lane dies; warroom up lives on
+            # What a process-per-run worker records when its run's process dies (a warm lane dies with it).
+            crashed = httpx.post(
+                f"{served.api}/flow_runs/{flow_run_id}/set_state",
+                json={"state": {"type": "CRASHED", "message": "its process died"}, "force": True},
+                auth=LOGIN,
+            )
+            assert crashed.status_code in (200, 201), crashed.text
             wait_for(
                 "the run to be written off",
                 lambda: "run.lost" in [e.kind for e in served.store.timeline(incident)],

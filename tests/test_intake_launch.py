@@ -114,7 +114,7 @@ class _Down:
         self.fail_times = fail_times
         self.calls: list[str] = []
 
-    def launch(self, runbook: str, parameters: dict[str, Any], idempotency_key: str) -> str:
+    def launch(self, runbook: str, parameters: dict[str, Any], idempotency_key: str, level: Severity) -> str:
         self.calls.append(idempotency_key)
         if len(self.calls) <= self.fail_times:
             raise httpx.ConnectError("All connection attempts failed")

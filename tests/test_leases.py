@@ -26,7 +26,7 @@ class _Recording:
         self.name = name
         self.calls = calls
 
-    def launch(self, runbook: str, parameters: dict[str, Any], idempotency_key: str) -> str:
+    def launch(self, runbook: str, parameters: dict[str, Any], idempotency_key: str, level: Severity) -> str:
         self.calls.append((self.name, idempotency_key))
         return f"run-{idempotency_key}"
 

@@ -435,3 +435,94 @@ def test_the_warm_worker_runs_a_storm_and_a_gate_survives_kill_9_of_the_worker(c
         if second is not None:
             stop_up(second)
         store.close()
+
+
+LANE_RUNBOOK = """\
+name: lane-probe
+description: A check whose level the alert's severity label decides.
+match: {alertname: LaneProbe}
+severity:
+  - when: "alert.labels.severity == 'critical'"
+    level: P1
+  - level: P4
+params:
+  service_url: {type: string, from: alert.annotations.service_url}
+diagnostics:
+  - id: health
+    use: http.check
+    with: {url: "{{ params.service_url }}/healthz", retries: 0}
+"""
+
+
+def _lane_of(api: str, flow_run_id: str) -> tuple[str, str]:
+    """The run's work queue, and the lane of the worker process Prefect records as running it."""
+    run = httpx.get(f"{api}/flow_runs/{flow_run_id}", timeout=30).json()
+    pid = int(run["infrastructure_pid"].rsplit(":", 2)[1])
+    command = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+    return run["work_queue_name"], command[command.index(b"--lane") + 1].decode()
+
+
+def _lanes_of(worker: int) -> dict[str, int]:
+    """The lane processes `warroom worker` runs: {lane: pid}."""
+    found = {}
+    for task in Path(f"/proc/{worker}/task").glob("*/children"):
+        for child in task.read_text().split():
+            try:
+                command = Path(f"/proc/{child}/cmdline").read_bytes().split(b"\0")
+            except OSError:
+                continue
+            if b"--lane" in command:
+                found[command[command.index(b"--lane") + 1].decode()] = int(child)
+    return found
+
+
+def test_a_p1_takes_the_urgent_lane_a_warm_process_of_its_own_and_a_p4_the_normal_one(
+    cluster: Cluster,
+) -> None:
+    (cluster.base / "runbooks" / "lane-probe.yaml").write_text(LANE_RUNBOOK)
+    deployed = warroom_done("deploy", "--pool", "warm", env=cluster.env)
+    assert deployed.returncode == 0, deployed.stdout + deployed.stderr
+    worker = warroom(
+        "worker",
+        "--pool",
+        "warm",
+        env={**cluster.env, "WARROOM_HOME": str(cluster.base / "lanes")},
+        start_new_session=True,
+    )
+    store = Store(cluster.ledger_url)
+    try:
+        with running_service() as (url, _):
+            receiver = next(u for u, p in cluster.receivers.items() if p.poll() is None)
+            levels = {}
+            for severity in ("critical", "info"):
+                alert = {
+                    "title": "LaneProbe",
+                    "labels": {"severity": severity},
+                    "annotations": {"service_url": url},
+                    "fingerprint": f"lane-{severity}-{uuid.uuid4().hex[:8]}",
+                }
+                levels[severity] = _post(receiver, alert).json()["results"][0]["incident"]
+            for incident in levels.values():
+                _wait(
+                    f"{incident} resolved or finished",
+                    lambda i=incident: _timeline_has(store, i, "diagnostic.result"),
+                    proc=worker,
+                )
+            lanes = {}
+            for severity, incident in levels.items():
+                (launch,) = [e for e in store.timeline(incident) if e.kind == "runbook.launched"]
+                lanes[severity] = _lane_of(cluster.api, launch.data["flow_run_id"])
+            assert lanes == {"critical": ("urgent", "urgent"), "info": ("default", "normal")}
+        # A lane that dies is started again by the worker that started it; the other lane lives on.
+        before = _lanes_of(worker.pid)
+        os.kill(before["urgent"], signal.SIGKILL)
+        _wait(
+            "the urgent lane started again",
+            lambda: _lanes_of(worker.pid).get("urgent", before["urgent"]) != before["urgent"],
+            proc=worker,
+        )
+        assert _lanes_of(worker.pid)["normal"] == before["normal"]
+    finally:
+        stop_up(worker)
+        store.close()
+        (cluster.base / "runbooks" / "lane-probe.yaml").unlink()

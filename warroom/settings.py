@@ -187,8 +187,11 @@ class Settings(BaseSettings):
         "only) when PostgreSQL is installed, else SQLite, which refuses some UI answers on a loaded machine "
         "(`bench/ui_resumes.py --load`)",
     )
-    runner_poll_seconds: int = Field(
-        default=1, ge=1, description="How often served deployments (and `warroom worker`) look for new runs"
+    runner_poll_seconds: float = Field(
+        default=0.5,
+        ge=0.1,
+        le=60,
+        description="How often the warm lanes (`warroom up`, `warroom worker`) look for new runs",
     )
     receiver_host: str = Field(
         default="127.0.0.1", description="Where `warroom up` serves the alert receiver"

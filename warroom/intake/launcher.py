@@ -32,9 +32,9 @@ LEASE = "launch-loop"
 
 
 class Launcher(Protocol):
-    def launch(self, runbook: str, parameters: dict[str, Any], idempotency_key: str) -> str:
-        """Start the runbook's deployment, tagged ``START_TAG`` (the loop vouches for it once it exists);
-        return the flow run id. Raises when it cannot."""
+    def launch(self, runbook: str, parameters: dict[str, Any], idempotency_key: str, level: Severity) -> str:
+        """Start the runbook's deployment, tagged ``START_TAG`` (the loop vouches for it once it exists), in
+        the lane ``level`` calls for; return the flow run id. Raises when it cannot."""
         ...
 
 
@@ -112,18 +112,17 @@ class LaunchLoop(threading.Thread):
     def _launch_one(self, row: Launch) -> int:
         if self._stopping.is_set():
             return 0
+        level = Severity(f"P{row.priority}")
         parameters: dict[str, Any] = {
             "runbook": row.runbook,
             "params": {},
             "alert": row.alert,
             "dedup_key": row.dedup_key,
             "requested_by": None,
-            "decided": Decided(incident=row.incident_number, level=Severity(f"P{row.priority}")).model_dump(
-                mode="json"
-            ),
+            "decided": Decided(incident=row.incident_number, level=level).model_dump(mode="json"),
         }
         try:
-            flow_run_id = self.launcher.launch(row.runbook, parameters, row.idempotency_key)
+            flow_run_id = self.launcher.launch(row.runbook, parameters, row.idempotency_key, level)
         except Exception as exc:
             delay = min(self.max_backoff, 2.0**row.attempts)
             error = redact_text(f"{type(exc).__name__}: {exc}")[:500]

@@ -5,6 +5,7 @@ action items left open at each week's end (the burn-down)."""
 from __future__ import annotations
 
 import io
+from typing import Any
 
 from warroom.reports.trends import Week
 
@@ -21,13 +22,19 @@ def _png(figure: object) -> bytes:
     return buffer.getvalue()
 
 
-def charts(weeks: list[Week]) -> dict[str, bytes]:
-    """``{name: png}``: incidents, times, approval_wait, action_items."""
+def plotting() -> Any:
+    """matplotlib's pyplot, drawing without a display (a server has none)."""
     import matplotlib
 
-    matplotlib.use("Agg")  # no display on a server
+    matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    return plt
+
+
+def charts(weeks: list[Week]) -> dict[str, bytes]:
+    """``{name: png}``: incidents, times, approval_wait, action_items."""
+    plt = plotting()
     labels = [w.start.strftime("%b %d") for w in weeks]
     x = list(range(len(weeks)))
     out: dict[str, bytes] = {}
@@ -93,10 +100,7 @@ PHASE_COLOURS = {
 
 def phases_chart(title: str, spans: list[tuple[str, str, float, float]]) -> bytes:
     """An incident's phases as a Gantt picture: ``(label, kind, start, end)`` in minutes from detection."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = plotting()
 
     fig, ax = plt.subplots(figsize=(8, 0.5 + 0.45 * max(1, len(spans))))
     for row, (_, kind, start, end) in enumerate(spans):

@@ -1,0 +1,165 @@
+"""Two lanes through a work pool, so a P1 never queues behind P3/P4s: the launch of a P1 or P2 incident goes
+to the pool's ``urgent`` work queue, everything else (and every run a person starts from the UI) to the
+others.
+
+On a ``warroom`` pool each lane is a warm worker process of its own (`warroom worker --lane urgent|normal`):
+the urgent one shares no worker slot, no thread pool and no GIL with a storm of P4 runs. `warroom worker` and
+`warroom up` start both lanes and start a lane again when its process dies (the keeper re-enters the gates
+of the runs it held). On any other pool type (``process``, ``kubernetes``) Prefect's worker takes the queues
+in priority order, and the urgent queue comes first.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import logging
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Sequence
+from typing import Literal
+
+from warroom.incident import Severity
+
+log = logging.getLogger("warroom.lanes")
+
+URGENT_QUEUE = "urgent"
+URGENT_LEVELS = frozenset({Severity.P1, Severity.P2})
+Lane = Literal["urgent", "normal"]
+LANES: tuple[Lane, ...] = ("urgent", "normal")
+
+
+def queue_for(level: Severity) -> str | None:
+    """The work queue a launch at ``level`` goes to; None for the deployment's own queue."""
+    return URGENT_QUEUE if level in URGENT_LEVELS else None
+
+
+def ensure_lanes(pool: str) -> None:
+    """Make the pool's urgent queue (priority 1, before every other queue) when it is missing."""
+    from prefect.client.orchestration import get_client
+    from prefect.exceptions import ObjectAlreadyExists, ObjectNotFound
+
+    with get_client(sync_client=True) as client:
+        try:
+            client.read_work_queue_by_name(URGENT_QUEUE, work_pool_name=pool)
+            return
+        except ObjectNotFound:
+            pass
+        try:
+            client.create_work_queue(
+                name=URGENT_QUEUE,
+                work_pool_name=pool,
+                priority=1,
+                description="P1 and P2 incidents: served by a worker of their own, never behind P3/P4s",
+            )
+        except ObjectAlreadyExists:  # another `warroom deploy` made it meanwhile
+            pass
+
+
+def lane_queues(pool: str, lane: Lane) -> list[str]:
+    """The queues a lane's worker polls: the urgent queue alone, or every other queue of the pool."""
+    if lane == "urgent":
+        return [URGENT_QUEUE]
+    from prefect.client.orchestration import get_client
+
+    with get_client(sync_client=True) as client:
+        queues = client.read_work_queues(work_pool_name=pool)
+    return sorted(q.name for q in queues if q.name != URGENT_QUEUE) or ["default"]
+
+
+def _die_with_parent() -> None:  # pragma: no cover - runs in the child between fork and exec
+    # A lane must not outlive the process that started it: killed with -9, the whole of it is gone and the
+    # keeper of the next start re-enters the gates, instead of an orphan answering them twice.
+    ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+
+
+class LaneWorkers(threading.Thread):
+    """Both lanes of ``pool`` as `warroom worker --lane` processes, each started again when it dies."""
+
+    def __init__(self, pool: str, *, limit: int | None = None, restart_seconds: float = 1.0) -> None:
+        super().__init__(name="warroom-lanes", daemon=True)
+        self.pool = pool
+        self.limit = limit
+        self.restart_seconds = restart_seconds
+        self.procs: dict[Lane, subprocess.Popen[bytes]] = {}
+        self.started_times: dict[Lane, int] = dict.fromkeys(LANES, 0)
+        self._stopping = threading.Event()
+        self._ready = threading.Event()
+
+    @property
+    def worker_name(self) -> str:
+        """The lanes' worker name in Prefect (each lane adds its own: ``-urgent``, ``-normal``)."""
+        return f"{self.pool}-{socket.gethostname()}-{os.getpid()}"
+
+    def command(self, lane: Lane) -> Sequence[str]:
+        command = [
+            sys.executable,
+            "-m",
+            "cli",
+            "worker",
+            "--pool",
+            self.pool,
+            "--lane",
+            lane,
+            "--name",
+            self.worker_name,
+        ]
+        if self.limit is not None:
+            command += ["--limit", str(self.limit)]
+        return command
+
+    def _spawn(self, lane: Lane) -> None:
+        # From this thread only: the parent-death signal follows the thread that forked the child.
+        self.procs[lane] = subprocess.Popen(self.command(lane), preexec_fn=_die_with_parent)
+        self.started_times[lane] += 1
+
+    def run(self) -> None:
+        for lane in LANES:
+            self._spawn(lane)
+        self._ready.set()
+        while not self._stopping.wait(self.restart_seconds):
+            for lane, proc in list(self.procs.items()):
+                if proc.poll() is not None and not self._stopping.is_set():
+                    log.warning(
+                        "the %s lane's worker exited with %s; starting it again", lane, proc.returncode
+                    )
+                    self._spawn(lane)
+        self._stop_all()
+
+    def start_and_wait(self) -> None:
+        self.start()
+        self._ready.wait(30)
+
+    def wait_ready(self, timeout: float) -> bool:
+        """Until both lanes have warmed up and told Prefect they poll (a run launched now starts at once)."""
+        from prefect.client.orchestration import get_client
+
+        wanted = {f"{self.worker_name}-{lane}" for lane in LANES}
+        deadline = time.monotonic() + timeout
+        with get_client(sync_client=True) as client:
+            while time.monotonic() < deadline:
+                if wanted <= {w.name for w in client.read_workers_for_work_pool(self.pool)}:
+                    return True
+                if self._stopping.wait(0.2):
+                    return False
+        return False
+
+    def stop(self, timeout: float = 10.0) -> None:
+        self._stopping.set()
+        self.join(timeout + 5)
+
+    def _stop_all(self, grace: float = 10.0) -> None:
+        for proc in self.procs.values():
+            if proc.poll() is None:
+                proc.send_signal(signal.SIGINT)
+        deadline = time.monotonic() + grace
+        for proc in self.procs.values():
+            try:
+                proc.wait(max(deadline - time.monotonic(), 0.1))
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
