@@ -288,7 +288,7 @@ def main() -> None:
     ap.add_argument("--limit", type=int, default=None, help="the worker's --limit (flow runs at once)")
     ap.add_argument("--pool-type", default="warroom", help="warroom (warm threads) or process (one per run)")
     ap.add_argument("--workers", type=int, default=1, help="worker processes on this machine")
-    ap.add_argument("--launch-parallel", type=int, default=1, help="the receiver's WARROOM_LAUNCH_PARALLEL")
+    ap.add_argument("--launch-parallel", type=int, default=4, help="the receiver's WARROOM_LAUNCH_PARALLEL")
     ap.add_argument("--patience", type=float, default=600, help="seconds to wait for the storm's runs")
     ap.add_argument(
         "--postgres", default=None, help="PostgreSQL server URL for Prefect's and the ledger's DBs"

@@ -80,13 +80,20 @@ def _die_with_parent() -> None:  # pragma: no cover - runs in the child between 
 class LaneWorkers(threading.Thread):
     """Both lanes of ``pool`` as `warroom worker --lane` processes, each started again when it dies."""
 
-    def __init__(self, pool: str, *, limit: int | None = None, restart_seconds: float = 1.0) -> None:
+    def __init__(
+        self,
+        pool: str,
+        *,
+        limit: int | None = None,
+        restart_seconds: float = 1.0,
+        env: dict[str, str] | None = None,
+    ) -> None:
         super().__init__(name="warroom-lanes", daemon=True)
         self.pool = pool
+        self.env = {**os.environ, **(env or {})}
         self.limit = limit
         self.restart_seconds = restart_seconds
         self.procs: dict[Lane, subprocess.Popen[bytes]] = {}
-        self.started_times: dict[Lane, int] = dict.fromkeys(LANES, 0)
         self._stopping = threading.Event()
         self._ready = threading.Event()
 
@@ -114,8 +121,7 @@ class LaneWorkers(threading.Thread):
 
     def _spawn(self, lane: Lane) -> None:
         # From this thread only: the parent-death signal follows the thread that forked the child.
-        self.procs[lane] = subprocess.Popen(self.command(lane), preexec_fn=_die_with_parent)
-        self.started_times[lane] += 1
+        self.procs[lane] = subprocess.Popen(self.command(lane), env=self.env, preexec_fn=_die_with_parent)
 
     def run(self) -> None:
         for lane in LANES:

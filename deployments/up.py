@@ -62,7 +62,10 @@ def serve_everything(settings: Settings, catalogue: Catalogue, console: Any) -> 
         stack.callback(keeper.stop)
         if not settings.intake_tokens and not settings.intake_hmac_secrets:
             home_token(settings)  # before the runbooks are served: whoever sees them served may post alerts
-        lanes = LaneWorkers(LOCAL_POOL)
+        # The server started here has no CSRF protection: a client asking it for a token per connection
+        # only adds a request to every run.
+        no_csrf = {"PREFECT_CLIENT_CSRF_SUPPORT_ENABLED": "false"}
+        lanes = LaneWorkers(LOCAL_POOL, env=no_csrf if started_here else {})
         lanes.start_and_wait()
         stack.callback(lanes.stop)
         if not lanes.wait_ready(settings.run_start_seconds):

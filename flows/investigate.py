@@ -6,9 +6,9 @@ import time
 from typing import Any
 
 import httpx
-from prefect.client.orchestration import get_client
 from prefect.futures import PrefectFuture
 
+from flows.prefect_api import prefect_api
 from flows.response import Response, RunOutcome, headline
 from flows.run_steps import run_steps
 from warroom.events import EventKind
@@ -60,7 +60,7 @@ def mark_trouble(troubled: list[tuple[PrefectFuture[Any], str]]) -> None:
     """
     if not troubled:
         return
-    with get_client(sync_client=True) as client:
+    with prefect_api() as client:
         for future, name in troubled:
             path = {"id": future.task_run_id}
             for delay in (0.2, 0.5, 1.0, 0.0):

@@ -16,7 +16,6 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
-from prefect.client.orchestration import get_client
 from prefect.client.schemas.objects import State, StateType
 from prefect.context import FlowRunContext
 from prefect.exceptions import Abort, ObjectNotFound
@@ -24,6 +23,8 @@ from prefect.input import RunInput, keyset_from_paused_state
 from prefect.input.actions import create_flow_run_input, delete_flow_run_input, read_flow_run_input
 from prefect.states import Paused, Running
 from prefect.utilities.engine import propose_state_sync
+
+from flows.prefect_api import prefect_api
 
 
 class PauseRefused(RuntimeError):
@@ -50,7 +51,7 @@ class PrefectPause:
         state.message = message
         self.keyset = {str(k): v for k, v in keyset_from_paused_state(state).items()}
         state.state_details.run_input_keyset = self.keyset
-        with get_client(sync_client=True) as client:
+        with prefect_api() as client:
             try:
                 result = propose_state_sync(client, state, flow_run_id=self.flow_run_id)
             except Abort as exc:
@@ -65,7 +66,7 @@ class PrefectPause:
     def poll(self) -> Poll:
         """The run's state now, and the answer when it has been resumed (removed from Prefect once read)."""
         assert self.keyset is not None
-        with get_client(sync_client=True) as client:
+        with prefect_api() as client:
             run = client.read_flow_run(self.flow_run_id)
         state = run.state
         answer = None
@@ -94,7 +95,7 @@ class PrefectPause:
 
     def release(self) -> None:
         """Leave PAUSED without an answer (the gate's own deadline passed): back to RUNNING."""
-        with get_client(sync_client=True) as client:
+        with prefect_api() as client:
             client.set_flow_run_state(self.flow_run_id, Running(), force=True)
 
     def publish(self, key: str, value: dict[str, Any], *, background: bool = False) -> None:
@@ -125,7 +126,7 @@ def prefect_events(flow_run_id: UUID, since: datetime, limit: int = 20) -> list[
         "limit": limit,
     }
     try:
-        with get_client(sync_client=True) as client:
+        with prefect_api() as client:
             response = client.request("POST", "/events/filter", json=body)
             events = response.json().get("events") or []
     except Exception:

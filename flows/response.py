@@ -16,11 +16,11 @@ from uuid import UUID
 
 from prefect import get_run_logger
 from prefect.artifacts import create_markdown_artifact
-from prefect.client.orchestration import get_client
 from prefect.client.schemas.actions import ArtifactUpdate
 from prefect.context import FlowRunContext
 from pydantic import BaseModel
 
+from flows.prefect_api import prefect_api
 from warroom.events import EventKind
 from warroom.incident import TRANSITIONS, Incident, Status
 from warroom.ledger import Attempt, RunLedger, Store
@@ -135,7 +135,7 @@ class Response:
                 return  # typed in the UI when the run was started: theirs
             self.run_name = f"{self.incident.id}: {self.incident.title}"[:150]
         name = self.run_name + (f" (waiting for approval of {waiting_for})" if waiting_for else "")
-        with get_client(sync_client=True) as client:
+        with prefect_api() as client:
             client.update_flow_run(ctx.flow_run.id, name=name)
 
     def checkpoint(self) -> None:
@@ -173,7 +173,7 @@ class Response:
                 key=f"inc-{incident.number}-timeline", markdown=markdown, description=description
             )
             return
-        with get_client(sync_client=True) as client:
+        with prefect_api() as client:
             client.update_artifact(self.artifact_id, ArtifactUpdate(data=markdown, description=description))
 
     def advance(self, status: Status, text: str | None = None) -> None:

@@ -10,11 +10,11 @@ import time
 from typing import Any
 from uuid import UUID
 
-from prefect.client.orchestration import get_client
 from prefect.client.schemas.objects import StateType
 from prefect.exceptions import ObjectNotFound
 from prefect.input.actions import read_flow_run_input
 
+from flows.prefect_api import prefect_api
 from warroom.ledger import Store
 from warroom.settings import Settings
 from warroom.starts import LOCAL_VOUCHER, START_INPUT, START_TAG, Starter, from_proof, from_signed, nobody
@@ -26,7 +26,7 @@ def withdrawn_before_start(flow_run_id: str) -> str | None:
     """The final state the run was put in since it was last scheduled, before this start; else None.
 
     Only since the last schedule: a run the keeper scheduled again after a crash re-enters its gate."""
-    with get_client(sync_client=True) as client:
+    with prefect_api() as client:
         states = client.read_flow_run_states(UUID(flow_run_id))
     ordered = sorted(states, key=lambda s: s.timestamp)[:-1]  # the last is this start's RUNNING
     scheduled = [i for i, s in enumerate(ordered) if s.type is StateType.SCHEDULED]

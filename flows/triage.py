@@ -3,10 +3,10 @@ page, post-mortem; ``WARROOM_SEVERITY`` overrides), the roles on call, the run t
 
 from __future__ import annotations
 
-from prefect.client.orchestration import get_client
 from prefect.context import FlowRunContext
 
 from flows.paging import start_paging
+from flows.prefect_api import prefect_api
 from flows.response import Response, RunOutcome
 from warroom.events import EventKind
 from warroom.expressions import ExpressionError, render_value
@@ -77,9 +77,9 @@ def tag_run(response: Response) -> None:
         f"severity:{response.incident.severity.value}",
         f"runbook:{response.runbook.name}",
     }
-    with get_client(sync_client=True) as client:
-        current = client.read_flow_run(ctx.flow_run.id)
-        keep = [t for t in current.tags if not t.startswith(("incident:", "severity:", "runbook:"))]
+    # The tags the run started with (the launch's, or a person's from the UI): no read of the run again.
+    keep = [t for t in ctx.flow_run.tags if not t.startswith(("incident:", "severity:", "runbook:"))]
+    with prefect_api() as client:
         client.update_flow_run(ctx.flow_run.id, tags=sorted({*keep, *tags}))
 
 

@@ -211,10 +211,11 @@ class Settings(BaseSettings):
         default=1.0, gt=0, description="How often a receiver's launch loop looks for launches another queued"
     )
     launch_parallel: int = Field(
-        default=1,
+        default=4,
         ge=1,
-        description="Launches in flight at once: one at a time is fastest on a SQLite Prefect server and as "
-        "fast on PostgreSQL over loopback; raise it only for a PostgreSQL server far away",
+        description="Launches in flight at once: in a storm, while runs already load the Prefect server, "
+        "four at a time have every run created in half the time one at a time takes (`bench/scale.py "
+        "--launch-parallel`)",
     )
     lease_seconds: float = Field(
         default=15.0,
