@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import json
 import threading
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -262,13 +261,10 @@ def test_access_denied_and_throttling_name_the_action_and_resource(
 ) -> None:
     with refusing_aws(code, message) as (url, hits):
         monkeypatch.setenv("AWS_ENDPOINT_URL", url)
-        started = time.monotonic()
         result = ecs_rollback(EcsRollbackParams(cluster="prod", service="checkout"))
-        elapsed = time.monotonic() - started
     assert not result.applied and result.error == code
     assert "ecs DescribeServices on ECS service prod/checkout in eu-west-1" in result.summary
     assert message in result.summary and hint in result.summary and "nothing changed" in result.summary
     assert (
         hits == ["AmazonEC2ContainerServiceV20141113.DescribeServices"] * attempts
-    )  # the SDK's retries only
-    assert elapsed < 10
+    )  # the SDK's retries only: no loop of our own waits on a refusal
