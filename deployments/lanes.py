@@ -11,7 +11,6 @@ in priority order, and the urgent queue comes first.
 
 from __future__ import annotations
 
-import ctypes
 import logging
 import os
 import signal
@@ -23,6 +22,7 @@ import time
 from collections.abc import Sequence
 from typing import Literal
 
+from deployments.children import dying_with_parent
 from warroom.incident import Severity
 
 log = logging.getLogger("warroom.lanes")
@@ -71,12 +71,6 @@ def lane_queues(pool: str, lane: Lane) -> list[str]:
     return sorted(q.name for q in queues if q.name != URGENT_QUEUE) or ["default"]
 
 
-def _die_with_parent() -> None:  # pragma: no cover - runs in the child between fork and exec
-    # A lane must not outlive the process that started it: killed with -9, the whole of it is gone and the
-    # keeper of the next start re-enters the gates, instead of an orphan answering them twice.
-    ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
-
-
 class LaneWorkers(threading.Thread):
     """Both lanes of ``pool`` as `warroom worker --lane` processes, each started again when it dies."""
 
@@ -121,7 +115,10 @@ class LaneWorkers(threading.Thread):
 
     def _spawn(self, lane: Lane) -> None:
         # From this thread only: the parent-death signal follows the thread that forked the child.
-        self.procs[lane] = subprocess.Popen(self.command(lane), env=self.env, preexec_fn=_die_with_parent)
+        # SIGKILL: killed with -9, nothing of it is left to answer a gate the next start re-enters.
+        self.procs[lane] = subprocess.Popen(
+            self.command(lane), env=self.env, preexec_fn=dying_with_parent(signal.SIGKILL)
+        )
 
     def run(self) -> None:
         for lane in LANES:

@@ -5,6 +5,7 @@ UI form; and the local Prefect server of the embedded setup.
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 import threading
@@ -20,6 +21,7 @@ import httpx
 from prefect.deployments.runner import EntrypointType, RunnerDeployment
 from prefect.utilities.callables import ParameterSchema
 
+from deployments.children import dying_with_parent
 from deployments.desk import desk_deployments
 from deployments.prefect_database import database_kind, embedded_postgres
 from flows.respond import respond
@@ -198,7 +200,8 @@ def _serve_prefect(
         env=env,
         stdout=out,
         stderr=subprocess.STDOUT,
-        start_new_session=True,
+        start_new_session=True,  # Ctrl-C reaches Warroom, which stops the server last, in order
+        preexec_fn=dying_with_parent(signal.SIGTERM),
     )
     try:
         deadline = time.monotonic() + 120
