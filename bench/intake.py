@@ -246,6 +246,9 @@ def main() -> None:
     ap.add_argument("--storm", type=int, default=10_000)
     ap.add_argument("--first-task", type=int, default=20)
     ap.add_argument("--processes", type=int, default=1, help="receiver processes (uvicorn workers)")
+    ap.add_argument(
+        "--launch-parallel", type=int, default=None, help="the receiver's WARROOM_LAUNCH_PARALLEL"
+    )
     ap.add_argument("--postgres", default=None, help="PostgreSQL server URL: Prefect's and the ledger's DBs")
     args = ap.parse_args()
     databases = fresh_databases(args.postgres, "prefect", "ledger") if args.postgres else []
@@ -308,6 +311,8 @@ def main() -> None:
                     "WARROOM_RUNBOOKS_DIR": str(tmp / "storm"),
                     "WARROOM_INTAKE_LAUNCH_POLL_SECONDS": "0.5",
                 }
+                if args.launch_parallel is not None:
+                    env["WARROOM_LAUNCH_PARALLEL"] = str(args.launch_parallel)
                 receiver = subprocess.Popen(
                     [
                         sys.executable,
