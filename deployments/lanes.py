@@ -33,9 +33,14 @@ Lane = Literal["urgent", "normal"]
 LANES: tuple[Lane, ...] = ("urgent", "normal")
 
 
+def lane_for(level: Severity) -> Lane:
+    """The lane a launch at ``level`` takes."""
+    return "urgent" if level in URGENT_LEVELS else "normal"
+
+
 def queue_for(level: Severity) -> str | None:
     """The work queue a launch at ``level`` goes to; None for the deployment's own queue."""
-    return URGENT_QUEUE if level in URGENT_LEVELS else None
+    return URGENT_QUEUE if lane_for(level) == "urgent" else None
 
 
 def ensure_lanes(pool: str) -> None:

@@ -11,7 +11,7 @@ from typing import Any
 
 from rich.console import Console
 
-from deployments.lanes import queue_for
+from deployments.lanes import lane_for, queue_for
 from warroom.events import EventKind
 from warroom.incident import Incident, Severity
 from warroom.ledger import Store
@@ -197,7 +197,7 @@ class PrefectLauncher:
                 f"runbook:{runbook}",
                 "source:alert",
                 START_TAG,
-                f"lane:{'urgent' if queue_for(level) else 'normal'}",
+                f"lane:{lane_for(level)}",
             ],
             work_queue_name=queue_for(level) if pooled else None,
         )

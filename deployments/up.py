@@ -60,7 +60,8 @@ def serve_everything(settings: Settings, catalogue: Catalogue, console: Any) -> 
         keeper = Keeper(intake.store, settings)
         keeper.start()
         stack.callback(keeper.stop)
-        if not settings.intake_tokens and not settings.intake_hmac_secrets:
+        own_token = not settings.intake_tokens and not settings.intake_hmac_secrets
+        if own_token:
             home_token(settings)  # before the runbooks are served: whoever sees them served may post alerts
         # The server started here has no CSRF protection: a client asking it for a token per connection
         # only adds a request to every run.
@@ -76,7 +77,7 @@ def serve_everything(settings: Settings, catalogue: Catalogue, console: Any) -> 
             console.print(f"  login (user:password): in {settings.home / 'prefect-auth'}")
         receiver = f"http://{settings.receiver_host}:{settings.receiver_port}"
         console.print(f"alert receiver: {receiver}/alerts/{{{','.join(FORMAT_NAMES)}}}")
-        if not settings.intake_tokens and not settings.intake_hmac_secrets:
+        if own_token:
             console.print(f"  bearer token: in {settings.home / 'intake-token'}")
         if rooms:
             console.print(f"incident rooms: {rooms}")

@@ -68,6 +68,16 @@ def _without_suspension_watchers() -> None:
         engine.observe_flow_run_suspension = _no_watcher
 
 
+def infrastructure_of(flow_run_id: UUID) -> str:
+    """What Prefect records as a run's infrastructure here: ``host:pid:run``, this process running it."""
+    return f"{socket.gethostname()}:{os.getpid()}:{flow_run_id}"
+
+
+def pid_of(infrastructure: str) -> int:
+    """The process a warm run's recorded infrastructure names (what to kill to take its lane down)."""
+    return int(infrastructure.rsplit(":", 2)[1])
+
+
 def execute(flow_run_id: UUID) -> int:
     """Run one flow run to its end in this thread, as `python -m prefect.engine` would in a process."""
     from prefect.flow_engine import load_flow_and_flow_run, run_flow
@@ -108,7 +118,7 @@ class WarmWorker(BaseWorker[BaseJobConfiguration, BaseVariables, WarmResult]):
         configuration: BaseJobConfiguration,
         task_status: anyio.abc.TaskStatus[Any] | None = None,
     ) -> WarmResult:
-        identifier = f"{socket.gethostname()}:{os.getpid()}:{flow_run.id}"
+        identifier = infrastructure_of(flow_run.id)
         if task_status is not None:
             task_status.started(identifier)
         # A fresh context: the run must not inherit the worker's own (its client, its settings scope).

@@ -21,6 +21,7 @@ from pathlib import Path
 
 import httpx
 
+from deployments.warm_worker import pid_of
 from tests.conftest import REPO
 from tests.flow_helpers import CAPACITY_RUNBOOK, fresh_code, uris_of, write_runbook
 from tests.net import free_port
@@ -124,7 +125,7 @@ def kill_flow_run_processes(flow_run_id: str, api: str | None = None) -> int:
             httpx.get(f"{api}/flow_runs/{flow_run_id}", auth=LOGIN).json().get("infrastructure_pid")
         )
         if infrastructure:
-            lane = int(infrastructure.rsplit(":", 2)[1])
+            lane = pid_of(infrastructure)
             try:
                 os.kill(lane, signal.SIGKILL)
                 killed += 1

@@ -25,6 +25,7 @@ import pytest
 from cryptography.fernet import Fernet
 from sqlalchemy.engine import make_url
 
+from deployments.warm_worker import pid_of
 from tests.conftest import PG_URL, REPO, _drop_pg_database, _fresh_pg_database
 from tests.flow_helpers import CAPACITY_RUNBOOK, fresh_code, uris_of, write_runbook
 from tests.net import free_port
@@ -457,7 +458,7 @@ diagnostics:
 def _lane_of(api: str, flow_run_id: str) -> tuple[str, str]:
     """The run's work queue, and the lane of the worker process Prefect records as running it."""
     run = httpx.get(f"{api}/flow_runs/{flow_run_id}", timeout=30).json()
-    pid = int(run["infrastructure_pid"].rsplit(":", 2)[1])
+    pid = pid_of(run["infrastructure_pid"])
     command = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
     return run["work_queue_name"], command[command.index(b"--lane") + 1].decode()
 
