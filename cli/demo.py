@@ -153,16 +153,26 @@ def _play(base: Path, source: Path, approver: str, ask: bool) -> None:
         login = home / "prefect-auth"
 
         def served() -> bool:
+            from deployments.up import LOCAL_POOL
+
             if not login.exists():
                 return False
             user, _, password = login.read_text().strip().partition(":")
             try:
                 found = httpx.post(f"{api}/deployments/filter", json={}, auth=(user, password), timeout=2)
-                return any(d.get("name") == RUNBOOK for d in found.json())
-            except (httpx.HTTPError, ValueError):
+                if not any(d.get("name") == RUNBOOK for d in found.json()):
+                    return False
+                # and both lanes poll, so the story's times are the runbook's, not the lanes' warm-up
+                workers = httpx.post(
+                    f"{api}/work_pools/{LOCAL_POOL}/workers/filter", json={}, auth=(user, password), timeout=2
+                ).json()
+                lanes = {w["name"].rsplit("-", 1)[-1] for w in workers if w.get("status") == "ONLINE"}
+                return {"urgent", "normal"} <= lanes
+            except (httpx.HTTPError, ValueError, KeyError, TypeError, AttributeError):
                 return False
 
-        _until("warroom up to serve the runbook", served, 120, up)
+        # minutes on a loaded machine: a Prefect server and two warm lanes start from cold
+        _until("warroom up to serve the runbook", served, 300, up)
         os.environ["PREFECT_API_URL"] = api
         os.environ["PREFECT_API_AUTH_STRING"] = login.read_text().strip()
         out.print(f"Prefect UI: {api.removesuffix('/api')}  (login in {login}); watch or approve there too")

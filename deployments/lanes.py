@@ -130,12 +130,15 @@ class LaneWorkers(threading.Thread):
             self._spawn(lane)
         self._ready.set()
         while not self._stopping.wait(self.restart_seconds):
-            for lane, proc in list(self.procs.items()):
-                if proc.poll() is not None and not self._stopping.is_set():
-                    log.warning(
-                        "the %s lane's worker exited with %s; starting it again", lane, proc.returncode
-                    )
-                    self._spawn(lane)
+            dead = [lane for lane, proc in self.procs.items() if proc.poll() is not None]
+            # A Ctrl-C reaches the lanes (same process group) before the parent's stop: look again after a
+            # pause, so a lane that died of the stop is not started again.
+            if not dead or self._stopping.wait(self.restart_seconds):
+                continue
+            for lane in dead:
+                code = self.procs[lane].returncode
+                log.warning("the %s lane's worker exited with %s; starting it again", lane, code)
+                self._spawn(lane)
         self._stop_all()
 
     def start_and_wait(self) -> None:

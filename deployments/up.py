@@ -69,9 +69,11 @@ def serve_everything(settings: Settings, catalogue: Catalogue, console: Any) -> 
         lanes = LaneWorkers(LOCAL_POOL, env=no_csrf if started_here else {})
         lanes.start_and_wait()
         stack.callback(lanes.stop)
+        # Registered while the lanes warm up: on a loaded machine that takes a minute or more, and an alert
+        # launched meanwhile waits in its queue rather than being refused.
+        names = register(catalogue, LOCAL_POOL)
         if not lanes.wait_ready(settings.run_start_seconds):
             console.print("the lanes' workers are not polling yet: runs wait in Prefect until they do")
-        names = register(catalogue, LOCAL_POOL)
         console.print(f"Prefect UI: {api.removesuffix('/api')}")
         if started_here:
             console.print(f"  login (user:password): in {settings.home / 'prefect-auth'}")
