@@ -19,6 +19,7 @@ TINY = {
     "aws_diagnostics.py": (["--repeat", "1"], "API calls"),
     "chat_rooms.py": (["--incidents", "3", "--events", "2", "--poll", "0.5"], "event -> message"),
     "flags.py": (["--runs", "2"], "flags.disable"),
+    "gates.py": (["--gates", "3", "--window", "1"], "gates answered within"),
     "intake.py": (
         ["--rate", "20", "--seconds", "1", "--storm", "20", "--first-task", "1"],
         "incidents created 20",

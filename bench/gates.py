@@ -1,0 +1,209 @@
+"""Many approvals at once, against a real Prefect server on 127.0.0.1: --gates runs wait at their gates in
+one process (as a warm lane holds them: one thread each, each gate polling Prefect's input store), then
+each is answered through Prefect's resume call with run input (what the UI's form sends), the answers
+spread evenly over --window seconds. Figure: from an answer stored to its change's first request reaching
+the service, p50 / p95 / max, beside one gate answered alone on the same server (the quiet baseline).
+Goal: p95 <= 1.5 s for 50 gates answered within 10 s.
+
+Run: python bench/gates.py [--gates 50] [--window 10]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import textwrap
+import threading
+import time
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import ExitStack
+from pathlib import Path
+from typing import Any
+from uuid import UUID
+
+REPO = Path(__file__).resolve().parent.parent
+# Run as a script, bench/ comes first on the path: keep it off, so no module there shadows a library.
+sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != REPO / "bench"]
+sys.path.insert(0, str(REPO))
+
+from bench.figures import percentile  # noqa: E402
+from tests.net import free_port  # noqa: E402
+from tests.prefect_db import seed_prefect_home  # noqa: E402
+
+GOAL_P95 = 1.5
+
+RUNBOOK = """\
+    name: bench-gates
+    description: many gates at once
+    params:
+      service_url: {type: string}
+    diagnostics:
+      - id: d1
+        use: http.check
+        with: {url: "{{ params.service_url }}/healthz", retries: 0}
+    mitigations:
+      - id: scale_up
+        when: "not d1.ok"
+        use: svc.scale
+        with: {url: "{{ params.service_url }}", replicas: 4}
+        approval: {approvers: [{group: sre}], timeout: 30m}
+    verify:
+      - use: http.check
+        with: {url: "{{ params.service_url }}/healthz", retries: 0}
+"""
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--gates", type=int, default=50)
+    ap.add_argument("--window", type=float, default=10.0, help="seconds over which the answers are spread")
+    ap.add_argument("--measure", action="store_true", help=argparse.SUPPRESS)
+    args = ap.parse_args()
+    if args.measure:
+        _bench(args.gates, args.window)
+        return
+    holder = tempfile.TemporaryDirectory(prefix="warroom-bench-")
+    tmp = Path(holder.name)
+    (tmp / "runbooks").mkdir()
+    (tmp / "runbooks" / "bench.yaml").write_text(textwrap.dedent(RUNBOOK))
+    os.environ.update(
+        WARROOM_HOME=str(tmp / "home"),
+        WARROOM_RUNBOOKS_DIR=str(tmp / "runbooks"),
+        WARROOM_STEP_MODULES='["tests.plugin_steps"]',
+        WARROOM_APPROVER_GROUPS=json.dumps({"sre": [f"approver{i}" for i in range(args.gates + 1)]}),
+        WARROOM_DEFAULT_TEAM="bench",
+        WARROOM_PREFECT_PORT=str(free_port()),
+        PREFECT_HOME=str(tmp / "prefect-client"),
+    )
+    os.environ.pop("PREFECT_API_URL", None)
+    seed_prefect_home(tmp / "home" / "prefect")
+
+    from deployments.serve import local_auth, local_prefect_server
+    from warroom.settings import get_settings
+
+    # The measuring process starts afresh with PREFECT_API_URL set, as `warroom` processes do.
+    with local_prefect_server(get_settings()) as api:
+        subprocess.run(
+            [sys.executable, __file__, "--gates", str(args.gates), "--window", str(args.window), "--measure"],
+            env={
+                **os.environ,
+                "PREFECT_API_URL": api,
+                "PREFECT_API_AUTH_STRING": local_auth(get_settings()),
+                "PREFECT_LOGGING_LEVEL": "WARNING",  # a hundred runs' task logs would bury the figures
+            },
+            check=True,
+        )
+
+
+def _bench(gates: int, window: float) -> None:
+    import pyotp
+
+    from tests.service import ServiceState, running_service
+    from warroom.identity import Purpose, register
+    from warroom.ledger import Store
+    from warroom.settings import get_settings
+    from warroom.signing import make_key
+
+    store = Store.from_settings()
+    settings = get_settings()
+    laptops = settings.home.parent / "laptops"
+    secrets: dict[str, str] = {}
+    for i in range(gates + 1):  # an approver per gate: a code is accepted once
+        name = f"approver{i}"
+        signer = make_key(laptops / name / "key.pem", name, replace=True)
+        done = register(store, settings, name, signer.public_line(), replace=True)
+        secrets[name] = pyotp.parse_uri(done.uris[Purpose.APPROVE]).secret
+
+    with ExitStack() as stack:
+        alone_url, alone_state = stack.enter_context(running_service(ServiceState()))
+        [quiet] = _answered(store, [(alone_url, alone_state)], ["approver0"], secrets, 0.0)
+        services = [stack.enter_context(running_service(ServiceState())) for _ in range(gates)]
+        names = [f"approver{i}" for i in range(1, gates + 1)]
+        held = time.monotonic()
+        delays = _answered(store, services, names, secrets, window, held)
+
+    poll = settings.approval_poll_seconds
+    p95 = percentile(delays, 0.95)
+    print(f"answer stored -> its change's first request (gate poll {poll} s, one process holding the gates):")
+    print(f"  one gate alone (quiet baseline): {quiet:.3f} s")
+    print(
+        f"  {gates} gates answered within {window:.0f} s: p50 {statistics.median(delays):.3f} s "
+        f"p95 {p95:.3f} s max {max(delays):.3f} s ({p95 / max(quiet, 1e-3):.1f}x the quiet gate)"
+    )
+    print(f"  goal: p95 <= {GOAL_P95} s for 50 gates within 10 s: {'met' if p95 <= GOAL_P95 else 'missed'}")
+
+
+def _answered(
+    store: Any,
+    services: list[tuple[str, Any]],
+    approvers: list[str],
+    secrets: dict[str, str],
+    window: float,
+    held: float | None = None,
+) -> list[float]:
+    """Start a run per service, wait until every one waits at its gate, answer them ``window`` seconds
+    apart in all, and return each answer's delay to its change's first request, in seconds."""
+    import pyotp
+    from prefect.flow_runs import resume_flow_run
+
+    from flows.answer import open_gates
+    from tests.flow_helpers import fresh_code
+
+    threads, incidents = zip(*(_started(store, url) for url, _ in services), strict=True)
+    deadline = time.monotonic() + 300
+    gates: list[Any] = []
+    for incident in incidents:
+        while not (found := open_gates(store, incident.id)):
+            if time.monotonic() > deadline:
+                raise SystemExit(f"{incident.id}: its gate did not open within 300 s")
+            time.sleep(0.1)
+        gates.append(found[0])
+    if held is not None:
+        print(f"{len(gates)} gates open after {time.monotonic() - held:.1f} s; answering them now")
+    answered: list[float] = [0.0] * len(gates)
+
+    def answer(i: int) -> None:
+        code = fresh_code(pyotp.TOTP(secrets[approvers[i]]))
+        run_input = {"decision": "approve", "approver": approvers[i], "code": code, "reason": "bench"}
+        resume_flow_run(UUID(gates[i].flow_run_id), run_input=run_input)
+        answered[i] = time.time()
+
+    start = time.monotonic()
+    with ThreadPoolExecutor(max_workers=len(gates)) as pool:
+        sent = []
+        for i in range(len(gates)):
+            time.sleep(max(0.0, start + i * window / len(gates) - time.monotonic()))
+            sent.append(pool.submit(answer, i))
+        for future in sent:
+            future.result()  # an answer Prefect refused ends the bench, saying why
+    for _, state in services:
+        if not state.scale_received.wait(120):
+            raise SystemExit("a change did not reach its service within 120 s of its answer")
+    for thread in threads:
+        thread.join(120)
+    return [state.scale_arrivals[0] - answered[i] for i, (_, state) in enumerate(services)]
+
+
+def _started(store: Any, url: str) -> tuple[threading.Thread, Any]:
+    """A respond run of the bench runbook against ``url`` in a thread of this process, its start signed as
+    `warroom run --local` signs one, and its incident once opened."""
+    from tests.flow_helpers import respond_vouched
+
+    key = f"bench:{uuid.uuid4().hex}"
+    kwargs = {"runbook": "bench-gates", "params": {"service_url": url}, "dedup_key": key}
+    kwargs["requested_by"] = "bench"
+    thread = threading.Thread(target=respond_vouched, kwargs=kwargs, daemon=True)
+    thread.start()
+    while (incident := store.latest_for_key(key)) is None:
+        time.sleep(0.05)
+    return thread, incident
+
+
+if __name__ == "__main__":
+    main()
