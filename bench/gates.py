@@ -126,7 +126,8 @@ def _bench(gates: int, window: float) -> None:
         services = [stack.enter_context(running_service(ServiceState())) for _ in range(gates)]
         names = [f"approver{i}" for i in range(1, gates + 1)]
         held = time.monotonic()
-        delays = _answered(store, services, names, secrets, window, held)
+        stages: dict[str, list[float]] = {}
+        delays = _answered(store, services, names, secrets, window, held, stages)
 
     poll = settings.approval_poll_seconds
     p95 = percentile(delays, 0.95)
@@ -137,6 +138,9 @@ def _bench(gates: int, window: float) -> None:
         f"p95 {p95:.3f} s max {max(delays):.3f} s ({p95 / max(quiet, 1e-3):.1f}x the quiet gate)"
     )
     print(f"  goal: p95 <= {GOAL_P95} s for 50 gates within 10 s: {'met' if p95 <= GOAL_P95 else 'missed'}")
+    print("  where it goes (p50 / p95), off each incident's timeline:")
+    for stage, values in stages.items():
+        print(f"    {stage:<40} {statistics.median(values):6.3f} s {percentile(values, 0.95):6.3f} s")
 
 
 def _answered(
@@ -146,6 +150,7 @@ def _answered(
     secrets: dict[str, str],
     window: float,
     held: float | None = None,
+    stages: dict[str, list[float]] | None = None,
 ) -> list[float]:
     """Start a run per service, wait until every one waits at its gate, answer them ``window`` seconds
     apart in all, and return each answer's delay to its change's first request, in seconds."""
@@ -187,6 +192,14 @@ def _answered(
             raise SystemExit("a change did not reach its service within 120 s of its answer")
     for thread in threads:
         thread.join(120)
+    if stages is not None:
+        for i, incident in enumerate(incidents):
+            at = {e.kind.value: e.at.timestamp() for e in store.timeline(incident.id)}
+            granted, started = at["approval.granted"], at["mitigation.started"]
+            arrived = services[i][1].scale_arrivals[0]
+            stages.setdefault("answer stored -> judged (approval.granted)", []).append(granted - answered[i])
+            stages.setdefault("judged -> mitigation.started", []).append(started - granted)
+            stages.setdefault("mitigation.started -> first request", []).append(arrived - started)
     return [state.scale_arrivals[0] - answered[i] for i, (_, state) in enumerate(services)]
 
 

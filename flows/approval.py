@@ -11,7 +11,6 @@ re-enters the same gate with the same deadline, asking for no second approval of
 
 from __future__ import annotations
 
-import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -179,15 +178,14 @@ class _Gate:
             if self.tick():
                 pause.release()
                 return self.time_out()
-            poll = pause.poll()
+            poll = pause.poll(self.req.settings.approval_poll_seconds)
             if poll.answer is not None:
                 return poll.answer
             if poll.state is StateType.RUNNING:
                 self._resumed_without_answer(pause_no, paused_at)
                 return {}
             if poll.state is not StateType.PAUSED:
-                raise self.lost(poll.state_name or "unknown", poll.message)
-            time.sleep(self.req.settings.approval_poll_seconds)
+                raise self.lost(poll.state_name or "gone from Prefect", poll.message)
 
     def _resumed_without_answer(self, pause_no: int, paused_at: Any) -> None:
         """Resumed, and no answer in Prefect's input store: one was removed through the Prefect API before

@@ -24,6 +24,7 @@ from prefect.input.actions import create_flow_run_input, delete_flow_run_input, 
 from prefect.states import Paused, Running
 from prefect.utilities.engine import propose_state_sync
 
+from flows.paused_runs import read_paused_run
 from flows.prefect_api import prefect_api
 
 
@@ -63,12 +64,12 @@ class PrefectPause:
         form.save(self.keyset)  # type: ignore[arg-type]
         return False
 
-    def poll(self) -> Poll:
-        """The run's state now, and the answer when it has been resumed (removed from Prefect once read)."""
+    def poll(self, interval: float) -> Poll:
+        """The run's state at the next read (reads are ``interval`` apart, one for every gate of this
+        process), and the answer when it has been resumed (removed from Prefect once read)."""
         assert self.keyset is not None
-        with prefect_api() as client:
-            run = client.read_flow_run(self.flow_run_id)
-        state = run.state
+        run = read_paused_run(self.flow_run_id, interval)
+        state = run.state if run is not None else None
         answer = None
         if state is not None and state.type is StateType.RUNNING:
             try:
@@ -152,13 +153,12 @@ def ask_once(
     pause.pause(form, message)
     deadline = time.monotonic() + wait_seconds
     while time.monotonic() < deadline:
-        polled = pause.poll()
+        polled = pause.poll(poll)
         if polled.answer is not None:
             return dict(polled.answer)
         if polled.state is StateType.RUNNING:
             return {}  # resumed without an answer (or one removed through the Prefect API)
         if polled.state is not StateType.PAUSED:
-            raise RunLeftPause(polled.state_name)
-        time.sleep(poll)
+            raise RunLeftPause(polled.state_name or "gone from Prefect")
     pause.release()
     return {}

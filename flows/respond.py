@@ -163,6 +163,8 @@ def _start_and_run(
         if response.runs.finish(response.attempt.id, f"failed: {error}"):
             response.record(EventKind.RUN_FAILED, f"the run failed: {error}", once="failed", publish=True)
         raise
+    finally:
+        response.timeline.flush()  # the artifact a run leaves shows its whole timeline
     response.runs.finish(response.attempt.id, f"{outcome.outcome}: {outcome.detail}")
     return outcome
 

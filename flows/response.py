@@ -12,15 +12,13 @@ import threading
 import uuid
 from datetime import datetime
 from typing import Any, Literal
-from uuid import UUID
 
 from prefect import get_run_logger
-from prefect.artifacts import create_markdown_artifact
-from prefect.client.schemas.actions import ArtifactUpdate
 from prefect.context import FlowRunContext
 from pydantic import BaseModel
 
 from flows.prefect_api import prefect_api
+from flows.timeline_artifact import TimelineArtifact
 from warroom.events import EventKind
 from warroom.incident import TRANSITIONS, Incident, Status
 from warroom.ledger import Attempt, RunLedger, Store
@@ -95,7 +93,7 @@ class Response:
         self.decided: Decided | None = None  # what the receiver decided for an alert's run
         self.results: dict[str, Any] = {}
         self.proposals: dict[str, dict[str, Any]] = {}
-        self.artifact_id: UUID | None = None
+        self.timeline = TimelineArtifact(self._timeline_now)
         self.run_name: str | None = None
 
     def begin(self) -> None:
@@ -163,18 +161,15 @@ class Response:
             self.publish()
 
     def publish(self) -> None:
-        """The incident's timeline as one artifact: created once by this run, then updated in place."""
+        """The incident's timeline as one artifact (created once by this run, then updated in place), by a
+        thread of the run: nothing on the run's path waits for it (flows/timeline_artifact.py)."""
+        self.timeline.touch()
+
+    def _timeline_now(self) -> tuple[str, str, str]:
         incident = self.store.get(self.incident.number)
         events = self.store.timeline(incident.number)
-        markdown = timeline_markdown(incident, events)
         description = f"{incident.id} timeline ({len(events)} events)"
-        if self.artifact_id is None:
-            self.artifact_id = create_markdown_artifact(  # type: ignore[assignment]
-                key=f"inc-{incident.number}-timeline", markdown=markdown, description=description
-            )
-            return
-        with prefect_api() as client:
-            client.update_artifact(self.artifact_id, ArtifactUpdate(data=markdown, description=description))
+        return f"inc-{incident.number}-timeline", timeline_markdown(incident, events), description
 
     def advance(self, status: Status, text: str | None = None) -> None:
         """Move to ``status`` when the state machine allows it from where the incident is now."""

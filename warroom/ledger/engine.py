@@ -7,6 +7,7 @@ refuse to rewrite a timeline), so they hold for every process that shares it.
 from __future__ import annotations
 
 import fcntl
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -56,7 +57,23 @@ def safe_url(url: str) -> str:
         return redact_text(url)
 
 
-def _install_sqlite_pragmas(engine: Engine) -> None:
+_WRITERS: dict[str, threading.Lock] = {}
+_WRITERS_LOCK = threading.Lock()
+TURN_WAIT = 35.0  # past SQLite's own busy timeout: a writer that waited this long goes on without its turn
+
+
+def _writer_turns(database: str) -> threading.Lock:
+    """One lock per SQLite file in this process: its writers queue here and start the moment the last one
+    ends, instead of sleeping in SQLite's busy handler (1 ms, 2, 5, ... up to 100 ms a step) and finding
+    it taken again. Fifty gates in one warm lane took seconds per answer without it (bench/gates.py)."""
+    key = str(Path(database).expanduser().resolve()) if database and database != ":memory:" else database
+    with _WRITERS_LOCK:
+        return _WRITERS.setdefault(key, threading.Lock())
+
+
+def _install_sqlite_pragmas(engine: Engine, database: str) -> None:
+    turns = _writer_turns(database)
+
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_conn: Any, _record: Any) -> None:
         # Driver-level autocommit, so the "begin" hook below decides how transactions start.
@@ -74,8 +91,35 @@ def _install_sqlite_pragmas(engine: Engine) -> None:
         # fail with SQLITE_BUSY under contention instead of waiting its turn.
         if conn.get_execution_options().get("readonly"):
             conn.exec_driver_sql("BEGIN")
-        else:
+            return
+        # Bounded: a write nested in another on the same thread meets SQLite's busy timeout, as it did
+        # before there were turns, rather than waiting here forever.
+        mine = turns.acquire(timeout=TURN_WAIT)
+        try:
             conn.exec_driver_sql("BEGIN IMMEDIATE")
+        except BaseException:
+            if mine:
+                turns.release()
+            raise
+        if mine:
+            conn.info["warroom_writer_turn"] = turns
+
+    # Let the next writer of this process in as this one commits or rolls back (another process's writers
+    # still meet SQLite's own lock).
+    @event.listens_for(engine, "commit")
+    @event.listens_for(engine, "rollback")
+    def _on_end(conn: Connection) -> None:
+        held = conn.info.pop("warroom_writer_turn", None)
+        if held is not None:
+            held.release()
+
+    @event.listens_for(engine.pool, "checkin")
+    def _on_checkin(_dbapi_conn: Any, record: Any) -> None:
+        # A connection given back mid-transaction without a commit or rollback (never by this code's
+        # `with` blocks) must not keep the turn: the pool's reset has rolled it back.
+        held = record.info.pop("warroom_writer_turn", None) if record is not None else None
+        if held is not None:
+            held.release()
 
 
 def number_of(ref: str | int) -> int:
@@ -105,7 +149,7 @@ class Database:
         except (NoSuchDialect, ModuleNotFoundError, ArgumentError) as exc:
             raise StoreUnavailable(f"cannot use database {self.display_url}: {exc}") from None
         if self.dialect == "sqlite":
-            _install_sqlite_pragmas(self.engine)
+            _install_sqlite_pragmas(self.engine, parsed.database or "")
         try:
             if migrate:
                 self.migrate()
