@@ -154,7 +154,11 @@ class Settings(BaseSettings):
         json_schema_extra={"shown": "the only schedule"},
     )
     approval_poll_seconds: float = Field(
-        default=0.5, ge=0.1, le=10, description="How often a paused gate looks for its answer"
+        default=0.25,
+        ge=0.1,
+        le=10,
+        description="How often the paused gates of a process look for their answers (one Prefect call for "
+        "all of them)",
     )
     run_heartbeat_seconds: float = Field(
         default=5.0, gt=0, description="How often a running respond flow tells the ledger it is alive"
