@@ -21,9 +21,7 @@ import subprocess
 import sys
 import tempfile
 import textwrap
-import threading
 import time
-import uuid
 from pathlib import Path
 from typing import Any
 from uuid import UUID
@@ -34,6 +32,7 @@ sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != REPO / "bench"
 sys.path.insert(0, str(REPO))
 
 from bench.figures import percentile  # noqa: E402
+from bench.gated import enrolled, run_in_thread  # noqa: E402
 from tests.net import free_port  # noqa: E402
 from tests.prefect_db import seed_prefect_home  # noqa: E402
 
@@ -108,21 +107,12 @@ def _bench(runs: int) -> None:
     from flows.answer import open_gates
     from tests.flow_helpers import fresh_code
     from tests.service import ServiceState, running_service
-    from warroom.identity import Purpose, register
     from warroom.ledger import Store
     from warroom.settings import get_settings
-    from warroom.signing import make_key
 
     store = Store.from_settings()
     settings = get_settings()
-    laptops = settings.home.parent / "laptops"
-    secrets = {}
-    for i in range(2 * runs + 1):
-        # Each approver's key is made on "their machine" and only its public half registered here.
-        name = f"approver{i}"
-        signer = make_key(laptops / name / "key.pem", name, replace=True)
-        done = register(store, settings, name, signer.public_line(), replace=True)
-        secrets[name] = pyotp.parse_uri(done.uris[Purpose.APPROVE]).secret
+    laptops, secrets = enrolled(store, settings, [f"approver{i}" for i in range(2 * runs + 1)])
     after_return: list[float] = []
     after_start: list[float] = []
     env = {**os.environ}
@@ -132,7 +122,7 @@ def _bench(runs: int) -> None:
     def one_run(
         approver: str, state: ServiceState, url: str, via_cli: bool = True, signed: bool = False
     ) -> tuple[float, float, float, str]:
-        thread, incident = _started(store, url)
+        thread, incident = run_in_thread(store, "bench-capacity", url)
         while not open_gates(store, incident.id):
             time.sleep(0.05)
         state.scale_received.clear()
@@ -238,25 +228,6 @@ PEOPLE
 """
 
 
-def _started(store: Any, url: str) -> tuple[threading.Thread, Any]:
-    """A respond run of the bench runbook against ``url``, signed by bench's own key (as `warroom run
-    --local` signs a start), and its incident once opened."""
-    from tests.flow_helpers import respond_vouched
-
-    key = f"bench:{uuid.uuid4().hex}"
-    kwargs = {
-        "runbook": "bench-capacity",
-        "params": {"service_url": url},
-        "dedup_key": key,
-        "requested_by": "bench",
-    }
-    thread = threading.Thread(target=respond_vouched, kwargs=kwargs, daemon=True)
-    thread.start()
-    while (incident := store.latest_for_key(key)) is None:
-        time.sleep(0.05)
-    return thread, incident
-
-
 def _chat(runs: int, store: Any) -> None:
     """(b): approvals given in the room, as `warroom up`'s receiver takes them."""
     from functools import partial
@@ -296,7 +267,7 @@ def _chat(runs: int, store: Any) -> None:
         with TestClient(app) as client:
             for approver in approvers:
                 with running_service(ServiceState()) as (url, state):
-                    thread, incident = _started(store, url)
+                    thread, incident = run_in_thread(store, "bench-capacity", url)
                     while not any(
                         m["blocks"]
                         for c in slack.channels.values()

@@ -18,9 +18,7 @@ import subprocess
 import sys
 import tempfile
 import textwrap
-import threading
 import time
-import uuid
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack
 from pathlib import Path
@@ -33,6 +31,7 @@ sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != REPO / "bench"
 sys.path.insert(0, str(REPO))
 
 from bench.figures import percentile  # noqa: E402
+from bench.gated import enrolled, run_in_thread  # noqa: E402
 from tests.net import free_port  # noqa: E402
 from tests.prefect_db import seed_prefect_home  # noqa: E402
 
@@ -102,23 +101,14 @@ def main() -> None:
 
 
 def _bench(gates: int, window: float) -> None:
-    import pyotp
-
     from tests.service import ServiceState, running_service
-    from warroom.identity import Purpose, register
     from warroom.ledger import Store
     from warroom.settings import get_settings
-    from warroom.signing import make_key
 
     store = Store.from_settings()
     settings = get_settings()
-    laptops = settings.home.parent / "laptops"
-    secrets: dict[str, str] = {}
-    for i in range(gates + 1):  # an approver per gate: a code is accepted once
-        name = f"approver{i}"
-        signer = make_key(laptops / name / "key.pem", name, replace=True)
-        done = register(store, settings, name, signer.public_line(), replace=True)
-        secrets[name] = pyotp.parse_uri(done.uris[Purpose.APPROVE]).secret
+    # an approver per gate: a code is accepted once
+    _, secrets = enrolled(store, settings, [f"approver{i}" for i in range(gates + 1)])
 
     with ExitStack() as stack:
         alone_url, alone_state = stack.enter_context(running_service(ServiceState()))
@@ -160,7 +150,7 @@ def _answered(
     from flows.answer import open_gates
     from tests.flow_helpers import fresh_code
 
-    threads, incidents = zip(*(_started(store, url) for url, _ in services), strict=True)
+    threads, incidents = zip(*(run_in_thread(store, "bench-gates", url) for url, _ in services), strict=True)
     deadline = time.monotonic() + 300
     gates: list[Any] = []
     for incident in incidents:
@@ -201,21 +191,6 @@ def _answered(
             stages.setdefault("judged -> mitigation.started", []).append(started - granted)
             stages.setdefault("mitigation.started -> first request", []).append(arrived - started)
     return [state.scale_arrivals[0] - answered[i] for i, (_, state) in enumerate(services)]
-
-
-def _started(store: Any, url: str) -> tuple[threading.Thread, Any]:
-    """A respond run of the bench runbook against ``url`` in a thread of this process, its start signed as
-    `warroom run --local` signs one, and its incident once opened."""
-    from tests.flow_helpers import respond_vouched
-
-    key = f"bench:{uuid.uuid4().hex}"
-    kwargs = {"runbook": "bench-gates", "params": {"service_url": url}, "dedup_key": key}
-    kwargs["requested_by"] = "bench"
-    thread = threading.Thread(target=respond_vouched, kwargs=kwargs, daemon=True)
-    thread.start()
-    while (incident := store.latest_for_key(key)) is None:
-        time.sleep(0.05)
-    return thread, incident
 
 
 if __name__ == "__main__":
