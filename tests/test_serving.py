@@ -7,7 +7,9 @@ import re
 import stat
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -26,31 +28,44 @@ from tests.up_process import warroom_done as _warroom_done
 from warroom.runbook import load_catalogue, resolve_params
 
 
-@pytest.fixture
-def served(tmp_path: Path) -> Iterator[tuple[dict[str, str], str]]:
+@dataclass
+class Up:
+    """`warroom up` in a home of its own, and the people enrolled on it (each with their own laptop)."""
+
+    env: dict[str, str]
+    api: str
+    base: Path
+    people: dict[str, tuple[dict[str, str], dict[str, Any]]]
+
+
+@pytest.fixture(scope="module")
+def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Up]:
+    """One `warroom up` for the module's tests, as one on-call host serves a shift: each test starts its
+    own runs and incidents on it; alice and dave are enrolled once, each from a laptop of their own."""
+    base = tmp_path_factory.mktemp("served")
     write_runbook(
-        tmp_path / "runbooks", CAPACITY_RUNBOOK.replace("APPROVAL_TIMEOUT", "120s").replace(" ESCALATE", "")
+        base / "runbooks", CAPACITY_RUNBOOK.replace("APPROVAL_TIMEOUT", "120s").replace(" ESCALATE", "")
     )
     port = free_port()
-    env = {**_env(tmp_path, port), "WARROOM_DEFAULT_SEVERITY": "P1"}  # P1: paged, and a post-mortem owed
-    log = tmp_path / "up.log"  # a file, not a pipe nobody drains (a full pipe stalls it)
+    env = {**_env(base, port), "WARROOM_DEFAULT_SEVERITY": "P1"}  # P1: paged, and a post-mortem owed
+    log = base / "up.log"  # a file, not a pipe nobody drains (a full pipe stalls it)
     proc = _warroom("up", env=env, output=log, start_new_session=True)
     api = f"http://127.0.0.1:{port}/api"
     try:
         wait_until_served(proc, env, api, log, "svc-capacity")
-        yield {**env, "PREFECT_API_URL": api}, api
+        served_env = {**env, "PREFECT_API_URL": api}
+        people = {name: person(name, served_env, base / f"{name}-laptop") for name in ("alice", "dave")}
+        yield Up(served_env, api, base, people)
     finally:
         stop_up(proc)
-    assert not (tmp_path / "home" / "prefect-server").exists()  # no terminal is sent to a stopped server
+    assert not (base / "home" / "prefect-server").exists()  # no terminal is sent to a stopped server
     # Ctrl-C stopped everything it started: nothing answers on the port any more.
     with pytest.raises(httpx.HTTPError):
         httpx.get(f"{api}/health", timeout=2)
 
 
-def test_up_serves_runbooks_and_a_run_is_approved_from_another_process(
-    served: tuple[dict[str, str], str], tmp_path: Path
-) -> None:
-    env, api = served
+def test_up_serves_runbooks_and_a_run_is_approved_from_another_process(served: Up) -> None:
+    env, api, laptops = served.env, served.api, served.base
     # The Prefect server `warroom up` starts is guarded by default; its login is in $WARROOM_HOME only.
     assert httpx.post(f"{api}/deployments/filter", json={}).status_code == 401
     login = Path(env["WARROOM_HOME"]) / "prefect-auth"
@@ -61,13 +76,13 @@ def test_up_serves_runbooks_and_a_run_is_approved_from_another_process(
     [deployment] = [d for d in found if d["name"] == "svc-capacity"]
     props = deployment["parameter_openapi_schema"]["properties"]["params"]["properties"]
     assert props["replicas"] == {"type": "integer", "title": "replicas", "default": 4}
-    alice, secrets = person("alice", env, tmp_path / "alice-laptop")
-    dave, _ = person("dave", env, tmp_path / "dave-laptop")
+    alice, secrets = served.people["alice"]
+    dave, _ = served.people["dave"]
     assert not list(Path(env["WARROOM_HOME"]).rglob("*.pem"))  # no private key on the Warroom host
     # alice answers from her own laptop: her key, the Prefect login her browser holds, and no ledger.
     alice = {
         **alice,
-        "WARROOM_HOME": str(tmp_path / "alice-laptop" / "home"),
+        "WARROOM_HOME": str(laptops / "alice-laptop" / "home"),
         "PREFECT_API_AUTH_STRING": login.read_text().strip(),
     }
 
@@ -94,7 +109,7 @@ def test_up_serves_runbooks_and_a_run_is_approved_from_another_process(
             "approve", incident, "--reason", "add capacity", "--set", "replicas=5", env=alice
         )  # signed with alice's own key: no code asked for, no name typed
         assert approved.returncode == 0, approved.stdout + approved.stderr
-        assert not (tmp_path / "alice-laptop" / "home" / "warroom.db").exists()  # no ledger was needed
+        assert not (laptops / "alice-laptop" / "home" / "warroom.db").exists()  # no ledger was needed
         assert secrets["approve"].now()  # the UI path would take a code from the authenticator
         assert "scale_up: granted: scale_up: approved by alice" in approved.stdout
         rest, _ = run.communicate(timeout=HANG)
@@ -208,14 +223,12 @@ def test_run_exits_non_zero_when_not_resolved(prefect_api: str, tmp_path: Path) 
     assert "params.replicas: expected integer" in out
 
 
-def test_alert_posted_to_the_receiver_runs_the_runbook(
-    served: tuple[dict[str, str], str], tmp_path: Path
-) -> None:
+def test_alert_posted_to_the_receiver_runs_the_runbook(served: Up, tmp_path: Path) -> None:
     from warroom.ledger import Store
 
-    env, _api = served
+    env, _api = served.env, served.api
     token = (Path(env["WARROOM_HOME"]) / "intake-token").read_text().strip()
-    _, secrets = person("alice", env, tmp_path / "alice-laptop")
+    _, secrets = served.people["alice"]
     totp = secrets["approve"]
     receiver = f"http://127.0.0.1:{env['WARROOM_RECEIVER_PORT']}"
     with running_service() as (url, state):
@@ -273,7 +286,9 @@ def test_alert_posted_to_the_receiver_runs_the_runbook(
         "Action Items",
     ]
     assert "approved by alice" in document and "Capacity plan: 4 replicas were too few" in document
-    assert sorted(tracked) == ["action:1", "action:2", "incident", "review"]
+    items = [e.data["action_item"] for e in timeline if e.kind == "action_item.added"]
+    assert len(items) == 2
+    assert sorted(tracked) == sorted([*(f"action:{i}" for i in items), "incident", "review"])
     number = incident.split("-")[1]
     found = httpx.post(
         f"{_api}/artifacts/filter",
@@ -305,15 +320,13 @@ def test_no_deployment_starts_a_runbook_from_a_prefect_event() -> None:
     assert deployments and all(not d.triggers for d in deployments)
 
 
-def test_at_the_warroom_hosts_cli_a_typed_name_proves_nothing(
-    served: tuple[dict[str, str], str], tmp_path: Path
-) -> None:
+def test_at_the_warroom_hosts_cli_a_typed_name_proves_nothing(served: Up) -> None:
     """Finding 3: enrollment kept every private key on the host and `--as` picked one; `warroom run --as`
     vouched for any typed name, so alice started a run "as carol" and approved it alone."""
     from warroom.ledger import RunLedger, Store
 
-    env, _ = served
-    alice, _ = person("alice", env, tmp_path / "alice-laptop")
+    env = served.env
+    alice, _ = served.people["alice"]
     assert not list(Path(env["WARROOM_HOME"]).rglob("*.pem"))  # the host holds public halves only
     as_dave = _warroom_done("run", "svc-capacity", "--as", "dave", "--param", "service_url=x", env=alice)
     assert as_dave.returncode == 2 and "is alice's: it signs only as alice, not as dave" in as_dave.stderr
