@@ -4,7 +4,7 @@ verification), and where its machine time goes, read off the incident's timeline
 millisecond). Verification holds the service healthy for 5 s (the alert's `healthy_for`): a wait the runbook
 asks for, printed apart.
 
-Run: python bench/story.py [--runs 3]
+Run: python bench/story.py [--runs 3] [--show]
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ sys.path.insert(0, str(REPO))
 GOALS = {"alert -> diagnostics started": 3.0, "machine time (alert -> resolved)": 8.0}
 
 
-def one_run() -> dict[str, float]:
+def one_run(show: bool = False) -> dict[str, float]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("WARROOM_", "PREFECT_", "KUBE"))}
     done = subprocess.run(
         [sys.executable, "-m", "cli", "demo", "--approve-as", "alice", "--keep"],
@@ -37,6 +37,8 @@ def one_run() -> dict[str, float]:
     )
     found = re.search(r"demo home kept: (\S+)", done.stdout)
     assert done.returncode == 0 and found, done.stdout[-3000:] + done.stderr[-3000:]
+    if show:
+        print(done.stdout, end="", flush=True)
     home = Path(found.group(1))
     try:
         from warroom.ledger import Store
@@ -77,11 +79,12 @@ def one_run() -> dict[str, float]:
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--runs", type=int, default=3)
+    ap.add_argument("--show", action="store_true", help="print what each demo said, as a newcomer sees it")
     args = ap.parse_args()
     runs = []
     for n in range(args.runs):
         started = time.monotonic()
-        runs.append(one_run())
+        runs.append(one_run(args.show))
         print(f"run {n + 1}: {time.monotonic() - started:.0f} s of wall time for the whole demo")
     print(f"the seed story through `warroom up`, median of {args.runs} run(s) (min - max), seconds:")
     for name in runs[0]:
