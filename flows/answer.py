@@ -12,8 +12,6 @@ the copy it leaves after judging). Either way it signs only with the caller's ow
 
 from __future__ import annotations
 
-import json
-import os
 import time
 import uuid
 from collections.abc import Callable
@@ -22,17 +20,14 @@ from typing import Any, Literal
 
 import httpx
 
-from warroom.answers import GATE_INPUT, SENT, VERDICT_INPUT, judged_key, removed_key
+from flows import prefect_rest as rest
+from warroom.answers import GATE_INPUT, SENT, VERDICT_INPUT, GateError, judged_key, removed_key
 from warroom.chat.proof import CHAT
 from warroom.events import EventKind
 from warroom.incident import parse_incident_ref
 from warroom.ledger import ChatAnswer, RunLedger, Store, parse_pause_key, pause_key
 from warroom.redact import redact_text
 from warroom.signing import Signer, answer_message
-
-
-class GateError(RuntimeError):
-    """No gate to answer, or the answer was refused before it reached the flow."""
 
 
 @dataclass(frozen=True)
@@ -69,58 +64,6 @@ class AnswerOutcome:
     answer_id: str
 
 
-def _api() -> tuple[str, dict[str, str], tuple[str, str] | None]:
-    url = os.environ.get("PREFECT_API_URL")
-    auth = os.environ.get("PREFECT_API_AUTH_STRING")
-    key = os.environ.get("PREFECT_API_KEY")
-    if not url:  # only then pay for Prefect's settings (profiles, .env)
-        from prefect.settings import PREFECT_API_AUTH_STRING, PREFECT_API_KEY, PREFECT_API_URL
-
-        url = PREFECT_API_URL.value()
-        auth = auth or PREFECT_API_AUTH_STRING.value()
-        key = key or PREFECT_API_KEY.value()
-    if not url:
-        raise GateError(
-            "no Prefect server: start `warroom up` (found then through WARROOM_HOME), or set PREFECT_API_URL"
-        )
-    headers = {"Authorization": f"Bearer {key}"} if key else {}
-    user, _, password = (auth or "").partition(":")
-    basic = (user, password) if auth and ":" in auth else None
-    return url.rstrip("/"), headers, basic
-
-
-_RETRY_STATUS = {429, 502, 503, 504}  # a busy Prefect server (SQLite locked): what Prefect's client retries
-
-
-def _post(http: httpx.Client, url: str, body: dict[str, Any]) -> httpx.Response:
-    """POST, retried with backoff while the server says it is busy, as Prefect's own client does."""
-    for delay in (0.2, 0.5, 1.0, 2.0, 4.0):
-        response = http.post(url, json=body)
-        if response.status_code not in _RETRY_STATUS:
-            break
-        time.sleep(
-            float(response.headers.get("Retry-After", delay)) if response.status_code == 429 else delay
-        )
-    response.raise_for_status()
-    return response
-
-
-def _client() -> httpx.Client:
-    url, headers, basic = _api()
-    return httpx.Client(base_url=url, headers=headers, auth=basic, timeout=15)
-
-
-def _input(http: httpx.Client, flow_run_id: str, key: str) -> Any:
-    """A run-input value beside a run (None when there is none)."""
-    response = http.get(f"/flow_runs/{flow_run_id}/input/{key}")
-    if response.status_code != 200:
-        return None
-    try:
-        return json.loads(response.text)
-    except json.JSONDecodeError:
-        return None
-
-
 def open_gates(store: Store | None, incident_ref: str, client: httpx.Client | None = None) -> list[OpenGate]:
     """Approval gates waiting for an answer on this incident: paused runs tagged with it, at a gate (one the
     ledger has, or without a ledger, one whose copy beside the run names this incident)."""
@@ -131,9 +74,9 @@ def open_gates(store: Store | None, incident_ref: str, client: httpx.Client | No
         }
     }
     own = client is None
-    http = client or _client()
+    http = client or rest.client()
     try:
-        response = _post(http, "/flow_runs/filter", body)
+        response = rest.post(http, "/flow_runs/filter", body)
         gates = _gates_of(store, incident_ref, http, response.json())
     except httpx.HTTPError as exc:
         raise GateError(f"cannot reach the Prefect API: {redact_text(str(exc))[:300]}") from None
@@ -154,7 +97,7 @@ def _gates_of(
         if parsed is None:
             continue
         if ledger is None:
-            meta = _input(http, run["id"], GATE_INPUT.format(key=pause_key(*parsed)))
+            meta = rest.read_input(http, run["id"], GATE_INPUT.format(key=pause_key(*parsed)))
             if (
                 not isinstance(meta, dict)
                 or meta.get("incident") != incident_ref
@@ -225,7 +168,7 @@ def answer_gate(
     who = signer.name if signer is not None else approver
     if not who:
         raise GateError("who answers? sign with your key, or give a name and a one-time code")
-    with _client() as http:
+    with rest.client() as http:
         gates = _waiting(
             store,
             incident_ref,
@@ -276,7 +219,7 @@ def answer_from_chat(
 
     The gate reads the decision, the person, the reason and the adjustments from the ledger's record; the
     copy sent through Prefect names them for people reading the run, and counts for nothing."""
-    with _client() as http:
+    with rest.client() as http:
         gates = _waiting(
             store, incident_ref, http, lambda g: g.gate_id == answer.gate_id, min(wait_seconds, 15.0)
         )
@@ -324,7 +267,7 @@ def _send(
             key=f"sent:{answer_id}",
         )
     try:
-        result = _post(http, f"/flow_runs/{gate.flow_run_id}/resume", {"run_input": answer}).json()
+        result = rest.resume(http, gate.flow_run_id, answer)
     except httpx.HTTPError as exc:
         raise GateError(f"the Prefect API refused the answer: {redact_text(str(exc))[:300]}") from None
     if result.get("status") != "ACCEPT":
@@ -374,7 +317,7 @@ def _verdict(
                 verdict = VERDICT_OF_KIND.get(event.kind, "unknown")
                 return AnswerOutcome(verdict, event.text, gate.proposal, gate.flow_run_id, answer_id)
         else:
-            seen = _input(http, gate.flow_run_id, VERDICT_INPUT.format(answer_id=answer_id))
+            seen = rest.read_input(http, gate.flow_run_id, VERDICT_INPUT.format(answer_id=answer_id))
             if isinstance(seen, dict):
                 return AnswerOutcome(
                     _verdict_named(seen.get("verdict")),

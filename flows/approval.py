@@ -155,14 +155,9 @@ class _Gate:
             f"waiting for approval of {self.gate.proposal} on {self.req.incident.id}: {needed} more needed, "
             f"closes {self.gate.deadline:%H:%M:%S} UTC"
         )
-        try:
-            pause.pause(form, message)
-        except PauseRefused as exc:
-            raise self.lost("not pausable", str(exc)) from None
-        self.pause = pause
-        paused_at = now()
         # What `warroom approve` signs, for an approver whose machine has no ledger; the gate checks every
-        # signature against the ledger's own values, so a copy altered here only makes answers fail.
+        # signature against the ledger's own values, so a copy altered here only makes answers fail. Left
+        # before the run pauses, so it is there when the run shows as paused.
         pause.publish(
             GATE_INPUT.format(key=pause.key),
             {
@@ -174,6 +169,12 @@ class _Gate:
                 "summary": self.req.summary,
             },
         )
+        try:
+            pause.pause(form, message)
+        except PauseRefused as exc:
+            raise self.lost("not pausable", str(exc)) from None
+        self.pause = pause
+        paused_at = now()
         while True:
             if self.tick():
                 pause.release()

@@ -193,10 +193,8 @@ def test_run_local_follows_the_incident_and_exits_zero_when_resolved(
             assert line, "".join(lines)
             lines.append(line)
         incident = re.search(r"warroom approve (INC-\d+)", lines[-1]).group(1)  # type: ignore[union-attr]
-        assert (
-            answer_gate(store, incident, approver="peggy", code=code("peggy"), reason="ok").verdict
-            == "granted"
-        )
+        answered = answer_gate(store, incident, approver="peggy", code=code("peggy"), reason="ok")
+        assert answered.verdict == "granted", answered
         rest, _ = run.communicate(timeout=HANG)
     assert run.returncode == 0, "".join(lines) + rest
     assert state.scale_calls == [4]

@@ -8,6 +8,11 @@ from collections.abc import Iterable
 from warroom.events import EventKind
 from warroom.incident import TimelineEvent
 
+
+class GateError(RuntimeError):
+    """No gate to answer, or the answer was refused before it reached the flow."""
+
+
 # Run-input keys (Prefect allows lowercase letters, digits and dashes). Copies for display and signing only:
 # the gate judges every answer against the ledger's own values, never against these.
 GATE_INPUT = "warroom-{key}"  # the gate's id, incident, proposal and plan digest, at each pause
