@@ -67,9 +67,7 @@ def test_an_answer_sent_before_the_gate_stored_its_form_is_delivered_once_it_is(
     storing = threading.Thread(target=gate_stores_its_form)
     storing.start()
     try:
-        outcome = answer_gate(
-            None, "INC-41", approver="peggy", code="123456", reason="ok", wait_seconds=0.5
-        )
+        outcome = answer_gate(None, "INC-41", approver="peggy", code="123456", reason="ok", wait_seconds=0.5)
     finally:
         storing.join()
     # Delivered: no gate runs here to judge it, so its verdict is unknown; it was never refused.
