@@ -97,14 +97,28 @@ def start_up(env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
     )
 
 
-def wait_for(what: str, check, timeout: float = HANG, log: Path | None = None):  # type: ignore[no-untyped-def]
+def wait_for(  # type: ignore[no-untyped-def]
+    what: str,
+    check,
+    timeout: float = HANG,
+    log: Path | None = None,
+    proc: subprocess.Popen[bytes] | None = None,
+):
+    """``check()``'s first true value; fails at ``timeout``, or at once when ``proc`` (what should make it
+    true) has exited. ``log`` is shown either way."""
+
+    def shown() -> str:
+        return f"\n{log.read_text()[-4000:]}" if log else ""
+
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         value = check()
         if value:
             return value
+        if proc is not None and proc.poll() is not None:
+            raise AssertionError(f"exited (code {proc.returncode}) while waiting for {what}" + shown())
         time.sleep(0.3)
-    raise AssertionError(f"timed out waiting for {what}" + (f"\n{log.read_text()[-4000:]}" if log else ""))
+    raise AssertionError(f"timed out waiting for {what}" + shown())
 
 
 def served_deployment(api: str) -> dict | None:  # type: ignore[type-arg]

@@ -10,13 +10,14 @@ import sys
 from tests.conftest import REPO
 
 
-def _demo(*args: str) -> subprocess.CompletedProcess[str]:
+def _played(*args: str, timeout: float) -> subprocess.CompletedProcess[str]:
+    """``python ARGS`` from the repository root, with no terminal, as a newcomer's second terminal runs it."""
     return subprocess.run(
-        [sys.executable, "-m", "cli", "demo", *args],
+        [sys.executable, *args],
         cwd=REPO,
         capture_output=True,
         text=True,
-        timeout=300,
+        timeout=timeout,
         stdin=subprocess.DEVNULL,
         env={**os.environ, "COLUMNS": "200"},
     )
@@ -24,17 +25,9 @@ def _demo(*args: str) -> subprocess.CompletedProcess[str]:
 
 def test_the_demo_plays_the_bad_deploy_story_to_resolved_and_says_what_happened() -> None:
     """Played through bench/story.py (which runs `warroom demo --approve-as alice --keep` and reads its times
-    off the kept timeline), so the benchmark's tiny run and the demo's test are one demo, not two."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("WARROOM_", "PREFECT_", "KUBE"))}
-    done = subprocess.run(
-        [sys.executable, "bench/story.py", "--runs", "1", "--show"],
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        timeout=900,
-        stdin=subprocess.DEVNULL,
-        env={**env, "COLUMNS": "200"},
-    )
+    off the kept timeline, in an environment without the test's WARROOM_/PREFECT_ settings), so the
+    benchmark's tiny run and the demo's test are one demo, not two."""
+    done = _played("bench/story.py", "--runs", "1", "--show", timeout=900)
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     said = done.stdout
     assert "machine time (alert -> resolved)" in said  # the benchmark read the story's times
@@ -55,5 +48,5 @@ def test_the_demo_plays_the_bad_deploy_story_to_resolved_and_says_what_happened(
 
 
 def test_without_a_terminal_the_demo_asks_for_an_approver_up_front() -> None:
-    done = _demo()
+    done = _played("-m", "cli", "demo", timeout=300)
     assert done.returncode == 2 and "give --approve-as NAME" in done.stderr

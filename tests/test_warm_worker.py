@@ -23,6 +23,7 @@ from deployments.lanes import URGENT_QUEUE, ensure_lanes
 from deployments.warm_worker import POOL_TYPE, READY_POLL_SECONDS
 from tests.conftest import REPO
 from tests.patience import HANG
+from tests.served import wait_for
 
 
 @flow(name="warm-lane-noop")
@@ -34,17 +35,6 @@ def _queue(api: str, pool: str) -> dict[str, Any]:
     found = httpx.get(f"{api}/work_pools/{pool}/queues/{URGENT_QUEUE}", timeout=10)
     found.raise_for_status()
     return found.json()  # type: ignore[no-any-return]
-
-
-def _until(what: str, check: Any, proc: subprocess.Popen[bytes], log: Path) -> Any:
-    deadline = time.monotonic() + HANG
-    while time.monotonic() < deadline:
-        value = check()
-        if value:
-            return value
-        assert proc.poll() is None, f"the lane exited while waiting for {what}\n{log.read_text()[-3000:]}"
-        time.sleep(0.1)
-    raise AssertionError(f"timed out waiting for {what}\n{log.read_text()[-3000:]}")
 
 
 @pytest.fixture
@@ -72,7 +62,9 @@ def test_an_idle_lane_leaves_its_queue_unwritten_between_ready_polls_and_takes_a
     prefect_api: str, urgent_lane: tuple[str, subprocess.Popen[bytes], Path]
 ) -> None:
     pool, lane, log = urgent_lane
-    first = _until("the lane's first poll", lambda: _queue(prefect_api, pool)["last_polled"], lane, log)
+    first = wait_for(
+        "the lane's first poll", lambda: _queue(prefect_api, pool)["last_polled"], log=log, proc=lane
+    )
     assert _queue(prefect_api, pool)["status"] == "READY"
 
     deployment = noop.to_deployment(name="warm-lane-noop", work_pool_name=pool, work_queue_name=URGENT_QUEUE)
@@ -95,7 +87,7 @@ def test_an_idle_lane_leaves_its_queue_unwritten_between_ready_polls_and_takes_a
         found = httpx.get(f"{prefect_api}/flow_runs/{run_id}", timeout=10).json()["state"]["type"]
         return found if found in ("COMPLETED", "FAILED", "CRASHED") else None
 
-    assert _until("the lane to run it", state, lane, log) == "COMPLETED", log.read_text()[-3000:]
+    assert wait_for("the lane to run it", state, log=log, proc=lane) == "COMPLETED", log.read_text()[-3000:]
     assert _queue(prefect_api, pool)["last_polled"] > first  # taken by Prefect's own poll
     history = httpx.get(f"{prefect_api}/flow_run_states/", params={"flow_run_id": run_id}, timeout=10).json()
     taken = min(_at(s["timestamp"]) for s in history if s["type"] == "PENDING")
