@@ -3,8 +3,9 @@
 Each pass compares the ledger's live attempts with Prefect's flow runs:
 - a run Prefect holds as finished (crashed, cancelled, failed, forced) that never recorded its end is
   written on the timeline as ``run.lost`` with Prefect's state and message;
-- a run paused at a gate whose process stopped beating (``kill -9``, a lost worker, a reboot) is scheduled
-  again: its deployment's runner starts it, and it re-enters the same gate with the same deadline;
+- a run waiting at a gate whose process stopped beating (``kill -9``, a lost worker, a reboot) is scheduled
+  again, whether Prefect shows it paused or it died before its pause was stored: its deployment's runner
+  starts it, and it re-enters the same gate with the same deadline;
 - a run that stopped beating anywhere else is lost: nothing it was doing is done again by itself.
 
 A thread of its own tells the outside world what people decided to tell it: the incidents' rooms, the
@@ -134,7 +135,7 @@ class Keeper(threading.Thread):
             # that proposed its change a second time.
             return None
         silent = f"no heartbeat for {int((now() - attempt.heartbeat_at).total_seconds())}s"
-        if state.type is StateType.PAUSED and attempt.state is AttemptState.WAITING:
+        if attempt.state is AttemptState.WAITING and _at_its_gate(state.type, state.timestamp, attempt):
             if run.deployment_id is None:
                 return self._lose(attempt, "PAUSED", f"{silent}, and it has no deployment to start it again")
             return self._reenter(attempt, run)
@@ -166,6 +167,19 @@ class Keeper(threading.Thread):
             data={"flow_run_id": attempt.flow_run_id, "attempt": attempt.attempt},
         )
         return f"re-entering {attempt.flow_run_id}"
+
+
+def _at_its_gate(state: StateType, since: datetime | None, attempt: Attempt) -> bool:
+    """Whether the silent process of a waiting attempt died at its gate, so the run may enter it again.
+
+    Paused, or still RUNNING in the process that beat last: the gate recorded its request and then the
+    process died before Prefect held the run as paused (its form is stored first; a loaded machine makes
+    that a second or more). Nothing runs past a gate before the attempt stops waiting, so starting it again
+    repeats nothing. A run that became RUNNING after the last beat is a new process that never beat: lost.
+    """
+    if state is StateType.PAUSED:
+        return True
+    return state is StateType.RUNNING and since is not None and since < attempt.heartbeat_at
 
 
 def _is_uuid(value: str) -> bool:

@@ -18,6 +18,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import httpx
 
@@ -102,7 +103,7 @@ def wait_for(  # type: ignore[no-untyped-def]
     check,
     timeout: float = HANG,
     log: Path | None = None,
-    proc: subprocess.Popen[bytes] | None = None,
+    proc: subprocess.Popen[Any] | None = None,
 ):
     """``check()``'s first true value; fails at ``timeout``, or at once when ``proc`` (what should make it
     true) has exited. ``log`` is shown either way."""

@@ -165,8 +165,11 @@ def test_keeper_writes_off_a_cancelled_run_and_a_silent_one_it_cannot_restart(
     assert keeper.check() == []  # each loss is written once
 
 
-def _waiting_at_a_gate(store: Store, state: State[Any]) -> tuple[RunLedger, UUID, int, Attempt]:
-    """A throwaway flow run in ``state`` whose incident's attempt waits at a gate."""
+def _waiting_at_a_gate(
+    store: Store, state: State[Any], deployed: bool = False
+) -> tuple[RunLedger, UUID, int, Attempt]:
+    """A throwaway flow run in ``state`` (of a deployment, when ``deployed``) whose incident's attempt waits
+    at a gate."""
     from prefect import flow
 
     @flow
@@ -176,7 +179,11 @@ def _waiting_at_a_gate(store: Store, state: State[Any]) -> tuple[RunLedger, UUID
     number = store.open_incident(title="t", severity=Severity.P3).number
     runs = RunLedger(store)
     with get_client(sync_client=True) as client:
-        flow_run = client.create_flow_run(somewhere, state=state)
+        if deployed:
+            deployment = client.create_deployment(client.create_flow(somewhere), f"d-{number}")
+            flow_run = client.create_flow_run_from_deployment(deployment, state=state)
+        else:
+            flow_run = client.create_flow_run(somewhere, state=state)
     attempt = runs.begin(str(flow_run.id), number, "rb").attempt
     runs.set_waiting(attempt.id, True)
     return runs, flow_run.id, number, attempt
@@ -190,7 +197,7 @@ def test_keeper_gives_a_restarted_run_its_stale_window_and_never_writes_off_one_
     heartbeat it had read) the new process began."""
     from prefect.states import Scheduled
 
-    runs, restarted, number, attempt = _waiting_at_a_gate(store, Scheduled())
+    runs, restarted, number, attempt = _waiting_at_a_gate(store, Scheduled(), deployed=True)
     time.sleep(1.2)  # the old process's heartbeat is past the 1 s stale mark
     with get_client(sync_client=True) as client:
         client.set_flow_run_state(restarted, Running(), force=True)  # a new process starts it now
@@ -201,9 +208,27 @@ def test_keeper_gives_a_restarted_run_its_stale_window_and_never_writes_off_one_
     runs.begin(str(restarted), number, "rb")  # the re-entered run begins: its heartbeat is fresh
     assert not runs.write_off(read, "silent", {}, silent_since=read.heartbeat_at)  # judged on an old read
     assert runs.attempt(attempt.id).state is AttemptState.WAITING
-    time.sleep(2.4)  # now silent for a whole window since it became RUNNING: gone
-    [done] = keeper.check()
-    assert "no heartbeat" in done and runs.attempt(attempt.id).state is AttemptState.LOST
+    time.sleep(2.4)  # it beat, then went silent at its gate before pausing: started again at the gate
+    assert keeper.check() == [f"re-entering {restarted}"]
+    assert runs.attempt(attempt.id).state is AttemptState.WAITING
+
+
+def test_a_run_killed_at_its_gate_before_prefect_held_it_paused_is_started_again_at_the_gate(
+    store: Store, prefect_api: str
+) -> None:
+    """The warm worker killed the moment its runs asked for approval: a gate records its request, then
+    stores its form and pauses (a second on a loaded machine). A run killed in between is RUNNING in
+    Prefect with its attempt waiting: started again, it re-enters the gate; written off, its incident
+    waited for nothing."""
+    runs, killed, number, attempt = _waiting_at_a_gate(store, Running(), deployed=True)
+    time.sleep(1.2)  # its process, which beat after the run became RUNNING, is silent past the stale mark
+    keeper = Keeper(store, Settings(run_stale_seconds=1, run_start_seconds=1))
+    assert keeper.check() == [f"re-entering {killed}"]
+    with get_client(sync_client=True) as client:
+        state = client.read_flow_run(killed).state
+    assert state is not None and state.name == "Re-entering gate"
+    assert runs.attempt(attempt.id).state is AttemptState.WAITING
+    assert [e.kind for e in store.timeline(number)].count("run.restarting") == 1
 
 
 def test_a_restarted_run_slower_to_start_than_the_stale_window_is_given_its_start_window(
@@ -213,16 +238,17 @@ def test_a_restarted_run_slower_to_start_than_the_stale_window_is_given_its_star
     window from RUNNING to its first beat, was written off, and began a second attempt."""
     from prefect.states import Scheduled
 
-    runs, restarted, _, attempt = _waiting_at_a_gate(store, Scheduled())
+    runs, restarted, _, attempt = _waiting_at_a_gate(store, Scheduled(), deployed=True)
     time.sleep(1.2)  # the old process's heartbeat is past the 1 s stale mark
     with get_client(sync_client=True) as client:
         client.set_flow_run_state(restarted, Running(), force=True)  # a new process, slow to start
     keeper = Keeper(store, Settings(run_stale_seconds=1, run_start_seconds=3))
     time.sleep(1.5)  # past the stale window since it became RUNNING, within its start window
     assert keeper.check() == [] and runs.attempt(attempt.id).state is AttemptState.WAITING
-    time.sleep(2)  # past its start window too, and still silent: gone
+    time.sleep(2)  # past its start window too, and still silent: gone, not started yet again
     [done] = keeper.check()
-    assert "no heartbeat" in done and runs.attempt(attempt.id).state is AttemptState.LOST
+    assert done.startswith(f"lost {restarted}") and "its process is gone" in done
+    assert runs.attempt(attempt.id).state is AttemptState.LOST
 
 
 def test_a_refired_alert_on_an_incident_whose_run_is_lost_launches_a_new_attempt(store: Store) -> None:

@@ -30,7 +30,7 @@ from tests.conftest import PG_URL, REPO, _drop_pg_database, _fresh_pg_database
 from tests.flow_helpers import CAPACITY_RUNBOOK, fresh_code, uris_of, write_runbook
 from tests.net import free_port
 from tests.patience import HANG
-from tests.served import SHORT
+from tests.served import SHORT, wait_for
 from tests.service import running_service
 from tests.up_process import stop_up, warroom, warroom_done
 from warroom.intake.launcher import LEASE
@@ -56,15 +56,16 @@ class Cluster:
     stopped: list[subprocess.Popen[str]] = field(default_factory=list)
 
 
-def _wait(what: str, ok: Any, timeout: float = HANG, proc: subprocess.Popen[str] | None = None) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if ok():
-            return
-        if proc is not None and proc.poll() is not None:
-            raise AssertionError(f"{what}: the process exited with {proc.returncode}")
-        time.sleep(0.3)
-    raise AssertionError(f"{what}: not within {timeout}s")
+def _wait(
+    what: str,
+    ok: Any,
+    timeout: float = HANG,
+    proc: subprocess.Popen[str] | None = None,
+    log: Path | None = None,
+) -> None:
+    """Every long-running process here writes to a log file, never to a pipe: nobody drains a pipe, and a
+    full one stalls the process at its next line (a worker re-entering six gates writes more than 64 KiB)."""
+    wait_for(what, ok, timeout=timeout, log=log, proc=proc)
 
 
 def _answers(url: str) -> bool:
@@ -138,6 +139,7 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
             "--pool",
             POOL,
             env={**env, "WARROOM_HOME": str(base / "worker")},
+            output=base / "worker.log",
             start_new_session=True,
         )
         procs.append(worker)
@@ -149,6 +151,7 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
                 "--port",
                 str(rport),
                 env={**env, "WARROOM_HOME": str(base / f"receiver-{name}")},
+                output=base / f"receiver-{name}.log",
                 start_new_session=True,
             )
             procs.append(proc)
@@ -373,7 +376,8 @@ def test_the_warm_worker_runs_a_storm_and_a_gate_survives_kill_9_of_the_worker(c
     deployed = warroom_done("deploy", "--pool", "warm", env=cluster.env)
     assert deployed.returncode == 0 and "on work pool warm (warroom)" in deployed.stdout, deployed.stdout
     worker_env = {**cluster.env, "WARROOM_HOME": str(cluster.base / "warm-worker")}
-    first = warroom("worker", "--pool", "warm", env=worker_env, start_new_session=True)
+    log = cluster.base / "warm-worker.log"
+    first = warroom("worker", "--pool", "warm", env=worker_env, output=log, start_new_session=True)
     store = Store(cluster.ledger_url)
     enrolled = warroom_done("approvers", "register", "dave", env=cluster.env)
     assert enrolled.returncode == 0, enrolled.stdout + enrolled.stderr
@@ -400,12 +404,13 @@ def test_the_warm_worker_runs_a_storm_and_a_gate_survives_kill_9_of_the_worker(c
                 )
             os.killpg(first.pid, signal.SIGKILL)
             first.wait(10)
-            second = warroom("worker", "--pool", "warm", env=worker_env, start_new_session=True)
+            second = warroom("worker", "--pool", "warm", env=worker_env, output=log, start_new_session=True)
             target = incidents[0]
             _wait(
                 "the gate re-entered on the new worker",
                 lambda: _timeline_has(store, target, "approval.reentered"),
                 proc=second,
+                log=log,
             )
             kinds = [e.kind for e in store.timeline(target)]
             assert "run.restarting" in kinds and kinds.count("approval.requested") == 1
@@ -415,6 +420,7 @@ def test_the_warm_worker_runs_a_storm_and_a_gate_survives_kill_9_of_the_worker(c
                 "the run paused at its gate again",
                 lambda: _paused_at_a_gate(cluster.api, target),
                 proc=second,
+                log=log,
             )
             approved = warroom_done(
                 "approve",
@@ -488,6 +494,7 @@ def test_a_p1_takes_the_urgent_lane_a_warm_process_of_its_own_and_a_p4_the_norma
         "--pool",
         "warm",
         env={**cluster.env, "WARROOM_HOME": str(cluster.base / "lanes")},
+        output=cluster.base / "lanes.log",
         start_new_session=True,
     )
     store = Store(cluster.ledger_url)
