@@ -26,4 +26,4 @@ fi
 
 # Three workers on two cores: most tests wait on the servers they start, so waits overlap. A module stays on
 # one worker (its module-scoped servers start once). WARROOM_TEST_WORKERS=0 runs them in this process.
-python -m pytest -n "${WARROOM_TEST_WORKERS:-3}" --dist loadscope "$@"
+python -m pytest -n "${WARROOM_TEST_WORKERS:-3}" --dist loadscope --no-loadscope-reorder "$@"

@@ -26,6 +26,19 @@ os.environ["PREFECT_SERVER_ANALYTICS_ENABLED"] = "false"
 # `warroom up` prefers is started on purpose by the tests of it (tests/test_prefect_database.py, the UI's).
 os.environ["WARROOM_PREFECT_DATABASE"] = "sqlite"
 
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The modules marked ``long`` first, longest first, the rest as collected: the parallel run hands
+    whole modules to its workers in this order (`--dist loadscope --no-loadscope-reorder`), and a long
+    module handed out last keeps one worker busy while the others have finished."""
+
+    def seconds(item: pytest.Item) -> float:
+        mark = item.get_closest_marker("long")
+        return float(mark.args[0]) if mark else 0.0
+
+    items.sort(key=lambda item: -seconds(item))  # stable: each module's tests stay together, in order
+
+
 PG_URL = os.environ.get("WARROOM_TEST_DATABASE_URL")
 REPO = Path(__file__).resolve().parent.parent
 

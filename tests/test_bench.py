@@ -14,6 +14,8 @@ import pytest
 from tests.conftest import REPO
 from tests.unleash_server import unavailable as unleash_unavailable
 
+pytestmark = pytest.mark.long(160)
+
 TINY = {
     "approval_latency.py": (["--runs", "1"], "resolved"),
     "aws_diagnostics.py": (["--repeat", "1"], "API calls"),

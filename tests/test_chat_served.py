@@ -28,6 +28,8 @@ from warroom.ledger import Store
 from warroom.oncall.current import on_call
 from warroom.settings import Settings
 
+pytestmark = pytest.mark.long(40)
+
 
 @pytest.fixture
 def up_with_slack(tmp_path: Path) -> Iterator[tuple[dict[str, str], SlackPeer]]:

@@ -7,7 +7,11 @@ import os
 import subprocess
 import sys
 
+import pytest
+
 from tests.conftest import REPO
+
+pytestmark = pytest.mark.long(55)
 
 
 def _played(*args: str, timeout: float) -> subprocess.CompletedProcess[str]:

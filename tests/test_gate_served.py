@@ -29,6 +29,8 @@ from tests.up_process import stop_up
 from warroom.ledger import RunLedger
 from warroom.starts import START_INPUT, START_TAG
 
+pytestmark = pytest.mark.long(250)
+
 
 @pytest.fixture
 def prefect_server(tmp_path: Path) -> Iterator[str]:

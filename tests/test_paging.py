@@ -34,6 +34,8 @@ from warroom.intake.auth import hmac_hex
 from warroom.ledger import PageState, Store
 from warroom.settings import get_settings
 
+pytestmark = pytest.mark.long(70)
+
 SCHEDULE = """\
 team: sre
 timezone: UTC

@@ -31,6 +31,8 @@ from warroom.identity import Purpose
 from warroom.ledger import Store
 from warroom.settings import get_settings
 
+pytestmark = pytest.mark.long(80)
+
 SHOTS = Path(os.environ.get("WARROOM_TEST_OUTPUT") or REPO / "test-output") / "status"
 AUDIENCES = {"all-hands": ["everyone@example.com"], "c-level": ["ceo@example.com", "cto@example.com"]}
 
