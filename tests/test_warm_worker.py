@@ -25,8 +25,6 @@ from tests.conftest import REPO
 from tests.patience import HANG
 from tests.served import wait_for
 
-pytestmark = pytest.mark.long(40)
-
 
 @flow(name="warm-lane-noop")
 def noop() -> str:
