@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
@@ -28,6 +29,15 @@ JSON_VERSION = 1
 def fail(message: str, code: int = 2) -> NoReturn:
     err.print(f"[red]error:[/red] {message}", markup=True, soft_wrap=True)
     raise typer.Exit(code)
+
+
+def show_keeper_lines() -> None:
+    """Show what the keeper does (a gate re-entered, a run written off, a page escalated, a room told) on the
+    console of the long-running commands. Python shows only warnings from a library's loggers by default, so
+    these lines were lost, and with them the one account of a recovery on the machine that made it."""
+    logging.getLogger("warroom.keeper").setLevel(logging.INFO)
+    if not logging.getLogger().handlers:  # Prefect's console handler is the root's once Prefect is imported
+        logging.basicConfig(format="%(asctime)s | %(levelname)-7s | %(name)s - %(message)s")
 
 
 def open_store() -> Store:

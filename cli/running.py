@@ -9,7 +9,17 @@ from typing import Annotated, Any
 
 import typer
 
-from cli.common import catalogue_of, err, fail, ledger_here, open_store, out, own_signer, pairs
+from cli.common import (
+    catalogue_of,
+    err,
+    fail,
+    ledger_here,
+    open_store,
+    out,
+    own_signer,
+    pairs,
+    show_keeper_lines,
+)
 from warroom.home import secure_home
 from warroom.settings import get_settings
 
@@ -112,6 +122,7 @@ def up() -> None:
     try:
         # Once per start of the main job, not per command: homes made before it was private, fixed up.
         secure_home(settings.home)
+        show_keeper_lines()
         serve_everything(settings, catalogue, out)
     except (RuntimeError, OSError) as exc:
         fail(str(exc), 1)

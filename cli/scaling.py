@@ -10,7 +10,7 @@ from typing import Annotated
 
 import typer
 
-from cli.common import catalogue_of, err, fail, out
+from cli.common import catalogue_of, err, fail, out, show_keeper_lines
 from warroom.home import secure_home
 from warroom.ledger import safe_url
 from warroom.settings import get_settings
@@ -102,6 +102,7 @@ def receiver(
             "WARROOM_DATABASE_URL to name one PostgreSQL database"
         )
     os.environ.setdefault("PREFECT_API_URL", api)
+    show_keeper_lines()
     try:
         serve_receiver(settings, out)
     except (RuntimeError, OSError) as exc:

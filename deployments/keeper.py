@@ -37,6 +37,7 @@ from flows.status_page import keep_status
 from warroom.events import EventKind
 from warroom.ledger import Attempt, AttemptState, RunLedger, Store, now
 from warroom.ledger.leases import Lease
+from warroom.redact import redact_text
 from warroom.settings import Settings
 
 log = logging.getLogger("warroom.keeper")
@@ -85,11 +86,12 @@ class Keeper(threading.Thread):
             self._leading.set()
             try:
                 for line in escalate_due(self.settings, self.store):
-                    log.info("keeper: %s", line)
+                    log.info("keeper: %s", redact_text(line))
             except Exception:  # the ledger unreachable: the pages are still due next pass
                 log.exception("keeper: paging pass failed")
             try:
-                self.check()
+                for line in self.check():
+                    log.info("keeper: %s", redact_text(line))
             except Exception:  # Prefect or the ledger unreachable: the runs are still there next pass
                 log.exception("keeper: pass failed")
 
@@ -106,7 +108,7 @@ class Keeper(threading.Thread):
             ):
                 try:
                     for line in keep(self.settings, self.store):
-                        log.info("keeper: %s", line)
+                        log.info("keeper: %s", redact_text(line))
                 except Exception:  # the ledger or a vendor unreachable: nothing is lost, told next pass
                     log.exception("keeper: %s pass failed", name)
 

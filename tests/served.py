@@ -102,14 +102,15 @@ def wait_for(  # type: ignore[no-untyped-def]
     what: str,
     check,
     timeout: float = HANG,
-    log: Path | None = None,
+    log: Path | list[Path] | None = None,
     proc: subprocess.Popen[Any] | None = None,
 ):
     """``check()``'s first true value; fails at ``timeout``, or at once when ``proc`` (what should make it
-    true) has exited. ``log`` is shown either way."""
+    true) has exited. ``log`` (or each of several) is shown either way."""
 
     def shown() -> str:
-        return f"\n{log.read_text()[-4000:]}" if log else ""
+        logs = [log] if isinstance(log, Path) else log or []
+        return "".join(f"\n--- {p.name}\n{p.read_text()[-4000:]}" for p in logs if p.exists())
 
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:

@@ -80,6 +80,8 @@ def test_gate_held_past_leases_survives_kill_9_of_warroom_up_and_applies_once(
         assert kinds.count("approval.requested") == 1
         assert kinds.count("mitigation.applied") == 1
         assert "run.restarting" in kinds and "approval.reentered" in kinds and "run.reentered" in kinds
+        # and the console of the `warroom up` that recovered it says so
+        assert f"keeper: re-entering {flow_run_id}" in served.log.read_text()
     finally:
         served.close()
 

@@ -62,7 +62,7 @@ def _wait(
     ok: Any,
     timeout: float = HANG,
     proc: subprocess.Popen[str] | None = None,
-    log: Path | None = None,
+    log: Path | list[Path] | None = None,
 ) -> None:
     """Every long-running process here writes to a log file, never to a pipe: nobody drains a pipe, and a
     full one stalls the process at its next line (a worker re-entering six gates writes more than 64 KiB)."""
@@ -411,7 +411,10 @@ def test_the_warm_worker_runs_a_storm_and_a_gate_survives_kill_9_of_the_worker(c
                 "the gate re-entered on the new worker",
                 lambda: _timeline_has(store, target, "approval.reentered"),
                 proc=second,
-                log=log,
+                log=[
+                    log,
+                    *(cluster.base / f"receiver-{n}.log" for n in "ab"),
+                ],  # the keepers say what they did
             )
             kinds = [e.kind for e in store.timeline(target)]
             assert "run.restarting" in kinds and kinds.count("approval.requested") == 1
