@@ -131,10 +131,12 @@ class Keeper(threading.Thread):
             return self._lose(attempt, state.name or state.type.value, state.message or "")
         if now() - attempt.heartbeat_at < self.stale:
             return None
-        if state.type is StateType.RUNNING and state.timestamp and now() - state.timestamp < self.starting:
-            # A process started just now (a run the keeper scheduled again) has to beat first; on a loaded
-            # machine its start outlasts the stale window, and writing it off then made it a new attempt
-            # that proposed its change a second time.
+        if _starting(state.type, state.timestamp, attempt, self.starting):
+            # A process started after the last beat (a run the keeper scheduled again) has to beat first;
+            # on a loaded machine its start outlasts the stale window, and writing it off then made it a new
+            # attempt that proposed its change a second time. One that beat since it became RUNNING is not
+            # starting: silent, it is gone (held for the start window, a run killed at its gate before its
+            # pause was stored waited two minutes to re-enter it).
             return None
         silent = f"no heartbeat for {int((now() - attempt.heartbeat_at).total_seconds())}s"
         if attempt.state is AttemptState.WAITING and _at_its_gate(state.type, state.timestamp, attempt):
@@ -169,6 +171,14 @@ class Keeper(threading.Thread):
             data={"flow_run_id": attempt.flow_run_id, "attempt": attempt.attempt},
         )
         return f"re-entering {attempt.flow_run_id}"
+
+
+def _starting(state: StateType, since: datetime | None, attempt: Attempt, window: timedelta) -> bool:
+    """Whether the run is RUNNING in a new process still within its start window: one that became RUNNING
+    after the attempt's last beat, so it has not beaten yet."""
+    if state is not StateType.RUNNING or since is None or since < attempt.heartbeat_at:
+        return False
+    return now() - since < window
 
 
 def _at_its_gate(state: StateType, since: datetime | None, attempt: Attempt) -> bool:
