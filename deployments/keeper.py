@@ -21,6 +21,7 @@ from __future__ import annotations
 import contextvars
 import logging
 import threading
+from collections.abc import Iterable
 from datetime import datetime, timedelta
 from uuid import UUID
 
@@ -85,13 +86,11 @@ class Keeper(threading.Thread):
                 continue
             self._leading.set()
             try:
-                for line in escalate_due(self.settings, self.store):
-                    log.info("keeper: %s", redact_text(line))
+                _say(escalate_due(self.settings, self.store))
             except Exception:  # the ledger unreachable: the pages are still due next pass
                 log.exception("keeper: paging pass failed")
             try:
-                for line in self.check():
-                    log.info("keeper: %s", redact_text(line))
+                _say(self.check())
             except Exception:  # Prefect or the ledger unreachable: the runs are still there next pass
                 log.exception("keeper: pass failed")
 
@@ -107,8 +106,7 @@ class Keeper(threading.Thread):
                 ("stakeholders", announce_resolutions),
             ):
                 try:
-                    for line in keep(self.settings, self.store):
-                        log.info("keeper: %s", redact_text(line))
+                    _say(keep(self.settings, self.store))
                 except Exception:  # the ledger or a vendor unreachable: nothing is lost, told next pass
                     log.exception("keeper: %s pass failed", name)
 
@@ -171,6 +169,12 @@ class Keeper(threading.Thread):
             data={"flow_run_id": attempt.flow_run_id, "attempt": attempt.attempt},
         )
         return f"re-entering {attempt.flow_run_id}"
+
+
+def _say(lines: Iterable[str]) -> None:
+    """One console line per act of the keeper, secrets masked as on the timeline."""
+    for line in lines:
+        log.info("keeper: %s", redact_text(line))
 
 
 def _starting(state: StateType, since: datetime | None, attempt: Attempt, window: timedelta) -> bool:
