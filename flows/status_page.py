@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import datetime
 
 from tasks.statuspage import PublicUpdate, StatusPageError, StatusPageProvider, status_provider
 from warroom.chat.cadence import public_reminders_due, remind, update_refusal
@@ -144,19 +145,20 @@ def _publish(store: Store, settings: Settings, provider: StatusPageProvider, pos
     return f"published on {provider.name} as {external}"
 
 
-def keep_status(settings: Settings, store: Store) -> list[str]:
-    """One keeper pass: posts a vendor's page does not hold yet, and the status page's late updates."""
+def keep_status(settings: Settings, store: Store, at: datetime | None = None) -> list[str]:
+    """One keeper pass: posts a vendor's page does not hold yet, and the status page's late updates owed at
+    ``at`` (now when not given)."""
     done: list[str] = []
     provider = status_provider(settings)
     if provider is not None:
         for post in store.unpublished(provider.name):
             said = _publish(store, settings, provider, post)
             done.append(f"INC-{post.incident}: status update {post.id} {said}")
-    done += _remind(settings, store)
+    done += _remind(settings, store, at or now())
     return done
 
 
-def _remind(settings: Settings, store: Store) -> list[str]:
+def _remind(settings: Settings, store: Store, at: datetime) -> list[str]:
     # Every open incident: a runbook may ask for a status page at a level whose policy does not, and the
     # newest communication plan on the timeline is what says so.
     wanting = store.list_incidents(status=[s for s in Status if s.is_open])
@@ -166,7 +168,7 @@ def _remind(settings: Settings, store: Store) -> list[str]:
     done = []
     for incident in wanting:
         timeline = store.timeline(incident.number)
-        for due in public_reminders_due(incident, timeline, now()):
+        for due in public_reminders_due(incident, timeline, at):
             every = format_duration(due.cadence.every)
             who = due.person or "nobody holds the role"
             first = due.cadence.mark == 0

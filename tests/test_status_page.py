@@ -264,22 +264,21 @@ def test_the_status_page_cadence_reminds_once_then_the_commander_and_stops_after
     get_settings.cache_clear()
     settings = get_settings()
     number = _p1(store)
-    time.sleep(1.1)
-    said = keep_status(settings, store)
+    detected = store.get(number).detected_at
+    assert keep_status(settings, store, detected + timedelta(seconds=0.9)) == []  # not due yet
+    said = keep_status(settings, store, detected + timedelta(seconds=1.1))
     assert len(said) == 1 and "the status page says nothing yet" in said[0] and "bob" in said[0]
-    assert keep_status(settings, store) == []  # once per mark
-    time.sleep(1.0)
-    keep_status(settings, store)
+    assert keep_status(settings, store, detected + timedelta(seconds=1.2)) == []  # once per mark
+    keep_status(settings, store, detected + timedelta(seconds=2.1))
     due = [e for e in store.timeline(number) if e.kind is EventKind.STATUS_DUE]
     assert [e.data["level"] for e in due] == [1, 2] and due[1].data["person"] == "alice"
     publish_status(store, settings, number, "bob", PublicState.INVESTIGATING, "Looking into it.")
-    time.sleep(1.1)
-    keep_status(settings, store)
+    posted = [e for e in store.timeline(number) if e.kind is EventKind.STATUS_POSTED][-1].at
+    keep_status(settings, store, posted + timedelta(seconds=1.1))
     due = [e for e in store.timeline(number) if e.kind is EventKind.STATUS_DUE]
-    assert len(due) == 3 and "no update for 1s" in due[2].text
+    assert len(due) == 3 and "no update for 1s" in due[2].text  # the clock counts from the post
     publish_status(store, settings, number, "bob", PublicState.RESOLVED, "Fixed.")
-    time.sleep(2.1)
-    keep_status(settings, store)
+    keep_status(settings, store, posted + timedelta(hours=1))
     assert len([e for e in store.timeline(number) if e.kind is EventKind.STATUS_DUE]) == 3
 
 
