@@ -137,6 +137,7 @@ def worker(
             poll_seconds=get_settings().runner_poll_seconds,
             name=name,
             lane=lane,  # type: ignore[arg-type]
+            working_runs=get_settings().lane_working_runs,
         )
     except KeyboardInterrupt:
         pass

@@ -139,12 +139,19 @@ def serve_receiver(settings: Settings, console: Any) -> None:
 
 
 def run_worker(
-    pool: str, *, limit: int | None, poll_seconds: float, name: str | None, lane: Lane | None = None
+    pool: str,
+    *,
+    limit: int | None,
+    poll_seconds: float,
+    name: str | None,
+    lane: Lane | None = None,
+    working_runs: int | None = None,
 ) -> None:
     """Run the pool's flow runs on this machine until stopped: in threads of warm worker processes when the
     pool is Warroom's (one per lane, deployments/lanes.py; ``lane`` runs that one lane in this process),
     else through Prefect's worker for the pool's type (``process``: a process per run), which takes the
-    urgent queue first. Either polls every ``poll_seconds``, so a P1 waits a second, not Prefect's ten."""
+    urgent queue first. Either polls every ``poll_seconds``, so a P1 waits a second, not Prefect's ten. The
+    normal lane works on at most ``working_runs`` runs at once (flows/slots.py); the urgent lane on all."""
     import asyncio
 
     os.environ["PREFECT_WORKER_QUERY_SECONDS"] = str(poll_seconds)
@@ -166,7 +173,8 @@ def run_worker(
         named = f"{name}-{lane}" if name and lane else name
         warm_up()  # before it polls: the first run it takes is as warm as the hundredth
         with temporary_settings(updates={PREFECT_WORKER_QUERY_SECONDS: poll_seconds}):
-            asyncio.run(run_warm_worker(pool, limit=limit, name=named, queues=queues))
+            capped = working_runs if lane == "normal" else None
+            asyncio.run(run_warm_worker(pool, limit=limit, name=named, queues=queues, working_runs=capped))
         return
     command = [sys.executable, "-m", "prefect", "worker", "start", "--pool", pool]
     for queue in lane_queues(pool, lane) if lane else []:

@@ -30,6 +30,8 @@ import anyio.abc
 from prefect.client.schemas.objects import FlowRun
 from prefect.workers.base import BaseJobConfiguration, BaseVariables, BaseWorker, BaseWorkerResult
 
+from flows.slots import install
+
 log = logging.getLogger("warroom.worker")
 
 POOL_TYPE = "warroom"
@@ -83,15 +85,36 @@ def pid_of(infrastructure: str) -> int:
     return int(infrastructure.rsplit(":", 2)[1])
 
 
-def execute(flow_run_id: UUID) -> int:
+# A deployment's module-path entrypoint, read once per process: a warm worker's flows are its own imports,
+# so a run's start reads neither its flow run nor its deployment again (the engine reads the run itself).
+_entrypoints: dict[UUID, str] = {}
+
+
+def _flow_of(flow_run: FlowRun) -> Any:
+    from prefect.client.orchestration import get_client
+    from prefect.flow_engine import load_flow
+    from prefect.flows import load_flow_from_entrypoint
+
+    if flow_run.deployment_id is None:
+        return load_flow(flow_run)
+    entrypoint = _entrypoints.get(flow_run.deployment_id)
+    if entrypoint is None:
+        with get_client(sync_client=True) as client:
+            entrypoint = client.read_deployment(flow_run.deployment_id).entrypoint or ""
+        if ":" in entrypoint or not entrypoint:  # a file's path: Prefect's own loading (storage, pull steps)
+            return load_flow(flow_run)
+        _entrypoints[flow_run.deployment_id] = entrypoint
+    return load_flow_from_entrypoint(entrypoint, use_placeholder_flow=False)
+
+
+def execute(flow_run: FlowRun) -> int:
     """Run one flow run to its end in this thread, as `python -m prefect.engine` would in a process."""
-    from prefect.flow_engine import load_flow_and_flow_run, run_flow
+    from prefect.flow_engine import run_flow
 
     try:
-        flow_run, flow = load_flow_and_flow_run(flow_run_id)
-        run_flow(flow, flow_run=flow_run, return_type="state")
+        run_flow(_flow_of(flow_run), flow_run=flow_run, return_type="state")
     except BaseException:  # the engine records the run's own failures; this is what escaped it
-        log.exception("flow run %s ended outside the engine", flow_run_id)
+        log.exception("flow run %s ended outside the engine", flow_run.id)
         return 1
     return 0
 
@@ -112,11 +135,12 @@ class WarmWorker(BaseWorker[BaseJobConfiguration, BaseVariables, WarmResult]):
     job_configuration_variables = BaseVariables
     _description = "Runs Warroom's flow runs in threads of one long-lived process: no process start per run."
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, working_runs: int | None = None, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         # Runs paused at a gate hold their thread for hours: anyio's default of 40 threads is no limit to use.
         self._threads = anyio.CapacityLimiter(self._limit or 10_000)
         self._ready_poll_due = 0.0
+        self._slots = install(working_runs) if working_runs else None
 
     async def _get_scheduled_flow_runs(self) -> list[Any]:
         """Prefect's poll, made only when there is a run to take or the queues are due to be marked polled.
@@ -126,11 +150,54 @@ class WarmWorker(BaseWorker[BaseJobConfiguration, BaseVariables, WarmResult]):
         `warroom up` spent a tenth of a core on it. In between, one read-only question (4 ms): is a run of
         these queues scheduled to start? Prefect's own poll still decides what is taken (priorities, limits,
         paused queues), so a run is taken exactly as before, one read later."""
-        if time.monotonic() < self._ready_poll_due and not await self._anything_scheduled():
+        free = self._slots.free() if self._slots is not None else None
+        if time.monotonic() < self._ready_poll_due and (free == 0 or not await self._anything_scheduled()):
             return []
         self._ready_poll_due = time.monotonic() + READY_POLL_SECONDS
-        runs: list[Any] = await super()._get_scheduled_flow_runs()
-        return runs
+        if free is None:
+            runs: list[Any] = await super()._get_scheduled_flow_runs()
+            return runs
+        return await self._scheduled(max(free, 1))  # full: a poll that marks the queues ready, no more
+
+    async def _scheduled(self, limit: int) -> list[Any]:
+        """Prefect's poll asking for ``limit`` runs, not the server's default 200: a capped lane with a storm
+        waiting polls twice a second, and each run in the answer costs the server its reading and its JSON."""
+        from httpx import HTTPStatusError
+        from prefect.client.schemas.responses import WorkerFlowRunResponse
+
+        before = datetime.datetime.now(datetime.UTC) + datetime.timedelta(seconds=int(self._prefetch_seconds))
+        try:
+            response = await self.client.request(
+                "POST",
+                "/work_pools/{name}/get_scheduled_flow_runs",
+                path_params={"name": self._work_pool_name},
+                json={
+                    "work_queue_names": list(self._work_queues),
+                    "scheduled_before": str(before),
+                    "limit": limit,
+                },
+            )
+        except HTTPStatusError as exc:
+            if exc.response.status_code == 404:  # the pool is gone: Prefect's worker says so on its heartbeat
+                return []
+            raise
+        return WorkerFlowRunResponse.model_validate_list(response.json())
+
+    async def _submit_scheduled_flow_runs(self, flow_run_response: list[Any]) -> list[FlowRun]:
+        """A capped lane takes only as many runs as it has free slots; the rest stay SCHEDULED for the next
+        poll or another worker."""
+        if self._slots is not None:
+            fresh = [r for r in flow_run_response if r.flow_run.id not in self._submitting_flow_run_ids]
+            flow_run_response = fresh[: self._slots.free()]
+            self._slots.take(r.flow_run.id for r in flow_run_response)
+        submitted: list[FlowRun] = await super()._submit_scheduled_flow_runs(flow_run_response)
+        return submitted
+
+    def _release_limit_slot(self, flow_run_id: UUID) -> None:
+        # Prefect's one call for a run that ended here or was not started after all.
+        if self._slots is not None:
+            self._slots.done(flow_run_id)
+        super()._release_limit_slot(flow_run_id)
 
     async def _anything_scheduled(self) -> bool:
         from prefect.client.schemas.filters import (
@@ -173,15 +240,26 @@ class WarmWorker(BaseWorker[BaseJobConfiguration, BaseVariables, WarmResult]):
             task_status.started(identifier)
         # A fresh context: the run must not inherit the worker's own (its client, its settings scope).
         fresh = contextvars.Context()
-        code = await anyio.to_thread.run_sync(fresh.run, execute, flow_run.id, limiter=self._threads)
+        code = await anyio.to_thread.run_sync(fresh.run, execute, flow_run, limiter=self._threads)
         return WarmResult(identifier=identifier, status_code=code)
 
 
 async def run_warm_worker(
-    pool: str, *, limit: int | None, name: str | None, queues: list[str] | None = None
+    pool: str,
+    *,
+    limit: int | None,
+    name: str | None,
+    queues: list[str] | None = None,
+    working_runs: int | None = None,
 ) -> None:
-    """Poll ``pool`` (only ``queues`` of it, when given) and run its flow runs here until stopped."""
+    """Poll ``pool`` (only ``queues`` of it, when given) and run its flow runs here until stopped, working
+    on at most ``working_runs`` at once (flows/slots.py) when given."""
     worker = WarmWorker(
-        work_pool_name=pool, work_queues=queues, limit=limit, name=name, create_pool_if_not_found=False
+        work_pool_name=pool,
+        work_queues=queues,
+        limit=limit,
+        name=name,
+        create_pool_if_not_found=False,
+        working_runs=working_runs,
     )
     await worker.start()

@@ -23,6 +23,7 @@ from pydantic import BaseModel, ValidationError
 
 from flows.approval_form import Answer, answer_model, form_for, validation_text
 from flows.pause import PauseRefused, PrefectPause, prefect_events
+from flows.slots import waiting_for_a_person
 from warroom.answers import GATE_INPUT, VERDICT_INPUT, judged_key, removed_key, sent_unjudged
 from warroom.approvals import Judgement, Verdict, eligible, judge
 from warroom.chat.proof import chat_identity, from_chat, vouched
@@ -175,18 +176,19 @@ class _Gate:
             raise self.lost("not pausable", str(exc)) from None
         self.pause = pause
         paused_at = now()
-        while True:
-            if self.tick():
-                pause.release()
-                return self.time_out()
-            poll = pause.poll(self.req.settings.approval_poll_seconds)
-            if poll.answer is not None:
-                return poll.answer
-            if poll.state is StateType.RUNNING:
-                self._resumed_without_answer(pause_no, paused_at)
-                return {}
-            if poll.state is not StateType.PAUSED:
-                raise self.lost(poll.state_name or "gone from Prefect", poll.message)
+        with waiting_for_a_person(pause.flow_run_id):  # a capped lane's slot is free meanwhile
+            while True:
+                if self.tick():
+                    pause.release()
+                    return self.time_out()
+                poll = pause.poll(self.req.settings.approval_poll_seconds)
+                if poll.answer is not None:
+                    return poll.answer
+                if poll.state is StateType.RUNNING:
+                    self._resumed_without_answer(pause_no, paused_at)
+                    return {}
+                if poll.state is not StateType.PAUSED:
+                    raise self.lost(poll.state_name or "gone from Prefect", poll.message)
 
     def _resumed_without_answer(self, pause_no: int, paused_at: Any) -> None:
         """Resumed, and no answer in Prefect's input store: one was removed through the Prefect API before

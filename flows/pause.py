@@ -26,6 +26,7 @@ from prefect.utilities.engine import propose_state_sync
 
 from flows.paused_runs import read_paused_run
 from flows.prefect_api import prefect_api
+from flows.slots import waiting_for_a_person
 
 
 class PauseRefused(RuntimeError):
@@ -152,13 +153,14 @@ def ask_once(
     pause = PrefectPause(ctx.flow_run.id, key)
     pause.pause(form, message)
     deadline = time.monotonic() + wait_seconds
-    while time.monotonic() < deadline:
-        polled = pause.poll(poll)
-        if polled.answer is not None:
-            return dict(polled.answer)
-        if polled.state is StateType.RUNNING:
-            return {}  # resumed without an answer (or one removed through the Prefect API)
-        if polled.state is not StateType.PAUSED:
-            raise RunLeftPause(polled.state_name or "gone from Prefect")
+    with waiting_for_a_person(pause.flow_run_id):  # a capped lane's slot is free meanwhile
+        while time.monotonic() < deadline:
+            polled = pause.poll(poll)
+            if polled.answer is not None:
+                return dict(polled.answer)
+            if polled.state is StateType.RUNNING:
+                return {}  # resumed without an answer (or one removed through the Prefect API)
+            if polled.state is not StateType.PAUSED:
+                raise RunLeftPause(polled.state_name or "gone from Prefect")
     pause.release()
     return {}

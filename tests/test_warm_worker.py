@@ -1,6 +1,7 @@
 """A warm lane as `warroom up` and `warroom worker` run it, against a real Prefect server: idle, it asks a
 read-only question twice a second and makes Prefect's writing poll only every READY_POLL_SECONDS; a run
-scheduled on its queue is still taken within a poll."""
+scheduled on its queue is still taken within a poll; the normal lane works on WARROOM_LANE_WORKING_RUNS runs
+at once, and a run waiting for a person gives its slot back."""
 
 from __future__ import annotations
 
@@ -17,10 +18,12 @@ from typing import Any
 import httpx
 import pytest
 from prefect import flow
+from prefect.input import RunInput
 
 from deployments.distributed import ensure_pool
 from deployments.lanes import URGENT_QUEUE, ensure_lanes
 from deployments.warm_worker import POOL_TYPE, READY_POLL_SECONDS
+from flows.pause import ask_once
 from tests.conftest import REPO
 from tests.patience import HANG
 from tests.served import wait_for
@@ -29,6 +32,25 @@ from tests.served import wait_for
 @flow(name="warm-lane-noop")
 def noop() -> str:
     return "ran"
+
+
+class _Word(RunInput):
+    word: str
+
+
+@flow(name="warm-lane-asks")
+def asks() -> str:
+    """Waits for a person (as a gate does) up to ten minutes."""
+    return str(ask_once("warm-lane-asks", _Word, "a word, please", wait_seconds=600, poll=0.2))
+
+
+@flow(name="warm-lane-works")
+def works(until: str) -> str:
+    """Works (holds its slot) until the file ``until`` exists."""
+    deadline = time.monotonic() + HANG
+    while not Path(until).exists() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    return "worked"
 
 
 def _queue(api: str, pool: str) -> dict[str, Any]:
@@ -98,3 +120,77 @@ def test_an_idle_lane_leaves_its_queue_unwritten_between_ready_polls_and_takes_a
 
 def _at(timestamp: str) -> datetime:
     return datetime.fromisoformat(timestamp.replace("Z", "+00:00"))
+
+
+def _state(api: str, run_id: str) -> str:
+    return str(httpx.get(f"{api}/flow_runs/{run_id}", timeout=10).json()["state"]["type"])
+
+
+def test_the_normal_lane_works_on_its_cap_of_runs_and_a_run_waiting_for_a_person_gives_its_slot_back(
+    prefect_api: str, tmp_path: Path
+) -> None:
+    pool = f"lane-{uuid.uuid4().hex[:8]}"
+    assert ensure_pool(pool, POOL_TYPE) == POOL_TYPE
+    ensure_lanes(pool)
+    ids = {}
+    for name, fn in (("asks", asks), ("works", works), ("noop", noop)):
+        deployment = fn.to_deployment(
+            name=f"warm-lane-{name}", work_pool_name=pool, work_queue_name="default"
+        )
+        deployment.entrypoint = f"tests.test_warm_worker.{name}"  # a module path: the warm start's own load
+        ids[name] = deployment.apply()
+
+    def create(name: str, **parameters: str) -> str:
+        made = httpx.post(
+            f"{prefect_api}/deployments/{ids[name]}/create_flow_run",
+            json={"parameters": parameters},
+            timeout=10,
+        )
+        assert made.status_code == 201, made.text
+        return str(made.json()["id"])
+
+    log = tmp_path / "lane.log"
+    env = {**os.environ, "WARROOM_RUNNER_POLL_SECONDS": "0.2", "WARROOM_LANE_WORKING_RUNS": "1"}
+    lane = subprocess.Popen(
+        [sys.executable, "-m", "cli", "worker", "--pool", pool, "--lane", "normal"],
+        cwd=REPO,
+        env=env,
+        stdout=open(log, "ab"),
+        stderr=subprocess.STDOUT,
+    )
+    try:
+        waiting = create("asks")
+        wait_for(
+            "the first run to wait for a person", lambda: _state(prefect_api, waiting) == "PAUSED", log=log
+        )
+        # Its slot is free while it waits: the lane takes the next run.
+        done = tmp_path / "done"
+        working = create("works", until=str(done))
+        wait_for(
+            "a run to work beside the waiting one", lambda: _state(prefect_api, working) == "RUNNING", log=log
+        )
+        # One slot, taken: a third run stays SCHEDULED (for another worker to take) for many polls, and
+        # past the writing poll that keeps the queue ready.
+        queued = create("noop")
+        time.sleep(READY_POLL_SECONDS + 1)
+        assert _state(prefect_api, queued) == "SCHEDULED", log.read_text()[-3000:]
+        done.touch()
+        wait_for(
+            "the queued run once the slot is free",
+            lambda: _state(prefect_api, queued) == "COMPLETED",
+            log=log,
+        )
+        assert _state(prefect_api, working) == "COMPLETED"
+        # The waiting run answered: it works again at once, whatever the cap.
+        resumed = httpx.post(
+            f"{prefect_api}/flow_runs/{waiting}/resume", json={"run_input": {"word": "go"}}, timeout=10
+        )
+        assert resumed.status_code in (200, 201) and resumed.json()["status"] == "ACCEPT", resumed.text
+        wait_for("the answered run to finish", lambda: _state(prefect_api, waiting) == "COMPLETED", log=log)
+    finally:
+        lane.terminate()
+        try:
+            lane.wait(30)
+        except subprocess.TimeoutExpired:  # a run still waiting for a person holds its thread
+            lane.kill()
+            lane.wait(HANG)

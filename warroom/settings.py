@@ -197,6 +197,14 @@ class Settings(BaseSettings):
         le=60,
         description="How often the warm lanes (`warroom up`, `warroom worker`) look for new runs",
     )
+    lane_working_runs: int = Field(
+        default=8,
+        ge=1,
+        le=10_000,
+        description="Most runs the normal lane works on at once; a run waiting at a gate does not count, "
+        "and the urgent lane (P1/P2) is not capped. More leave a P1's requests queued behind P4s' at the "
+        "Prefect server",
+    )
     receiver_host: str = Field(
         default="127.0.0.1", description="Where `warroom up` serves the alert receiver"
     )

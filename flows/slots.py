@@ -1,0 +1,94 @@
+"""How many runs a warm lane works on at once, and the gate's way of giving its slot back while it waits.
+
+A storm of P4s taken all at once puts hundreds of runs' requests in front of the Prefect server, and every
+request of a P1 (on its own lane, but the same server) waits behind them: measured, a P1 behind 500 P4s
+started 7 s after it was created. So the normal lane works on a few runs at a time
+(``WARROOM_LANE_WORKING_RUNS``) and leaves the rest SCHEDULED, where another worker may take them. A run
+waiting for a person does no work for minutes or hours: it gives its slot back while it waits, or a few held
+gates would stop the lane. When its wait ends it works again at once, over the cap if it must: an answered
+gate never queues behind new diagnostics.
+
+Outside a capped warm lane (a process per run, `warroom run`, tests) nothing is installed and waiting is
+free.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from uuid import UUID
+
+
+class Slots:
+    """The runs this process works on (taken, not waiting for a person), at most ``cap`` taken at once."""
+
+    def __init__(self, cap: int) -> None:
+        self.cap = cap
+        self._lock = threading.Lock()
+        self._working: set[UUID] = set()
+        self._waiting: set[UUID] = set()
+
+    def free(self) -> int:
+        with self._lock:
+            return max(self.cap - len(self._working), 0)
+
+    def take(self, flow_run_ids: Iterable[UUID]) -> None:
+        with self._lock:
+            self._working.update(flow_run_ids)
+
+    def done(self, flow_run_id: UUID) -> None:
+        """The run ended, or was never started here."""
+        with self._lock:
+            self._working.discard(flow_run_id)
+            self._waiting.discard(flow_run_id)
+
+    def wait(self, flow_run_id: UUID) -> bool:
+        """The run waits for a person: its slot is free meanwhile. False when it held none here."""
+        with self._lock:
+            if flow_run_id not in self._working:
+                return False
+            self._working.discard(flow_run_id)
+            self._waiting.add(flow_run_id)
+            return True
+
+    def resume(self, flow_run_id: UUID) -> None:
+        """The wait is over: it works again, at once, even past the cap."""
+        with self._lock:
+            if flow_run_id in self._waiting:
+                self._waiting.discard(flow_run_id)
+                self._working.add(flow_run_id)
+
+    @property
+    def working(self) -> int:
+        with self._lock:
+            return len(self._working)
+
+    @property
+    def waiting(self) -> int:
+        with self._lock:
+            return len(self._waiting)
+
+
+_installed: Slots | None = None
+
+
+def install(cap: int) -> Slots:
+    """This process's slots (a capped warm lane makes them once, before it takes a run)."""
+    global _installed
+    _installed = Slots(cap)
+    return _installed
+
+
+@contextmanager
+def waiting_for_a_person(flow_run_id: UUID | str) -> Iterator[None]:
+    """Around a wait for an answer: the run's slot is free until the wait ends."""
+    slots = _installed
+    run = UUID(str(flow_run_id))
+    if slots is None or not slots.wait(run):
+        yield
+        return
+    try:
+        yield
+    finally:
+        slots.resume(run)
