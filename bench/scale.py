@@ -13,7 +13,7 @@ there, as in the scaling-out set-up; without it both are SQLite, as `warroom up`
     the urgent lane, a warm worker process of its own), and how the P4s still move.
 
 Run: python bench/scale.py [--postgres URL] [--incidents 100] [--alerts 1000] [--behind 500] [--limit N]
-     [--pool-type warroom|process] [--workers N]
+     [--pool-type warroom|process] [--workers N] [--working-runs N]
 """
 
 from __future__ import annotations
@@ -234,18 +234,20 @@ def storm(
     print(f"    runs per minute through {kind} worker(s): {rate:.1f} ({len(runs)} in {span:.1f}s)")
 
 
-def quiet_p1(url: str, probe: Probe) -> float:
+def quiet_p1(url: str, probe: Probe, env: dict[str, str], ledger: str) -> float:
     """POST -> first task of one P1 on the quiet server: the baseline the P1 behind a storm is held to."""
     p1 = alert("BenchScale", "p1-quiet", {"probe": f"{probe.url}/p1-quiet"}, severity="critical")
     t0 = time.time()
     _post(url, [p1])
+    accepted = time.time() - t0
     _wait(lambda: "p1-quiet" in probe.first, 600, "the quiet P1's first diagnostic")
     quiet = probe.first["p1-quiet"] - t0
     print(f"(0) one P1 on the quiet server: POST -> its first task {quiet:.2f}s")
+    print(f"    its way: {_way('p1-quiet', t0, accepted, probe.first['p1-quiet'], env, ledger)}")
     return quiet
 
 
-def behind(url: str, probe: Probe, count: int, quiet: float) -> None:
+def behind(url: str, probe: Probe, count: int, quiet: float, env: dict[str, str], ledger: str) -> None:
     p4 = [alert("BenchScale", f"p4-{n:03d}", {"probe": f"{probe.url}/p4-{n:03d}"}) for n in range(count)]
     p1 = alert("BenchScale", "p1-000", {"probe": f"{probe.url}/p1-000"}, severity="critical")
     t0 = time.time()
@@ -253,8 +255,11 @@ def behind(url: str, probe: Probe, count: int, quiet: float) -> None:
         _post(url, p4[i : i + 50])
     t1 = time.time()
     _post(url, [p1])
+    accepted = time.time() - t1
     _wait(lambda: "p1-000" in probe.first, 1800, "the P1's first diagnostic")
     p1_first = probe.first["p1-000"] - t1
+    way = _way("p1-000", t1, accepted, probe.first["p1-000"], env, ledger)
+    print(f"    the P1's way: {way}")
     _wait(lambda: all(f"p4-{n:03d}" in probe.first for n in range(count)), 1800, "the P4s' first diagnostics")
     p4_first = [probe.first[f"p4-{n:03d}"] - t0 for n in range(count)]
     rank = sorted([*p4_first, probe.first["p1-000"] - t0]).index(probe.first["p1-000"] - t0) + 1
@@ -267,6 +272,27 @@ def behind(url: str, probe: Probe, count: int, quiet: float) -> None:
         f"    the P4s still move: POST -> first task median {statistics.median(p4_first):.1f}s, "
         f"p95 {percentile(p4_first, 0.95):.1f}s, last {max(p4_first):.1f}s"
     )
+
+
+def _way(key: str, t1: float, accepted: float, first: float, env: dict[str, str], ledger: str) -> str:
+    """Where an incident's seconds went, each mark after its POST: accepted, queued, created, started, first
+    task."""
+    from warroom.ledger import Store
+
+    store = Store(ledger)
+    try:
+        (launch,) = [x for x in store.launches() if x.dedup_key == f"bench-scale:{key}"]
+    finally:
+        store.close()
+    (run,) = [r for r in _runs(env) if r["id"] == launch.flow_run_id]
+    marks = {
+        "accepted": accepted,
+        "queued": launch.created_at.timestamp() - t1,
+        "created in Prefect": _t(run["created"]) - t1,
+        "started by its lane": _t(run["start_time"]) - t1,
+        "first task": first - t1,
+    }
+    return ", ".join(f"{name} +{at:.2f}s" for name, at in marks.items())
 
 
 def _warroom(args: list[str], env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
@@ -288,6 +314,9 @@ def main() -> None:
     ap.add_argument("--limit", type=int, default=None, help="the worker's --limit (flow runs at once)")
     ap.add_argument("--pool-type", default="warroom", help="warroom (warm threads) or process (one per run)")
     ap.add_argument("--workers", type=int, default=1, help="worker processes on this machine")
+    ap.add_argument(
+        "--working-runs", type=int, default=None, help="the normal lane's WARROOM_LANE_WORKING_RUNS"
+    )
     ap.add_argument("--launch-parallel", type=int, default=4, help="the receiver's WARROOM_LAUNCH_PARALLEL")
     ap.add_argument("--patience", type=float, default=600, help="seconds to wait for the storm's runs")
     ap.add_argument(
@@ -344,6 +373,8 @@ def main() -> None:
                     args.workers
                 ):  # a second worker on this machine stands in for a second machine
                     home = {**env, "WARROOM_HOME": str(tmp / f"worker-{n}")}
+                    if args.working_runs:
+                        home["WARROOM_LANE_WORKING_RUNS"] = str(args.working_runs)
                     procs.append(_warroom([*worker, "--name", f"bench-{n}"], home, tmp / f"worker-{n}.log"))
                 port = free_port()
                 procs.append(
@@ -361,7 +392,7 @@ def main() -> None:
                 wait_http(f"{url}/healthz")
                 time.sleep(5)  # the workers warm up and poll their pool
                 probe = Probe()
-                quiet = quiet_p1(url, probe)
+                quiet = quiet_p1(url, probe, env, ledger)
                 # this benchmark's server, by its port: others may run on the machine at the same time
                 port_arg = f"--port {base['WARROOM_PREFECT_PORT']}"
                 (server,) = pids(f"prefect server start --host 127.0.0.1 {port_arg}")
@@ -384,7 +415,7 @@ def main() -> None:
                     args.patience,
                 )
                 if args.behind:
-                    behind(url, probe, args.behind, quiet)
+                    behind(url, probe, args.behind, quiet, env, ledger)
             finally:
                 for proc in procs:
                     os.killpg(proc.pid, signal.SIGINT)
