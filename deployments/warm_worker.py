@@ -39,6 +39,9 @@ POOL_TYPE = "warroom"
 # Prefect marks a queue's deployments "Not Ready" in its UI when nothing polled the queue for 60 s.
 READY_POLL_SECONDS = 10.0
 
+# The most runs Prefect's server gives one poll (its default limit, also its largest): a larger ask is a 422.
+POLL_MOST = 200
+
 
 class WarmResult(BaseWorkerResult):
     """How one flow run ended in its thread: 0 when the engine finished it, 1 when it escaped the engine."""
@@ -157,7 +160,8 @@ class WarmWorker(BaseWorker[BaseJobConfiguration, BaseVariables, WarmResult]):
         if free is None:
             runs: list[Any] = await super()._get_scheduled_flow_runs()
             return runs
-        return await self._scheduled(max(free, 1))  # full: a poll that marks the queues ready, no more
+        # Full: a poll that marks the queues ready, no more. Prefect's server answers at most 200 a poll.
+        return await self._scheduled(min(max(free, 1), POLL_MOST))
 
     async def _scheduled(self, limit: int) -> list[Any]:
         """Prefect's poll asking for ``limit`` runs, not the server's default 200: a capped lane with a storm

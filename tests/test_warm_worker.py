@@ -194,3 +194,32 @@ def test_the_normal_lane_works_on_its_cap_of_runs_and_a_run_waiting_for_a_person
         except subprocess.TimeoutExpired:  # a run still waiting for a person holds its thread
             lane.kill()
             lane.wait(HANG)
+
+
+def test_a_lane_capped_above_what_one_poll_returns_still_takes_runs(prefect_api: str, tmp_path: Path) -> None:
+    """A cap of 1000 asked Prefect's poll for 1000 runs, past its largest page: every poll was refused and
+    the normal lane took nothing."""
+    pool = f"lane-{uuid.uuid4().hex[:8]}"
+    assert ensure_pool(pool, POOL_TYPE) == POOL_TYPE
+    ensure_lanes(pool)
+    deployment = noop.to_deployment(name="warm-lane-noop", work_pool_name=pool, work_queue_name="default")
+    deployment.entrypoint = "tests.test_warm_worker.noop"
+    made = httpx.post(f"{prefect_api}/deployments/{deployment.apply()}/create_flow_run", json={}, timeout=10)
+    assert made.status_code == 201, made.text
+    log = tmp_path / "lane.log"
+    env = {**os.environ, "WARROOM_RUNNER_POLL_SECONDS": "0.2", "WARROOM_LANE_WORKING_RUNS": "1000"}
+    lane = subprocess.Popen(
+        [sys.executable, "-m", "cli", "worker", "--pool", pool, "--lane", "normal"],
+        cwd=REPO,
+        env=env,
+        stdout=open(log, "ab"),
+        stderr=subprocess.STDOUT,
+    )
+    try:
+        run = made.json()["id"]
+        wait_for(
+            "the run taken", lambda: _state(prefect_api, run) == "COMPLETED", timeout=120, log=log, proc=lane
+        )
+    finally:
+        lane.terminate()
+        lane.wait(HANG)
