@@ -11,6 +11,7 @@ import sys
 import time
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -61,23 +62,9 @@ def _queue(api: str, pool: str) -> dict[str, Any]:
 
 @pytest.fixture
 def urgent_lane(prefect_api: str, tmp_path: Path) -> Iterator[tuple[str, subprocess.Popen[bytes], Path]]:
-    pool = f"lane-{uuid.uuid4().hex[:8]}"
-    assert ensure_pool(pool, POOL_TYPE) == POOL_TYPE
-    ensure_lanes(pool)
-    log = tmp_path / "lane.log"
-    env = {**os.environ, "WARROOM_RUNNER_POLL_SECONDS": "0.2"}
-    lane = subprocess.Popen(
-        [sys.executable, "-m", "cli", "worker", "--pool", pool, "--lane", "urgent"],
-        cwd=REPO,
-        env=env,
-        stdout=open(log, "ab"),
-        stderr=subprocess.STDOUT,
-    )
-    try:
+    pool = _new_pool()
+    with _lane(pool, tmp_path, "urgent") as (lane, log):
         yield pool, lane, log
-    finally:
-        lane.terminate()
-        lane.wait(HANG)
 
 
 def test_an_idle_lane_leaves_its_queue_unwritten_between_ready_polls_and_takes_a_run_at_once(
@@ -122,6 +109,41 @@ def _at(timestamp: str) -> datetime:
     return datetime.fromisoformat(timestamp.replace("Z", "+00:00"))
 
 
+def _new_pool() -> str:
+    pool = f"lane-{uuid.uuid4().hex[:8]}"
+    assert ensure_pool(pool, POOL_TYPE) == POOL_TYPE
+    ensure_lanes(pool)
+    return pool
+
+
+@contextmanager
+def _lane(
+    pool: str, tmp_path: Path, lane: str, cap: int | None = None
+) -> Iterator[tuple[subprocess.Popen[bytes], Path]]:
+    """`warroom worker --lane LANE` on ``pool`` (the normal lane working on ``cap`` runs at once); stopped at
+    the end, killed when a run still waiting for a person holds its thread."""
+    log = tmp_path / "lane.log"
+    env = {**os.environ, "WARROOM_RUNNER_POLL_SECONDS": "0.2"}
+    if cap is not None:
+        env["WARROOM_LANE_WORKING_RUNS"] = str(cap)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "cli", "worker", "--pool", pool, "--lane", lane],
+        cwd=REPO,
+        env=env,
+        stdout=open(log, "ab"),
+        stderr=subprocess.STDOUT,
+    )
+    try:
+        yield proc, log
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(HANG)
+
+
 def _state(api: str, run_id: str) -> str:
     return str(httpx.get(f"{api}/flow_runs/{run_id}", timeout=10).json()["state"]["type"])
 
@@ -129,9 +151,7 @@ def _state(api: str, run_id: str) -> str:
 def test_the_normal_lane_works_on_its_cap_of_runs_and_a_run_waiting_for_a_person_gives_its_slot_back(
     prefect_api: str, tmp_path: Path
 ) -> None:
-    pool = f"lane-{uuid.uuid4().hex[:8]}"
-    assert ensure_pool(pool, POOL_TYPE) == POOL_TYPE
-    ensure_lanes(pool)
+    pool = _new_pool()
     ids = {}
     for name, fn in (("asks", asks), ("works", works), ("noop", noop)):
         deployment = fn.to_deployment(
@@ -149,16 +169,7 @@ def test_the_normal_lane_works_on_its_cap_of_runs_and_a_run_waiting_for_a_person
         assert made.status_code == 201, made.text
         return str(made.json()["id"])
 
-    log = tmp_path / "lane.log"
-    env = {**os.environ, "WARROOM_RUNNER_POLL_SECONDS": "0.2", "WARROOM_LANE_WORKING_RUNS": "1"}
-    lane = subprocess.Popen(
-        [sys.executable, "-m", "cli", "worker", "--pool", pool, "--lane", "normal"],
-        cwd=REPO,
-        env=env,
-        stdout=open(log, "ab"),
-        stderr=subprocess.STDOUT,
-    )
-    try:
+    with _lane(pool, tmp_path, "normal", cap=1) as (_proc, log):
         waiting = create("asks")
         wait_for(
             "the first run to wait for a person", lambda: _state(prefect_api, waiting) == "PAUSED", log=log
@@ -167,7 +178,10 @@ def test_the_normal_lane_works_on_its_cap_of_runs_and_a_run_waiting_for_a_person
         done = tmp_path / "done"
         working = create("works", until=str(done))
         wait_for(
-            "a run to work beside the waiting one", lambda: _state(prefect_api, working) == "RUNNING", log=log
+            "a run to work beside the waiting one",
+            lambda: _state(prefect_api, working) == "RUNNING",
+            timeout=60,
+            log=log,
         )
         # One slot, taken: a third run stays SCHEDULED (for another worker to take) for many polls, and
         # past the writing poll that keeps the queue ready.
@@ -187,39 +201,18 @@ def test_the_normal_lane_works_on_its_cap_of_runs_and_a_run_waiting_for_a_person
         )
         assert resumed.status_code in (200, 201) and resumed.json()["status"] == "ACCEPT", resumed.text
         wait_for("the answered run to finish", lambda: _state(prefect_api, waiting) == "COMPLETED", log=log)
-    finally:
-        lane.terminate()
-        try:
-            lane.wait(30)
-        except subprocess.TimeoutExpired:  # a run still waiting for a person holds its thread
-            lane.kill()
-            lane.wait(HANG)
 
 
 def test_a_lane_capped_above_what_one_poll_returns_still_takes_runs(prefect_api: str, tmp_path: Path) -> None:
     """A cap of 1000 asked Prefect's poll for 1000 runs, past its largest page: every poll was refused and
     the normal lane took nothing."""
-    pool = f"lane-{uuid.uuid4().hex[:8]}"
-    assert ensure_pool(pool, POOL_TYPE) == POOL_TYPE
-    ensure_lanes(pool)
+    pool = _new_pool()
     deployment = noop.to_deployment(name="warm-lane-noop", work_pool_name=pool, work_queue_name="default")
     deployment.entrypoint = "tests.test_warm_worker.noop"
     made = httpx.post(f"{prefect_api}/deployments/{deployment.apply()}/create_flow_run", json={}, timeout=10)
     assert made.status_code == 201, made.text
-    log = tmp_path / "lane.log"
-    env = {**os.environ, "WARROOM_RUNNER_POLL_SECONDS": "0.2", "WARROOM_LANE_WORKING_RUNS": "1000"}
-    lane = subprocess.Popen(
-        [sys.executable, "-m", "cli", "worker", "--pool", pool, "--lane", "normal"],
-        cwd=REPO,
-        env=env,
-        stdout=open(log, "ab"),
-        stderr=subprocess.STDOUT,
-    )
-    try:
+    with _lane(pool, tmp_path, "normal", cap=1000) as (lane, log):
         run = made.json()["id"]
         wait_for(
             "the run taken", lambda: _state(prefect_api, run) == "COMPLETED", timeout=120, log=log, proc=lane
         )
-    finally:
-        lane.terminate()
-        lane.wait(HANG)
