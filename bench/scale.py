@@ -31,7 +31,6 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Callable
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -43,6 +42,7 @@ sys.path.insert(0, str(REPO))
 from bench.figures import percentile  # noqa: E402
 from bench.postgres import asyncpg, fresh_databases  # noqa: E402
 from bench.processes import cpu_or_zero, cpu_seconds, pids, tree_cpu_seconds  # noqa: E402
+from bench.scale_reads import Probe, at, runs_of, way  # noqa: E402
 from bench.sending import alert, batch, wait_http  # noqa: E402
 from tests.net import free_port  # noqa: E402
 from tests.prefect_db import seed_prefect_home  # noqa: E402
@@ -68,31 +68,6 @@ diagnostics:
 """
 
 
-class Probe:
-    """Records when each incident's first diagnostic arrived (the path names the fingerprint)."""
-
-    def __init__(self) -> None:
-        self.first: dict[str, float] = {}
-        lock = threading.Lock()
-        first = self.first
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:
-                with lock:
-                    first.setdefault(self.path.strip("/"), time.time())
-                self.send_response(200)
-                self.send_header("Content-Length", "2")
-                self.end_headers()
-                self.wfile.write(b"ok")
-
-            def log_message(self, *args: Any) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-
 def _wait(ok: Callable[[], bool], timeout: float, what: str) -> None:
     deadline = time.monotonic() + timeout
     while not ok():
@@ -106,31 +81,6 @@ def _post(url: str, alerts: list[dict[str, Any]]) -> None:
         f"{url}/alerts/alertmanager", content=batch(alerts), headers={"Authorization": f"Bearer {TOKEN}"}
     )
     assert resp.status_code == 202, resp.text
-
-
-def _runs(api_env: dict[str, str]) -> list[dict[str, Any]]:
-    auth = tuple(api_env["PREFECT_API_AUTH_STRING"].split(":", 1))
-    found: list[dict[str, Any]] = []
-    while True:
-        page = httpx.post(
-            f"{api_env['PREFECT_API_URL']}/flow_runs/filter",
-            json={
-                "flow_runs": {"tags": {"all_": ["runbook:bench-scale"]}},
-                "limit": 200,
-                "offset": len(found),
-            },
-            auth=auth,  # type: ignore[arg-type]
-            timeout=60,
-        ).json()
-        found += page
-        if len(page) < 200:
-            return found
-
-
-def _t(value: str | None) -> float:
-    from datetime import datetime
-
-    return datetime.fromisoformat(value).timestamp() if value else float("nan")
 
 
 def storm(
@@ -175,7 +125,7 @@ def storm(
     def storm_runs() -> tuple[list[Any], list[dict[str, Any]]]:
         launches = [x for x in store.launches() if x.dedup_key.startswith("bench-scale:storm-")]
         ids = {x.flow_run_id for x in launches}
-        return launches, [r for r in _runs(env) if r["id"] in ids]
+        return launches, [r for r in runs_of(env) if r["id"] in ids]
 
     def settled() -> bool:  # every run ended: those without a first diagnostic never will
         _, runs = storm_runs()
@@ -209,11 +159,11 @@ def storm(
     )
     _, runs = storm_runs()
     store.close()
-    created = [_t(r["created"]) for r in runs]
-    started = [_t(r["start_time"]) for r in runs]
-    ended = [_t(r["end_time"]) for r in runs]
+    created = [at(r["created"]) for r in runs]
+    started = [at(r["start_time"]) for r in runs]
+    ended = [at(r["end_time"]) for r in runs]
     fp_of = {r["id"]: r["parameters"]["dedup_key"].split(":", 1)[1] for r in runs}
-    to_first = [probe.first[fp_of[r["id"]]] - _t(r["start_time"]) for r in runs]
+    to_first = [probe.first[fp_of[r["id"]]] - at(r["start_time"]) for r in runs]
     print(
         f"(a) storm of {total} alerts over {incidents} incidents: accepted in {accepted:.2f}s; "
         f"every incident's first diagnostic {all_first:.1f}s after the first POST (goal <= 20s)"
@@ -243,7 +193,7 @@ def quiet_p1(url: str, probe: Probe, env: dict[str, str], ledger: str) -> float:
     _wait(lambda: "p1-quiet" in probe.first, 600, "the quiet P1's first diagnostic")
     quiet = probe.first["p1-quiet"] - t0
     print(f"(0) one P1 on the quiet server: POST -> its first task {quiet:.2f}s")
-    print(f"    its way: {_way('p1-quiet', t0, accepted, probe.first['p1-quiet'], env, ledger)}")
+    print(f"    its way: {way('p1-quiet', t0, accepted, probe.first['p1-quiet'], env, ledger)}")
     return quiet
 
 
@@ -258,8 +208,8 @@ def behind(url: str, probe: Probe, count: int, quiet: float, env: dict[str, str]
     accepted = time.time() - t1
     _wait(lambda: "p1-000" in probe.first, 1800, "the P1's first diagnostic")
     p1_first = probe.first["p1-000"] - t1
-    way = _way("p1-000", t1, accepted, probe.first["p1-000"], env, ledger)
-    print(f"    the P1's way: {way}")
+    its_way = way("p1-000", t1, accepted, probe.first["p1-000"], env, ledger)
+    print(f"    the P1's way: {its_way}")
     _wait(lambda: all(f"p4-{n:03d}" in probe.first for n in range(count)), 1800, "the P4s' first diagnostics")
     p4_first = [probe.first[f"p4-{n:03d}"] - t0 for n in range(count)]
     rank = sorted([*p4_first, probe.first["p1-000"] - t0]).index(probe.first["p1-000"] - t0) + 1
@@ -272,27 +222,6 @@ def behind(url: str, probe: Probe, count: int, quiet: float, env: dict[str, str]
         f"    the P4s still move: POST -> first task median {statistics.median(p4_first):.1f}s, "
         f"p95 {percentile(p4_first, 0.95):.1f}s, last {max(p4_first):.1f}s"
     )
-
-
-def _way(key: str, t1: float, accepted: float, first: float, env: dict[str, str], ledger: str) -> str:
-    """Where an incident's seconds went, each mark after its POST: accepted, queued, created, started, first
-    task."""
-    from warroom.ledger import Store
-
-    store = Store(ledger)
-    try:
-        (launch,) = [x for x in store.launches() if x.dedup_key == f"bench-scale:{key}"]
-    finally:
-        store.close()
-    (run,) = [r for r in _runs(env) if r["id"] == launch.flow_run_id]
-    marks = {
-        "accepted": accepted,
-        "queued": launch.created_at.timestamp() - t1,
-        "created in Prefect": _t(run["created"]) - t1,
-        "started by its lane": _t(run["start_time"]) - t1,
-        "first task": first - t1,
-    }
-    return ", ".join(f"{name} +{at:.2f}s" for name, at in marks.items())
 
 
 def _warroom(args: list[str], env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
