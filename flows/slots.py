@@ -59,16 +59,6 @@ class Slots:
                 self._waiting.discard(flow_run_id)
                 self._working.add(flow_run_id)
 
-    @property
-    def working(self) -> int:
-        with self._lock:
-            return len(self._working)
-
-    @property
-    def waiting(self) -> int:
-        with self._lock:
-            return len(self._waiting)
-
 
 _installed: Slots | None = None
 
