@@ -19,7 +19,7 @@ from prefect.client.schemas.schedules import IntervalSchedule
 from prefect.deployments.runner import EntrypointType
 from prefect.exceptions import ObjectNotFound
 
-from deployments.lanes import Lane, LaneWorkers, ensure_lanes, lane_queues
+from deployments.lanes import URGENT_QUEUE, Lane, LaneWorkers, ensure_lanes, lane_queues
 from deployments.serve import build_deployments, running_receiver
 from deployments.warm_worker import POOL_TYPE, WarmWorker, run_warm_worker, warm_up
 from warroom.runbook import Catalogue
@@ -151,7 +151,8 @@ def run_worker(
     pool is Warroom's (one per lane, deployments/lanes.py; ``lane`` runs that one lane in this process),
     else through Prefect's worker for the pool's type (``process``: a process per run), which takes the
     urgent queue first. Either polls every ``poll_seconds``, so a P1 waits a second, not Prefect's ten. The
-    normal lane works on at most ``working_runs`` runs at once (flows/slots.py); the urgent lane on all."""
+    normal lane works on at most ``working_runs`` runs at once (flows/slots.py) and steps aside while an
+    urgent run starts; the urgent lane works on all."""
     import asyncio
 
     os.environ["PREFECT_WORKER_QUERY_SECONDS"] = str(poll_seconds)
@@ -173,8 +174,17 @@ def run_worker(
         named = f"{name}-{lane}" if name and lane else name
         warm_up()  # before it polls: the first run it takes is as warm as the hundredth
         with temporary_settings(updates={PREFECT_WORKER_QUERY_SECONDS: poll_seconds}):
-            capped = working_runs if lane == "normal" else None
-            asyncio.run(run_warm_worker(pool, limit=limit, name=named, queues=queues, working_runs=capped))
+            normal = lane == "normal"
+            asyncio.run(
+                run_warm_worker(
+                    pool,
+                    limit=limit,
+                    name=named,
+                    queues=queues,
+                    working_runs=working_runs if normal else None,
+                    yields_to=URGENT_QUEUE if normal else None,
+                )
+            )
         return
     command = [sys.executable, "-m", "prefect", "worker", "start", "--pool", pool]
     for queue in lane_queues(pool, lane) if lane else []:

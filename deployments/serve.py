@@ -231,6 +231,7 @@ class Intake:
 
 
 def build_intake(settings: Settings) -> Intake:
+    from deployments.lanes import URGENT_LEVELS
     from deployments.launch import PrefectLauncher
     from flows.chat_approval import answering
     from flows.chat_commands import handle as command
@@ -245,6 +246,7 @@ def build_intake(settings: Settings) -> Intake:
         lease_seconds=settings.lease_seconds,
         parallel=settings.launch_parallel,
         unmatched=partial(triage_unmatched_due, settings),
+        urgent=URGENT_LEVELS,
     )
     router = Router(store, partial(catalogue_of, settings.runbooks_dir), settings.default_severity, loop.wake)
     slack = SlackHandlers(answering(settings, store), partial(command, settings=settings, store=store))

@@ -42,6 +42,12 @@ READY_POLL_SECONDS = 10.0
 # The most runs Prefect's server gives one poll (its default limit, also its largest): a larger ask is a 422.
 POLL_MOST = 200
 
+# A lane that yields steps aside while an urgent run is scheduled, pending, or running for less than this
+# (measured: its first task follows its start by 0.2-0.9 s) ...
+URGENT_START_SECONDS = 2.0
+# ... among the urgent runs expected to start within this window.
+URGENT_WINDOW_SECONDS = 30.0
+
 
 class WarmResult(BaseWorkerResult):
     """How one flow run ended in its thread: 0 when the engine finished it, 1 when it escaped the engine."""
@@ -138,12 +144,15 @@ class WarmWorker(BaseWorker[BaseJobConfiguration, BaseVariables, WarmResult]):
     job_configuration_variables = BaseVariables
     _description = "Runs Warroom's flow runs in threads of one long-lived process: no process start per run."
 
-    def __init__(self, *args: Any, working_runs: int | None = None, **kwargs: Any) -> None:
+    def __init__(
+        self, *args: Any, working_runs: int | None = None, yields_to: str | None = None, **kwargs: Any
+    ) -> None:
         super().__init__(*args, **kwargs)
         # Runs paused at a gate hold their thread for hours: anyio's default of 40 threads is no limit to use.
         self._threads = anyio.CapacityLimiter(self._limit or 10_000)
         self._ready_poll_due = 0.0
         self._slots = install(working_runs) if working_runs else None
+        self._yields_to = yields_to if self._slots is not None else None
 
     async def _get_scheduled_flow_runs(self) -> list[Any]:
         """Prefect's poll, made only when there is a run to take or the queues are due to be marked polled.
@@ -152,15 +161,26 @@ class WarmWorker(BaseWorker[BaseJobConfiguration, BaseVariables, WarmResult]):
         these machines); a lane polls twice a second so a P1 starts within half a second, and an idle
         `warroom up` spent a tenth of a core on it. In between, one read-only question (4 ms): is a run of
         these queues scheduled to start? Prefect's own poll still decides what is taken (priorities, limits,
-        paused queues), so a run is taken exactly as before, one read later."""
-        free = self._slots.free() if self._slots is not None else None
-        if time.monotonic() < self._ready_poll_due and (free == 0 or not await self._anything_scheduled()):
-            return []
-        self._ready_poll_due = time.monotonic() + READY_POLL_SECONDS
-        if free is None:
+        paused queues), so a run is taken exactly as before, one read later.
+
+        A lane that yields to the urgent queue first looks whether an urgent run is starting, when it has
+        runs working or is about to take some: if one is, it takes nothing and its runs step aside."""
+        slots = self._slots
+        if slots is None:
+            if time.monotonic() < self._ready_poll_due and not await self._anything_scheduled():
+                return []
+            self._ready_poll_due = time.monotonic() + READY_POLL_SECONDS
             runs: list[Any] = await super()._get_scheduled_flow_runs()
             return runs
-        # Full: a poll that marks the queues ready, no more. Prefect's server answers at most 200 a poll.
+        free = slots.free()
+        ready_due = time.monotonic() >= self._ready_poll_due
+        take = ready_due or (free > 0 and await self._anything_scheduled())
+        if self._yields_to is not None and (take or slots.busy()):
+            slots.urgent_starting(await self._urgent_starting(self._yields_to))
+        if not take or (slots.yielding() and not ready_due):
+            return []
+        self._ready_poll_due = time.monotonic() + READY_POLL_SECONDS
+        # Full or yielding: a poll that marks the queues ready, no more. Prefect answers at most 200 a poll.
         return await self._scheduled(min(max(free, 1), POLL_MOST))
 
     async def _scheduled(self, limit: int) -> list[Any]:
@@ -192,7 +212,7 @@ class WarmWorker(BaseWorker[BaseJobConfiguration, BaseVariables, WarmResult]):
         poll or another worker."""
         if self._slots is not None:
             fresh = [r for r in flow_run_response if r.flow_run.id not in self._submitting_flow_run_ids]
-            flow_run_response = fresh[: self._slots.free()]
+            flow_run_response = [] if self._slots.yielding() else fresh[: self._slots.free()]
             self._slots.take(r.flow_run.id for r in flow_run_response)
         submitted: list[FlowRun] = await super()._submit_scheduled_flow_runs(flow_run_response)
         return submitted
@@ -204,8 +224,49 @@ class WarmWorker(BaseWorker[BaseJobConfiguration, BaseVariables, WarmResult]):
         super()._release_limit_slot(flow_run_id)
 
     async def _anything_scheduled(self) -> bool:
+        from prefect.client.schemas.objects import StateType
+
+        before = datetime.datetime.now(datetime.UTC) + datetime.timedelta(seconds=int(self._prefetch_seconds))
+        queues = sorted(self._work_queues)
+        found = await self._read_runs(queues, [StateType.SCHEDULED], before=before, limit=1)
+        return found is None or bool(found)
+
+    async def _urgent_starting(self, queue: str) -> bool:
+        """Is a run of the urgent ``queue`` starting: scheduled, pending, or running for under
+        ``URGENT_START_SECONDS``? Only runs expected in the last ``URGENT_WINDOW_SECONDS`` count: one left
+        scheduled longer has no lane taking it, and stepping aside would not help it."""
+        from prefect.client.schemas.objects import StateType
+
+        now = datetime.datetime.now(datetime.UTC)
+        found = await self._read_runs(
+            [queue],
+            [StateType.SCHEDULED, StateType.PENDING, StateType.RUNNING],
+            before=now + datetime.timedelta(seconds=int(self._prefetch_seconds)),
+            after=now - datetime.timedelta(seconds=URGENT_WINDOW_SECONDS),
+            limit=20,
+        )
+        if not found:  # none, or the question failed: a P4 storm never stops on a failed read
+            return False
+        recent = now - datetime.timedelta(seconds=URGENT_START_SECONDS)
+        return any(
+            run.state_type != StateType.RUNNING or run.start_time is None or run.start_time > recent
+            for run in found
+        )
+
+    async def _read_runs(
+        self,
+        queues: list[str],
+        states: list[Any],
+        *,
+        before: datetime.datetime,
+        after: datetime.datetime | None = None,
+        limit: int,
+    ) -> list[FlowRun] | None:
+        """This pool's runs of ``queues`` (all its queues when empty) in ``states`` expected to start in the
+        window; None when the read failed."""
         from prefect.client.schemas.filters import (
             FlowRunFilter,
+            FlowRunFilterExpectedStartTime,
             FlowRunFilterNextScheduledStartTime,
             FlowRunFilterState,
             FlowRunFilterStateType,
@@ -214,24 +275,26 @@ class WarmWorker(BaseWorker[BaseJobConfiguration, BaseVariables, WarmResult]):
             WorkQueueFilter,
             WorkQueueFilterName,
         )
-        from prefect.client.schemas.objects import StateType
 
-        before = datetime.datetime.now(datetime.UTC) + datetime.timedelta(seconds=int(self._prefetch_seconds))
-        queues = sorted(self._work_queues)
         try:
-            found = await self.client.read_flow_runs(
+            found: list[FlowRun] = await self.client.read_flow_runs(
                 flow_run_filter=FlowRunFilter(
-                    state=FlowRunFilterState(type=FlowRunFilterStateType(any_=[StateType.SCHEDULED])),
-                    next_scheduled_start_time=FlowRunFilterNextScheduledStartTime(before_=before),
+                    state=FlowRunFilterState(type=FlowRunFilterStateType(any_=states)),
+                    next_scheduled_start_time=FlowRunFilterNextScheduledStartTime(before_=before)
+                    if after is None
+                    else None,
+                    expected_start_time=FlowRunFilterExpectedStartTime(after_=after, before_=before)
+                    if after is not None
+                    else None,
                 ),
                 work_pool_filter=WorkPoolFilter(name=WorkPoolFilterName(any_=[self._work_pool_name])),
                 work_queue_filter=WorkQueueFilter(name=WorkQueueFilterName(any_=queues)) if queues else None,
-                limit=1,
+                limit=limit,
             )
-        except Exception:  # the question failed: ask Prefect's poll, which says why or takes the run
-            log.debug("the read-only poll failed; polling as Prefect does", exc_info=True)
-            return True
-        return bool(found)
+        except Exception:  # the question failed: the caller decides what that means
+            log.debug("a read-only question to Prefect failed", exc_info=True)
+            return None
+        return found
 
     async def run(
         self,
@@ -255,9 +318,11 @@ async def run_warm_worker(
     name: str | None,
     queues: list[str] | None = None,
     working_runs: int | None = None,
+    yields_to: str | None = None,
 ) -> None:
     """Poll ``pool`` (only ``queues`` of it, when given) and run its flow runs here until stopped, working
-    on at most ``working_runs`` at once (flows/slots.py) when given."""
+    on at most ``working_runs`` at once (flows/slots.py) when given, and stepping aside while a run of the
+    queue ``yields_to`` starts."""
     worker = WarmWorker(
         work_pool_name=pool,
         work_queues=queues,
@@ -265,5 +330,6 @@ async def run_warm_worker(
         name=name,
         create_pool_if_not_found=False,
         working_runs=working_runs,
+        yields_to=yields_to,
     )
     await worker.start()

@@ -23,6 +23,7 @@ from flows.investigate import investigate
 from flows.mitigate import mitigate_and_verify
 from flows.postmortem import draft_postmortem
 from flows.response import Heartbeat, Response, RunOutcome, record_lost, short_error
+from flows.slots import step_aside
 from flows.starter import who_started, withdrawn_before_start
 from flows.triage import triage
 from warroom.events import EventKind
@@ -227,6 +228,7 @@ def _run_phases(
         raise param_error
     outcome = _through_phases(response)
     for hand_off in HAND_OFFS:
+        step_aside()
         hand_off(response, outcome)
     response.publish()
     return outcome
@@ -234,6 +236,7 @@ def _run_phases(
 
 def _through_phases(response: Response) -> RunOutcome:
     for phase in PHASES:
+        step_aside()  # a normal-lane run lets an urgent run start first (flows/slots.py)
         outcome = phase(response)
         if outcome is not None:
             return outcome

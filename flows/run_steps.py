@@ -15,6 +15,7 @@ from prefect.states import Failed
 from pydantic import ValidationError
 
 from flows.response import Response, short_error
+from flows.slots import step_aside
 from warroom.expressions import ExpressionError, evaluate_condition, render_value
 from warroom.redact import redact_text
 from warroom.runbook import StepCall
@@ -86,6 +87,7 @@ def submit(response: Response, call: StepCall, label: str) -> PrefectFuture[Any]
 
 def run_steps(response: Response, calls: list[tuple[StepCall, str]]) -> list[StepRun]:
     """Start every call whose `when:` holds, wait for all, and collect what each one returned."""
+    step_aside()
     runs: list[StepRun] = []
     for call, label in calls:
         if call.when is not None:

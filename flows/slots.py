@@ -8,16 +8,26 @@ waiting for a person does no work for minutes or hours: it gives its slot back w
 gates would stop the lane. When its wait ends it works again at once, over the cap if it must: an answered
 gate never queues behind new diagnostics.
 
-Outside a capped warm lane (a process per run, `warroom run`, tests) nothing is installed and waiting is
-free.
+While a run of the urgent lane starts (scheduled, pending, or in its first seconds of running) the normal
+lane steps aside: it takes no new run, and the runs it works on wait at their next step boundary
+(``step_aside``), for at most ``STEP_ASIDE_MOST`` seconds each time. Measured, the P1's pickup and start
+queued behind the P4 runs' requests at the shared Prefect server.
+
+Outside a capped warm lane (a process per run, `warroom run`, tests) nothing is installed: waiting is free
+and nothing steps aside.
 """
 
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from uuid import UUID
+
+# A step boundary waits at most this long for an urgent run's start: the lane's view of the urgent queue is
+# refreshed every poll, and a poll that stalls must not stall the P4s with it.
+STEP_ASIDE_MOST = 5.0
 
 
 class Slots:
@@ -28,6 +38,31 @@ class Slots:
         self._lock = threading.Lock()
         self._working: set[UUID] = set()
         self._waiting: set[UUID] = set()
+        self._clear = threading.Event()  # set: no urgent run is starting
+        self._clear.set()
+
+    def busy(self) -> bool:
+        """Some run taken here works (not waiting for a person)."""
+        with self._lock:
+            return bool(self._working)
+
+    def urgent_starting(self, starting: bool) -> None:
+        """What the lane's last look at the urgent queue found."""
+        if starting:
+            self._clear.clear()
+        else:
+            self._clear.set()
+
+    def yielding(self) -> bool:
+        return not self._clear.is_set()
+
+    def step_aside(self, most: float) -> float:
+        """Wait while an urgent run starts, at most ``most`` seconds; how long it waited."""
+        if self._clear.is_set():
+            return 0.0
+        began = time.monotonic()
+        self._clear.wait(most)
+        return time.monotonic() - began
 
     def free(self) -> int:
         with self._lock:
@@ -82,3 +117,10 @@ def waiting_for_a_person(flow_run_id: UUID | str) -> Iterator[None]:
         yield
     finally:
         slots.resume(run)
+
+
+def step_aside(most: float = STEP_ASIDE_MOST) -> float:
+    """At a step boundary of a run: in a capped lane while an urgent run starts, wait for it (at most
+    ``most`` seconds). Elsewhere nothing. How long it waited."""
+    slots = _installed
+    return 0.0 if slots is None else slots.step_aside(most)

@@ -20,6 +20,7 @@ from deployments.serve import build_deployments, running_receiver
 from tests import payloads
 from tests.flow_helpers import CAPACITY_RUNBOOK, FlowThread, write_runbook
 from tests.net import free_port
+from tests.patience import HANG
 from warroom.incident import Severity
 from warroom.intake.launcher import LaunchLoop
 from warroom.intake.router import Router
@@ -223,3 +224,69 @@ def test_an_alert_is_decided_once_and_its_run_attaches_by_number_with_the_receiv
         forged.finish()
         assert isinstance(forged.error, ValueError) and "not this alert's incident" in str(forged.error)
         assert store.timeline(other.number) == before
+
+
+class _Clocked:
+    """Prefect, as the launch loop sees it: each launch recorded with its level and when it was made."""
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[Severity, float]] = []
+        self._lock = threading.Lock()
+
+    def launch(self, runbook: str, parameters: dict[str, Any], idempotency_key: str, level: Severity) -> str:
+        with self._lock:
+            self.calls.append((level, time.monotonic()))
+            return f"run-{len(self.calls)}"
+
+
+def test_an_urgent_launch_goes_alone_and_the_less_severe_give_it_a_head_start(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Behind 500 P4s a P1's creation, pickup and start each queued behind P4 creates at the one Prefect
+    server; now it is created alone and the P4s wait its head start. A P1 arriving meanwhile is not held."""
+    from fastapi.testclient import TestClient
+
+    from warroom.intake.receiver import create_app
+
+    write_runbook(tmp_path / "runbooks", TIERED_RUNBOOK)
+    monkeypatch.setenv("WARROOM_RUNBOOKS_DIR", str(tmp_path / "runbooks"))
+    monkeypatch.setenv("WARROOM_INTAKE_TOKENS", json.dumps({"*": TOKEN}))
+    get_settings.cache_clear()
+    settings = get_settings()
+    store = Store.from_settings(settings)
+    launcher = _Clocked()
+    head_start = 3.0
+    urgent = frozenset({Severity.P1, Severity.P2})
+    loop = LaunchLoop(
+        store, launcher, poll_seconds=0.05, parallel=4, urgent=urgent, head_start_seconds=head_start
+    )
+    router = Router(store, partial(catalogue_of, settings.runbooks_dir), settings.default_severity, loop.wake)
+
+    def alert(tier: str) -> dict[str, Any]:
+        return {
+            "title": "TierTrouble",
+            "labels": {"tier": tier},
+            "annotations": {"service_url": "http://127.0.0.1:9"},
+            "fingerprint": uuid.uuid4().hex[:16],
+        }
+
+    headers = {"Authorization": f"Bearer {TOKEN}"}
+    with TestClient(create_app(settings, store, router)) as client:
+        for body in [alert("bronze") for _ in range(6)] + [alert("gold")]:
+            assert client.post("/alerts/generic", json=body, headers=headers).status_code == 202
+        loop.start()
+        try:
+            deadline = time.monotonic() + HANG
+            while not launcher.calls and time.monotonic() < deadline:
+                time.sleep(0.01)
+            # A second P1 while the P4s wait: launched at once, not after them.
+            assert client.post("/alerts/generic", json=alert("gold"), headers=headers).status_code == 202
+            while len(launcher.calls) < 8 and time.monotonic() < deadline:
+                time.sleep(0.05)
+        finally:
+            loop.stop()
+    levels = [level for level, _ in launcher.calls]
+    assert levels == [Severity.P1, Severity.P1] + [Severity.P4] * 6, levels
+    second_p1, first_p4 = launcher.calls[1][1], launcher.calls[2][1]
+    assert first_p4 - second_p1 >= head_start * 0.95
+    store.close()

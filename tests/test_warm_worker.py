@@ -1,7 +1,8 @@
 """A warm lane as `warroom up` and `warroom worker` run it, against a real Prefect server: idle, it asks a
 read-only question twice a second and makes Prefect's writing poll only every READY_POLL_SECONDS; a run
 scheduled on its queue is still taken within a poll; the normal lane works on WARROOM_LANE_WORKING_RUNS runs
-at once, and a run waiting for a person gives its slot back."""
+at once, a run waiting for a person gives its slot back, and the lane steps aside while an urgent run
+starts."""
 
 from __future__ import annotations
 
@@ -25,6 +26,7 @@ from deployments.distributed import ensure_pool
 from deployments.lanes import URGENT_QUEUE, ensure_lanes
 from deployments.warm_worker import POOL_TYPE, READY_POLL_SECONDS
 from flows.pause import ask_once
+from flows.slots import step_aside
 from tests.conftest import REPO
 from tests.patience import HANG
 from tests.served import wait_for
@@ -52,6 +54,19 @@ def works(until: str) -> str:
     while not Path(until).exists() and time.monotonic() < deadline:
         time.sleep(0.1)
     return "worked"
+
+
+@flow(name="warm-lane-steps")
+def steps(beats: str, until: str) -> str:
+    """Steps, as a runbook's phases and diagnostics do, each after its boundary, until ``until`` exists: each
+    step is a line of ``beats`` (when it went)."""
+    deadline = time.monotonic() + HANG
+    while not Path(until).exists() and time.monotonic() < deadline:
+        step_aside()
+        with open(beats, "a") as out:
+            out.write(f"{time.time()}\n")
+        time.sleep(0.1)
+    return "stepped"
 
 
 def _queue(api: str, pool: str) -> dict[str, Any]:
@@ -216,3 +231,64 @@ def test_a_lane_capped_above_what_one_poll_returns_still_takes_runs(prefect_api:
         wait_for(
             "the run taken", lambda: _state(prefect_api, run) == "COMPLETED", timeout=120, log=log, proc=lane
         )
+
+
+def test_the_normal_lane_steps_aside_while_an_urgent_run_starts(prefect_api: str, tmp_path: Path) -> None:
+    """Behind 500 P4s, a P1's pickup and start queued behind the P4 runs' requests at the one Prefect server.
+    While an urgent run is scheduled the normal lane takes no run and its runs wait at their step boundaries;
+    when it is gone they go on. No urgent lane runs here: the urgent run stays scheduled until withdrawn."""
+    pool = _new_pool()
+    ids = {}
+    for name, fn, queue in (
+        ("steps", steps, "default"),
+        ("noop", noop, "default"),
+        ("urgent", noop, URGENT_QUEUE),
+    ):
+        deployment = fn.to_deployment(name=f"warm-lane-{name}", work_pool_name=pool, work_queue_name=queue)
+        deployment.entrypoint = f"tests.test_warm_worker.{fn.fn.__name__}"
+        ids[name] = deployment.apply()
+
+    def create(name: str, **parameters: str) -> str:
+        made = httpx.post(
+            f"{prefect_api}/deployments/{ids[name]}/create_flow_run",
+            json={"parameters": parameters},
+            timeout=10,
+        )
+        assert made.status_code == 201, made.text
+        return str(made.json()["id"])
+
+    beats, done = tmp_path / "beats", tmp_path / "done"
+
+    def last_beat() -> float:
+        lines = beats.read_text().split() if beats.exists() else []
+        return float(lines[-1]) if lines else 0.0
+
+    with _lane(pool, tmp_path, "normal", cap=4) as (lane, log):
+        stepping = create("steps", beats=str(beats), until=str(done))
+        wait_for("the run to step", lambda: last_beat() > 0, log=log, proc=lane)
+        urgent = create("urgent")
+        # Its runs stop at a boundary: no step for a while (without stepping aside, one every 0.1 s).
+        wait_for(
+            "the run to step aside", lambda: time.time() - last_beat() > 2.0, timeout=25, log=log, proc=lane
+        )
+        queued = create("noop")
+        time.sleep(2)
+        assert _state(prefect_api, queued) == "SCHEDULED", log.read_text()[-3000:]
+        withdrawn = httpx.post(
+            f"{prefect_api}/flow_runs/{urgent}/set_state",
+            json={"state": {"type": "CANCELLED"}, "force": True},
+            timeout=10,
+        )
+        assert withdrawn.status_code in (200, 201), withdrawn.text
+        gone = time.time()
+
+        def beats_since() -> int:
+            return sum(float(line) > gone for line in beats.read_text().split())
+
+        # Held, it would step once per STEP_ASIDE_MOST (5 s); free, ten times a second.
+        wait_for("the run to step as before", lambda: beats_since() >= 5, timeout=15, log=log, proc=lane)
+        wait_for(
+            "the queued run taken", lambda: _state(prefect_api, queued) == "COMPLETED", log=log, proc=lane
+        )
+        done.touch()
+        wait_for("the stepping run to end", lambda: _state(prefect_api, stepping) == "COMPLETED", log=log)

@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextvars
 import logging
 import threading
+import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
@@ -50,6 +51,8 @@ class LaunchLoop(threading.Thread):
         parallel: int = 1,
         lease_seconds: float = 15.0,
         unmatched: Callable[[Store], int] | None = None,
+        urgent: frozenset[Severity] = frozenset(),
+        head_start_seconds: float = 2.0,
     ) -> None:
         super().__init__(name="warroom-launch-loop", daemon=True)
         self.store = store
@@ -59,6 +62,9 @@ class LaunchLoop(threading.Thread):
         self.parallel = parallel
         self.lease = Lease(store, LEASE, "launcher", lease_seconds)
         self.unmatched = unmatched
+        self.urgent = urgent
+        self.head_start_seconds = head_start_seconds
+        self._head_start_until = 0.0
         # Kept for the loop's life: a launcher may keep a connection per thread (deployments/launch.py).
         self._pool = ThreadPoolExecutor(max_workers=parallel, thread_name_prefix="warroom-launch")
         self._wake = threading.Event()
@@ -94,14 +100,27 @@ class LaunchLoop(threading.Thread):
 
     def drain(self) -> int:
         """Launch everything due, most severe first, a few at a time (each launch is one round trip to
-        Prefect); the lease is renewed before each few, and a loop that lost it stops launching."""
+        Prefect); the lease is renewed before each few, and a loop that lost it stops launching.
+
+        An ``urgent`` launch goes alone, and the less severe ones wait ``head_start_seconds`` after it:
+        measured behind 500 P4s, a P1's creation, pickup and start each queued behind the P4 creates at
+        the one Prefect server. A new urgent launch is never held."""
         launched = 0
         context = contextvars.copy_context()
         while not self._stopping.is_set() and self.lease.leading():
             rows = self.store.due_launches(limit=self.parallel)
             if not rows:
                 break
-            launched += sum(self._pool.map(lambda row: context.copy().run(self._launch_one, row), rows))
+            urgent = [row for row in rows if Severity(f"P{row.priority}") in self.urgent]
+            held = self._head_start_until - time.monotonic()
+            if not urgent and held > 0:
+                self._wake.wait(held)  # an alert's arrival ends the wait: it may be urgent
+                self._wake.clear()
+                continue
+            batch = urgent or rows
+            launched += sum(self._pool.map(lambda row: context.copy().run(self._launch_one, row), batch))
+            if urgent:
+                self._head_start_until = time.monotonic() + self.head_start_seconds
         if self.unmatched is not None and not self._stopping.is_set() and self.lease.leading():
             try:
                 self.unmatched(self.store)
