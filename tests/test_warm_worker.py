@@ -11,7 +11,7 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -159,6 +159,30 @@ def _lane(
             proc.wait(HANG)
 
 
+def _deployed(
+    api: str, pool: str, flows: dict[str, Any], urgent: dict[str, Any] | None = None
+) -> Callable[..., str]:
+    """Each flow deployed on ``pool`` (``urgent`` ones on its urgent queue) under its name, loaded by module
+    path (the warm start's own load); returns what creates a run of one by that name."""
+    ids = {}
+    for queue, named in (("default", flows), (URGENT_QUEUE, urgent or {})):
+        for name, fn in named.items():
+            deployment = fn.to_deployment(
+                name=f"warm-lane-{name}", work_pool_name=pool, work_queue_name=queue
+            )
+            deployment.entrypoint = f"tests.test_warm_worker.{fn.fn.__name__}"
+            ids[name] = deployment.apply()
+
+    def create(name: str, **parameters: str) -> str:
+        made = httpx.post(
+            f"{api}/deployments/{ids[name]}/create_flow_run", json={"parameters": parameters}, timeout=10
+        )
+        assert made.status_code == 201, made.text
+        return str(made.json()["id"])
+
+    return create
+
+
 def _state(api: str, run_id: str) -> str:
     return str(httpx.get(f"{api}/flow_runs/{run_id}", timeout=10).json()["state"]["type"])
 
@@ -167,22 +191,7 @@ def test_the_normal_lane_works_on_its_cap_of_runs_and_a_run_waiting_for_a_person
     prefect_api: str, tmp_path: Path
 ) -> None:
     pool = _new_pool()
-    ids = {}
-    for name, fn in (("asks", asks), ("works", works), ("noop", noop)):
-        deployment = fn.to_deployment(
-            name=f"warm-lane-{name}", work_pool_name=pool, work_queue_name="default"
-        )
-        deployment.entrypoint = f"tests.test_warm_worker.{name}"  # a module path: the warm start's own load
-        ids[name] = deployment.apply()
-
-    def create(name: str, **parameters: str) -> str:
-        made = httpx.post(
-            f"{prefect_api}/deployments/{ids[name]}/create_flow_run",
-            json={"parameters": parameters},
-            timeout=10,
-        )
-        assert made.status_code == 201, made.text
-        return str(made.json()["id"])
+    create = _deployed(prefect_api, pool, {"asks": asks, "works": works, "noop": noop})
 
     with _lane(pool, tmp_path, "normal", cap=1) as (_proc, log):
         waiting = create("asks")
@@ -222,12 +231,8 @@ def test_a_lane_capped_above_what_one_poll_returns_still_takes_runs(prefect_api:
     """A cap of 1000 asked Prefect's poll for 1000 runs, past its largest page: every poll was refused and
     the normal lane took nothing."""
     pool = _new_pool()
-    deployment = noop.to_deployment(name="warm-lane-noop", work_pool_name=pool, work_queue_name="default")
-    deployment.entrypoint = "tests.test_warm_worker.noop"
-    made = httpx.post(f"{prefect_api}/deployments/{deployment.apply()}/create_flow_run", json={}, timeout=10)
-    assert made.status_code == 201, made.text
+    run = _deployed(prefect_api, pool, {"noop": noop})("noop")
     with _lane(pool, tmp_path, "normal", cap=1000) as (lane, log):
-        run = made.json()["id"]
         wait_for(
             "the run taken", lambda: _state(prefect_api, run) == "COMPLETED", timeout=120, log=log, proc=lane
         )
@@ -238,24 +243,7 @@ def test_the_normal_lane_steps_aside_while_an_urgent_run_starts(prefect_api: str
     While an urgent run is scheduled the normal lane takes no run and its runs wait at their step boundaries;
     when it is gone they go on. No urgent lane runs here: the urgent run stays scheduled until withdrawn."""
     pool = _new_pool()
-    ids = {}
-    for name, fn, queue in (
-        ("steps", steps, "default"),
-        ("noop", noop, "default"),
-        ("urgent", noop, URGENT_QUEUE),
-    ):
-        deployment = fn.to_deployment(name=f"warm-lane-{name}", work_pool_name=pool, work_queue_name=queue)
-        deployment.entrypoint = f"tests.test_warm_worker.{fn.fn.__name__}"
-        ids[name] = deployment.apply()
-
-    def create(name: str, **parameters: str) -> str:
-        made = httpx.post(
-            f"{prefect_api}/deployments/{ids[name]}/create_flow_run",
-            json={"parameters": parameters},
-            timeout=10,
-        )
-        assert made.status_code == 201, made.text
-        return str(made.json()["id"])
+    create = _deployed(prefect_api, pool, {"steps": steps, "noop": noop}, urgent={"urgent": noop})
 
     beats, done = tmp_path / "beats", tmp_path / "done"
 
