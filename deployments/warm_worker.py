@@ -224,27 +224,45 @@ class WarmWorker(BaseWorker[BaseJobConfiguration, BaseVariables, WarmResult]):
         super()._release_limit_slot(flow_run_id)
 
     async def _anything_scheduled(self) -> bool:
+        from prefect.client.schemas.filters import (
+            FlowRunFilter,
+            FlowRunFilterNextScheduledStartTime,
+            FlowRunFilterState,
+            FlowRunFilterStateType,
+        )
         from prefect.client.schemas.objects import StateType
 
         before = datetime.datetime.now(datetime.UTC) + datetime.timedelta(seconds=int(self._prefetch_seconds))
-        queues = sorted(self._work_queues)
-        found = await self._read_runs(queues, [StateType.SCHEDULED], before=before, limit=1)
+        due = FlowRunFilter(
+            state=FlowRunFilterState(type=FlowRunFilterStateType(any_=[StateType.SCHEDULED])),
+            next_scheduled_start_time=FlowRunFilterNextScheduledStartTime(before_=before),
+        )
+        found = await self._read_runs(sorted(self._work_queues), due, limit=1)
         return found is None or bool(found)
 
     async def _urgent_starting(self, queue: str) -> bool:
         """Is a run of the urgent ``queue`` starting: scheduled, pending, or running for under
         ``URGENT_START_SECONDS``? Only runs expected in the last ``URGENT_WINDOW_SECONDS`` count: one left
         scheduled longer has no lane taking it, and stepping aside would not help it."""
+        from prefect.client.schemas.filters import (
+            FlowRunFilter,
+            FlowRunFilterExpectedStartTime,
+            FlowRunFilterState,
+            FlowRunFilterStateType,
+        )
         from prefect.client.schemas.objects import StateType
 
         now = datetime.datetime.now(datetime.UTC)
-        found = await self._read_runs(
-            [queue],
-            [StateType.SCHEDULED, StateType.PENDING, StateType.RUNNING],
-            before=now + datetime.timedelta(seconds=int(self._prefetch_seconds)),
-            after=now - datetime.timedelta(seconds=URGENT_WINDOW_SECONDS),
-            limit=20,
+        starting = FlowRunFilter(
+            state=FlowRunFilterState(
+                type=FlowRunFilterStateType(any_=[StateType.SCHEDULED, StateType.PENDING, StateType.RUNNING])
+            ),
+            expected_start_time=FlowRunFilterExpectedStartTime(
+                after_=now - datetime.timedelta(seconds=URGENT_WINDOW_SECONDS),
+                before_=now + datetime.timedelta(seconds=int(self._prefetch_seconds)),
+            ),
         )
+        found = await self._read_runs([queue], starting, limit=20)
         if not found:  # none, or the question failed: a P4 storm never stops on a failed read
             return False
         recent = now - datetime.timedelta(seconds=URGENT_START_SECONDS)
@@ -253,23 +271,10 @@ class WarmWorker(BaseWorker[BaseJobConfiguration, BaseVariables, WarmResult]):
             for run in found
         )
 
-    async def _read_runs(
-        self,
-        queues: list[str],
-        states: list[Any],
-        *,
-        before: datetime.datetime,
-        after: datetime.datetime | None = None,
-        limit: int,
-    ) -> list[FlowRun] | None:
-        """This pool's runs of ``queues`` (all its queues when empty) in ``states`` expected to start in the
-        window; None when the read failed."""
+    async def _read_runs(self, queues: list[str], runs: Any, *, limit: int) -> list[FlowRun] | None:
+        """This pool's runs of ``queues`` (all its queues when empty) that the flow-run filter ``runs``
+        takes; None when the read failed."""
         from prefect.client.schemas.filters import (
-            FlowRunFilter,
-            FlowRunFilterExpectedStartTime,
-            FlowRunFilterNextScheduledStartTime,
-            FlowRunFilterState,
-            FlowRunFilterStateType,
             WorkPoolFilter,
             WorkPoolFilterName,
             WorkQueueFilter,
@@ -278,15 +283,7 @@ class WarmWorker(BaseWorker[BaseJobConfiguration, BaseVariables, WarmResult]):
 
         try:
             found: list[FlowRun] = await self.client.read_flow_runs(
-                flow_run_filter=FlowRunFilter(
-                    state=FlowRunFilterState(type=FlowRunFilterStateType(any_=states)),
-                    next_scheduled_start_time=FlowRunFilterNextScheduledStartTime(before_=before)
-                    if after is None
-                    else None,
-                    expected_start_time=FlowRunFilterExpectedStartTime(after_=after, before_=before)
-                    if after is not None
-                    else None,
-                ),
+                flow_run_filter=runs,
                 work_pool_filter=WorkPoolFilter(name=WorkPoolFilterName(any_=[self._work_pool_name])),
                 work_queue_filter=WorkQueueFilter(name=WorkQueueFilterName(any_=queues)) if queues else None,
                 limit=limit,

@@ -20,7 +20,6 @@ and nothing steps aside.
 from __future__ import annotations
 
 import threading
-import time
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from uuid import UUID
@@ -56,13 +55,9 @@ class Slots:
     def yielding(self) -> bool:
         return not self._clear.is_set()
 
-    def step_aside(self, most: float) -> float:
-        """Wait while an urgent run starts, at most ``most`` seconds; how long it waited."""
-        if self._clear.is_set():
-            return 0.0
-        began = time.monotonic()
+    def step_aside(self, most: float) -> None:
+        """Wait while an urgent run starts, at most ``most`` seconds."""
         self._clear.wait(most)
-        return time.monotonic() - began
 
     def free(self) -> int:
         with self._lock:
@@ -119,8 +114,8 @@ def waiting_for_a_person(flow_run_id: UUID | str) -> Iterator[None]:
         slots.resume(run)
 
 
-def step_aside(most: float = STEP_ASIDE_MOST) -> float:
+def step_aside(most: float = STEP_ASIDE_MOST) -> None:
     """At a step boundary of a run: in a capped lane while an urgent run starts, wait for it (at most
-    ``most`` seconds). Elsewhere nothing. How long it waited."""
-    slots = _installed
-    return 0.0 if slots is None else slots.step_aside(most)
+    ``most`` seconds). Elsewhere nothing."""
+    if _installed is not None:
+        _installed.step_aside(most)
