@@ -7,7 +7,6 @@ timeline; the ledger keeps which step is open, so any process can escalate it (`
 from __future__ import annotations
 
 import uuid
-from datetime import timedelta
 
 from tasks.notifiers import Notice, NotifyError, notifier
 from warroom.chat.cadence import newest_plan
@@ -24,11 +23,11 @@ from warroom.severity import communication_plan, describe_policy
 DEFAULT_PATH = ["primary", "secondary"]
 
 
-def _path(schedule: Schedule | None, team: str | None) -> tuple[str | None, list[str], timedelta | None]:
-    """The team whose schedule answers, its escalation path and its own acknowledgement window."""
+def _path(schedule: Schedule | None, team: str | None) -> tuple[str | None, list[str]]:
+    """The team whose schedule answers and its escalation path."""
     if schedule is None:
-        return team, DEFAULT_PATH, None
-    return schedule.team, schedule.escalation.path, schedule.escalation.ack_within
+        return team, DEFAULT_PATH
+    return schedule.team, schedule.escalation.path
 
 
 def page_step(
@@ -36,9 +35,10 @@ def page_step(
 ) -> Page | None:
     """Page step ``step`` of the path (once: None when it was paged before or the path has no such step)."""
     schedule = team_of(settings, roster(settings), team)  # read once for the whole page
-    name, path, window = _path(schedule, team)
+    name, path = _path(schedule, team)
     if step >= len(path):
         return None
+    window = schedule.escalation.window(step) if schedule else None
     target = path[step]
     current = on_call(settings, store, name)
     layers = {x.name for x in schedule.layers} if schedule else {*DEFAULT_PATH, *settings.oncall}
@@ -112,7 +112,7 @@ def escalate_due(settings: Settings, store: Store) -> list[str]:
     for page in store.due_pages():
         incident = store.get(page.incident_number)
         team = page.target.split("/", 1)[0] if "/" in page.target else None
-        _, path, _ = _path(team_of(settings, roster(settings), team), team)
+        _, path = _path(team_of(settings, roster(settings), team), team)
         waited = format_duration(page.due_at - page.paged_at)
         if page.step + 1 < len(path):
             if store.close_page(

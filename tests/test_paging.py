@@ -76,7 +76,9 @@ def test_an_alert_through_warroom_up_pages_primary_escalates_to_secondary_and_th
     tmp_path: Path,
 ) -> None:
     (tmp_path / "oncall").mkdir()
-    (tmp_path / "oncall" / "sre.yaml").write_text(SCHEDULE.replace("WINDOW", "3s"))
+    # The primary's window is short, so the test sees an escalation; the secondary's is a person's, so
+    # the button pressed after its page counts however loaded the machine is.
+    (tmp_path / "oncall" / "sre.yaml").write_text(SCHEDULE.replace("WINDOW", "3s, windows: {secondary: 10m}"))
     write_runbook(
         tmp_path / "runbooks", CAPACITY_RUNBOOK.replace("APPROVAL_TIMEOUT", "120s").replace(" ESCALATE", "")
     )
@@ -152,7 +154,6 @@ def test_an_alert_through_warroom_up_pages_primary_escalates_to_secondary_and_th
             assert shown["time_to_acknowledge_seconds"] >= 3
             text = warroom("incidents", "show", incident, env=env).stdout
             assert "time to acknowledge" in text
-            time.sleep(4)  # past the secondary's window: acknowledged, so nothing more happens
             store = Store(f"sqlite:///{Path(env['WARROOM_HOME']) / 'warroom.db'}")
             kinds = [e.kind for e in store.timeline(incident)]
             pages = store.pages(incident)
@@ -178,6 +179,7 @@ def test_an_alert_through_warroom_up_pages_primary_escalates_to_secondary_and_th
     assert kinds.count("page.sent") == 2 and kinds.count("page.escalated") == 1
     assert kinds.count("page.delivered") == 4 and "page.exhausted" not in kinds
     assert [(p.person, p.state.value) for p in pages] == [("alice", "escalated"), ("bob", "acknowledged")]
+    assert [p.due_at - p.paged_at for p in pages] == [timedelta(seconds=3), timedelta(minutes=10)]
     assert len(hook_posts) == 2
     for headers_sent, raw in hook_posts:
         assert headers_sent["X-Warroom-Signature"] == f"sha256={hmac_hex('hook-secret', raw)}"
@@ -246,6 +248,29 @@ def test_nobody_acknowledging_walks_the_whole_path_then_says_it_is_exhausted(
     assert texts[1] == "alice did not acknowledge within 1s"
     assert texts[2].startswith("paged bob as sre/secondary (escalated)")
     assert "the escalation path is exhausted" in texts[3]
+
+
+def test_a_step_waits_its_own_window_and_a_window_off_the_path_is_refused(
+    paging_env: tuple[Store, dict[str, str]],
+) -> None:
+    store, env = paging_env
+    schedule = Path(env["WARROOM_ONCALL_DIR"]) / "sre.yaml"
+    schedule.write_text(SCHEDULE.replace("WINDOW", "1s, windows: {secondary: 2m}"))
+    incident = store.open_or_attach("api:down", title="API down", severity=Severity.P1).incident
+    assert start_paging(get_settings(), store, incident, None) is not None
+    time.sleep(1.1)
+    assert escalate_due(get_settings(), store) == [f"{incident.id}: escalated past sre/primary"]
+    time.sleep(1.1)
+    assert escalate_due(get_settings(), store) == []  # the secondary has two minutes, not one second
+    bob = store.pages(incident.id)[1]
+    assert (bob.person, bob.due_at - bob.paged_at) == ("bob", timedelta(minutes=2))
+    [sent] = [e for e in store.timeline(incident.id) if e.kind == "page.sent" and e.data["step"] == 1]
+    assert "acknowledge within 2m" in sent.text
+
+    schedule.write_text(SCHEDULE.replace("WINDOW", "1s, windows: {tertiary: 2m}"))
+    checked = warroom("oncall", "check", env=env)
+    assert checked.returncode != 0
+    assert "'tertiary' is not on the path (primary, secondary)" in checked.stdout + checked.stderr
 
 
 def test_the_load_report_over_a_quarter_warns_of_a_hero_and_of_nights_woken(

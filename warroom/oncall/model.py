@@ -137,6 +137,22 @@ class Escalation(BaseModel):
         default_factory=lambda: ["primary", "secondary"],
         description="Who is paged in turn: layer names, or people (a manager) after the layers",
     )
+    windows: dict[str, Duration] = Field(
+        default_factory=dict,
+        description="A step's own window by its name on the path, as an escalation rule's delay in "
+        "PagerDuty (`{secondary: 15m}`: the last step waits longer before the path is exhausted)",
+    )
+
+    @model_validator(mode="after")
+    def _windows_on_the_path(self) -> Escalation:
+        for name in self.windows:
+            if name not in self.path:
+                raise ValueError(f"windows: {name!r} is not on the path ({', '.join(self.path)})")
+        return self
+
+    def window(self, step: int) -> timedelta | None:
+        """How long step ``step`` waits for an acknowledgement, by the schedule (None: the level's)."""
+        return self.windows.get(self.path[step], self.ack_within)
 
 
 class Schedule(BaseModel):
