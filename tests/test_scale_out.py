@@ -216,6 +216,8 @@ def test_the_same_alert_at_two_receivers_runs_once_on_the_worker_and_applies_aft
         [incident] = {a.json()["results"][0]["incident"] for a in answers}
         assert sorted(a.json()["results"][0]["launch_queued"] for a in answers) == [False, True]
 
+        # Asked once the gate is open: each early `warroom approve` is a process start, and spends a code.
+        _wait("the gate to open", lambda: _timeline_has(store, incident, "approval.requested"))
         approved = None
         deadline = time.monotonic() + 150
         while time.monotonic() < deadline:

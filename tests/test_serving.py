@@ -249,6 +249,12 @@ def test_alert_posted_to_the_receiver_runs_the_runbook(served: Up, tmp_path: Pat
         )
         assert refused.status_code == 401 and token not in refused.text
         deadline = time.monotonic() + HANG
+        store = Store(f"sqlite:///{Path(env['WARROOM_HOME']) / 'warroom.db'}")
+        # Asked once the gate is open: each early `warroom approve` is a process start, and spends a code.
+        while time.monotonic() < deadline and "approval.requested" not in [
+            e.kind for e in store.timeline(incident)
+        ]:
+            time.sleep(0.5)
         approved = None
         while time.monotonic() < deadline:
             approved = _warroom_done(
@@ -258,7 +264,6 @@ def test_alert_posted_to_the_receiver_runs_the_runbook(served: Up, tmp_path: Pat
                 break
             time.sleep(1)
         assert approved is not None and approved.returncode == 0, approved.stdout + approved.stderr
-        store = Store(f"sqlite:///{Path(env['WARROOM_HOME']) / 'warroom.db'}")
         while time.monotonic() < deadline and store.get(incident).status.value != "resolved":
             time.sleep(0.5)
         while time.monotonic() < deadline and not store.tracked(incident, "local"):
