@@ -35,11 +35,15 @@ def main() -> None:
     ap.add_argument("--repeat", type=int, default=5)
     ap.add_argument("--command", default="uptime")
     ap.add_argument("--login", default=None, help="Login to use (default: a throwaway /bin/sh user)")
-    ap.add_argument("--targets", default="1,10,50", help="How many targets each measured fan-out has")
+    ap.add_argument(
+        "--targets", default="1,10,50", help="How many targets each measured fan-out has (of 1, 10, 50)"
+    )
     ap.add_argument(
         "--connect-timeout", type=float, default=None, help="Seconds to connect per host (default: Warroom's)"
     )
     args = ap.parse_args()
+    if not set(args.targets.split(",")) <= {"1", "10", "50"}:
+        ap.error(f"--targets: {args.targets!r} is not a list of 1, 10 and 50")
     login = args.login
     made_user = False
     if login is None:

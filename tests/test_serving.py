@@ -19,6 +19,7 @@ from tests.conftest import REPO
 from tests.flow_helpers import CAPACITY_RUNBOOK, fresh_code, write_runbook
 from tests.net import free_port
 from tests.patience import HANG
+from tests.served import wait_for
 from tests.service import running_service
 from tests.up_process import person, stop_up, wait_until_served
 from tests.up_process import prefect_login as _login
@@ -251,10 +252,11 @@ def test_alert_posted_to_the_receiver_runs_the_runbook(served: Up, tmp_path: Pat
         deadline = time.monotonic() + HANG
         store = Store(f"sqlite:///{Path(env['WARROOM_HOME']) / 'warroom.db'}")
         # Asked once the gate is open: each early `warroom approve` is a process start, and spends a code.
-        while time.monotonic() < deadline and "approval.requested" not in [
-            e.kind for e in store.timeline(incident)
-        ]:
-            time.sleep(0.5)
+        wait_for(
+            "the gate to open",
+            lambda: "approval.requested" in [e.kind for e in store.timeline(incident)],
+            timeout=deadline - time.monotonic(),
+        )
         approved = None
         while time.monotonic() < deadline:
             approved = _warroom_done(
