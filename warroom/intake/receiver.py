@@ -7,8 +7,9 @@ A body that cannot be parsed stays in the ledger with its error and is answered 
 
 from __future__ import annotations
 
-import threading
+import asyncio
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -67,15 +68,20 @@ def create_app(
 ) -> FastAPI:
     """The receiver; ``slack`` answers approvals and /warroom commands given in chat (the flows' own,
     composed at the top)."""
-    # SQLite has one writer: request threads queueing inside it sleep in its busy steps (up to 100 ms) and
-    # fight over the GIL; taking turns here keeps each alert's writes at their own ~2 ms. PostgreSQL takes
-    # concurrent writers, so a few overlap their round trips; more would only contend for the GIL.
-    ledger_turns = threading.BoundedSemaphore(1 if store.dialect == "sqlite" else 4)
+    # Each alert's ledger work (keep, route, mark) runs on the receiver's own ledger threads, in arrival
+    # order: one for SQLite, which has one writer (request threads queueing inside it sleep in its busy
+    # steps, up to 100 ms, and a semaphore over Starlette's forty threads handed the GIL round a convoy of
+    # waiters); a few for PostgreSQL, which takes concurrent writers. Authentication stays on Starlette's
+    # threads: a slow sender (SNS fetches AWS's certificate) never holds the line.
+    ledger_threads = ThreadPoolExecutor(
+        max_workers=1 if store.dialect == "sqlite" else 4, thread_name_prefix="warroom-intake-ledger"
+    )
     app = FastAPI(
         title="Warroom alert receiver",
         version="1",
         description="Alerts from Alertmanager, Grafana, CloudWatch (SNS), PagerDuty and generic JSON.",
     )
+    app.router.on_shutdown.append(lambda: ledger_threads.shutdown(wait=False))
 
     app.include_router(status_router(store, settings))  # the public status page: /status/
 
@@ -108,15 +114,17 @@ def create_app(
         if body is None:
             return _problem(413, f"body larger than {settings.intake_max_body_bytes} bytes")
         remote = request.client.host if request.client else None
+        headers = dict(request.headers)
         # Authentication (SNS fetches AWS's certificate) and the ledger are blocking I/O: off the event
         # loop, so one slow sender or write never stalls other requests.
-        return await run_in_threadpool(
-            _process, source, dict(request.headers), body, remote, request.headers.get("content-type")
+        refused = await run_in_threadpool(_authenticate, source, headers, body)
+        if refused is not None:
+            return refused
+        return await asyncio.get_running_loop().run_in_executor(
+            ledger_threads, _keep_and_route, source, body, remote, headers.get("content-type")
         )
 
-    def _process(
-        source: str, headers: dict[str, str], body: bytes, remote: str | None, content_type: str | None
-    ) -> Any:
+    def _authenticate(source: str, headers: dict[str, str], body: bytes) -> JSONResponse | None:
         # Nothing is stored for a sender who cannot prove who it is (SNS: AWS's signature on the message).
         try:
             FORMATS[source].authenticate(headers, body, settings)
@@ -126,8 +134,7 @@ def create_app(
             return _problem(
                 exc.status, f"{redact_text(exc.message)} (not stored: unauthenticated)", exc.field
             )
-        with ledger_turns:
-            return _keep_and_route(source, body, remote, content_type)
+        return None
 
     def _keep_and_route(source: str, body: bytes, remote: str | None, content_type: str | None) -> Any:
         # Acknowledged means kept: the body is in the ledger before anything can go wrong with it.
@@ -192,20 +199,16 @@ def create_app(
         source: str, body: bytes, headers: dict[str, str], remote: str | None, why: str
     ) -> Any:
         """A signed body that is not what Slack sends: 400 saying why, the raw body kept."""
-        with ledger_turns:
-            payload_id = store.save_payload(
-                source, body, remote=remote, content_type=headers.get("content-type")
-            )
+        payload_id = store.save_payload(source, body, remote=remote, content_type=headers.get("content-type"))
         store.mark_payload(payload_id, PayloadState.REJECTED, error=why[:1000])
         return _problem(400, why[:500], "payload", payload_id)
 
     @app.post("/slack/actions", responses={401: {"model": Rejection}, 400: {"model": Rejection}})
     async def slack_action(request: Request) -> Any:
         def answer(body: bytes, headers: dict[str, str], remote: str | None) -> Any:
-            with ledger_turns:
-                payload_id = store.save_payload(
-                    "slack", body, remote=remote, content_type=headers.get("content-type")
-                )
+            payload_id = store.save_payload(
+                "slack", body, remote=remote, content_type=headers.get("content-type")
+            )
             try:
                 said = slack_actions.handle(body, settings, store, slack)
             except ValueError as exc:

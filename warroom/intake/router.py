@@ -141,7 +141,7 @@ class Router:
     ) -> bool:
         """A re-fired alert on an incident whose run is gone starts a new attempt instead of attaching."""
         number = incident.number
-        latest = RunLedger(self.store).latest_by_incident([number]).get(number)
+        latest = RunLedger(self.store).latest_of(number)
         if latest is None or latest.state is not AttemptState.LOST:
             return False  # running, waiting, finished by its own hand, or its launch still pending
         if alert.payload_id is None:

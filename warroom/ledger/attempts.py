@@ -243,6 +243,21 @@ class Attempts:
             ).mappings()
             return [row_attempt(r) for r in rows]
 
+    def latest_of(self, number: int) -> Attempt | None:
+        """The incident's newest attempt (of any of its flow runs): asked on every re-fired alert."""
+        with self.store._read() as conn:
+            row = (
+                conn.execute(
+                    select(run_attempts)
+                    .where(run_attempts.c.incident_number == number)
+                    .order_by(run_attempts.c.id.desc())
+                    .limit(1)
+                )
+                .mappings()
+                .first()
+            )
+        return row_attempt(row) if row is not None else None
+
     def latest_by_incident(self, numbers: list[int]) -> dict[int, Attempt]:
         """Each incident's newest attempt (of any of its flow runs)."""
         if not numbers:

@@ -137,12 +137,14 @@ class Database:
         except ArgumentError:
             raise StoreUnavailable(f"not a database URL: {self.display_url}") from None
         self.dialect = parsed.get_backend_name()
-        kwargs: dict[str, Any] = {"pool_pre_ping": True}
+        kwargs: dict[str, Any] = {}
         if self.dialect == "sqlite":
+            # A file has no connection to drop: a ping before each transaction would only cost a query.
             if parsed.database and parsed.database != ":memory:":
                 Path(parsed.database).expanduser().parent.mkdir(parents=True, exist_ok=True)
             kwargs["connect_args"] = {"timeout": 30, "check_same_thread": False}
         else:
+            kwargs["pool_pre_ping"] = True  # a server restart or idle timeout drops pooled connections
             kwargs["connect_args"] = {"connect_timeout": 10}
         try:
             self.engine = create_engine(url, **kwargs)
