@@ -23,6 +23,7 @@ from prefect.utilities.callables import ParameterSchema
 
 from deployments.children import dying_with_parent
 from deployments.desk import desk_deployments
+from deployments.launch_process import LaunchProcess
 from deployments.prefect_database import database_kind, embedded_postgres
 from flows.respond import respond
 from warroom.duration import DURATION_PATTERN, format_duration
@@ -223,22 +224,21 @@ def _serve_prefect(
 
 @dataclass
 class Intake:
-    """The receiver and its launch loop, wired to the ledger and to Prefect."""
+    """The receiver and its launch loop (in a process of its own unless ``settings.launch_process`` is
+    off), wired to the ledger and to Prefect."""
 
     app: Any
-    loop: LaunchLoop
+    loop: LaunchLoop | LaunchProcess
     store: Store
 
 
-def build_intake(settings: Settings) -> Intake:
+def launch_loop(settings: Settings) -> LaunchLoop:
+    """The loop that launches queued runbooks and triages what no runbook matched (not yet started)."""
     from deployments.lanes import URGENT_LEVELS
     from deployments.launch import PrefectLauncher
-    from flows.chat_approval import answering
-    from flows.chat_commands import handle as command
     from flows.unmatched import triage_unmatched_due
 
-    store = Store.from_settings(settings)
-    loop = LaunchLoop(
+    return LaunchLoop(
         # Its own connections: a storm of launches never makes an alert wait for a connection to the ledger.
         Store.from_settings(settings),
         PrefectLauncher(),
@@ -248,7 +248,18 @@ def build_intake(settings: Settings) -> Intake:
         unmatched=partial(triage_unmatched_due, settings),
         urgent=URGENT_LEVELS,
     )
+
+
+def build_intake(settings: Settings) -> Intake:
+    from flows.chat_approval import answering
+    from flows.chat_commands import handle as command
+
+    store = Store.from_settings(settings)
+    loop = LaunchProcess() if settings.launch_process else launch_loop(settings)
     router = Router(store, partial(catalogue_of, settings.runbooks_dir), settings.default_severity, loop.wake)
+    # Loaded now, not by the first alert: cold (the steps' modules imported, every runbook validated) it
+    # took ~250 ms, and the first second of a storm queued behind it.
+    router.catalogue()
     slack = SlackHandlers(answering(settings, store), partial(command, settings=settings, store=store))
     return Intake(create_app(settings, store, router, slack), loop, store)
 
@@ -292,5 +303,6 @@ def running_receiver(settings: Settings) -> Iterator[Intake]:
         intake.loop.stop()
         server.should_exit = True
         thread.join(10)
-        intake.loop.store.close()
+        if isinstance(intake.loop, LaunchLoop):
+            intake.loop.store.close()
         intake.store.close()

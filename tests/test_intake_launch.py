@@ -290,3 +290,43 @@ def test_an_urgent_launch_goes_alone_and_the_less_severe_give_it_a_head_start(
     second_p1, first_p4 = launcher.calls[1][1], launcher.calls[2][1]
     assert first_p4 - second_p1 >= head_start * 0.95
     store.close()
+
+
+def test_the_launch_loop_process_outlives_an_early_wake_and_comes_back_after_kill_9(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The receiver wakes its launch process on every queued launch, from the moment it starts: a wake that
+    lands while the child is still importing must not end it (SIGUSR1's default action), and a child killed
+    outright is started again."""
+    import os
+    import signal
+
+    from deployments.launch_process import LaunchProcess
+    from tests.served import wait_for
+
+    write_runbook(tmp_path / "runbooks", CAPACITY_RUNBOOK.replace("APPROVAL_TIMEOUT", "60s"))
+    monkeypatch.setenv("WARROOM_HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("WARROOM_RUNBOOKS_DIR", str(tmp_path / "runbooks"))
+    monkeypatch.setenv("PREFECT_API_URL", f"http://127.0.0.1:{free_port()}/api")  # nobody answers there
+    get_settings.cache_clear()
+    process = LaunchProcess(restart_seconds=0.1)
+    process.start()
+    try:
+        first = process.pid
+        assert first is not None
+        for _ in range(20):  # while it imports: a wake is held until its handler is in place
+            process.wake()
+            time.sleep(0.05)
+        holder = Store.from_settings(get_settings())
+        wait_for("the launch process to take the launch lease", lambda: holder.lease_holder("launch-loop"))
+        assert process.pid == first, "a wake before the handler ended the launch process"
+        os.kill(first, signal.SIGKILL)
+        wait_for("a new launch process", lambda: process.pid not in (None, first))
+        second = process.pid
+        assert second is not None
+        os.kill(second, 0)  # alive
+    finally:
+        process.stop()
+    with pytest.raises(ProcessLookupError):
+        os.kill(second, 0)
+    holder.close()

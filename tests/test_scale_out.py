@@ -317,13 +317,16 @@ def test_kill_9_of_the_launching_receiver_mid_storm_loses_no_accepted_alert_and_
 
 
 def _pid_tree(root: int, pid: int) -> bool:
-    """Is ``pid`` the process ``root`` or one of its children (`warroom` may run under a wrapper)?"""
+    """Is ``pid`` the process ``root`` or one of its descendants (`warroom` may run under a wrapper, and the
+    launch loop runs in a process a receiver's thread started)?"""
     if root == pid:
         return True
-    try:
-        children = Path(f"/proc/{root}/task/{root}/children").read_text().split()
-    except OSError:
-        return False
+    children: list[str] = []
+    for task in Path(f"/proc/{root}/task").glob("*"):
+        try:
+            children += (task / "children").read_text().split()
+        except OSError:
+            continue
     return any(_pid_tree(int(c), pid) for c in children)
 
 

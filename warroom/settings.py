@@ -229,6 +229,11 @@ class Settings(BaseSettings):
         "four at a time have every run created in half the time one at a time takes (`bench/scale.py "
         "--launch-parallel`)",
     )
+    launch_process: bool = Field(
+        default=True,
+        description="Run the receiver's launch loop in a process of its own: at 200 alerts/s, a storm's "
+        "launches in the receiver's process held each alert's answer ~300 ms (`bench/intake.py`)",
+    )
     lease_seconds: float = Field(
         default=15.0,
         ge=1,

@@ -1,0 +1,134 @@
+"""The launch loop in a process of its own beside the receiver (``WARROOM_LAUNCH_PROCESS``, on by default).
+
+In the receiver's process a storm's launches (Prefect's client, the ledger writes after each) took the
+receiver's GIL from the alerts arriving: at 200 alerts/s while 500 runs launched, acceptance p50 was ~300 ms
+for as long as the launches lasted, and 4-40 ms after them (``bench/intake.py``). Here they share only the
+ledger, as two receivers do. The receiver wakes the loop with SIGUSR1 when it queues a launch; the loop
+still polls, so a lost wake-up costs one poll, never a launch. The child reads the same environment as the
+receiver (the Prefect API of this process's settings added), dies with the thread that started it, and is
+started again if it dies on its own.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import subprocess
+import sys
+import threading
+from typing import Any
+
+from deployments.children import dying_with_parent
+
+log = logging.getLogger("warroom.intake")
+
+WAKE = signal.SIGUSR1
+
+
+def _blocking_wake_until_ready() -> Any:
+    """``preexec_fn``: SIGUSR1 blocked across exec (its default action is to end the process) until the
+    child has its handler; and SIGTERM when the starting thread ends."""
+    die = dying_with_parent(signal.SIGTERM)
+
+    def arrange() -> None:  # pragma: no cover - runs in the child between fork and exec
+        signal.pthread_sigmask(signal.SIG_BLOCK, {WAKE})
+        die()
+
+    return arrange
+
+
+def child_environment() -> dict[str, str]:
+    """This process's environment and the Prefect API its settings point at (a test harness or `warroom up`
+    may have set them for this process only)."""
+    from prefect.settings import PREFECT_API_AUTH_STRING, PREFECT_API_URL
+
+    env = dict(os.environ)
+    if PREFECT_API_URL.value():
+        env["PREFECT_API_URL"] = str(PREFECT_API_URL.value())
+    if PREFECT_API_AUTH_STRING.value():
+        env["PREFECT_API_AUTH_STRING"] = str(PREFECT_API_AUTH_STRING.value())
+    return env
+
+
+class LaunchProcess:
+    """Runs ``python -m deployments.launch_process`` and keeps it running until ``stop()``."""
+
+    def __init__(self, restart_seconds: float = 1.0) -> None:
+        self.restart_seconds = restart_seconds
+        self._env = child_environment()
+        self._proc: subprocess.Popen[bytes] | None = None
+        self._stopping = threading.Event()
+        self._started = threading.Event()
+        self._keeper = threading.Thread(target=self._keep, name="warroom-launch-process", daemon=True)
+
+    def start(self) -> None:
+        self._keeper.start()
+        self._started.wait(30)
+
+    def wake(self) -> None:
+        proc = self._proc
+        if proc is not None and proc.poll() is None:
+            try:
+                os.kill(proc.pid, WAKE)
+            except ProcessLookupError:
+                pass  # it just ended: the keeper starts another, which looks for launches as it starts
+
+    @property
+    def pid(self) -> int | None:
+        return self._proc.pid if self._proc is not None else None
+
+    def _keep(self) -> None:
+        # Started from this thread, which lives as long as the loop should: the child dies with it.
+        while not self._stopping.is_set():
+            self._proc = subprocess.Popen(
+                [sys.executable, "-m", "deployments.launch_process"],
+                env=self._env,
+                preexec_fn=_blocking_wake_until_ready(),
+            )
+            self._started.set()
+            code = self._proc.wait()
+            if not self._stopping.is_set():
+                log.error("the launch loop's process exited with %s; starting it again", code)
+                self._stopping.wait(self.restart_seconds)
+
+    def stop(self) -> None:
+        self._stopping.set()
+        proc = self._proc
+        if proc is not None and proc.poll() is None:
+            proc.terminate()  # it releases the launch lease on its way out
+            try:
+                proc.wait(15)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait(5)
+        self._keeper.join(5)
+
+    def join(self, timeout: float | None = None) -> None:
+        self._keeper.join(timeout)
+
+
+def main() -> None:
+    """The child: the receiver's launch loop, woken by SIGUSR1, stopped by SIGTERM or SIGINT."""
+    from deployments.serve import launch_loop
+    from warroom.settings import get_settings
+
+    loop = launch_loop(get_settings())
+    stopped = threading.Event()
+    signal.signal(WAKE, lambda *_: loop.wake())
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: stopped.set())
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, {WAKE})  # a wake sent while it started is delivered now
+    loop.start()
+    try:
+        while not stopped.wait(1.0):
+            if not loop.is_alive():
+                sys.exit(1)
+    finally:
+        loop.stop()
+        loop.join(10)
+        loop.store.close()
+
+
+if __name__ == "__main__":
+    main()
