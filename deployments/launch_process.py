@@ -17,13 +17,35 @@ import signal
 import subprocess
 import sys
 import threading
+from functools import partial
 from typing import Any
 
 from deployments.children import dying_with_parent
+from warroom.intake.launcher import LaunchLoop
+from warroom.ledger import Store
+from warroom.settings import Settings
 
 log = logging.getLogger("warroom.intake")
 
 WAKE = signal.SIGUSR1
+
+
+def launch_loop(settings: Settings) -> LaunchLoop:
+    """The loop that launches queued runbooks and triages what no runbook matched (not yet started)."""
+    from deployments.lanes import URGENT_LEVELS
+    from deployments.launch import PrefectLauncher
+    from flows.unmatched import triage_unmatched_due
+
+    return LaunchLoop(
+        # Its own connections: a storm of launches never makes an alert wait for a connection to the ledger.
+        Store.from_settings(settings),
+        PrefectLauncher(),
+        poll_seconds=settings.intake_launch_poll_seconds,
+        lease_seconds=settings.lease_seconds,
+        parallel=settings.launch_parallel,
+        unmatched=partial(triage_unmatched_due, settings),
+        urgent=URGENT_LEVELS,
+    )
 
 
 def _blocking_wake_until_ready() -> Any:
@@ -110,7 +132,6 @@ class LaunchProcess:
 
 def main() -> None:
     """The child: the receiver's launch loop, woken by SIGUSR1, stopped by SIGTERM or SIGINT."""
-    from deployments.serve import launch_loop
     from warroom.settings import get_settings
 
     loop = launch_loop(get_settings())

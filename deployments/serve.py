@@ -23,7 +23,7 @@ from prefect.utilities.callables import ParameterSchema
 
 from deployments.children import dying_with_parent
 from deployments.desk import desk_deployments
-from deployments.launch_process import LaunchProcess
+from deployments.launch_process import LaunchProcess, launch_loop
 from deployments.prefect_database import database_kind, embedded_postgres
 from flows.respond import respond
 from warroom.duration import DURATION_PATTERN, format_duration
@@ -230,24 +230,6 @@ class Intake:
     app: Any
     loop: LaunchLoop | LaunchProcess
     store: Store
-
-
-def launch_loop(settings: Settings) -> LaunchLoop:
-    """The loop that launches queued runbooks and triages what no runbook matched (not yet started)."""
-    from deployments.lanes import URGENT_LEVELS
-    from deployments.launch import PrefectLauncher
-    from flows.unmatched import triage_unmatched_due
-
-    return LaunchLoop(
-        # Its own connections: a storm of launches never makes an alert wait for a connection to the ledger.
-        Store.from_settings(settings),
-        PrefectLauncher(),
-        poll_seconds=settings.intake_launch_poll_seconds,
-        lease_seconds=settings.lease_seconds,
-        parallel=settings.launch_parallel,
-        unmatched=partial(triage_unmatched_due, settings),
-        urgent=URGENT_LEVELS,
-    )
 
 
 def build_intake(settings: Settings) -> Intake:
