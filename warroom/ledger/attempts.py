@@ -13,7 +13,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import Connection, RowMapping, func, insert, select, update
+from sqlalchemy import ColumnElement, Connection, RowMapping, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from warroom.events import EventKind
@@ -59,6 +59,11 @@ class Begun:
     superseded: Attempt | None  # an earlier attempt that left no outcome, now marked lost
 
 
+def _newest(conn: Connection, where: ColumnElement[bool], by: ColumnElement[Any]) -> RowMapping | None:
+    """The one attempt row matching ``where`` that is greatest by ``by``."""
+    return conn.execute(select(run_attempts).where(where).order_by(by.desc()).limit(1)).mappings().first()
+
+
 def row_attempt(row: RowMapping) -> Attempt:
     return Attempt(
         id=row["id"],
@@ -98,16 +103,7 @@ class Attempts:
         raise RuntimeError(f"cannot begin an attempt of flow run {flow_run_id}")
 
     def _begin(self, conn: Connection, flow_run_id: str, incident_number: int, runbook: str) -> Begun:
-        latest = (
-            conn.execute(
-                select(run_attempts)
-                .where(run_attempts.c.flow_run_id == flow_run_id)
-                .order_by(run_attempts.c.attempt.desc())
-                .limit(1)
-            )
-            .mappings()
-            .first()
-        )
+        latest = _newest(conn, run_attempts.c.flow_run_id == flow_run_id, run_attempts.c.attempt)
         at = now()
         if latest is not None and latest["state"] == AttemptState.WAITING:
             conn.execute(
@@ -246,16 +242,7 @@ class Attempts:
     def latest_of(self, number: int) -> Attempt | None:
         """The incident's newest attempt (of any of its flow runs): asked on every re-fired alert."""
         with self.store._read() as conn:
-            row = (
-                conn.execute(
-                    select(run_attempts)
-                    .where(run_attempts.c.incident_number == number)
-                    .order_by(run_attempts.c.id.desc())
-                    .limit(1)
-                )
-                .mappings()
-                .first()
-            )
+            row = _newest(conn, run_attempts.c.incident_number == number, run_attempts.c.id)
         return row_attempt(row) if row is not None else None
 
     def latest_by_incident(self, numbers: list[int]) -> dict[int, Attempt]:
