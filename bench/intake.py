@@ -1,8 +1,9 @@
 """Alert intake against the receiver on 127.0.0.1 (uvicorn, one worker, SQLite ledger, a real Prefect server).
 
 (a) acceptance latency p50/p99 at a steady --rate alerts/s for --seconds s (fingerprints cycle over 500,
-    so the first 500 open incidents and queue their launches); each of the 64 senders opens its
-    connection before the clock starts, as Alertmanager keeps its own; the worst second is printed too;
+    so the first 500 open incidents and queue their launches); it starts once the receiver's launch
+    loop holds its lease (warm); each of the 64 senders opens its connection before the clock starts, as
+    Alertmanager keeps its own; the worst second is printed too;
 (b) a storm of 10,000 alerts over 100 fingerprints in Alertmanager batches of 100: alerts/s accepted,
     incidents created (must be 100), flow runs launched (must be 100);
 (c) from POST to the runbook flow's first task starting (served by `warroom up`, runner poll 1 s):
@@ -34,7 +35,7 @@ sys.path.insert(0, str(REPO))
 
 from bench.figures import percentile  # noqa: E402
 from bench.postgres import asyncpg, fresh_databases  # noqa: E402
-from bench.sending import alert, batch, wait_http  # noqa: E402
+from bench.sending import alert, batch, wait_http, wait_launching  # noqa: E402
 from tests.net import free_port  # noqa: E402
 from tests.prefect_db import seed_prefect_home  # noqa: E402
 
@@ -341,6 +342,7 @@ def main() -> None:
                 try:
                     url = f"http://127.0.0.1:{port}"
                     wait_http(f"{url}/healthz")
+                    wait_launching(url)
                     steady(url, args.rate, args.seconds)
                     storm(url, args.storm, 100, 100, ledger)
                 finally:

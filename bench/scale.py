@@ -43,7 +43,7 @@ from bench.figures import percentile  # noqa: E402
 from bench.postgres import asyncpg, fresh_databases  # noqa: E402
 from bench.processes import cpu_or_zero, cpu_seconds, pids, tree_cpu_seconds  # noqa: E402
 from bench.scale_reads import Probe, at, runs_of, way  # noqa: E402
-from bench.sending import alert, batch, wait_http  # noqa: E402
+from bench.sending import alert, batch, wait_http, wait_launching  # noqa: E402
 from tests.net import free_port  # noqa: E402
 from tests.prefect_db import seed_prefect_home  # noqa: E402
 
@@ -319,6 +319,7 @@ def main() -> None:
                 )
                 url = f"http://127.0.0.1:{port}"
                 wait_http(f"{url}/healthz")
+                wait_launching(url)
                 time.sleep(5)  # the workers warm up and poll their pool
                 probe = Probe()
                 quiet = quiet_p1(url, probe, env, ledger)

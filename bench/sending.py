@@ -23,6 +23,20 @@ def wait_http(url: str, timeout: float = 300) -> None:
     raise RuntimeError(f"{url} did not come up")
 
 
+def wait_launching(url: str, timeout: float = 300) -> None:
+    """Wait until the receiver at ``url`` says a launch loop holds the lease (``/healthz``): its launch
+    threads are warm by then, so a run's figures are the receiver's, not its start."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(f"{url}/healthz", timeout=1).json().get("launching"):
+                return
+        except (httpx.HTTPError, ValueError):
+            pass
+        time.sleep(0.2)
+    raise RuntimeError(f"{url}: no launch loop took the lease")
+
+
 def alert(
     name: str, fingerprint: str, annotations: dict[str, str] | None = None, **labels: str
 ) -> dict[str, Any]:

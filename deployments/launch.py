@@ -148,6 +148,14 @@ class PrefectLauncher:
         self._ids: dict[str, Any] = {}
         self._local = threading.local()
 
+    def warm(self) -> None:
+        """This thread's client made, and Prefect's client modules loaded, before the first alert (local work:
+        nothing here waits on the network)."""
+        from prefect.states import Scheduled
+
+        Scheduled()
+        self._client()
+
     def _client(self) -> Any:
         from prefect.client.orchestration import get_client
 

@@ -36,15 +36,17 @@ def launch_loop(settings: Settings) -> LaunchLoop:
     from deployments.launch import PrefectLauncher
     from flows.unmatched import triage_unmatched_due
 
+    launcher = PrefectLauncher()
     return LaunchLoop(
         # Its own connections: a storm of launches never makes an alert wait for a connection to the ledger.
         Store.from_settings(settings),
-        PrefectLauncher(),
+        launcher,
         poll_seconds=settings.intake_launch_poll_seconds,
         lease_seconds=settings.lease_seconds,
         parallel=settings.launch_parallel,
         unmatched=partial(triage_unmatched_due, settings),
         urgent=URGENT_LEVELS,
+        warm=launcher.warm,
     )
 
 

@@ -330,3 +330,64 @@ def test_the_launch_loop_process_outlives_an_early_wake_and_comes_back_after_kil
     with pytest.raises(ProcessLookupError):
         os.kill(second, 0)
     holder.close()
+
+
+class _Warmed(_Clocked):
+    """A launcher whose threads must be made ready first: which thread warmed, and when."""
+
+    def __init__(self, fail: bool = False) -> None:
+        super().__init__()
+        self.fail = fail
+        self.warmed: list[tuple[int, float]] = []
+        self.launched_on: set[int] = set()
+
+    def warm(self) -> None:
+        with self._lock:
+            self.warmed.append((threading.get_ident(), time.monotonic()))
+        if self.fail:
+            raise RuntimeError("cannot warm")
+
+    def launch(self, runbook: str, parameters: dict[str, Any], idempotency_key: str, level: Severity) -> str:
+        self.launched_on.add(threading.get_ident())
+        return super().launch(runbook, parameters, idempotency_key, level)
+
+
+@pytest.mark.parametrize("fail", [False, True], ids=["warm", "warm-up-fails"])
+def test_each_launch_thread_is_warmed_once_before_the_first_launch(
+    fail: bool, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A cold launch thread (Prefect's client modules, its client) cost a storm's first second ~1 s of CPU:
+    it is paid when the loop starts, in every thread, before the lease is taken. A failed warm-up launches
+    cold."""
+    from fastapi.testclient import TestClient
+
+    from warroom.intake.receiver import create_app
+
+    write_runbook(tmp_path / "runbooks", TIERED_RUNBOOK)
+    monkeypatch.setenv("WARROOM_RUNBOOKS_DIR", str(tmp_path / "runbooks"))
+    monkeypatch.setenv("WARROOM_INTAKE_TOKENS", json.dumps({"*": TOKEN}))
+    get_settings.cache_clear()
+    settings = get_settings()
+    store = Store.from_settings(settings)
+    launcher = _Warmed(fail=fail)
+    loop = LaunchLoop(store, launcher, poll_seconds=0.05, parallel=3, warm=launcher.warm)
+    router = Router(store, partial(catalogue_of, settings.runbooks_dir), settings.default_severity, loop.wake)
+    with TestClient(create_app(settings, store, router)) as client:
+        for n in range(9):
+            body = {"title": "TierTrouble", "labels": {"n": str(n)}, "fingerprint": uuid.uuid4().hex[:16]}
+            body["annotations"] = {"service_url": "http://127.0.0.1:9"}
+            headers = {"Authorization": f"Bearer {TOKEN}"}
+            assert client.post("/alerts/generic", json=body, headers=headers).status_code == 202
+        loop.start()
+        try:
+            deadline = time.monotonic() + HANG
+            while len(launcher.calls) < 9 and time.monotonic() < deadline:
+                time.sleep(0.05)
+        finally:
+            loop.stop()
+    assert len(launcher.calls) == 9
+    warmed_threads = [thread for thread, _ in launcher.warmed]
+    assert len(warmed_threads) == 3 and len(set(warmed_threads)) == 3
+    assert launcher.launched_on <= set(warmed_threads)
+    assert max(at for _, at in launcher.warmed) < min(at for _, at in launcher.calls)
+    store.close()

@@ -14,7 +14,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor, wait
 from datetime import timedelta
 from typing import Any, Protocol
 
@@ -53,6 +53,8 @@ class LaunchLoop(threading.Thread):
         unmatched: Callable[[Store], int] | None = None,
         urgent: frozenset[Severity] = frozenset(),
         head_start_seconds: float = 2.0,
+        warm: Callable[[], None] | None = None,
+        warm_seconds: float = 10.0,
     ) -> None:
         super().__init__(name="warroom-launch-loop", daemon=True)
         self.store = store
@@ -65,6 +67,8 @@ class LaunchLoop(threading.Thread):
         self.urgent = urgent
         self.head_start_seconds = head_start_seconds
         self._head_start_until = 0.0
+        self.warm = warm
+        self.warm_seconds = warm_seconds
         # Kept for the loop's life: a launcher may keep a connection per thread (deployments/launch.py).
         self._pool = ThreadPoolExecutor(max_workers=parallel, thread_name_prefix="warroom-launch")
         self._wake = threading.Event()
@@ -85,9 +89,33 @@ class LaunchLoop(threading.Thread):
 
     def run(self) -> None:
         try:
+            self._context.run(self._warm_threads)
             self._context.run(self._loop)
         finally:
             self._pool.shutdown(wait=False)
+
+    def _warm_threads(self) -> None:
+        """``warm`` once in each launch thread before the first drain (so before the lease is taken): what a
+        cold thread costs (a launcher's imports, its client) is paid at start, not in a storm's first second.
+        One that fails is logged and launching goes on cold; the first drain waits for it ``warm_seconds`` at
+        most."""
+        if self.warm is None:
+            return
+        warm = self.warm
+        each_its_own = threading.Barrier(self.parallel)  # none returns before all have a thread
+
+        def one(context: contextvars.Context) -> None:
+            try:
+                each_its_own.wait(self.warm_seconds)
+            except threading.BrokenBarrierError:
+                pass
+            context.run(warm)
+
+        started = [self._pool.submit(one, self._context.copy()) for _ in range(self.parallel)]
+        done, _ = wait(started, timeout=self.warm_seconds)
+        for future in done:
+            if future.exception() is not None:
+                log.warning("launch loop: warm-up failed (launching cold): %s", future.exception())
 
     def _loop(self) -> None:
         while not self._stopping.is_set():
