@@ -5,6 +5,7 @@ from __future__ import annotations
 import multiprocessing as mp
 import threading
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 import pytest
 from sqlalchemy import text
@@ -222,3 +223,33 @@ def test_store_head_is_the_newest_migration() -> None:
     cfg = Config()
     cfg.set_main_option("script_location", str(MIGRATIONS))
     assert ScriptDirectory.from_config(cfg).get_current_head() == HEAD
+
+
+def test_a_writer_waits_for_another_process_writers_turn_on_the_same_sqlite_file(tmp_path: Path) -> None:
+    """Writers of another process (the receiver's launch process, the lanes) hold ``<ledger>.turns``
+    while they write: this process's writer waits for that turn, and starts as it ends, instead of
+    meeting SQLite's lock and sleeping in its busy steps."""
+    import fcntl
+    import os
+
+    from tests.patience import HANG
+
+    store = Store(f"sqlite:///{tmp_path / 'ledger.db'}")
+    elsewhere = os.open(tmp_path / "ledger.db.turns", os.O_RDONLY)  # an open file of its own: another writer
+    fcntl.flock(elsewhere, fcntl.LOCK_EX)
+    written = threading.Event()
+
+    def write() -> None:
+        store.save_payload("generic", b"{}", remote=None, content_type=None)
+        written.set()
+
+    writer = threading.Thread(target=write, daemon=True)
+    writer.start()
+    try:
+        assert not written.wait(0.5), "wrote while another process had the turn"
+    finally:
+        fcntl.flock(elsewhere, fcntl.LOCK_UN)
+        os.close(elsewhere)
+    assert written.wait(HANG)
+    assert len(store.payloads()) == 1
+    store.close()

@@ -7,7 +7,9 @@ refuse to rewrite a timeline), so they hold for every process that shares it.
 from __future__ import annotations
 
 import fcntl
+import os
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -57,18 +59,87 @@ def safe_url(url: str) -> str:
         return redact_text(url)
 
 
-_WRITERS: dict[str, threading.Lock] = {}
-_WRITERS_LOCK = threading.Lock()
 TURN_WAIT = 35.0  # past SQLite's own busy timeout: a writer that waited this long goes on without its turn
+_POLL_FIRST, _POLL_MOST = 0.0002, 0.002  # seconds between looks at another process's turn
 
 
-def _writer_turns(database: str) -> threading.Lock:
-    """One lock per SQLite file in this process: its writers queue here and start the moment the last one
+class WriterTurns:
+    """The turns of one SQLite file's writers: its writers queue here and start the moment the last one
     ends, instead of sleeping in SQLite's busy handler (1 ms, 2, 5, ... up to 100 ms a step) and finding
-    it taken again. Fifty gates in one warm lane took seconds per answer without it (bench/gates.py)."""
+    it taken again. In this process a lock; between processes (the receiver, its launch process, the
+    lanes) a ``flock`` on ``<database>.turns``, looked at every 0.2-2 ms. Fifty gates in one warm lane took
+    seconds per answer without the first (bench/gates.py); alerts at 200/s queued behind the launch
+    process's writes for 300 ms without the second (bench/intake.py)."""
+
+    def __init__(self, database: str) -> None:
+        self._path: Path | None = None
+        if database and database != ":memory:":
+            path = Path(database).expanduser()
+            self._path = path.with_name(path.name + ".turns")
+        self._open()
+
+    def _open(self) -> None:
+        self._here = threading.Lock()
+        self._file: int | None = None
+        if self._path is not None:
+            try:
+                self._file = os.open(self._path, os.O_RDONLY | os.O_CREAT, 0o600)
+            except OSError:  # another user's file: this process's writers meet SQLite's own lock instead
+                self._file = None
+
+    def after_fork(self) -> None:
+        """A forked child shares its parent's lock file (and with it a turn the parent held): it opens
+        its own."""
+        if self._file is not None:
+            os.close(self._file)
+        self._open()
+
+    def acquire(self, timeout: float) -> bool:
+        """True with the turn; False after ``timeout`` (SQLite's own busy timeout then governs)."""
+        deadline = time.monotonic() + timeout
+        if not self._here.acquire(timeout=timeout):
+            return False
+        if self._file is None:
+            return True
+        pause = _POLL_FIRST
+        while True:
+            try:
+                fcntl.flock(self._file, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                return True
+            except BlockingIOError:
+                if time.monotonic() >= deadline:
+                    self._here.release()
+                    return False
+                time.sleep(pause)
+                pause = min(pause * 2, _POLL_MOST)
+
+    def release(self) -> None:
+        if self._file is not None:
+            fcntl.flock(self._file, fcntl.LOCK_UN)
+        self._here.release()
+
+
+_WRITERS: dict[str, WriterTurns] = {}
+_WRITERS_LOCK = threading.Lock()
+
+
+def _after_fork() -> None:
+    global _WRITERS_LOCK
+    _WRITERS_LOCK = threading.Lock()  # another thread may have held it at the fork
+    for turns in _WRITERS.values():
+        turns.after_fork()
+
+
+os.register_at_fork(after_in_child=_after_fork)
+
+
+def _writer_turns(database: str) -> WriterTurns:
+    """One ``WriterTurns`` per SQLite file in this process."""
     key = str(Path(database).expanduser().resolve()) if database and database != ":memory:" else database
     with _WRITERS_LOCK:
-        return _WRITERS.setdefault(key, threading.Lock())
+        if key not in _WRITERS:
+            _WRITERS[key] = WriterTurns(key)
+        return _WRITERS[key]
 
 
 def _install_sqlite_pragmas(engine: Engine, database: str) -> None:
@@ -104,8 +175,7 @@ def _install_sqlite_pragmas(engine: Engine, database: str) -> None:
         if mine:
             conn.info["warroom_writer_turn"] = turns
 
-    # Let the next writer of this process in as this one commits or rolls back (another process's writers
-    # still meet SQLite's own lock).
+    # Let the next writer in as this one commits or rolls back.
     @event.listens_for(engine, "commit")
     @event.listens_for(engine, "rollback")
     def _on_end(conn: Connection) -> None:
