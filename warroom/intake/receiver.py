@@ -1,15 +1,18 @@
 """The alert receiver (ASGI): ``POST /alerts/{format}``, ``GET /healthz``, and its OpenAPI spec.
 
 Order of work for every request: size limit, credentials (nothing is stored for a caller who cannot
-prove who it is), the raw body into the ledger, then parsing, routing, and only then the 2xx answer.
-A body that cannot be parsed stays in the ledger with its error and is answered 400/422 naming the field.
+prove who it is), parsing, the raw body into the ledger with what parsing found, routing, and only then
+the 2xx answer. A body that cannot be parsed stays in the ledger with its error and is answered 400/422
+naming the field.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -20,6 +23,7 @@ from starlette.concurrency import run_in_threadpool
 from warroom.intake import auth, slack_actions, slack_events
 from warroom.intake.alert import PayloadError, decode_json
 from warroom.intake.formats import FORMAT_NAMES, FORMATS
+from warroom.intake.formats.base import Parsed
 from warroom.intake.launcher import LEASE as LAUNCH_LEASE
 from warroom.intake.router import Router
 from warroom.ledger import Store
@@ -40,6 +44,15 @@ class Rejection(BaseModel):
     error: str
     field: str | None = None
     payload_id: int | None = None
+
+
+@dataclass(frozen=True)
+class Read:
+    """What reading an authenticated body found: its alerts, or why it is refused (status, message, field,
+    and the error kept with the body)."""
+
+    parsed: Parsed | None = None
+    refused: tuple[int, str, str | None, str] | None = None
 
 
 def _problem(
@@ -68,11 +81,12 @@ def create_app(
 ) -> FastAPI:
     """The receiver; ``slack`` answers approvals and /warroom commands given in chat (the flows' own,
     composed at the top)."""
-    # Each alert's ledger work (keep, route, mark) runs on the receiver's own ledger threads, in arrival
+    # Each alert's ledger work (keep, route) runs on the receiver's own ledger threads, in arrival
     # order: one for SQLite, which has one writer (request threads queueing inside it sleep in its busy
     # steps, up to 100 ms, and a semaphore over Starlette's forty threads handed the GIL round a convoy of
-    # waiters); a few for PostgreSQL, which takes concurrent writers. Authentication stays on Starlette's
-    # threads: a slow sender (SNS fetches AWS's certificate) never holds the line.
+    # waiters); a few for PostgreSQL, which takes concurrent writers. Authentication and reading the body stay
+    # on Starlette's threads: a slow sender (SNS fetches AWS's certificate) never holds the line, and the
+    # one SQLite line does only the ledger's work.
     ledger_threads = ThreadPoolExecutor(
         max_workers=1 if store.dialect == "sqlite" else 4, thread_name_prefix="warroom-intake-ledger"
     )
@@ -117,14 +131,14 @@ def create_app(
         headers = dict(request.headers)
         # Authentication (SNS fetches AWS's certificate) and the ledger are blocking I/O: off the event
         # loop, so one slow sender or write never stalls other requests.
-        refused = await run_in_threadpool(_authenticate, source, headers, body)
-        if refused is not None:
-            return refused
+        read = await run_in_threadpool(_authenticate_and_read, source, headers, body)
+        if isinstance(read, JSONResponse):
+            return read
         return await asyncio.get_running_loop().run_in_executor(
-            ledger_threads, _keep_and_route, source, body, remote, headers.get("content-type")
+            ledger_threads, _keep_and_route, source, body, remote, headers.get("content-type"), read
         )
 
-    def _authenticate(source: str, headers: dict[str, str], body: bytes) -> JSONResponse | None:
+    def _authenticate_and_read(source: str, headers: dict[str, str], body: bytes) -> JSONResponse | Read:
         # Nothing is stored for a sender who cannot prove who it is (SNS: AWS's signature on the message).
         try:
             FORMATS[source].authenticate(headers, body, settings)
@@ -134,37 +148,59 @@ def create_app(
             return _problem(
                 exc.status, f"{redact_text(exc.message)} (not stored: unauthenticated)", exc.field
             )
-        return None
-
-    def _keep_and_route(source: str, body: bytes, remote: str | None, content_type: str | None) -> Any:
-        # Acknowledged means kept: the body is in the ledger before anything can go wrong with it.
-        payload_id = store.save_payload(source, body, remote=remote, content_type=content_type)
+        # Read here, not on the ledger's thread: it holds the alerts' order, and only the ledger needs it.
         try:
             data = decode_json(body)
         except PayloadError as exc:
-            store.mark_payload(payload_id, PayloadState.REJECTED, error=exc.message)
-            return _problem(400, exc.message, "<body>", payload_id)
+            return Read(refused=(400, exc.message, "<body>", exc.message))
         try:
-            parsed = FORMATS[source].receive(data, settings)
+            return Read(parsed=FORMATS[source].receive(data, settings))
         except PayloadError as exc:
-            store.mark_payload(payload_id, PayloadState.REJECTED, error=str(exc))
-            return _problem(exc.status, redact_text(exc.message), exc.field, payload_id)
+            return Read(refused=(exc.status, redact_text(exc.message), exc.field, str(exc)))
         except Exception as exc:  # a body no parser foresaw is the sender's to fix, and it is kept
             why = redact_text(
                 f"the body is not a {source} payload Warroom can read: {type(exc).__name__}: {exc}"
             )
-            store.mark_payload(payload_id, PayloadState.REJECTED, error=why[:1000])
-            return _problem(422, why[:500], "<body>", payload_id)
+            return Read(refused=(422, why[:500], "<body>", why[:1000]))
+
+    def _keep_and_route(
+        source: str, body: bytes, remote: str | None, content_type: str | None, read: Read
+    ) -> Any:
+        # Acknowledged means kept: the body is in the ledger, with what reading it found, before routing
+        # and before any answer.
+        if read.refused is not None:
+            status, message, field, error = read.refused
+            payload_id = store.save_payload(
+                source,
+                body,
+                remote=remote,
+                content_type=content_type,
+                state=PayloadState.REJECTED,
+                error=error,
+            )
+            return _problem(status, message, field, payload_id)
+        parsed = read.parsed
+        assert parsed is not None
         alerts = parsed.alerts
-        for alert in alerts:
-            alert.payload_id = payload_id
-        results = router.route(alerts)
-        store.mark_payload(
-            payload_id,
-            PayloadState.ACCEPTED if alerts else PayloadState.IGNORED,
+        payload_id = store.save_payload(
+            source,
+            body,
+            remote=remote,
+            content_type=content_type,
+            state=PayloadState.ACCEPTED if alerts else PayloadState.IGNORED,
             alerts=len(alerts),
             error=parsed.note,
         )
+        for alert in alerts:
+            alert.payload_id = payload_id
+        try:
+            results = router.route(alerts)
+        except Exception as exc:
+            # Kept, read, not routed: the 500 makes the sender send it again; the ledger says why.
+            note = redact_text(f"not routed: {type(exc).__name__}: {exc}")[:1000]
+            with contextlib.suppress(Exception):  # the ledger itself may be what failed
+                store.mark_payload(payload_id, PayloadState.RECEIVED, alerts=len(alerts), error=note)
+            raise
         return JSONResponse(
             status_code=202,
             content=Accepted(
@@ -199,8 +235,14 @@ def create_app(
         source: str, body: bytes, headers: dict[str, str], remote: str | None, why: str
     ) -> Any:
         """A signed body that is not what Slack sends: 400 saying why, the raw body kept."""
-        payload_id = store.save_payload(source, body, remote=remote, content_type=headers.get("content-type"))
-        store.mark_payload(payload_id, PayloadState.REJECTED, error=why[:1000])
+        payload_id = store.save_payload(
+            source,
+            body,
+            remote=remote,
+            content_type=headers.get("content-type"),
+            state=PayloadState.REJECTED,
+            error=why[:1000],
+        )
         return _problem(400, why[:500], "payload", payload_id)
 
     @app.post("/slack/actions", responses={401: {"model": Rejection}, 400: {"model": Rejection}})

@@ -77,8 +77,18 @@ def _launch(row: RowMapping) -> Launch:
 
 
 class Intake(Timeline):
-    def save_payload(self, source: str, body: bytes, *, remote: str | None, content_type: str | None) -> int:
-        """Keep a raw alert body exactly as received, before anything else is done with it."""
+    def save_payload(
+        self,
+        source: str,
+        body: bytes,
+        *,
+        remote: str | None,
+        content_type: str | None,
+        state: PayloadState = PayloadState.RECEIVED,
+        alerts: int = 0,
+        error: str | None = None,
+    ) -> int:
+        """Keep a raw alert body exactly as received, with what reading it found when that is known."""
         with self.engine.begin() as conn:
             return int(
                 conn.execute(
@@ -89,8 +99,9 @@ class Intake(Timeline):
                         remote=remote,
                         content_type=content_type,
                         body=body,
-                        state=PayloadState.RECEIVED.value,
-                        alerts=0,
+                        state=PayloadState(state).value,
+                        alerts=alerts,
+                        error=error,
                     )
                     .returning(alert_payloads.c.id)
                 ).scalar_one()
