@@ -26,7 +26,7 @@ from warroom.intake.launcher import LaunchLoop
 from warroom.intake.router import Router
 from warroom.ledger import Store
 from warroom.runbook import catalogue_of, load_catalogue
-from warroom.settings import get_settings
+from warroom.settings import Settings, get_settings
 
 TOKEN = "launch-test-token"
 
@@ -226,6 +226,16 @@ def test_an_alert_is_decided_once_and_its_run_attaches_by_number_with_the_receiv
         assert store.timeline(other.number) == before
 
 
+def _tiered_ledger(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[Settings, Store]:
+    """Settings serving the tiered runbook to tokened senders, and their ledger."""
+    write_runbook(tmp_path / "runbooks", TIERED_RUNBOOK)
+    monkeypatch.setenv("WARROOM_RUNBOOKS_DIR", str(tmp_path / "runbooks"))
+    monkeypatch.setenv("WARROOM_INTAKE_TOKENS", json.dumps({"*": TOKEN}))
+    get_settings.cache_clear()
+    settings = get_settings()
+    return settings, Store.from_settings(settings)
+
+
 class _Clocked:
     """Prefect, as the launch loop sees it: each launch recorded with its level and when it was made."""
 
@@ -248,12 +258,7 @@ def test_an_urgent_launch_goes_alone_and_the_less_severe_give_it_a_head_start(
 
     from warroom.intake.receiver import create_app
 
-    write_runbook(tmp_path / "runbooks", TIERED_RUNBOOK)
-    monkeypatch.setenv("WARROOM_RUNBOOKS_DIR", str(tmp_path / "runbooks"))
-    monkeypatch.setenv("WARROOM_INTAKE_TOKENS", json.dumps({"*": TOKEN}))
-    get_settings.cache_clear()
-    settings = get_settings()
-    store = Store.from_settings(settings)
+    settings, store = _tiered_ledger(tmp_path, monkeypatch)
     launcher = _Clocked()
     head_start = 3.0
     urgent = frozenset({Severity.P1, Severity.P2})
@@ -363,12 +368,7 @@ def test_each_launch_thread_is_warmed_once_before_the_first_launch(
 
     from warroom.intake.receiver import create_app
 
-    write_runbook(tmp_path / "runbooks", TIERED_RUNBOOK)
-    monkeypatch.setenv("WARROOM_RUNBOOKS_DIR", str(tmp_path / "runbooks"))
-    monkeypatch.setenv("WARROOM_INTAKE_TOKENS", json.dumps({"*": TOKEN}))
-    get_settings.cache_clear()
-    settings = get_settings()
-    store = Store.from_settings(settings)
+    settings, store = _tiered_ledger(tmp_path, monkeypatch)
     launcher = _Warmed(fail=fail)
     loop = LaunchLoop(store, launcher, poll_seconds=0.05, parallel=3, warm=launcher.warm)
     router = Router(store, partial(catalogue_of, settings.runbooks_dir), settings.default_severity, loop.wake)
