@@ -344,7 +344,8 @@ def main() -> None:
                     wait_http(f"{url}/healthz")
                     wait_launching(url)
                     steady(url, args.rate, args.seconds)
-                    storm(url, args.storm, 100, 100, ledger)
+                    if args.storm > 0:  # --storm 0: (a) alone
+                        storm(url, args.storm, 100, 100, ledger)
                 finally:
                     receiver.terminate()
                     receiver.wait(30)
