@@ -18,7 +18,7 @@ from warroom.schema import alert_launches, alert_payloads
 
 
 class PayloadState(StrEnum):
-    RECEIVED = "received"  # kept, not yet parsed (or the receiver died while parsing it)
+    RECEIVED = "received"  # kept, not routed: the ledger failed while routing it (its error says so)
     ACCEPTED = "accepted"  # parsed into one or more alerts
     IGNORED = "ignored"  # valid, but nothing to act on (a handshake, a test notification)
     REJECTED = "rejected"  # malformed or unauthenticated; ``error`` says why
