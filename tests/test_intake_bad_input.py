@@ -143,3 +143,35 @@ def test_generated_json_at_every_format_never_gets_a_5xx_and_never_stays_receive
     if resp.status_code != 401 and not (source == "slack" and resp.status_code == 200):
         _kept(intake, resp)  # (a 401 stores nothing; Slack's 200 is answered in Slack's words)
     assert not [p.id for p in intake.store.payloads() if p.state == "received"]
+
+
+def test_a_body_the_ledger_could_not_route_is_kept_with_why_and_answered_500(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Any
+) -> None:
+    """Read, kept, then routing fails (here the runbook catalogue cannot be read): no 2xx, so the sender
+    sends it again, and the ledger keeps the body marked not routed, with the reason."""
+    from fastapi.testclient import TestClient
+
+    from warroom.intake.receiver import create_app
+    from warroom.intake.router import Router
+    from warroom.ledger import Store
+    from warroom.settings import get_settings
+
+    monkeypatch.setenv("WARROOM_INTAKE_TOKENS", json.dumps({"*": "route-test-token"}))
+    get_settings.cache_clear()
+    s = get_settings()
+    store = Store.from_settings(s)
+
+    def unreadable_catalogue() -> Any:
+        raise OSError(f"cannot read {tmp_path / 'runbooks'}")
+
+    router = Router(store, unreadable_catalogue, s.default_severity)
+    raw = json.dumps(payloads.alertmanager()).encode()
+    headers = {"Authorization": "Bearer route-test-token"}
+    with TestClient(create_app(s, store, router), raise_server_exceptions=False) as client:
+        resp = client.post("/alerts/alertmanager", content=raw, headers=headers)
+    assert resp.status_code == 500
+    [kept] = store.payloads()
+    assert kept.body == raw and kept.state == "received" and kept.alerts == 1
+    assert kept.error is not None and kept.error.startswith("not routed: OSError: cannot read")
+    store.close()
