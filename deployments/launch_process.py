@@ -28,6 +28,7 @@ from warroom.settings import Settings
 log = logging.getLogger("warroom.intake")
 
 WAKE = signal.SIGUSR1
+TAKEN = {WAKE, signal.SIGTERM, signal.SIGINT}  # the child's signals, taken in its main thread's wait
 
 
 def launch_loop(settings: Settings) -> LaunchLoop:
@@ -52,7 +53,7 @@ def launch_loop(settings: Settings) -> LaunchLoop:
 
 def _blocking_wake_until_ready() -> Any:
     """``preexec_fn``: SIGUSR1 blocked across exec (its default action is to end the process) until the
-    child has its handler; and SIGTERM when the starting thread ends."""
+    child waits for it; and SIGTERM when the starting thread ends."""
     die = dying_with_parent(signal.SIGTERM)
 
     def arrange() -> None:  # pragma: no cover - runs in the child between fork and exec
@@ -82,6 +83,7 @@ class LaunchProcess:
         self.restart_seconds = restart_seconds
         self._env = child_environment()
         self._proc: subprocess.Popen[bytes] | None = None
+        self.exits: list[int] = []  # each child's exit code, in order
         self._stopping = threading.Event()
         self._started = threading.Event()
         self._keeper = threading.Thread(target=self._keep, name="warroom-launch-process", daemon=True)
@@ -112,6 +114,7 @@ class LaunchProcess:
             )
             self._started.set()
             code = self._proc.wait()
+            self.exits.append(code)
             if not self._stopping.is_set():
                 log.error("the launch loop's process exited with %s; starting it again", code)
                 self._stopping.wait(self.restart_seconds)
@@ -133,20 +136,27 @@ class LaunchProcess:
 
 
 def main() -> None:
-    """The child: the receiver's launch loop, woken by SIGUSR1, stopped by SIGTERM or SIGINT."""
+    """The child: the receiver's launch loop, woken by SIGUSR1, stopped by SIGTERM or SIGINT.
+
+    The signals are taken by ``sigtimedwait`` in the main thread, never by a handler: a handler that sets
+    the loop's event runs between any two bytecodes, and one wake landing inside another's ``Event.set``
+    waited forever for the lock the interrupted one held. The loop's thread then waited for it too, and
+    nothing launched (a storm's wakes did it: bench/intake.py)."""
     from warroom.settings import get_settings
 
+    # Blocked before any thread starts, so every thread inherits it and only the wait below takes them.
+    signal.pthread_sigmask(signal.SIG_BLOCK, TAKEN)
     loop = launch_loop(get_settings())
-    stopped = threading.Event()
-    signal.signal(WAKE, lambda *_: loop.wake())
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(sig, lambda *_: stopped.set())
-    signal.pthread_sigmask(signal.SIG_UNBLOCK, {WAKE})  # a wake sent while it started is delivered now
     loop.start()
     try:
-        while not stopped.wait(1.0):
-            if not loop.is_alive():
-                sys.exit(1)
+        while loop.is_alive():
+            got = signal.sigtimedwait(TAKEN, 1.0)
+            if got is None:
+                continue
+            if got.si_signo != WAKE:
+                return
+            loop.wake()
+        sys.exit(1)
     finally:
         loop.stop()
         loop.join(10)

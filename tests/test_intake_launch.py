@@ -337,6 +337,41 @@ def test_the_launch_loop_process_outlives_an_early_wake_and_comes_back_after_kil
     holder.close()
 
 
+def test_the_launch_process_takes_a_storm_of_wakes_and_still_stops_when_told(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A storm wakes the launch process once per queued launch. Thousands of wakes back to back must leave
+    it launching and stoppable: a wake taken by a signal handler inside another wake's ``Event.set``
+    deadlocked it for good (found by bench/intake.py: a launch process outliving its receiver)."""
+    import os
+    import signal
+
+    from deployments.launch_process import WAKE, LaunchProcess
+    from tests.served import wait_for
+
+    write_runbook(tmp_path / "runbooks", CAPACITY_RUNBOOK.replace("APPROVAL_TIMEOUT", "60s"))
+    monkeypatch.setenv("WARROOM_HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("WARROOM_RUNBOOKS_DIR", str(tmp_path / "runbooks"))
+    monkeypatch.setenv("PREFECT_API_URL", f"http://127.0.0.1:{free_port()}/api")  # nobody answers there
+    get_settings.cache_clear()
+    process = LaunchProcess(restart_seconds=HANG)  # the one that ends is not replaced while we look
+    process.start()
+    holder = Store.from_settings(get_settings())
+    try:
+        wait_for("the launch process to take the launch lease", lambda: holder.lease_holder("launch-loop"))
+        child = process.pid
+        assert child is not None
+        for _ in range(20_000):
+            os.kill(child, WAKE)
+        os.kill(child, signal.SIGTERM)
+        wait_for("the launch process to stop on SIGTERM after a storm of wakes", lambda: process.exits)
+        assert process.exits == [0]
+        assert holder.lease_holder("launch-loop") is None  # it let go of the lease on its way out
+    finally:
+        process.stop()
+        holder.close()
+
+
 class _Warmed(_Clocked):
     """A launcher whose threads must be made ready first: which thread warmed, and when."""
 
