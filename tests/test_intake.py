@@ -46,6 +46,7 @@ class Intake:
     sns_base: str
     sns_hits: list[str]
     signer: payloads.SnsSigner
+    woken: list[int]  # each time the router woke the launch loop: the launches it could see due
 
 
 @pytest.fixture
@@ -88,9 +89,17 @@ def intake(
     get_settings.cache_clear()
     s = get_settings()
     store = Store.from_settings(s)
-    router = Router(store, partial(catalogue_of, s.runbooks_dir), s.default_severity)
+    looker = Store.from_settings(s)  # the launch loop's own connection: it sees only what is committed
+    woken: list[int] = []
+    router = Router(
+        store,
+        partial(catalogue_of, s.runbooks_dir),
+        s.default_severity,
+        lambda: woken.append(len(looker.due_launches())),
+    )
     with TestClient(create_app(s, store, router)) as client:
-        yield Intake(client, store, base, hits, signer)
+        yield Intake(client, store, base, hits, signer, woken)
+    looker.close()
     store.close()
 
 
@@ -178,6 +187,9 @@ def test_alert_opens_an_incident_whose_first_event_is_the_alert(intake: Intake) 
     assert launch.state == "pending" and launch.alert["labels"]["deployment"] == "checkout"
     payload = intake.store.payload(resp.json()["payload_id"])
     assert payload.state == "accepted" and json.loads(payload.body) == payloads.alertmanager()
+    # The body, the incident and the launch are one transaction, and the launch loop is woken after it:
+    # woken before, it would find nothing due and sleep until its next look.
+    assert intake.woken == [1]
 
 
 def test_refired_alert_attaches_and_launches_nothing_new(intake: Intake) -> None:

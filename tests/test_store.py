@@ -253,3 +253,35 @@ def test_a_writer_waits_for_another_process_writers_turn_on_the_same_sqlite_file
     assert written.wait(HANG)
     assert len(store.payloads()) == 1
     store.close()
+
+
+def test_a_unit_keeps_all_of_its_writes_or_none_and_what_follows_it_runs_after_its_commit(
+    store: Store, ledger_url: str
+) -> None:
+    """The receiver keeps a body, its incident and its launch in one unit; a race its insert lost inside
+    (a launch queued twice) leaves the unit usable, on PostgreSQL as on SQLite."""
+    other = Store(ledger_url)  # another process's view: only what is committed
+    seen: list[int] = []
+    try:
+        with store.unit():
+            payload = store.save_payload("generic", b"{}", remote=None, content_type=None)
+            opened = store.open_or_attach("unit:kept", title="kept", severity=Severity.P2)
+            launch = {"payload_id": payload, "incident": opened.incident.number, "runbook": "rb"}
+            assert store.queue_launch("unit-launch", dedup_key="unit:kept", alert={}, priority=2, **launch)
+            assert not store.queue_launch(
+                "unit-launch", dedup_key="unit:kept", alert={}, priority=2, **launch
+            )
+            store.after_commit(lambda: seen.append(len(other.due_launches())))
+            assert other.find_open("unit:kept") is None and seen == []  # nothing visible before the commit
+            assert store.find_open("unit:kept") is not None  # the unit reads its own writes
+        assert seen == [1] and other.find_open("unit:kept") is not None
+
+        with pytest.raises(RuntimeError), store.unit():
+            store.save_payload("generic", b"{}", remote=None, content_type=None)
+            store.open_or_attach("unit:gone", title="gone", severity=Severity.P2)
+            store.after_commit(lambda: seen.append(-1))
+            raise RuntimeError("routing failed half way")
+        assert other.find_open("unit:gone") is None and seen == [1]  # nothing of it, nothing woken
+        assert len(other.payloads()) == 1
+    finally:
+        other.close()

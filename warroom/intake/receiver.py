@@ -1,9 +1,9 @@
 """The alert receiver (ASGI): ``POST /alerts/{format}``, ``GET /healthz``, and its OpenAPI spec.
 
 Order of work for every request: size limit, credentials (nothing is stored for a caller who cannot
-prove who it is), parsing, the raw body into the ledger with what parsing found, routing, and only then
-the 2xx answer. A body that cannot be parsed stays in the ledger with its error and is answered 400/422
-naming the field.
+prove who it is), parsing, then the raw body into the ledger with what parsing found and routing, in one
+transaction, and only then the 2xx answer. A body that cannot be parsed stays in the ledger with its
+error and is answered 400/422 naming the field.
 """
 
 from __future__ import annotations
@@ -166,8 +166,8 @@ def create_app(
     def _keep_and_route(
         source: str, body: bytes, remote: str | None, content_type: str | None, read: Read
     ) -> Any:
-        # Acknowledged means kept: the body is in the ledger, with what reading it found, before routing
-        # and before any answer.
+        # Acknowledged means kept: the body is in the ledger, with what reading it found and what routing
+        # did, before any answer.
         if read.refused is not None:
             status, message, field, error = read.refused
             payload_id = store.save_payload(
@@ -182,24 +182,35 @@ def create_app(
         parsed = read.parsed
         assert parsed is not None
         alerts = parsed.alerts
-        payload_id = store.save_payload(
-            source,
-            body,
-            remote=remote,
-            content_type=content_type,
-            state=PayloadState.ACCEPTED if alerts else PayloadState.IGNORED,
-            alerts=len(alerts),
-            error=parsed.note,
-        )
-        for alert in alerts:
-            alert.payload_id = payload_id
         try:
-            results = router.route(alerts)
+            # One transaction: the body and what it opened, attached and queued are kept together.
+            with store.unit():
+                payload_id = store.save_payload(
+                    source,
+                    body,
+                    remote=remote,
+                    content_type=content_type,
+                    state=PayloadState.ACCEPTED if alerts else PayloadState.IGNORED,
+                    alerts=len(alerts),
+                    error=parsed.note,
+                )
+                for alert in alerts:
+                    alert.payload_id = payload_id
+                results = router.route(alerts)
         except Exception as exc:
-            # Kept, read, not routed: the 500 makes the sender send it again; the ledger says why.
+            # Read, not routed, and nothing of it kept: the body is kept now with why, and the 500 makes
+            # the sender send it again.
             note = redact_text(f"not routed: {type(exc).__name__}: {exc}")[:1000]
             with contextlib.suppress(Exception):  # the ledger itself may be what failed
-                store.mark_payload(payload_id, PayloadState.RECEIVED, alerts=len(alerts), error=note)
+                store.save_payload(
+                    source,
+                    body,
+                    remote=remote,
+                    content_type=content_type,
+                    state=PayloadState.RECEIVED,
+                    alerts=len(alerts),
+                    error=note,
+                )
             raise
         return JSONResponse(
             status_code=202,

@@ -60,7 +60,8 @@ class Router:
         catalogue = self.catalogue()
         out = [self._one(alert, catalogue) for alert in alerts]
         if any(r.launch_queued or (r.action == "opened" and r.runbook is None) for r in out):
-            self.wake_launcher()  # it launches the runbooks, and triages what no runbook matched
+            # It launches the runbooks, and triages what no runbook matched: once they are committed.
+            self.store.after_commit(self.wake_launcher)
         return out
 
     def _one(self, alert: Alert, catalogue: Catalogue) -> Routed:

@@ -42,7 +42,7 @@ class ActionItems(Timeline):
     ) -> ActionItem:
         """Add an item; with ``key``, adding the same item again (a re-entered run) returns the first."""
         number = number_of(ref)
-        with self.engine.begin() as conn:
+        with self._write() as conn:
             self._require(conn, number)
             if key is not None:
                 earlier = self._event_keyed(conn, number, key)
@@ -87,7 +87,7 @@ class ActionItems(Timeline):
         tracker_url: str | None = None,
         actor: str = "warroom",
     ) -> ActionItem:
-        with self.engine.begin() as conn:
+        with self._write() as conn:
             row = conn.execute(select(action_items).where(action_items.c.id == item_id)).mappings().first()
             if row is None:
                 raise NotFound(f"no action item {item_id}")

@@ -72,7 +72,7 @@ class Approvals(Database):
             "revoked_why": None,
         }
         try:
-            with self.engine.begin() as conn:
+            with self._write() as conn:
                 existing = conn.execute(select(approvers.c.name).where(approvers.c.name == name)).first()
                 if existing is not None and not replace:
                     return False
@@ -89,13 +89,13 @@ class Approvals(Database):
 
     def register_key(self, name: str, fingerprint: str, public_key: str) -> None:
         """Make this the approver's one signing key; the keys before it are retired as replaced."""
-        with self.engine.begin() as conn:
+        with self._write() as conn:
             self._retire(conn, name, f"replaced by key {fingerprint}")
             self._add_key(conn, name, fingerprint, public_key)
 
     def revoke_approver(self, name: str, why: str) -> bool:
         """Revoke an approver: their keys and codes count for nothing from now on. False if unknown."""
-        with self.engine.begin() as conn:
+        with self._write() as conn:
             changed = conn.execute(
                 update(approvers).where(approvers.c.name == name).values(revoked_at=now(), revoked_why=why)
             ).rowcount
@@ -151,7 +151,7 @@ class Approvals(Database):
     ) -> bool:
         """Mark a one-time code (of this enrollment's secret) as used; False when it was used before."""
         try:
-            with self.engine.begin() as conn:
+            with self._write() as conn:
                 conn.execute(
                     insert(approval_codes).values(
                         approver=approver,
@@ -180,7 +180,7 @@ class Approvals(Database):
         """Bind who started ``flow_run_id`` to it and its parameters' digest. A run is vouched for once:
         the proof already there stands (a retried launch, a re-entered run) and is returned."""
         try:
-            with self.engine.begin() as conn:
+            with self._write() as conn:
                 conn.execute(
                     insert(start_proofs).values(
                         flow_run_id=flow_run_id,

@@ -13,7 +13,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import ColumnElement, Connection, RowMapping, func, insert, select, update
+from sqlalchemy import ColumnElement, Connection, RowMapping, bindparam, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from warroom.events import EventKind
@@ -64,6 +64,15 @@ def _newest(conn: Connection, where: ColumnElement[bool], by: ColumnElement[Any]
     return conn.execute(select(run_attempts).where(where).order_by(by.desc()).limit(1)).mappings().first()
 
 
+# Built once: the receiver asks it for every re-fired alert.
+_LATEST_OF_INCIDENT = (
+    select(run_attempts)
+    .where(run_attempts.c.incident_number == bindparam("number"))
+    .order_by(run_attempts.c.id.desc())
+    .limit(1)
+)
+
+
 def row_attempt(row: RowMapping) -> Attempt:
     return Attempt(
         id=row["id"],
@@ -96,7 +105,7 @@ class Attempts:
         """
         for _ in range(3):
             try:
-                with self.engine.begin() as conn:
+                with self.store._write() as conn:
                     return self._begin(conn, flow_run_id, incident_number, runbook)
             except IntegrityError:
                 continue  # two processes began the same flow run at once: read again
@@ -142,13 +151,13 @@ class Attempts:
         return row_attempt(row)
 
     def save_checkpoint(self, attempt_id: int, checkpoint: dict[str, Any]) -> None:
-        with self.engine.begin() as conn:
+        with self.store._write() as conn:
             conn.execute(
                 update(run_attempts).where(run_attempts.c.id == attempt_id).values(checkpoint=checkpoint)
             )
 
     def heartbeat(self, attempt_id: int) -> None:
-        with self.engine.begin() as conn:
+        with self.store._write() as conn:
             conn.execute(
                 update(run_attempts)
                 .where(run_attempts.c.id == attempt_id, run_attempts.c.state.in_(_LIVE))
@@ -158,7 +167,7 @@ class Attempts:
     def heartbeat_flow_run(self, flow_run_id: str) -> None:
         """The live attempt of this flow run, whichever it is: beaten from the moment its process starts,
         before it knows whether it re-enters a waiting attempt or begins a new one."""
-        with self.engine.begin() as conn:
+        with self.store._write() as conn:
             conn.execute(
                 update(run_attempts)
                 .where(run_attempts.c.flow_run_id == flow_run_id, run_attempts.c.state.in_(_LIVE))
@@ -168,7 +177,7 @@ class Attempts:
     def set_waiting(self, attempt_id: int, waiting: bool) -> None:
         """WAITING while a gate is open (the keeper re-enters such a run), ACTIVE otherwise."""
         state = AttemptState.WAITING if waiting else AttemptState.ACTIVE
-        with self.engine.begin() as conn:
+        with self.store._write() as conn:
             conn.execute(
                 update(run_attempts)
                 .where(run_attempts.c.id == attempt_id, run_attempts.c.state.in_(_LIVE))
@@ -191,7 +200,7 @@ class Attempts:
         where = [run_attempts.c.id == attempt_id, run_attempts.c.state.in_(_LIVE)]
         if silent_since is not None:  # read, judged, then written: a process that beat meanwhile is alive
             where.append(run_attempts.c.heartbeat_at <= silent_since)
-        with self.engine.begin() as conn:
+        with self.store._write() as conn:
             changed = conn.execute(
                 update(run_attempts).where(*where).values(state=state, ended_at=at, outcome=outcome[:2000])
             ).rowcount
@@ -242,7 +251,7 @@ class Attempts:
     def latest_of(self, number: int) -> Attempt | None:
         """The incident's newest attempt (of any of its flow runs): asked on every re-fired alert."""
         with self.store._read() as conn:
-            row = _newest(conn, run_attempts.c.incident_number == number, run_attempts.c.id)
+            row = conn.execute(_LATEST_OF_INCIDENT, {"number": number}).mappings().first()
         return row_attempt(row) if row is not None else None
 
     def latest_by_incident(self, numbers: list[int]) -> dict[int, Attempt]:

@@ -34,7 +34,7 @@ class Changes(Incidents):
         number = number_of(ref)
         status = Status(status)
         when = at or now()
-        with self.engine.begin() as conn:
+        with self._write() as conn:
             row = self._require(conn, number)
             if key is not None and self._has_key(conn, number, key):
                 return row_incident(row)
@@ -90,7 +90,7 @@ class Changes(Incidents):
     ) -> Incident:
         number = number_of(ref)
         level = Severity(level)
-        with self.engine.begin() as conn:
+        with self._write() as conn:
             row = self._require(conn, number)
             if key is not None and self._has_key(conn, number, key):
                 return row_incident(row)
@@ -112,7 +112,7 @@ class Changes(Incidents):
     def assign_role(self, ref: str | int, role: Role, person: str, *, actor: str = "warroom") -> Incident:
         number = number_of(ref)
         role = Role(role)
-        with self.engine.begin() as conn:
+        with self._write() as conn:
             row = self._require(conn, number)
             roles = Roles.model_validate(row["roles"] or {}).with_assignment(role, person)
             conn.execute(
@@ -132,7 +132,7 @@ class Changes(Incidents):
     def acknowledge(self, ref: str | int, *, actor: str, at: datetime | None = None) -> Incident:
         """A human has taken the incident; the first acknowledgement sets the MTTA clock."""
         number = number_of(ref)
-        with self.engine.begin() as conn:
+        with self._write() as conn:
             row = self._require(conn, number)
             if row["acknowledged_at"] is None:
                 when = at or now()

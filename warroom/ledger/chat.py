@@ -126,7 +126,7 @@ class ChatRooms(Timeline):
         """Record the room just made (told nothing yet) and put it on the timeline; None if it has one."""
         number = number_of(ref)
         try:
-            with self.engine.begin() as conn:
+            with self._write() as conn:
                 conn.execute(
                     insert(chat_rooms).values(
                         incident_number=number,
@@ -165,7 +165,7 @@ class ChatRooms(Timeline):
         unknown = set(changes) - allowed
         if unknown:
             raise ValueError(f"not a room field: {sorted(unknown)}")
-        with self.engine.begin() as conn:
+        with self._write() as conn:
             conn.execute(
                 update(chat_rooms).where(chat_rooms.c.incident_number == number_of(ref)).values(**changes)
             )
@@ -174,7 +174,7 @@ class ChatRooms(Timeline):
         """The chat service failed this room; True (and ``chat.failed`` on the timeline) when it was not
         failing already: an outage is written once, however many posts it stops."""
         number = number_of(ref)
-        with self.engine.begin() as conn:
+        with self._write() as conn:
             began = conn.execute(
                 update(chat_rooms)
                 .where(chat_rooms.c.incident_number == number, chat_rooms.c.failing_since.is_(None))
@@ -198,7 +198,7 @@ class ChatRooms(Timeline):
     def room_restored(self, ref: str | int) -> bool:
         """The chat service answers this room again; True (and ``chat.restored``) after a failure."""
         number = number_of(ref)
-        with self.engine.begin() as conn:
+        with self._write() as conn:
             row = (
                 conn.execute(select(chat_rooms.c.failing_since).where(chat_rooms.c.incident_number == number))
                 .mappings()

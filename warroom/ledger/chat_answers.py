@@ -48,7 +48,7 @@ class ChatAnswers(Timeline):
     def vouch_answer(self, answer: ChatAnswer) -> bool:
         """Keep an answer the chat service signed for; False when one with its id was kept before."""
         try:
-            with self.engine.begin() as conn:
+            with self._write() as conn:
                 conn.execute(
                     insert(chat_answers).values(
                         answer_id=answer.answer_id,
@@ -93,7 +93,7 @@ class ChatAnswers(Timeline):
 
     def add_ask(self, gate_id: int, ref: str | int, channel: str, message: str) -> None:
         """The message that asks the room for this gate's approval (its buttons), posted."""
-        with self.engine.begin() as conn:
+        with self._write() as conn:
             conn.execute(
                 insert(chat_asks).values(
                     gate_id=gate_id,
@@ -127,5 +127,5 @@ class ChatAnswers(Timeline):
         )
 
     def ask_settled(self, gate_id: int, state: str) -> None:
-        with self.engine.begin() as conn:
+        with self._write() as conn:
             conn.execute(update(chat_asks).where(chat_asks.c.gate_id == gate_id).values(settled=state))

@@ -90,7 +90,7 @@ class RunLedger(Attempts):
         """This attempt's gate for ``proposal``: opened now, or the one opened before (same deadline)."""
         at = now()
         try:
-            with self.engine.begin() as conn:
+            with self.store._write() as conn:
                 gate_id = conn.execute(
                     insert(approval_gates)
                     .values(
@@ -153,7 +153,7 @@ class RunLedger(Attempts):
 
     def next_pause(self, gate_id: int) -> int:
         """Count one more pause of the gate and return its number: each pause takes exactly one answer."""
-        with self.engine.begin() as conn:
+        with self.store._write() as conn:
             conn.execute(
                 update(approval_gates)
                 .where(approval_gates.c.id == gate_id)
@@ -167,7 +167,7 @@ class RunLedger(Attempts):
 
     def mark_escalated(self, gate_id: int) -> bool:
         """True once: for whoever escalates the open gate first."""
-        with self.engine.begin() as conn:
+        with self.store._write() as conn:
             return bool(
                 conn.execute(
                     update(approval_gates)
@@ -182,7 +182,7 @@ class RunLedger(Attempts):
 
     def grant(self, gate_id: int, approver: str, adjustments: dict[str, Any]) -> Gate:
         """Count one approval (and its adjustments) on the open gate."""
-        with self.engine.begin() as conn:
+        with self.store._write() as conn:
             row = (
                 conn.execute(select(approval_gates).where(approval_gates.c.id == gate_id).with_for_update())
                 .mappings()
@@ -200,14 +200,14 @@ class RunLedger(Attempts):
         return self.gate(gate_id)
 
     def refuse(self, gate_id: int, refusal: dict[str, Any]) -> None:
-        with self.engine.begin() as conn:
+        with self.store._write() as conn:
             conn.execute(
                 update(approval_gates).where(approval_gates.c.id == gate_id).values(last_refusal=refusal)
             )
 
     def close(self, gate_id: int, state: GateState) -> bool:
         """Close the open gate with its verdict; False when it was closed already (one verdict per gate)."""
-        with self.engine.begin() as conn:
+        with self.store._write() as conn:
             return bool(
                 conn.execute(
                     update(approval_gates)

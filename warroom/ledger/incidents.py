@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, RowMapping, func, insert, select
+from sqlalchemy import Connection, RowMapping, bindparam, func, insert, select
 from sqlalchemy.exc import IntegrityError
 
 from warroom.events import EventKind
@@ -16,6 +16,9 @@ from warroom.ledger.engine import NotFound, StoreError, now, number_of, utc
 from warroom.ledger.timeline import Timeline
 from warroom.redact import redact_text
 from warroom.schema import incidents
+
+# Built once: every alert the receiver takes looks for its open incident.
+_OPEN_BY_KEY = select(incidents).where(incidents.c.open_key == bindparam("key"))
 
 
 @dataclass(frozen=True)
@@ -69,13 +72,9 @@ class Incidents(Timeline):
             raise StoreError("a dedup key is required to open or attach an incident")
         for _ in range(20):
             try:
-                with self.engine.begin() as conn:
+                with self._write() as conn:
                     # Re-fired alerts are the common case: look first, insert only when nothing is open.
-                    row = (
-                        conn.execute(select(incidents).where(incidents.c.open_key == dedup_key))
-                        .mappings()
-                        .first()
-                    )
+                    row = conn.execute(_OPEN_BY_KEY, {"key": dedup_key}).mappings().first()
                     if row is None:
                         incident = self._insert_incident(
                             conn, title, severity, service, runbook, dedup_key, actor, data, at, event
@@ -108,7 +107,7 @@ class Incidents(Timeline):
         at: datetime | None = None,
     ) -> Incident:
         """Open an incident with no dedup key (declared by hand)."""
-        with self.engine.begin() as conn:
+        with self._write() as conn:
             return self._insert_incident(conn, title, severity, service, runbook, None, actor, data, at, None)
 
     def _insert_incident(

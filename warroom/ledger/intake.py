@@ -16,6 +16,10 @@ from warroom.ledger.timeline import Timeline
 from warroom.redact import redact_text
 from warroom.schema import alert_launches, alert_payloads
 
+# Built once (as timeline.py's event insert): the values go in as parameters on the receiver's hot path.
+_INSERT_PAYLOAD = insert(alert_payloads).returning(alert_payloads.c.id)
+_INSERT_LAUNCH = insert(alert_launches)
+
 
 class PayloadState(StrEnum):
     RECEIVED = "received"  # kept, not routed: the ledger failed while routing it (its error says so)
@@ -89,28 +93,23 @@ class Intake(Timeline):
         error: str | None = None,
     ) -> int:
         """Keep a raw alert body exactly as received, with what reading it found when that is known."""
-        with self.engine.begin() as conn:
-            return int(
-                conn.execute(
-                    insert(alert_payloads)
-                    .values(
-                        received_at=now(),
-                        source=source,
-                        remote=remote,
-                        content_type=content_type,
-                        body=body,
-                        state=PayloadState(state).value,
-                        alerts=alerts,
-                        error=error,
-                    )
-                    .returning(alert_payloads.c.id)
-                ).scalar_one()
-            )
+        values = {
+            "received_at": now(),
+            "source": source,
+            "remote": remote,
+            "content_type": content_type,
+            "body": body,
+            "state": PayloadState(state).value,
+            "alerts": alerts,
+            "error": error,
+        }
+        with self._write() as conn:
+            return int(conn.execute(_INSERT_PAYLOAD, values).scalar_one())
 
     def mark_payload(
         self, payload_id: int, state: PayloadState, *, error: str | None = None, alerts: int = 0
     ) -> None:
-        with self.engine.begin() as conn:
+        with self._write() as conn:
             conn.execute(
                 update(alert_payloads)
                 .where(alert_payloads.c.id == payload_id)
@@ -148,21 +147,23 @@ class Intake(Timeline):
     ) -> bool:
         """Queue a runbook launch once per key; False when it was queued before (a retry or a storm)."""
         try:
-            with self.engine.begin() as conn:
+            with self._write() as conn:
+                at = now()
                 conn.execute(
-                    insert(alert_launches).values(
-                        idempotency_key=key,
-                        payload_id=payload_id,
-                        incident_number=incident,
-                        runbook=runbook,
-                        dedup_key=dedup_key,
-                        alert=alert,
-                        state=LaunchState.PENDING.value,
-                        attempts=0,
-                        next_attempt_at=now(),
-                        created_at=now(),
-                        priority=priority,
-                    )
+                    _INSERT_LAUNCH,
+                    {
+                        "idempotency_key": key,
+                        "payload_id": payload_id,
+                        "incident_number": incident,
+                        "runbook": runbook,
+                        "dedup_key": dedup_key,
+                        "alert": alert,
+                        "state": LaunchState.PENDING.value,
+                        "attempts": 0,
+                        "next_attempt_at": at,
+                        "created_at": at,
+                        "priority": priority,
+                    },
                 )
         except IntegrityError:
             return False
@@ -187,7 +188,7 @@ class Intake(Timeline):
     ) -> None:
         """The launch made its flow run: marked so, and ``runbook.launched`` on the timeline, in one
         transaction (a process that dies between the two leaves neither half)."""
-        with self.engine.begin() as conn:
+        with self._write() as conn:
             conn.execute(
                 update(alert_launches)
                 .where(alert_launches.c.id == launch_id)
@@ -209,7 +210,7 @@ class Intake(Timeline):
             )
 
     def launch_failed(self, launch_id: int, error: str, retry_at: datetime) -> None:
-        with self.engine.begin() as conn:
+        with self._write() as conn:
             conn.execute(
                 update(alert_launches)
                 .where(alert_launches.c.id == launch_id)

@@ -82,7 +82,7 @@ class Leases(Database):
         """Renew ``name`` for ``holder``, or take it when it has expired or was never held."""
         at = now()
         until = at + timedelta(seconds=seconds)
-        with self.engine.begin() as conn:
+        with self._write() as conn:
             renewed = conn.execute(
                 update(leases)
                 .where(leases.c.name == name, leases.c.holder == holder)
@@ -106,7 +106,7 @@ class Leases(Database):
                     return Held(True, holder, until, taken_from=str(current["holder"]))
                 return Held(False, str(current["holder"]), utc(current["expires_at"]))
         try:
-            with self.engine.begin() as conn:
+            with self._write() as conn:
                 conn.execute(
                     insert(leases).values(name=name, holder=holder, acquired_at=at, expires_at=until)
                 )
@@ -116,7 +116,7 @@ class Leases(Database):
 
     def release(self, name: str, holder: str) -> None:
         """Give the lease up now (a clean stop), so the next process need not wait for it to expire."""
-        with self.engine.begin() as conn:
+        with self._write() as conn:
             conn.execute(
                 update(leases)
                 .where(leases.c.name == name, leases.c.holder == holder)

@@ -102,7 +102,7 @@ class Paging(Timeline):
             "created_by": by,
             "created_at": now(),
         }
-        with self.engine.begin() as conn:
+        with self._write() as conn:
             new_id = conn.execute(
                 insert(oncall_overrides).values(**values).returning(oncall_overrides.c.id)
             ).scalar_one()
@@ -129,7 +129,7 @@ class Paging(Timeline):
     def cancel_override(self, override_id: int, by: str, why: str) -> OverrideRecord:
         """Stop an override from now on (one not begun never counts); its row is kept, with who and why."""
         at = now()
-        with self.engine.begin() as conn:
+        with self._write() as conn:
             row = (
                 conn.execute(select(oncall_overrides).where(oncall_overrides.c.id == override_id))
                 .mappings()
@@ -168,7 +168,7 @@ class Paging(Timeline):
         number = number_of(ref)
         at = at or now()
         try:
-            with self.engine.begin() as conn:
+            with self._write() as conn:
                 if self._require(conn, number)["acknowledged_at"] is not None:
                     return None  # taken meanwhile (an escalation racing an acknowledgement): wake nobody
                 page_id = conn.execute(
@@ -220,7 +220,7 @@ class Paging(Timeline):
     def close_page(self, page: Page, state: PageState, text: str) -> bool:
         """Move an open page to ``state``; False when another process closed it first."""
         at = now()
-        with self.engine.begin() as conn:
+        with self._write() as conn:
             changed = conn.execute(
                 update(pages)
                 .where(pages.c.id == page.id, pages.c.state == PageState.OPEN.value)

@@ -62,7 +62,7 @@ class StatusPosts(Timeline):
             "started_at": started_at,
             "next_update_at": next_update_at,
         }
-        with self.engine.begin() as conn:
+        with self._write() as conn:
             self._require(conn, number)
             post_id = conn.execute(insert(status_posts).values(**values).returning(status_posts.c.id))
             values["id"] = post_id.scalar_one()
@@ -145,7 +145,7 @@ class StatusPosts(Timeline):
     ) -> bool:
         """Record one try to publish a post on a vendor's page; True when this is its first failure (the
         timeline says a vendor's page fails once, not every pass)."""
-        with self.engine.begin() as conn:
+        with self._write() as conn:
             row = (
                 conn.execute(
                     select(status_publications).where(
@@ -190,7 +190,7 @@ class StatusPosts(Timeline):
             "author": author,
             "created_at": now(),
         }
-        with self.engine.begin() as conn:
+        with self._write() as conn:
             values["id"] = conn.execute(
                 insert(status_maintenance).values(**values).returning(status_maintenance.c.id)
             ).scalar_one()

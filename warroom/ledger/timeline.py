@@ -18,6 +18,10 @@ from warroom.ledger.engine import Database, NotFound, now, number_of, utc
 from warroom.redact import redact, redact_text
 from warroom.schema import incidents, timeline_events
 
+# Built once: an insert with its values in the statement is coerced and keyed again on every call, which
+# was a large part of routing an alert (bench/intake.py).
+_INSERT_EVENT = insert(timeline_events).returning(timeline_events.c.id)
+
 
 def row_event(row: RowMapping) -> TimelineEvent:
     return TimelineEvent(
@@ -49,7 +53,7 @@ class Timeline(Database):
         """Add an event. With ``key``, recording the same fact again returns the first event unchanged."""
         number = number_of(ref)
         try:
-            with self.engine.begin() as conn:
+            with self._write() as conn:
                 return self._append(conn, number, kind, text, actor=actor, data=data, at=at, key=key)
         except IntegrityError:
             if key is not None:  # a concurrent recording of the same fact won the race
@@ -95,9 +99,7 @@ class Timeline(Database):
             "data": redact(to_jsonable_python(data or {})),
             "event_key": key,
         }
-        event_id = conn.execute(
-            insert(timeline_events).values(**values).returning(timeline_events.c.id)
-        ).scalar_one()
+        event_id = conn.execute(_INSERT_EVENT, values).scalar_one()
         return row_event({**values, "id": event_id})  # type: ignore[arg-type]
 
     def _event_keyed(self, conn: Connection, number: int, key: str) -> TimelineEvent | None:

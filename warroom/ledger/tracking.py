@@ -36,7 +36,7 @@ class Tracking(Timeline):
         """Remember a task the tracker made; False when one was recorded for it already."""
         number = number_of(ref)
         try:
-            with self.engine.begin() as conn:
+            with self._write() as conn:
                 conn.execute(
                     insert(tracked_tasks).values(
                         incident_number=number, ref=what, tracker=tracker, key=key, url=url, created_at=now()
