@@ -30,6 +30,7 @@ TINY = {
     "ledger.py": (["--events", "200", "--incidents", "20"], "incidents list"),
     "reentry.py": (["--runs", "1", "--stale", "4", "--poll", "0.5"], "gate open again"),
     "report.py": (["--incidents", "200", "--events", "2000"], "report over 90 days"),
+    "routing.py": (["--alerts", "40", "--fingerprints", "10"], "ms of CPU per alert"),
     "scale.py": (["--incidents", "3", "--alerts", "6", "--behind", "2"], "runs per minute"),
     # Ten cold handshakes, not fifty, and a connect deadline that only guards a hang: beside a second
     # suite, ten connections to the one sshd went past Warroom's 10 s.
