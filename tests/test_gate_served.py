@@ -178,16 +178,13 @@ def test_a_run_patched_or_copied_through_the_api_has_no_proven_starter_and_one_a
             assert response.status_code == 204, response.text  # Prefect takes it: the run must not
             proof = httpx.get(f"{api}/flow_runs/{victim}/input/{START_INPUT}", auth=LOGIN)
             assert proof.status_code == 200  # readable by every API user, and useless to them
-            made = httpx.post(
-                f"{api}/deployments/{deployment['id']}/create_flow_run",
-                json={"parameters": patched, "tags": [START_TAG]},
-                auth=LOGIN,
-            ).json()
-            copied = httpx.post(
-                f"{api}/flow_runs/{made['id']}/input",
-                json={"key": START_INPUT, "value": proof.text},
-                auth=LOGIN,
+            created = served.post(
+                f"/deployments/{deployment['id']}/create_flow_run",
+                {"parameters": patched, "tags": [START_TAG]},
             )
+            assert created.status_code == 201, created.text
+            made = created.json()
+            copied = served.post(f"/flow_runs/{made['id']}/input", {"key": START_INPUT, "value": proof.text})
             assert copied.status_code == 201, copied.text
             served.up()
             for run in (victim, made["id"]):
