@@ -94,7 +94,6 @@ class Attempts:
 
     def __init__(self, store: Timeline) -> None:
         self.store = store
-        self.engine = store.engine
 
     def begin(self, flow_run_id: str, incident_number: int, runbook: str) -> Begun:
         """Start (or re-enter) this flow run's attempt.

@@ -289,8 +289,8 @@ class Database:
     def unit(self) -> Iterator[None]:
         """One transaction for every ledger write and read this thread makes inside it: all of them are
         kept, or none. A method that catches its insert losing a race goes on as it does alone (see
-        ``_write``). Work that must follow the commit (waking the
-        launch loop) is handed to ``after_commit``. Nested units are one unit."""
+        ``_write``). Work that must follow the commit (waking the launch loop) is handed to
+        ``after_commit``. Nested units are one unit."""
         if self._local.__dict__.get("conn") is not None:
             yield
             return
@@ -315,7 +315,7 @@ class Database:
 
     @contextmanager
     def _write(self) -> Iterator[Connection]:
-        """A write transaction of its own, or a savepoint in this thread's unit."""
+        """A write transaction of its own, or this thread's unit (a savepoint in it on PostgreSQL)."""
         conn = self._local.__dict__.get("conn")
         if conn is None:
             with self.engine.begin() as conn:
