@@ -19,6 +19,7 @@ from prefect.client.schemas.schedules import IntervalSchedule
 from prefect.deployments.runner import EntrypointType
 from prefect.exceptions import ObjectNotFound
 
+from deployments.heap import settle
 from deployments.lanes import URGENT_QUEUE, Lane, LaneWorkers, ensure_lanes, lane_queues
 from deployments.serve import build_deployments, running_receiver
 from deployments.warm_worker import POOL_TYPE, WarmWorker, run_warm_worker, warm_up
@@ -173,6 +174,7 @@ def run_worker(
         queues = lane_queues(pool, lane) if lane else None
         named = f"{name}-{lane}" if name and lane else name
         warm_up()  # before it polls: the first run it takes is as warm as the hundredth
+        settle()
         with temporary_settings(updates={PREFECT_WORKER_QUERY_SECONDS: poll_seconds}):
             normal = lane == "normal"
             asyncio.run(

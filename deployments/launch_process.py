@@ -21,6 +21,7 @@ from functools import partial
 from typing import Any
 
 from deployments.children import dying_with_parent
+from deployments.heap import settle
 from warroom.intake.launcher import LaunchLoop
 from warroom.ledger import Store
 from warroom.settings import Settings
@@ -147,6 +148,7 @@ def main() -> None:
     # Blocked before any thread starts, so every thread inherits it and only the wait below takes them.
     signal.pthread_sigmask(signal.SIG_BLOCK, TAKEN)
     loop = launch_loop(get_settings())
+    settle()
     loop.start()
     try:
         while loop.is_alive():

@@ -23,6 +23,7 @@ from prefect.utilities.callables import ParameterSchema
 
 from deployments.children import dying_with_parent
 from deployments.desk import desk_deployments
+from deployments.heap import settle
 from deployments.launch_process import LaunchProcess, launch_loop
 from deployments.prefect_database import database_kind, embedded_postgres
 from flows.respond import respond
@@ -243,7 +244,9 @@ def build_intake(settings: Settings) -> Intake:
     # took ~250 ms, and the first second of a storm queued behind it.
     router.catalogue()
     slack = SlackHandlers(answering(settings, store), partial(command, settings=settings, store=store))
-    return Intake(create_app(settings, store, router, slack), loop, store)
+    intake = Intake(create_app(settings, store, router, slack), loop, store)
+    settle()  # warm now: the full collections under a storm look only at what the storm makes
+    return intake
 
 
 def receiver_app() -> Any:
