@@ -287,10 +287,15 @@ def main() -> None:
             os.environ["PREFECT_API_DATABASE_CONNECTION_URL"] = asyncpg(databases[0])
         else:  # the figures are of a running server, not its first start
             seed_prefect_home(tmp / "server-home" / "prefect")
-        print(f"Prefect server and the receiver's ledger on {'PostgreSQL' if databases else 'SQLite'}")
+        from deployments.prefect_database import DATABASE_LABELS, database_kind
         from deployments.serve import build_deployments, local_auth, local_prefect_server
         from warroom.runbook import load_catalogue
         from warroom.settings import get_settings
+
+        print(
+            f"Prefect server on {DATABASE_LABELS[database_kind(get_settings())]}, the receiver's ledger on "
+            f"{'PostgreSQL' if databases else 'SQLite'}"
+        )
 
         with local_prefect_server(get_settings()) as api:
             from prefect.settings import PREFECT_API_AUTH_STRING, PREFECT_API_URL, temporary_settings

@@ -2,7 +2,8 @@
 warroom: the warm worker's threads; process: a process per run), one `warroom worker`, one
 `warroom receiver`, the ledger shared by them. With --postgres URL (a server's URL, e.g. the one
 `bash scripts/pg-cluster.sh DIR PORT` prints) the Prefect server and the ledger each get a fresh database
-there, as in the scaling-out set-up; without it both are SQLite, as `warroom up` has them.
+there, as in the scaling-out set-up; without it the ledger is SQLite and the Prefect server is on what
+`warroom up` would give it here (its embedded PostgreSQL where PostgreSQL is installed): the first line says.
 
 (a) a storm: --alerts alerts over --incidents fingerprints (Alertmanager batches of 10); the time from the
     first POST until every incident's first diagnostic has reached the probe (an HTTP server on loopback),
@@ -277,12 +278,16 @@ def main() -> None:
         os.environ.update(base)
         if server_db:
             os.environ["PREFECT_API_DATABASE_CONNECTION_URL"] = server_db
-        where = "PostgreSQL" if databases else "SQLite"
-        print(f"Prefect server and ledger on {where}; pool type {args.pool_type}")
         from cryptography.fernet import Fernet
 
+        from deployments.prefect_database import DATABASE_LABELS, database_kind
         from deployments.serve import local_auth, local_prefect_server
         from warroom.settings import get_settings
+
+        print(
+            f"Prefect server on {DATABASE_LABELS[database_kind(get_settings())]}, the ledger on "
+            f"{'PostgreSQL' if databases else 'SQLite'}; pool type {args.pool_type}"
+        )
 
         base["WARROOM_APPROVER_KEY"] = Fernet.generate_key().decode()
         procs: list[subprocess.Popen[bytes]] = []

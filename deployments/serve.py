@@ -148,7 +148,8 @@ def local_auth(settings: Settings) -> str:
 
 @contextmanager
 def local_prefect_server(settings: Settings, log: Path | None = None) -> Iterator[str]:
-    """Start ``prefect server start`` on SQLite under $WARROOM_HOME/prefect; yield its API URL; stop it."""
+    """Start ``prefect server start`` (its data under $WARROOM_HOME/prefect, on the database
+    ``database_kind`` says); yield its API URL; stop it."""
     url = local_prefect_url(settings)
     if _healthy(url):
         raise RuntimeError(
@@ -168,9 +169,10 @@ def local_prefect_server(settings: Settings, log: Path | None = None) -> Iterato
     env["PREFECT_SERVER_API_AUTH_STRING"] = auth
     env.pop("PREFECT_API_URL", None)
     with ExitStack() as stack:
-        if database_kind(settings) == "postgres":
+        kind = database_kind(settings)
+        if kind == "postgres":
             env["PREFECT_SERVER_DATABASE_CONNECTION_URL"] = stack.enter_context(embedded_postgres(settings))
-        else:
+        elif kind == "sqlite":
             # Longer than Prefect's 10 s: a write waits for the lock rather than failing on a loaded host.
             env.setdefault("PREFECT_SERVER_DATABASE_TIMEOUT", "60")
         served = _serve_prefect(url, auth, env, log or home / "server.log", settings)

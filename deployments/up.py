@@ -14,7 +14,7 @@ from typing import Any
 from deployments.distributed import ensure_pool, register
 from deployments.keeper import Keeper
 from deployments.lanes import LaneWorkers
-from deployments.prefect_database import database_kind
+from deployments.prefect_database import DATABASE_LABELS, database_kind
 from deployments.serve import local_auth, local_prefect_server, running_receiver
 from deployments.warm_worker import POOL_TYPE
 from flows.communicate import rooms_ready
@@ -39,7 +39,7 @@ def serve_everything(settings: Settings, catalogue: Catalogue, console: Any) -> 
         if not api:
             console.print(
                 f"starting a local Prefect server on {settings.prefect_host}:{settings.prefect_port} "
-                f"({'embedded PostgreSQL' if database_kind(settings) == 'postgres' else 'SQLite'}) ..."
+                f"({DATABASE_LABELS[database_kind(settings)]}) ..."
             )
             api = stack.enter_context(local_prefect_server(settings))
         updates: dict[Any, Any] = {PREFECT_API_URL: api}

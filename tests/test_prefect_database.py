@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import sqlite3
 import stat
 from pathlib import Path
 
@@ -18,6 +20,29 @@ pytestmark = pytest.mark.skipif(postgres_bin() is None, reason="PostgreSQL is no
 def test_auto_picks_postgresql_when_it_is_installed(tmp_path: Path) -> None:
     assert database_kind(Settings(home=tmp_path / "home", prefect_database="auto")) == "postgres"
     assert database_kind(Settings(home=tmp_path / "home", prefect_database="sqlite")) == "sqlite"
+
+
+def test_a_database_named_by_prefects_own_setting_is_used_and_no_cluster_is_started(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The benchmarks' --postgres named a database this way, and the embedded cluster took its place."""
+    from deployments.serve import local_prefect_server
+
+    named = tmp_path / "named.db"
+    monkeypatch.setenv("PREFECT_API_DATABASE_CONNECTION_URL", f"sqlite+aiosqlite:///{named}")
+    settings = Settings(
+        home=tmp_path / "home",
+        prefect_port=free_port(),
+        prefect_auth="warroom:named",
+        prefect_database="postgres",
+    )
+    assert database_kind(settings) == "named"
+    with local_prefect_server(settings) as api:
+        made = httpx.post(f"{api}/flows/", json={"name": "on-named"}, auth=("warroom", "named"), timeout=30)
+        assert made.status_code in (200, 201), made.text
+        with contextlib.closing(sqlite3.connect(named)) as db:
+            assert db.execute("SELECT name FROM flow").fetchall() == [("on-named",)]
+    assert not _cluster(settings).data.exists()
 
 
 def test_the_embedded_prefect_server_runs_on_its_own_postgresql_and_stops_it(tmp_path: Path) -> None:
