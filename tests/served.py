@@ -203,19 +203,16 @@ class Served:
         """A run of the deployment, made as `warroom run` makes one for dave (the deployment's API, tagged as
         vouched for, then dave's signature over that run and its parameters as its input), again when
         the server is busy; its flow run id."""
-        url = f"{self.api}/deployments/{self.deployment()['id']}/create_flow_run"
         parameters = {
             "runbook": "svc-capacity",
             "params": {"service_url": service_url},
             "requested_by": "dave",
         }
-        body = {"parameters": parameters, "tags": [START_TAG]}
-        for _ in range(10):
-            response = httpx.post(url, json=body, auth=LOGIN)
-            if response.status_code < 500:
-                break
-            time.sleep(1)  # the server's SQLite is busy (503): a person clicks again
-        flow_run_id = str(response.json()["id"])
+        created = self.post(
+            f"/deployments/{self.deployment()['id']}/create_flow_run",
+            {"parameters": parameters, "tags": [START_TAG]},
+        )
+        flow_run_id = str(created.json()["id"])
         message = start_message(
             flow_run_id=flow_run_id,
             runbook="svc-capacity",
@@ -223,15 +220,9 @@ class Served:
             starter="dave",
         )
         signed = {"starter": "dave", "signature": self.dave.sign(message)}
-        for _ in range(10):
-            posted = httpx.post(
-                f"{self.api}/flow_runs/{flow_run_id}/input",
-                json={"key": START_INPUT, "value": json.dumps(signed)},
-                auth=LOGIN,
-            )
-            if posted.status_code < 500:
-                break
-            time.sleep(1)
+        posted = self.post(
+            f"/flow_runs/{flow_run_id}/input", {"key": START_INPUT, "value": json.dumps(signed)}
+        )
         assert posted.status_code == 201, posted.text
         return flow_run_id
 
