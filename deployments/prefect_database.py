@@ -46,7 +46,7 @@ def postgres_bin() -> Path | None:
     return Path(initdb).parent if initdb and (Path(initdb).parent / "pg_ctl").exists() else None
 
 
-# Prefect's own settings for its server's database, the first the stronger (as Prefect reads them).
+# Prefect's own settings for its server's database (the second an alias of the first).
 PREFECT_DATABASE_VARIABLES = ("PREFECT_SERVER_DATABASE_CONNECTION_URL", "PREFECT_API_DATABASE_CONNECTION_URL")
 
 # What each kind is called where `warroom up` and the benchmarks say what they start.
@@ -57,16 +57,11 @@ DATABASE_LABELS = {
 }
 
 
-def named_database() -> str | None:
-    """The variable naming Prefect's database in this environment, if one does."""
-    return next((v for v in PREFECT_DATABASE_VARIABLES if os.environ.get(v)), None)
-
-
 def database_kind(settings: Settings) -> str:
     """``named``, ``postgres`` or ``sqlite``: what `warroom up`'s Prefect server will use. A database named
     by Prefect's own setting is used as it is: an operator who named one meant it (and an embedded
     cluster started beside it would have taken its place, its variable being the stronger)."""
-    if named_database() is not None:
+    if any(os.environ.get(v) for v in PREFECT_DATABASE_VARIABLES):
         return "named"
     if settings.prefect_database == "auto":
         return "postgres" if postgres_bin() is not None and _runs_as() is not None else "sqlite"
