@@ -189,7 +189,9 @@ class Settings(BaseSettings):
         default="auto",
         description="The database of that Prefect server: `auto` is an embedded PostgreSQL (Unix socket "
         "only) when PostgreSQL is installed, else SQLite, which refuses some UI answers on a loaded machine "
-        "(`bench/ui_resumes.py --load`)",
+        "(`bench/ui_resumes.py --load`). A database named by Prefect's own "
+        "`PREFECT_SERVER_DATABASE_CONNECTION_URL` (or its alias `PREFECT_API_DATABASE_CONNECTION_URL`) is "
+        "used instead, as it is",
     )
     runner_poll_seconds: float = Field(
         default=0.5,
