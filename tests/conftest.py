@@ -25,6 +25,9 @@ os.environ["PREFECT_SERVER_ANALYTICS_ENABLED"] = "false"
 # The Prefect servers tests start are on SQLite, each a file of its own; the embedded PostgreSQL that
 # `warroom up` prefers is started on purpose by the tests of it (tests/test_prefect_database.py, the UI's).
 os.environ["WARROOM_PREFECT_DATABASE"] = "sqlite"
+# As `warroom up` gives its own SQLite: a write waits up to 60 s for the lock, where Prefect's 10 s answers
+# 503 on a loaded machine (the session's harness server too, which takes its environment from here).
+os.environ.setdefault("PREFECT_SERVER_DATABASE_TIMEOUT", "60")
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

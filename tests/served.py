@@ -25,7 +25,7 @@ import httpx
 from deployments.warm_worker import pid_of
 from tests.conftest import REPO
 from tests.flow_helpers import CAPACITY_RUNBOOK, fresh_code, uris_of, write_runbook
-from tests.net import free_port
+from tests.net import free_port, post_retrying
 from tests.patience import HANG
 from tests.prefect_db import seed_prefect_home
 from tests.up_process import stop_up, warroom_done
@@ -227,14 +227,8 @@ class Served:
         return flow_run_id
 
     def post(self, path: str, body: dict) -> httpx.Response:  # type: ignore[type-arg]
-        """A POST to the test's Prefect API, again while it answers 5xx (its SQLite busy), as Prefect's
-        own client retries."""
-        for _ in range(10):
-            response = httpx.post(f"{self.api}{path}", json=body, auth=LOGIN)
-            if response.status_code < 500:
-                break
-            time.sleep(1)
-        return response
+        """A POST to the test's Prefect API, again while it answers 5xx (its SQLite busy)."""
+        return post_retrying(f"{self.api}{path}", body, auth=LOGIN)
 
     def flow_run(self, flow_run_id: str) -> dict:  # type: ignore[type-arg]
         return httpx.get(f"{self.api}/flow_runs/{flow_run_id}", auth=LOGIN).json()  # type: ignore[no-any-return]

@@ -102,10 +102,9 @@ def test_a_retried_run_records_fresh_evidence_and_approve_reports_its_own_verdic
             incident = incident_of(fr)
             assert kill_flow_run_processes(flow_run_id, served.api) == 1  # its lane dies; warroom up lives on
             # What a process-per-run worker records when its run's process dies (a warm lane dies with it).
-            crashed = httpx.post(
-                f"{served.api}/flow_runs/{flow_run_id}/set_state",
-                json={"state": {"type": "CRASHED", "message": "its process died"}, "force": True},
-                auth=LOGIN,
+            crashed = served.post(
+                f"/flow_runs/{flow_run_id}/set_state",
+                {"state": {"type": "CRASHED", "message": "its process died"}, "force": True},
             )
             assert crashed.status_code in (200, 201), crashed.text
             wait_for(
@@ -114,10 +113,9 @@ def test_a_retried_run_records_fresh_evidence_and_approve_reports_its_own_verdic
                 log=served.log,
             )
             # What the UI's Retry does: the run back to AwaitingRetry, for its runner to start again.
-            retried = httpx.post(
-                f"{served.api}/flow_runs/{flow_run_id}/set_state",
-                json={"state": {"type": "SCHEDULED", "name": "AwaitingRetry"}, "force": True},
-                auth=LOGIN,
+            retried = served.post(
+                f"/flow_runs/{flow_run_id}/set_state",
+                {"state": {"type": "SCHEDULED", "name": "AwaitingRetry"}, "force": True},
             )
             assert retried.status_code in (200, 201), retried.text
             served.paused(flow_run_id, other_than=fr["state"]["state_details"]["pause_key"])

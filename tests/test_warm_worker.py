@@ -28,6 +28,7 @@ from deployments.warm_worker import POOL_TYPE, READY_POLL_SECONDS
 from flows.pause import ask_once
 from flows.slots import step_aside
 from tests.conftest import REPO
+from tests.net import post_retrying
 from tests.patience import HANG
 from tests.served import wait_for
 
@@ -103,7 +104,7 @@ def test_an_idle_lane_leaves_its_queue_unwritten_between_ready_polls_and_takes_a
 
     # A run scheduled on the lane's queue: the read-only question finds it and Prefect's poll takes it at
     # once, not when the next writing poll is due.
-    created = httpx.post(f"{prefect_api}/deployments/{deployment_id}/create_flow_run", json={}, timeout=10)
+    created = post_retrying(f"{prefect_api}/deployments/{deployment_id}/create_flow_run", {})
     assert created.status_code == 201, created.text
     run_id = created.json()["id"]
 
@@ -174,9 +175,7 @@ def _deployed(
             ids[name] = deployment.apply()
 
     def create(name: str, **parameters: str) -> str:
-        made = httpx.post(
-            f"{api}/deployments/{ids[name]}/create_flow_run", json={"parameters": parameters}, timeout=10
-        )
+        made = post_retrying(f"{api}/deployments/{ids[name]}/create_flow_run", {"parameters": parameters})
         assert made.status_code == 201, made.text
         return str(made.json()["id"])
 
@@ -220,9 +219,7 @@ def test_the_normal_lane_works_on_its_cap_of_runs_and_a_run_waiting_for_a_person
         )
         assert _state(prefect_api, working) == "COMPLETED"
         # The waiting run answered: it works again at once, whatever the cap.
-        resumed = httpx.post(
-            f"{prefect_api}/flow_runs/{waiting}/resume", json={"run_input": {"word": "go"}}, timeout=10
-        )
+        resumed = post_retrying(f"{prefect_api}/flow_runs/{waiting}/resume", {"run_input": {"word": "go"}})
         assert resumed.status_code in (200, 201) and resumed.json()["status"] == "ACCEPT", resumed.text
         wait_for("the answered run to finish", lambda: _state(prefect_api, waiting) == "COMPLETED", log=log)
 
@@ -262,10 +259,8 @@ def test_the_normal_lane_steps_aside_while_an_urgent_run_starts(prefect_api: str
         queued = create("noop")
         time.sleep(2)
         assert _state(prefect_api, queued) == "SCHEDULED", log.read_text()[-3000:]
-        withdrawn = httpx.post(
-            f"{prefect_api}/flow_runs/{urgent}/set_state",
-            json={"state": {"type": "CANCELLED"}, "force": True},
-            timeout=10,
+        withdrawn = post_retrying(
+            f"{prefect_api}/flow_runs/{urgent}/set_state", {"state": {"type": "CANCELLED"}, "force": True}
         )
         assert withdrawn.status_code in (200, 201), withdrawn.text
         gone = time.time()
