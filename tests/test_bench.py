@@ -14,7 +14,7 @@ import pytest
 from tests.conftest import REPO
 from tests.unleash_server import unavailable as unleash_unavailable
 
-pytestmark = pytest.mark.long(155)
+pytestmark = pytest.mark.long(250)
 
 TINY = {
     "approval_latency.py": (["--runs", "1"], "resolved"),

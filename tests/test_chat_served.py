@@ -28,7 +28,7 @@ from warroom.ledger import Store
 from warroom.oncall.current import on_call
 from warroom.settings import Settings
 
-pytestmark = pytest.mark.long(40)
+pytestmark = pytest.mark.long(60)
 
 
 @pytest.fixture

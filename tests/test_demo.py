@@ -11,7 +11,7 @@ import pytest
 
 from tests.conftest import REPO
 
-pytestmark = pytest.mark.long(35)
+pytestmark = pytest.mark.long(65)
 
 
 def _played(*args: str, timeout: float) -> subprocess.CompletedProcess[str]:

@@ -29,7 +29,7 @@ from tests.up_process import stop_up
 from warroom.ledger import RunLedger
 from warroom.starts import START_INPUT, START_TAG
 
-pytestmark = pytest.mark.long(290)
+pytestmark = pytest.mark.long(500)
 
 
 @pytest.fixture

@@ -34,7 +34,7 @@ from warroom.intake.auth import hmac_hex
 from warroom.ledger import PageState, Store
 from warroom.settings import get_settings
 
-pytestmark = pytest.mark.long(65)
+pytestmark = pytest.mark.long(290)
 
 SCHEDULE = """\
 team: sre

@@ -37,7 +37,7 @@ from warroom.intake.launcher import LEASE
 from warroom.ledger import Store
 
 pytestmark = [
-    pytest.mark.long(180),
+    pytest.mark.long(310),
     pytest.mark.postgres,
     pytest.mark.skipif(not PG_URL, reason="needs WARROOM_TEST_DATABASE_URL (PostgreSQL)"),
 ]

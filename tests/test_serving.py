@@ -28,7 +28,7 @@ from tests.up_process import warroom as _warroom
 from tests.up_process import warroom_done as _warroom_done
 from warroom.runbook import load_catalogue, resolve_params
 
-pytestmark = pytest.mark.long(105)
+pytestmark = pytest.mark.long(160)
 
 
 @dataclass

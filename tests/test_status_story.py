@@ -31,7 +31,7 @@ from warroom.identity import Purpose
 from warroom.ledger import Store
 from warroom.settings import get_settings
 
-pytestmark = pytest.mark.long(40)
+pytestmark = pytest.mark.long(60)
 
 SHOTS = Path(os.environ.get("WARROOM_TEST_OUTPUT") or REPO / "test-output") / "status"
 AUDIENCES = {"all-hands": ["everyone@example.com"], "c-level": ["ceo@example.com", "cto@example.com"]}

@@ -32,7 +32,7 @@ from tests.prefect_ui import Ui, in_view, prefect_ui, served_deployments, wait_e
 from tests.service import running_service
 from tests.up_process import person, stop_up, up_env, wait_for_login, warroom, warroom_done
 
-pytestmark = pytest.mark.long(260)
+pytestmark = pytest.mark.long(290)
 
 SHIPPED = sorted(p.stem for p in (REPO / "runbooks").glob("*.yaml"))
 SHOTS = Path(os.environ.get("WARROOM_TEST_OUTPUT") or REPO / "test-output") / "ui"
