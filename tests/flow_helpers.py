@@ -8,10 +8,10 @@ import time
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pyotp
 
 from flows.answer import OpenGate, open_gates
+from tests.net import post_retrying
 from tests.patience import HANG
 from warroom.identity import Purpose, register
 from warroom.incident import Incident
@@ -235,10 +235,5 @@ def resume_as_the_ui(flow_run_id: str, answer: dict[str, Any]) -> str:
     input. Prefect's own SQLite answers 5xx ("database is locked") under load; retried, as its clients do."""
     from prefect.settings import PREFECT_API_URL
 
-    for _ in range(20):
-        url = f"{PREFECT_API_URL.value()}/flow_runs/{flow_run_id}/resume"
-        resp = httpx.post(url, json={"run_input": answer}, timeout=30)
-        if resp.status_code < 500:
-            break
-        time.sleep(0.5)
+    resp = post_retrying(f"{PREFECT_API_URL.value()}/flow_runs/{flow_run_id}/resume", {"run_input": answer})
     return str(resp.json()["status"])
