@@ -8,6 +8,7 @@ poll at a time, deciding between polls.
 
 from __future__ import annotations
 
+import contextlib
 import contextvars
 import threading
 import time
@@ -18,14 +19,13 @@ from uuid import UUID
 
 from prefect.client.schemas.objects import State, StateType
 from prefect.context import FlowRunContext
-from prefect.exceptions import Abort, ObjectNotFound
+from prefect.exceptions import Abort
 from prefect.input import RunInput, keyset_from_paused_state
-from prefect.input.actions import create_flow_run_input, delete_flow_run_input, read_flow_run_input
 from prefect.states import Paused, Running
 from prefect.utilities.engine import propose_state_sync
 
 from flows.paused_runs import read_paused_run
-from flows.prefect_api import prefect_api
+from flows.prefect_api import delete_input, prefect_api, read_input, write_input
 from flows.slots import waiting_for_a_person
 
 
@@ -73,10 +73,7 @@ class PrefectPause:
         state = run.state if run is not None else None
         answer = None
         if state is not None and state.type is StateType.RUNNING:
-            try:
-                value = read_flow_run_input(self.keyset["response"], flow_run_id=self.flow_run_id)
-            except ObjectNotFound:
-                value = None
+            value = read_input(self.flow_run_id, self.keyset["response"])
             if value is not None:
                 answer = value if isinstance(value, dict) else {"value": value}
                 self.forget_answer()
@@ -90,10 +87,7 @@ class PrefectPause:
     def forget_answer(self) -> None:
         """Answers carry codes: once read, they are Warroom's alone."""
         assert self.keyset is not None
-        try:
-            delete_flow_run_input(self.keyset["response"], flow_run_id=self.flow_run_id)
-        except ObjectNotFound:
-            pass
+        delete_input(self.flow_run_id, self.keyset["response"])
 
     def release(self) -> None:
         """Leave PAUSED without an answer (the gate's own deadline passed): back to RUNNING."""
@@ -106,9 +100,13 @@ class PrefectPause:
 
         def write() -> None:
             try:
-                create_flow_run_input(key, value, flow_run_id=self.flow_run_id)
-            except Exception:  # noqa: S110 - best effort: the ledger holds the truth, this is a copy
-                pass
+                write_input(self.flow_run_id, key, value)
+            except Exception:
+                if not background:
+                    return  # best effort: the ledger holds the truth, this is a copy
+                # The run may have ended, closing the client this thread borrowed: one more try on its own.
+                with contextlib.suppress(Exception):
+                    write_input(self.flow_run_id, key, value, own_client=True)
 
         if background:  # off the gate's path: the change it decided waits for nothing
             context = contextvars.copy_context()

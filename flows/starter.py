@@ -11,10 +11,8 @@ from typing import Any
 from uuid import UUID
 
 from prefect.client.schemas.objects import StateType
-from prefect.exceptions import ObjectNotFound
-from prefect.input.actions import read_flow_run_input
 
-from flows.prefect_api import prefect_api
+from flows.prefect_api import prefect_api, read_input
 from warroom.ledger import Store
 from warroom.settings import Settings
 from warroom.starts import LOCAL_VOUCHER, START_INPUT, START_TAG, Starter, from_proof, from_signed, nobody
@@ -38,10 +36,7 @@ def withdrawn_before_start(flow_run_id: str) -> str | None:
 
 
 def _signed_input(flow_run_id: str) -> dict[str, Any] | None:
-    try:
-        value = read_flow_run_input(START_INPUT, flow_run_id=UUID(flow_run_id))
-    except ObjectNotFound:
-        return None
+    value = read_input(UUID(flow_run_id), START_INPUT)
     return value if isinstance(value, dict) else None
 
 
