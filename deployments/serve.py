@@ -36,6 +36,7 @@ from warroom.intake.slack_actions import SlackHandlers
 from warroom.ledger import Store
 from warroom.runbook import Catalogue, ParamType, Runbook, catalogue_of
 from warroom.settings import Settings
+from warroom.tls import tls_context
 
 _JSON_TYPES = {
     ParamType.STRING: "string",
@@ -135,7 +136,8 @@ def build_deployments(
 def _healthy(url: str, auth: str | None = None) -> bool:
     basic = tuple(auth.split(":", 1)) if auth and ":" in auth else None
     try:
-        return httpx.get(f"{url}/health", timeout=2, auth=basic).status_code == 200  # type: ignore[arg-type]
+        answer = httpx.get(f"{url}/health", timeout=2, auth=basic, verify=tls_context())  # type: ignore[arg-type]
+        return answer.status_code == 200
     except httpx.HTTPError:
         return False
 

@@ -11,6 +11,7 @@ from typing import Any
 import httpx
 
 from warroom.answers import GateError
+from warroom.tls import tls_context
 
 
 def _api() -> tuple[str, dict[str, str], tuple[str, str] | None]:
@@ -51,7 +52,7 @@ def post(http: httpx.Client, url: str, body: dict[str, Any]) -> httpx.Response:
 
 def client() -> httpx.Client:
     url, headers, basic = _api()
-    return httpx.Client(base_url=url, headers=headers, auth=basic, timeout=15)
+    return httpx.Client(base_url=url, headers=headers, auth=basic, timeout=15, verify=tls_context())
 
 
 def read_input(http: httpx.Client, flow_run_id: str, key: str) -> Any:

@@ -18,6 +18,7 @@ from tasks.step import step
 from warroom.duration import Duration
 from warroom.redact import redact_text
 from warroom.steps import CheckResult, StepKind
+from warroom.tls import tls_context
 
 
 class HttpCheckParams(BaseModel):
@@ -157,7 +158,7 @@ def check(params: HttpCheckParams) -> HttpCheckResult:
     hold = p.for_.total_seconds()
     deadline = time.monotonic() + (p.within.total_seconds() if p.within is not None else hold + 60)
     with httpx.Client(
-        timeout=p.timeout.total_seconds(), verify=p.verify_tls, follow_redirects=False
+        timeout=p.timeout.total_seconds(), verify=tls_context(p.verify_tls), follow_redirects=False
     ) as client:
         probes = 0
         streak_start: float | None = None
@@ -256,7 +257,7 @@ def compare(params: HttpCompareParams) -> HttpCompareResult:
     Production impact: `samples` GET requests to each URL; nothing is changed.
     """
     p = params
-    with httpx.Client(timeout=p.timeout.total_seconds()) as client:
+    with httpx.Client(timeout=p.timeout.total_seconds(), verify=tls_context()) as client:
         error_rate, latencies = _sample(client, p.url, p.samples, p.expect_status)
         base_rate, base_p50 = p.baseline_error_rate, p.baseline_p50_ms
         if p.baseline_url is not None:

@@ -7,6 +7,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from tasks.step import step
 from warroom.steps import ChangeResult, StepKind
+from warroom.tls import tls_context
 
 
 class ServiceScaleParams(BaseModel):
@@ -23,7 +24,7 @@ class ServiceScaleResult(ChangeResult):
 @step("svc.scale", StepKind.MITIGATION)
 def scale(params: ServiceScaleParams, dry_run: bool = False) -> ServiceScaleResult:
     """Set the service's replica count through its admin endpoint. Changes production capacity."""
-    before = httpx.get(f"{params.url}/replicas", timeout=5).json()["replicas"]
+    before = httpx.get(f"{params.url}/replicas", timeout=5, verify=tls_context()).json()["replicas"]
     if dry_run:
         return ServiceScaleResult(
             applied=False,
@@ -32,7 +33,9 @@ def scale(params: ServiceScaleParams, dry_run: bool = False) -> ServiceScaleResu
             summary=f"would scale from {before} to {params.replicas} replicas",
             way_back=f"scale back to {before} replicas",
         )
-    resp = httpx.post(f"{params.url}/scale", json={"replicas": params.replicas}, timeout=5)
+    resp = httpx.post(
+        f"{params.url}/scale", json={"replicas": params.replicas}, timeout=5, verify=tls_context()
+    )
     if resp.status_code == 409:  # the service declined: a result that says nothing was changed
         return ServiceScaleResult(
             applied=False,

@@ -226,3 +226,36 @@ def test_every_flag_provider_is_described_where_runbook_writers_read() -> None:
     text = (Path(__file__).resolve().parent.parent / "docs" / "runbooks.md").read_text()
     missing = [name for name in PROVIDERS if f"`{name}`" not in text]
     assert not missing, f"docs/runbooks.md does not describe the flag provider(s) {missing}"
+
+
+HTTPX_CALLS = {"Client", "AsyncClient", "get", "post", "put", "patch", "delete", "request", "stream"}
+
+
+def test_every_http_client_below_the_cli_shares_the_tls_context_of_its_trust_setting() -> None:
+    """httpx loads the whole CA bundle for each client made without ``verify=`` a context (~30 ms of CPU):
+    steps, notifiers, trackers, flows and the services make clients per call, so each takes
+    ``verify=tls_context(...)`` (docs/extending.md). The CLI's one request per command may not."""
+    import ast
+
+    from tests.conftest import REPO
+
+    missing = []
+    for floor in ("tasks", "flows", "warroom", "deployments"):
+        for path in sorted((REPO / floor).rglob("*.py")):
+            for node in ast.walk(ast.parse(path.read_text(), str(path))):
+                if not (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)):
+                    continue
+                owner = node.func.value
+                if not (
+                    isinstance(owner, ast.Name) and owner.id == "httpx" and node.func.attr in HTTPX_CALLS
+                ):
+                    continue
+                verify = next((k.value for k in node.keywords if k.arg == "verify"), None)
+                uses_context = (
+                    isinstance(verify, ast.Call)
+                    and isinstance(verify.func, ast.Name)
+                    and verify.func.id == "tls_context"
+                )
+                if not uses_context:
+                    missing.append(f"{path.relative_to(REPO)}:{node.lineno}: httpx.{node.func.attr}(...)")
+    assert not missing, "HTTP clients without verify=tls_context(...):\n" + "\n".join(missing)

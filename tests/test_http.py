@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import ipaddress
 import ssl
 import threading
 import time
@@ -14,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from tasks.http import HttpCheckParams, HttpCompareParams, check, compare
+from warroom.tls import tls_context
 
 
 class Behaviour:
@@ -79,6 +81,9 @@ def self_signed(directory: Path, days: int) -> tuple[Path, Path]:
         .serial_number(x509.random_serial_number())
         .not_valid_before(now - dt.timedelta(days=1))
         .not_valid_after(now + dt.timedelta(days=days, hours=1))
+        .add_extension(
+            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), False
+        )
         .sign(key, hashes.SHA256())
     )
     cert_path, key_path = directory / "cert.pem", directory / "key.pem"
@@ -157,6 +162,24 @@ def test_tls_expiry(tmp_path: Path) -> None:
         fine = run_check(url=url, verify_tls=False, min_tls_days=3)
     assert not soon.ok and "certificate expires in 5 days" in soon.reason  # type: ignore[attr-defined]
     assert fine.ok and fine.tls_days_left == 5  # type: ignore[attr-defined]
+
+
+def test_a_check_trusts_only_the_ca_bundle_in_force_and_shares_one_tls_context_per_setting(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    cert, key = self_signed(tmp_path, days=30)
+    with server(Behaviour(), tls=(cert, key)) as url:
+        untrusted = run_check(url=url, retries=0)
+        unverified = run_check(url=url, retries=0, verify_tls=False)
+        monkeypatch.setenv("SSL_CERT_FILE", str(cert))  # as an operator points Warroom at a private CA
+        trusted = run_check(url=url, retries=0)
+    assert not untrusted.ok and "CERTIFICATE_VERIFY_FAILED" in untrusted.reason  # type: ignore[attr-defined]
+    assert unverified.ok and trusted.ok  # type: ignore[attr-defined]
+    # Built once per setting: a client per call no longer loads the CA bundle per call.
+    assert tls_context() is tls_context() and tls_context(False) is tls_context(False)
+    assert tls_context(False).verify_mode is ssl.CERT_NONE
+    monkeypatch.delenv("SSL_CERT_FILE")
+    assert tls_context().verify_mode is ssl.CERT_REQUIRED and tls_context().check_hostname
 
 
 def test_compare_against_a_baseline_url() -> None:

@@ -10,6 +10,7 @@ from pydantic import Field, SecretStr
 from tasks.notifiers.base import Notice, Notifier, NotifyError
 from warroom.redact import redact_text, register_secret
 from warroom.settings import IntegrationSettings, Settings, integration_config
+from warroom.tls import tls_context
 
 
 class OpsgenieSettings(IntegrationSettings):
@@ -48,6 +49,7 @@ class Opsgenie(Notifier):
                 json=alert,
                 headers={"Authorization": f"GenieKey {key}"},
                 timeout=10,
+                verify=tls_context(),
             )
         except httpx.HTTPError as exc:
             raise NotifyError(

@@ -9,6 +9,7 @@ from pydantic import Field, SecretStr
 from tasks.notifiers.base import Notice, Notifier, NotifyError
 from warroom.redact import redact_text, register_secret
 from warroom.settings import IntegrationSettings, Settings, integration_config
+from warroom.tls import tls_context
 
 
 class PagerDutySettings(IntegrationSettings):
@@ -46,7 +47,9 @@ class PagerDuty(Notifier):
             },
         }
         try:
-            response = httpx.post(f"{pd.events_url.rstrip('/')}/v2/enqueue", json=event, timeout=10)
+            response = httpx.post(
+                f"{pd.events_url.rstrip('/')}/v2/enqueue", json=event, timeout=10, verify=tls_context()
+            )
         except httpx.HTTPError as exc:
             raise NotifyError(f"pagerduty: cannot reach Events API: {redact_text(str(exc))[:200]}") from None
         if response.status_code != 202:

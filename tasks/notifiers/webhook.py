@@ -13,6 +13,7 @@ from tasks.notifiers.base import Notice, Notifier, NotifyError
 from warroom.intake.auth import hmac_hex
 from warroom.redact import redact_text, register_secret
 from warroom.settings import IntegrationSettings, Settings, integration_config
+from warroom.tls import tls_context
 
 
 class PageWebhookSettings(IntegrationSettings):
@@ -42,7 +43,7 @@ class Webhook(Notifier):
         if hook.secret is not None:
             headers["X-Warroom-Signature"] = f"sha256={hmac_hex(hook.secret.get_secret_value(), body)}"
         try:
-            response = httpx.post(hook.url, content=body, headers=headers, timeout=10)
+            response = httpx.post(hook.url, content=body, headers=headers, timeout=10, verify=tls_context())
         except httpx.HTTPError as exc:
             raise NotifyError(f"webhook: cannot reach it: {redact_text(str(exc))[:200]}") from None
         if response.status_code >= 300:

@@ -13,6 +13,7 @@ from tasks.rest import request
 from tasks.statuspage.base import PublicUpdate, StatusPageError, StatusPageProvider
 from warroom.redact import register_secret
 from warroom.settings import IntegrationSettings, Settings, integration_config
+from warroom.tls import tls_context
 
 
 class AtlassianSettings(IntegrationSettings):
@@ -50,6 +51,7 @@ class AtlassianStatuspage(StatusPageProvider):
             base_url=own.url.rstrip("/"),
             headers={"Authorization": f"OAuth {key}", "Accept": "application/json"},
             timeout=15,
+            verify=tls_context(),
         )
         return client, own.page_id
 

@@ -13,6 +13,7 @@ from tasks import rest
 from tasks.trackers.base import Created, TaskSpec, Tracker, TrackerError, account
 from warroom.redact import register_secret
 from warroom.settings import IntegrationSettings, Settings, integration_config
+from warroom.tls import tls_context
 
 
 class GenericTracker(BaseModel):
@@ -56,7 +57,7 @@ def _client(config: GenericTracker) -> httpx.Client:
     if config.token is not None:
         register_secret(config.token.get_secret_value())
         headers["Authorization"] = f"Bearer {config.token.get_secret_value()}"
-    return httpx.Client(base_url=config.url.rstrip("/"), headers=headers, timeout=15)
+    return httpx.Client(base_url=config.url.rstrip("/"), headers=headers, timeout=15, verify=tls_context())
 
 
 def field(data: Any, path: str) -> Any:

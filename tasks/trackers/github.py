@@ -11,6 +11,7 @@ from tasks import rest
 from tasks.trackers.base import Created, TaskSpec, Tracker, TrackerError, account
 from warroom.redact import register_secret
 from warroom.settings import IntegrationSettings, Settings, integration_config
+from warroom.tls import tls_context
 
 
 class GitHubSettings(IntegrationSettings):
@@ -40,6 +41,7 @@ def _client(settings: Settings) -> httpx.Client:
             "X-GitHub-Api-Version": API_VERSION,
         },
         timeout=15,
+        verify=tls_context(),
     )
 
 

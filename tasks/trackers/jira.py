@@ -14,6 +14,7 @@ from tasks import rest
 from tasks.trackers.base import Created, TaskSpec, Tracker, TrackerError, account
 from warroom.redact import register_secret
 from warroom.settings import IntegrationSettings, Settings, integration_config
+from warroom.tls import tls_context
 
 
 class JiraSettings(IntegrationSettings):
@@ -39,6 +40,7 @@ def _client(settings: Settings) -> httpx.Client:
         base_url=jira_settings.url.rstrip("/"),
         headers={"Authorization": f"Basic {basic}", "Accept": "application/json"},
         timeout=15,
+        verify=tls_context(),
     )
 
 

@@ -11,6 +11,7 @@ from pydantic import Field, SecretStr
 
 from tasks.flags.providers.base import FlagError, FlagProvider, FlagReading, FlagRef, request
 from warroom.settings import IntegrationSettings, Settings, integration_config
+from warroom.tls import tls_context
 
 
 class LaunchDarklySettings(IntegrationSettings):
@@ -38,6 +39,7 @@ class LaunchDarkly(FlagProvider):
             base_url=ld.url.rstrip("/"),
             headers={"Authorization": ld.token.get_secret_value()},
             timeout=10,
+            verify=tls_context(),
         )
 
     def _path(self, ref: FlagRef) -> str:

@@ -11,6 +11,7 @@ from pydantic import Field, SecretStr
 
 from tasks.flags.providers.base import FlagError, FlagProvider, FlagReading, FlagRef, request
 from warroom.settings import IntegrationSettings, Settings, integration_config
+from warroom.tls import tls_context
 
 
 class UnleashSettings(IntegrationSettings):
@@ -33,6 +34,7 @@ class Unleash(FlagProvider):
             base_url=unleash.url.rstrip("/"),
             headers={"Authorization": unleash.token.get_secret_value()},
             timeout=10,
+            verify=tls_context(),
         )
 
     def _feature(self, ref: FlagRef) -> str:

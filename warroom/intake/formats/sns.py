@@ -22,6 +22,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from warroom.intake.alert import Alert, AlertStatus, PayloadError, decode_json
 from warroom.intake.formats.base import AlertFormat, Parsed, validate
 from warroom.settings import IntegrationSettings, Settings, integration_config
+from warroom.tls import tls_context
 
 
 class SnsSettings(IntegrationSettings):
@@ -100,7 +101,7 @@ class SnsVerifier:
         import httpx  # here, not at the top: every `warroom` command loads the format registry
 
         try:
-            resp = httpx.get(url, timeout=5)
+            resp = httpx.get(url, timeout=5, verify=tls_context())
             resp.raise_for_status()
             cert = x509.load_pem_x509_certificate(resp.content)
         except (httpx.HTTPError, ValueError) as exc:
@@ -133,7 +134,7 @@ class SnsVerifier:
         import httpx
 
         try:
-            httpx.get(url, timeout=10).raise_for_status()
+            httpx.get(url, timeout=10, verify=tls_context()).raise_for_status()
         except httpx.HTTPError as exc:
             raise PayloadError("SubscribeURL", f"confirmation failed: {exc}", 502) from None
 
