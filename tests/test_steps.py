@@ -114,3 +114,28 @@ def test_a_new_step_in_a_family_is_one_new_file_named_once_and_found_with_no_lis
         "Point the function's live alias at its previous version. "
         "Changes what production runs."
     )
+
+
+def test_a_step_lookup_reads_the_installed_packages_metadata_once_per_process() -> None:
+    """Every step lookup scanned every installed package's metadata for step entry points (~12 ms, and
+    hundreds of lookups when fifty gates are answered at once); the installed set is read once."""
+    import sys
+
+    from warroom.steps import get_step
+
+    assert get_step("http.check") is not None
+    opened: list[str] = []
+    watching = True
+
+    def hook(event: str, args: tuple[object, ...]) -> None:
+        if watching and event == "open" and ".dist-info" in str(args[0]):
+            opened.append(str(args[0]))
+
+    sys.addaudithook(hook)
+    try:
+        for _ in range(20):
+            assert get_step("http.check") is not None
+            assert get_step("kubernetes.rollback") is not None
+    finally:
+        watching = False  # an audit hook stays for the process's life: it stops looking here
+    assert opened == []
