@@ -16,6 +16,7 @@ import httpx
 from prefect.client.orchestration import SyncPrefectClient, get_client
 from prefect.context import SyncClientContext
 from prefect.exceptions import ObjectNotFound
+from pydantic_core import to_json
 
 
 @contextmanager
@@ -55,7 +56,7 @@ def delete_input(flow_run_id: UUID, key: str) -> None:
 def write_input(flow_run_id: UUID, key: str, value: Any, *, own_client: bool = False) -> None:
     """Store ``value`` (JSON) under ``key`` beside the run. ``own_client``: a client of the call's own,
     for a thread that may outlive the run whose client it would otherwise borrow."""
-    body = json.dumps(value)
+    body = to_json(value).decode()  # as Prefect's own (orjson): datetimes, UUIDs and models as JSON
     if own_client:
         with get_client(sync_client=True) as client:
             client.create_flow_run_input(flow_run_id=flow_run_id, key=key, value=body)
