@@ -57,9 +57,5 @@ def write_input(flow_run_id: UUID, key: str, value: Any, *, own_client: bool = F
     """Store ``value`` (JSON) under ``key`` beside the run. ``own_client``: a client of the call's own,
     for a thread that may outlive the run whose client it would otherwise borrow."""
     body = to_json(value).decode()  # as Prefect's own (orjson): datetimes, UUIDs and models as JSON
-    if own_client:
-        with get_client(sync_client=True) as client:
-            client.create_flow_run_input(flow_run_id=flow_run_id, key=key, value=body)
-        return
-    with prefect_api() as client:
+    with get_client(sync_client=True) if own_client else prefect_api() as client:
         client.create_flow_run_input(flow_run_id=flow_run_id, key=key, value=body)
