@@ -1,8 +1,9 @@
 """Many approvals at once, against a real Prefect server on 127.0.0.1: --gates runs wait at their gates in
 one process (as a warm lane holds them: one thread each, each gate polling Prefect's input store), then
-each is answered through Prefect's resume call with run input (what the UI's form sends), the answers
-spread evenly over --window seconds. Figure: from an answer stored to its change's first request reaching
-the service, p50 / p95 / max, beside one gate answered alone on the same server (the quiet baseline).
+each is answered through Prefect's resume call with run input, as the UI's form sends it, from a process
+of its own (as a browser is), the answers spread evenly over --window seconds. Figure: from an answer
+stored to its change's first request reaching the service, p50 / p95 / max, beside one gate answered
+alone on the same server (the quiet baseline).
 Goal: p95 <= 1.5 s for 50 gates answered within 10 s.
 
 Run: python bench/gates.py [--gates 50] [--window 10]
@@ -19,11 +20,9 @@ import sys
 import tempfile
 import textwrap
 import time
-from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
-from uuid import UUID
 
 REPO = Path(__file__).resolve().parent.parent
 # Run as a script, bench/ comes first on the path: keep it off, so no module there shadows a library.
@@ -63,7 +62,11 @@ def main() -> None:
     ap.add_argument("--gates", type=int, default=50)
     ap.add_argument("--window", type=float, default=10.0, help="seconds over which the answers are spread")
     ap.add_argument("--measure", action="store_true", help=argparse.SUPPRESS)
+    ap.add_argument("--answer", action="store_true", help=argparse.SUPPRESS)
     args = ap.parse_args()
+    if args.answer:
+        _answer_as_the_ui()
+        return
     if args.measure:
         _bench(args.gates, args.window)
         return
@@ -144,11 +147,7 @@ def _answered(
 ) -> list[float]:
     """Start a run per service, wait until every one waits at its gate, answer them ``window`` seconds
     apart in all, and return each answer's delay to its change's first request, in seconds."""
-    import pyotp
-    from prefect.flow_runs import resume_flow_run
-
     from flows.answer import open_gates
-    from tests.flow_helpers import fresh_code
 
     threads, incidents = zip(*(run_in_thread(store, "bench-gates", url) for url, _ in services), strict=True)
     deadline = time.monotonic() + 300
@@ -161,22 +160,21 @@ def _answered(
         gates.append(found[0])
     if held is not None:
         print(f"{len(gates)} gates open after {time.monotonic() - held:.1f} s; answering them now")
-    answered: list[float] = [0.0] * len(gates)
-
-    def answer(i: int) -> None:
-        code = fresh_code(pyotp.TOTP(secrets[approvers[i]]))
-        run_input = {"decision": "approve", "approver": approvers[i], "code": code, "reason": "bench"}
-        resume_flow_run(UUID(gates[i].flow_run_id), run_input=run_input)
-        answered[i] = time.time()
-
-    start = time.monotonic()
-    with ThreadPoolExecutor(max_workers=len(gates)) as pool:
-        sent = []
-        for i in range(len(gates)):
-            time.sleep(max(0.0, start + i * window / len(gates) - time.monotonic()))
-            sent.append(pool.submit(answer, i))
-        for future in sent:
-            future.result()  # an answer Prefect refused ends the bench, saying why
+    plan = [
+        {
+            "flow_run_id": gate.flow_run_id,
+            "approver": name,
+            "secret": secrets[name],
+            "at": i * window / len(gates),
+        }
+        for i, (gate, name) in enumerate(zip(gates, approvers, strict=True))
+    ]
+    answering = subprocess.run(
+        [sys.executable, __file__, "--answer"], input=json.dumps(plan), capture_output=True, text=True
+    )
+    if answering.returncode != 0:  # an answer Prefect refused ends the bench, saying why
+        raise SystemExit(f"answering failed: {answering.stdout}{answering.stderr}")
+    answered: list[float] = json.loads(answering.stdout)
     for _, state in services:
         if not state.scale_received.wait(120):
             raise SystemExit("a change did not reach its service within 120 s of its answer")
@@ -191,6 +189,43 @@ def _answered(
             stages.setdefault("judged -> mitigation.started", []).append(started - granted)
             stages.setdefault("mitigation.started -> first request", []).append(arrived - started)
     return [state.scale_arrivals[0] - answered[i] for i, (_, state) in enumerate(services)]
+
+
+def _answer_as_the_ui() -> None:
+    """The answerers' process: each planned answer at its time (seconds after this process is ready), as the
+    UI's Submit sends it (`POST /api/flow_runs/ID/resume` with the run input); prints when each was stored."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    import httpx
+    import pyotp
+
+    plan = json.loads(sys.stdin.read())
+    user, _, password = os.environ["PREFECT_API_AUTH_STRING"].partition(":")
+    answered = [0.0] * len(plan)
+    with httpx.Client(base_url=os.environ["PREFECT_API_URL"], auth=(user, password), timeout=60) as http:
+
+        def answer(i: int) -> None:
+            planned = plan[i]
+            run_input = {
+                "decision": "approve",
+                "approver": planned["approver"],
+                "code": pyotp.TOTP(planned["secret"]).now(),  # one answer per approver: a code counts once
+                "reason": "bench",
+            }
+            resp = http.post(f"/flow_runs/{planned['flow_run_id']}/resume", json={"run_input": run_input})
+            if resp.status_code not in (200, 201) or resp.json().get("status") != "ACCEPT":
+                raise SystemExit(f"Prefect refused an answer: {resp.status_code} {resp.text[:300]}")
+            answered[i] = time.time()
+
+        start = time.monotonic()
+        with ThreadPoolExecutor(max_workers=max(len(plan), 1)) as pool:
+            sent = []
+            for i, planned in enumerate(plan):
+                time.sleep(max(0.0, start + planned["at"] - time.monotonic()))
+                sent.append(pool.submit(answer, i))
+            for future in sent:
+                future.result()
+    print(json.dumps(answered))
 
 
 if __name__ == "__main__":
