@@ -243,7 +243,11 @@ def first_task(env: dict[str, str], count: int) -> None:
         store.close()
     finally:
         os.killpg(up.pid, signal.SIGINT)
-        up.wait(60)
+        try:
+            up.wait(60)
+        except subprocess.TimeoutExpired:  # stopped anyway: a `warroom up` left behind skews what runs next
+            os.killpg(up.pid, signal.SIGKILL)
+            up.wait()
     print(
         f"(c) POST -> first task of the runbook flow, over {count} alerts (runner poll 1s, launch loop woken "
         f"once): median {statistics.median(latencies):.2f}s, p95 {percentile(latencies, 0.95):.2f}s, "
