@@ -19,7 +19,6 @@ import argparse
 import gc
 import json
 import os
-import signal
 import statistics
 import subprocess
 import sys
@@ -202,6 +201,7 @@ def first_task(env: dict[str, str], count: int) -> None:
     if count <= 0:
         return
     from tests.service import running_service
+    from tests.up_process import stop_up
     from warroom.ledger import Store
 
     port = int(env["WARROOM_RECEIVER_PORT"])
@@ -242,12 +242,7 @@ def first_task(env: dict[str, str], count: int) -> None:
                     time.sleep(0.2)
         store.close()
     finally:
-        os.killpg(up.pid, signal.SIGINT)
-        try:
-            up.wait(60)
-        except subprocess.TimeoutExpired:  # stopped anyway: a `warroom up` left behind skews what runs next
-            os.killpg(up.pid, signal.SIGKILL)
-            up.wait()
+        stop_up(up, grace=60)  # killed past that: a `warroom up` left behind skews what runs next
     print(
         f"(c) POST -> first task of the runbook flow, over {count} alerts (runner poll 1s, launch loop woken "
         f"once): median {statistics.median(latencies):.2f}s, p95 {percentile(latencies, 0.95):.2f}s, "

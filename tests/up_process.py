@@ -116,12 +116,12 @@ def wait_until_served(
         time.sleep(0.5)
 
 
-def stop_up(proc: subprocess.Popen[Any], sig: int = signal.SIGINT) -> None:
+def stop_up(proc: subprocess.Popen[Any], sig: int = signal.SIGINT, grace: float = 30) -> None:
     """Ctrl-C (or ``sig``) to the process and its group, as a person stops `warroom up`, a receiver or a
-    worker; killed if it does not stop within 30 s."""
+    worker; killed if it does not stop within ``grace`` seconds."""
     try:
         os.killpg(proc.pid, sig)
-        proc.wait(timeout=30)
+        proc.wait(timeout=grace)
     except subprocess.TimeoutExpired:
         os.killpg(proc.pid, signal.SIGKILL)
         proc.wait()
