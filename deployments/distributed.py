@@ -20,8 +20,10 @@ from prefect.deployments.runner import EntrypointType
 from prefect.exceptions import ObjectNotFound
 
 from deployments.heap import settle
+from deployments.lanes import PRELOAD as LANE_IMPORTS
 from deployments.lanes import URGENT_QUEUE, Lane, LaneWorkers, ensure_lanes, lane_queues
 from deployments.serve import build_deployments, running_receiver
+from deployments.template import process_template
 from deployments.warm_worker import POOL_TYPE, WarmWorker, run_warm_worker, warm_up
 from warroom.runbook import Catalogue
 from warroom.settings import Settings
@@ -161,12 +163,13 @@ def run_worker(
     if kind is None:
         raise RuntimeError(f"no work pool {pool!r} on the Prefect server: run `warroom deploy --pool {pool}`")
     if kind == POOL_TYPE and lane is None:
-        lanes = LaneWorkers(pool, limit=limit)
-        lanes.start_and_wait()
-        try:
-            lanes.join()
-        finally:
-            lanes.stop()
+        with process_template(os.environ, LANE_IMPORTS) as template:  # both lanes forked warm from it
+            lanes = LaneWorkers(pool, limit=limit, template=template)
+            lanes.start_and_wait()
+            try:
+                lanes.join()
+            finally:
+                lanes.stop()
         return
     if kind == POOL_TYPE:
         from prefect.settings import PREFECT_WORKER_QUERY_SECONDS, temporary_settings

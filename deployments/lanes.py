@@ -23,6 +23,7 @@ from collections.abc import Sequence
 from typing import Literal
 
 from deployments.children import dying_with_parent
+from deployments.template import ForkedChild, ProcessTemplate
 from warroom.incident import Severity
 
 log = logging.getLogger("warroom.lanes")
@@ -31,6 +32,8 @@ URGENT_QUEUE = "urgent"
 URGENT_LEVELS = frozenset({Severity.P1, Severity.P2})
 Lane = Literal["urgent", "normal"]
 LANES: tuple[Lane, ...] = ("urgent", "normal")
+# What a lane's process imports before it polls (deployments/template.py forks lanes from a process that has).
+PRELOAD = ("cli.main", "deployments.distributed", "deployments.warm_worker:warm_up")
 
 
 def lane_for(level: Severity) -> Lane:
@@ -77,7 +80,8 @@ def lane_queues(pool: str, lane: Lane) -> list[str]:
 
 
 class LaneWorkers(threading.Thread):
-    """Both lanes of ``pool`` as `warroom worker --lane` processes, each started again when it dies."""
+    """Both lanes of ``pool`` as `warroom worker --lane` processes, each started again when it dies: forked
+    from ``template`` (warm at once, its environment theirs) when given, else each a new process."""
 
     def __init__(
         self,
@@ -86,13 +90,15 @@ class LaneWorkers(threading.Thread):
         limit: int | None = None,
         restart_seconds: float = 1.0,
         env: dict[str, str] | None = None,
+        template: ProcessTemplate | None = None,
     ) -> None:
         super().__init__(name="warroom-lanes", daemon=True)
         self.pool = pool
         self.env = {**os.environ, **(env or {})}
         self.limit = limit
         self.restart_seconds = restart_seconds
-        self.procs: dict[Lane, subprocess.Popen[bytes]] = {}
+        self.template = template
+        self.procs: dict[Lane, subprocess.Popen[bytes] | ForkedChild] = {}
         self._stopping = threading.Event()
         self._ready = threading.Event()
 
@@ -119,6 +125,9 @@ class LaneWorkers(threading.Thread):
         return command
 
     def _spawn(self, lane: Lane) -> None:
+        if self.template is not None:
+            self.procs[lane] = self.template.spawn(self.command(lane), deathsig=signal.SIGKILL)
+            return
         # From this thread only: the parent-death signal follows the thread that forked the child.
         # SIGKILL: killed with -9, nothing of it is left to answer a gate the next start re-enters.
         self.procs[lane] = subprocess.Popen(

@@ -22,6 +22,7 @@ from typing import Any
 
 from deployments.children import dying_with_parent
 from deployments.heap import settle
+from deployments.template import ForkedChild, ProcessTemplate
 from warroom.intake.launcher import LaunchLoop
 from warroom.ledger import Store
 from warroom.settings import Settings
@@ -30,6 +31,8 @@ log = logging.getLogger("warroom.intake")
 
 WAKE = signal.SIGUSR1
 TAKEN = {WAKE, signal.SIGTERM, signal.SIGINT}  # the child's signals, taken in its main thread's wait
+# What the child imports before its loop starts (deployments/template.py forks it from a process that has).
+PRELOAD = ("deployments.launch", "flows.unmatched", "warroom.intake.launcher")
 
 
 def launch_loop(settings: Settings) -> LaunchLoop:
@@ -78,12 +81,14 @@ def child_environment() -> dict[str, str]:
 
 
 class LaunchProcess:
-    """Runs ``python -m deployments.launch_process`` and keeps it running until ``stop()``."""
+    """Runs ``python -m deployments.launch_process`` and keeps it running until ``stop()``: forked from
+    ``template`` (warm at once, its environment the child's) when given, else a new process each time."""
 
-    def __init__(self, restart_seconds: float = 1.0) -> None:
+    def __init__(self, restart_seconds: float = 1.0, template: ProcessTemplate | None = None) -> None:
         self.restart_seconds = restart_seconds
+        self.template = template
         self._env = child_environment()
-        self._proc: subprocess.Popen[bytes] | None = None
+        self._proc: subprocess.Popen[bytes] | ForkedChild | None = None
         self.exits: list[int] = []  # each child's exit code, in order
         self._stopping = threading.Event()
         self._started = threading.Event()
@@ -107,12 +112,12 @@ class LaunchProcess:
 
     def _keep(self) -> None:
         # Started from this thread, which lives as long as the loop should: the child dies with it.
+        command = [sys.executable, "-m", "deployments.launch_process"]
         while not self._stopping.is_set():
-            self._proc = subprocess.Popen(
-                [sys.executable, "-m", "deployments.launch_process"],
-                env=self._env,
-                preexec_fn=_blocking_wake_until_ready(),
-            )
+            if self.template is not None:
+                self._proc = self.template.spawn(command, deathsig=signal.SIGTERM, block={WAKE})
+            else:
+                self._proc = subprocess.Popen(command, env=self._env, preexec_fn=_blocking_wake_until_ready())
             self._started.set()
             code = self._proc.wait()
             self.exits.append(code)

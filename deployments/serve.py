@@ -26,6 +26,7 @@ from deployments.desk import desk_deployments
 from deployments.heap import settle
 from deployments.launch_process import LaunchProcess, launch_loop
 from deployments.prefect_database import database_kind, embedded_postgres
+from deployments.template import ProcessTemplate
 from flows.respond import respond
 from warroom.duration import DURATION_PATTERN, format_duration
 from warroom.home import local_prefect_url, prefect_auth, record_local_prefect
@@ -237,12 +238,12 @@ class Intake:
     store: Store
 
 
-def build_intake(settings: Settings) -> Intake:
+def build_intake(settings: Settings, template: ProcessTemplate | None = None) -> Intake:
     from flows.chat_approval import answering
     from flows.chat_commands import handle as command
 
     store = Store.from_settings(settings)
-    loop = LaunchProcess() if settings.launch_process else launch_loop(settings)
+    loop = LaunchProcess(template=template) if settings.launch_process else launch_loop(settings)
     router = Router(store, partial(catalogue_of, settings.runbooks_dir), settings.default_severity, loop.wake)
     # Loaded now, not by the first alert: cold (the steps' modules imported, every runbook validated) it
     # took ~250 ms, and the first second of a storm queued behind it.
@@ -263,11 +264,12 @@ def receiver_app() -> Any:
 
 
 @contextmanager
-def running_receiver(settings: Settings) -> Iterator[Intake]:
-    """The receiver on settings.receiver_host:port in a thread, with its launch loop; stopped on exit."""
+def running_receiver(settings: Settings, template: ProcessTemplate | None = None) -> Iterator[Intake]:
+    """The receiver on settings.receiver_host:port in a thread, with its launch loop (its process forked from
+    ``template`` when given); stopped on exit."""
     import uvicorn
 
-    intake = build_intake(settings)
+    intake = build_intake(settings, template)
     config = uvicorn.Config(
         intake.app,
         host=settings.receiver_host,

@@ -13,9 +13,12 @@ from typing import Any
 
 from deployments.distributed import ensure_pool, register
 from deployments.keeper import Keeper
+from deployments.lanes import PRELOAD as LANE_IMPORTS
 from deployments.lanes import LaneWorkers
+from deployments.launch_process import PRELOAD as LAUNCH_IMPORTS
 from deployments.prefect_database import DATABASE_LABELS, database_kind
 from deployments.serve import local_auth, local_prefect_server, running_receiver
+from deployments.template import process_template
 from deployments.warm_worker import POOL_TYPE
 from flows.communicate import rooms_ready
 from flows.status_page import status_ready
@@ -49,6 +52,10 @@ def serve_everything(settings: Settings, catalogue: Catalogue, console: Any) -> 
         if auth:
             updates[PREFECT_API_AUTH_STRING] = auth
             os.environ["PREFECT_API_AUTH_STRING"] = auth  # and this
+        if started_here:
+            # The server started here has no CSRF protection: a client asking it for a token per connection
+            # only adds a request to every run.
+            os.environ["PREFECT_CLIENT_CSRF_SUPPORT_ENABLED"] = "false"
         stack.enter_context(temporary_settings(updates=updates))
         kind = ensure_pool(LOCAL_POOL, POOL_TYPE)
         if kind != POOL_TYPE:
@@ -56,17 +63,17 @@ def serve_everything(settings: Settings, catalogue: Catalogue, console: Any) -> 
                 f"the work pool {LOCAL_POOL!r} on {api} has type {kind!r}; `warroom up` runs its own "
                 f"({POOL_TYPE!r}): delete it or point PREFECT_API_URL elsewhere"
             )
-        intake = stack.enter_context(running_receiver(settings))
+        # The lanes and the launch loop are forked from one process that has imported what they run: no
+        # import per start or restart. Started from this thread, which lives as long as they should.
+        template = stack.enter_context(process_template(os.environ, LANE_IMPORTS + LAUNCH_IMPORTS))
+        intake = stack.enter_context(running_receiver(settings, template))
         keeper = Keeper(intake.store, settings)
         keeper.start()
         stack.callback(keeper.stop)
         own_token = not settings.intake_tokens and not settings.intake_hmac_secrets
         if own_token:
             home_token(settings)  # before the runbooks are served: whoever sees them served may post alerts
-        # The server started here has no CSRF protection: a client asking it for a token per connection
-        # only adds a request to every run.
-        no_csrf = {"PREFECT_CLIENT_CSRF_SUPPORT_ENABLED": "false"}
-        lanes = LaneWorkers(LOCAL_POOL, env=no_csrf if started_here else {})
+        lanes = LaneWorkers(LOCAL_POOL, template=template)
         lanes.start_and_wait()
         stack.callback(lanes.stop)
         # Registered while the lanes warm up: on a loaded machine that takes a minute or more, and an alert

@@ -4,11 +4,12 @@ down loses nothing."""
 from __future__ import annotations
 
 import json
+import os
 import threading
 import time
 import uuid
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -17,6 +18,7 @@ import httpx
 import pytest
 
 from deployments.serve import build_deployments, running_receiver
+from deployments.template import ProcessTemplate, process_template
 from tests import payloads
 from tests.flow_helpers import CAPACITY_RUNBOOK, FlowThread, write_runbook
 from tests.net import free_port
@@ -297,8 +299,9 @@ def test_an_urgent_launch_goes_alone_and_the_less_severe_give_it_a_head_start(
     store.close()
 
 
+@pytest.mark.parametrize("forked", [False, True], ids=["own-process", "forked-from-template"])
 def test_the_launch_loop_process_outlives_an_early_wake_and_comes_back_after_kill_9(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    forked: bool, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The receiver wakes its launch process on every queued launch, from the moment it starts: a wake that
     lands while the child is still importing must not end it (SIGUSR1's default action), and a child killed
@@ -314,7 +317,8 @@ def test_the_launch_loop_process_outlives_an_early_wake_and_comes_back_after_kil
     monkeypatch.setenv("WARROOM_RUNBOOKS_DIR", str(tmp_path / "runbooks"))
     monkeypatch.setenv("PREFECT_API_URL", f"http://127.0.0.1:{free_port()}/api")  # nobody answers there
     get_settings.cache_clear()
-    process = LaunchProcess(restart_seconds=0.1)
+    stack = ExitStack()
+    process = LaunchProcess(restart_seconds=0.1, template=_template(forked, stack))
     process.start()
     try:
         first = process.pid
@@ -332,13 +336,15 @@ def test_the_launch_loop_process_outlives_an_early_wake_and_comes_back_after_kil
         os.kill(second, 0)  # alive
     finally:
         process.stop()
+        stack.close()
     with pytest.raises(ProcessLookupError):
         os.kill(second, 0)
     holder.close()
 
 
+@pytest.mark.parametrize("forked", [False, True], ids=["own-process", "forked-from-template"])
 def test_the_launch_process_takes_a_storm_of_wakes_and_still_stops_when_told(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    forked: bool, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A storm wakes the launch process once per queued launch. Thousands of wakes back to back must leave
     it launching and stoppable: a wake taken by a signal handler inside another wake's ``Event.set``
@@ -354,7 +360,9 @@ def test_the_launch_process_takes_a_storm_of_wakes_and_still_stops_when_told(
     monkeypatch.setenv("WARROOM_RUNBOOKS_DIR", str(tmp_path / "runbooks"))
     monkeypatch.setenv("PREFECT_API_URL", f"http://127.0.0.1:{free_port()}/api")  # nobody answers there
     get_settings.cache_clear()
-    process = LaunchProcess(restart_seconds=HANG)  # the one that ends is not replaced while we look
+    stack = ExitStack()
+    # The one that ends is not replaced while we look.
+    process = LaunchProcess(restart_seconds=HANG, template=_template(forked, stack))
     process.start()
     holder = Store.from_settings(get_settings())
     try:
@@ -369,7 +377,15 @@ def test_the_launch_process_takes_a_storm_of_wakes_and_still_stops_when_told(
         assert holder.lease_holder("launch-loop") is None  # it let go of the lease on its way out
     finally:
         process.stop()
+        stack.close()
         holder.close()
+
+
+def _template(forked: bool, stack: ExitStack) -> ProcessTemplate | None:
+    """The process template `warroom up` forks the launch loop from (this test's environment), or none."""
+    from deployments.launch_process import PRELOAD
+
+    return stack.enter_context(process_template(dict(os.environ), PRELOAD)) if forked else None
 
 
 class _Warmed(_Clocked):

@@ -474,21 +474,29 @@ def _lane_of(api: str, flow_run_id: str) -> tuple[str, str]:
     """The run's work queue, and the lane of the worker process Prefect records as running it."""
     run = httpx.get(f"{api}/flow_runs/{flow_run_id}", timeout=30).json()
     pid = pid_of(run["infrastructure_pid"])
-    command = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
-    return run["work_queue_name"], command[command.index(b"--lane") + 1].decode()
+    command = _command_of(pid)
+    return run["work_queue_name"], command[command.index("--lane") + 1]
+
+
+def _command_of(pid: int) -> list[str]:
+    """A process's command line as `ps` shows it (a forked lane's is its title: one string, spaces)."""
+    return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode().split()
 
 
 def _lanes_of(worker: int) -> dict[str, int]:
-    """The lane processes `warroom worker` runs: {lane: pid}."""
+    """The lane processes `warroom worker` runs, children of its process template: {lane: pid}."""
     found = {}
-    for task in Path(f"/proc/{worker}/task").glob("*/children"):
-        for child in task.read_text().split():
-            try:
-                command = Path(f"/proc/{child}/cmdline").read_bytes().split(b"\0")
-            except OSError:
-                continue
-            if b"--lane" in command:
-                found[command[command.index(b"--lane") + 1].decode()] = int(child)
+    todo = [worker]
+    while todo:
+        for task in Path(f"/proc/{todo.pop()}/task").glob("*/children"):
+            for child in task.read_text().split():
+                try:
+                    command = _command_of(int(child))
+                except OSError:
+                    continue
+                todo.append(int(child))
+                if "--lane" in command:
+                    found[command[command.index("--lane") + 1]] = int(child)
     return found
 
 
