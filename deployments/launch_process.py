@@ -96,7 +96,10 @@ class LaunchProcess:
 
     def start(self) -> None:
         self._keeper.start()
-        self._started.wait(30)
+        if self.template is None:
+            self._started.wait(30)
+        # A fork waits for the template's imports: meanwhile the receiver serves, its wakes are lost and
+        # the child, polling as it starts, finds the launches they were for.
 
     def wake(self) -> None:
         proc = self._proc

@@ -74,7 +74,7 @@ def serve_everything(settings: Settings, catalogue: Catalogue, console: Any) -> 
         if own_token:
             home_token(settings)  # before the runbooks are served: whoever sees them served may post alerts
         lanes = LaneWorkers(LOCAL_POOL, template=template)
-        lanes.start_and_wait()
+        lanes.start()  # forked once the template has imported; wait_ready below waits for them
         stack.callback(lanes.stop)
         # Registered while the lanes warm up: on a loaded machine that takes a minute or more, and an alert
         # launched meanwhile waits in its queue rather than being refused.

@@ -321,8 +321,7 @@ def test_the_launch_loop_process_outlives_an_early_wake_and_comes_back_after_kil
     process = LaunchProcess(restart_seconds=0.1, template=_template(forked, stack))
     process.start()
     try:
-        first = process.pid
-        assert first is not None
+        first = wait_for("the launch process", lambda: process.pid)
         for _ in range(20):  # while it imports: a wake is held until its handler is in place
             process.wake()
             time.sleep(0.05)
