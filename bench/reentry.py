@@ -10,7 +10,8 @@ same gate. The promise: the keeper decides within the stale window plus one keep
 Printed for each run, from the kill: `warroom up` restarted, and serving again (its keeper running);
 `run.restarting` (the keeper's decision) and how far past the bound (max(stale window, serving) plus one
 poll) it came; `approval.reentered` (the gate open again, answerable in the UI and the
-CLI). Then the medians.
+CLI); and the CPU the restarted `warroom up` and every process it started had used when it served again
+(the Prefect server here is the benchmark's own, outside it). Then the medians.
 
 Run: python bench/reentry.py [--runs 3] [--stale 30] [--poll 5]   (Warroom's defaults: 30 s and 5 s)
 """
@@ -32,6 +33,7 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != REPO / "bench"]
 sys.path.insert(0, str(REPO))
 
+from bench.processes import tree_cpu_seconds  # noqa: E402
 from tests.served import (  # noqa: E402
     Served,
     incident_of,
@@ -70,7 +72,7 @@ def _one(api: str, base: Path, stale: float, poll: float) -> dict[str, float]:
             kill_flow_run_processes(flow_run_id)
             ready_before = served.log.read_text().count(READY)
             restarted = datetime.now(UTC)
-            served.up()
+            again = served.up()
             wait_for(
                 "warroom up to serve again",
                 lambda: served.log.read_text().count(READY) > ready_before,
@@ -78,6 +80,7 @@ def _one(api: str, base: Path, stale: float, poll: float) -> dict[str, float]:
                 log=served.log,
             )
             serving = datetime.now(UTC)
+            start_cpu = tree_cpu_seconds(again.pid)
             restarting = _event_at(served, incident, EventKind.RUN_RESTARTING)
             reentered = _event_at(served, incident, EventKind.APPROVAL_REENTERED)
     finally:
@@ -89,6 +92,7 @@ def _one(api: str, base: Path, stale: float, poll: float) -> dict[str, float]:
         "restarting": since(restarting),
         "past bound": since(restarting) - (max(stale, since(serving)) + poll),
         "reentered": since(reentered),
+        "CPU-s": start_cpu,
     }
 
 
@@ -99,8 +103,8 @@ def main() -> None:
     ap.add_argument("--poll", type=float, default=5.0, help="WARROOM_KEEPER_POLL_SECONDS")
     args = ap.parse_args()
     print(f"stale window {args.stale:g} s, keeper poll {args.poll:g} s: bound {args.stale + args.poll:g} s")
-    heads = ("run", "restarted", "serving", "restarting", "past bound", "reentered")
-    print("  ".join(f"{h:>10}" for h in heads) + "  (s after the kill)")
+    heads = ("run", "restarted", "serving", "restarting", "past bound", "reentered", "CPU-s")
+    print("  ".join(f"{h:>10}" for h in heads) + "  (s after the kill; CPU-s to serve again)")
     rows = []
     with tempfile.TemporaryDirectory(prefix="warroom-reentry-") as tmp:
         with short_prefect_server(Path(tmp) / "server") as api:
@@ -114,7 +118,8 @@ def main() -> None:
     print(
         f"median: keeper decided {median['restarting']:.1f} s after the kill "
         f"({median['past bound']:+.1f} s against stale + poll), "
-        f"gate open again at {median['reentered']:.1f} s"
+        f"gate open again at {median['reentered']:.1f} s; "
+        f"{median['CPU-s']:.1f} CPU-s for `warroom up` to serve again"
     )
 
 
