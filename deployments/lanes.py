@@ -126,7 +126,11 @@ class LaneWorkers(threading.Thread):
 
     def _spawn(self, lane: Lane) -> None:
         if self.template is not None:
-            self.procs[lane] = self.template.spawn(self.command(lane), deathsig=signal.SIGKILL)
+            try:
+                self.procs[lane] = self.template.spawn(self.command(lane), deathsig=signal.SIGKILL)
+            except (RuntimeError, OSError) as exc:  # its template died meanwhile: tried again next round
+                log.error("the %s lane could not be started: %s", lane, exc)
+                self.procs.pop(lane, None)
             return
         # From this thread only: the parent-death signal follows the thread that forked the child.
         # SIGKILL: killed with -9, nothing of it is left to answer a gate the next start re-enters.
@@ -139,14 +143,15 @@ class LaneWorkers(threading.Thread):
             self._spawn(lane)
         self._ready.set()
         while not self._stopping.wait(self.restart_seconds):
-            dead = [lane for lane, proc in self.procs.items() if proc.poll() is not None]
+            dead = [lane for lane in LANES if lane not in self.procs or self.procs[lane].poll() is not None]
             # A Ctrl-C reaches the lanes (same process group) before the parent's stop: look again after a
             # pause, so a lane that died of the stop is not started again.
             if not dead or self._stopping.wait(self.restart_seconds):
                 continue
             for lane in dead:
-                code = self.procs[lane].returncode
-                log.warning("the %s lane's worker exited with %s; starting it again", lane, code)
+                if lane in self.procs:
+                    code = self.procs[lane].returncode
+                    log.warning("the %s lane's worker exited with %s; starting it again", lane, code)
                 self._spawn(lane)
         self._stop_all()
 

@@ -118,7 +118,12 @@ class LaunchProcess:
         command = [sys.executable, "-m", "deployments.launch_process"]
         while not self._stopping.is_set():
             if self.template is not None:
-                self._proc = self.template.spawn(command, deathsig=signal.SIGTERM, block={WAKE})
+                try:
+                    self._proc = self.template.spawn(command, deathsig=signal.SIGTERM, block={WAKE})
+                except (RuntimeError, OSError) as exc:  # its template died meanwhile: tried again
+                    log.error("the launch loop's process could not be started: %s", exc)
+                    self._stopping.wait(self.restart_seconds)
+                    continue
             else:
                 self._proc = subprocess.Popen(command, env=self._env, preexec_fn=_blocking_wake_until_ready())
             self._started.set()

@@ -82,8 +82,8 @@ class ProcessTemplate:
         self._sock: socket.socket | None = None
         self._replies: dict[int, threading.Event] = {}
         self._answers: dict[int, dict[str, Any]] = {}
-        self._children: dict[int, ForkedChild] = {}
         self._next = 0
+        self._asked: set[int] = set()  # the questions the running template has not answered
 
     @property
     def pid(self) -> int | None:
@@ -100,8 +100,13 @@ class ProcessTemplate:
         )
         theirs.close()
         self._sock = ours
+        # Its own children and questions: the end of a template that died must not end its successor's.
+        self._asked = set()
         threading.Thread(
-            target=self._read, args=(ours, self._proc), name="warroom-template", daemon=True
+            target=self._read,
+            args=(ours, self._proc, {}, self._asked),
+            name="warroom-template",
+            daemon=True,
         ).start()
 
     def spawn(
@@ -122,6 +127,7 @@ class ProcessTemplate:
             self._next += 1
             ask = self._next
             got = self._replies[ask] = threading.Event()
+            self._asked.add(ask)
             request = {"id": ask, "argv": list(command[2:]), "title": " ".join(command)}
             request |= {"deathsig": int(deathsig), "block": sorted(int(s) for s in block)}
             self._sock.sendall(json.dumps(request).encode() + b"\n")
@@ -136,24 +142,31 @@ class ProcessTemplate:
         child: ForkedChild = answer["child"]
         return child
 
-    def _read(self, sock: socket.socket, proc: subprocess.Popen[bytes]) -> None:
+    def _read(
+        self,
+        sock: socket.socket,
+        proc: subprocess.Popen[bytes],
+        children: dict[int, ForkedChild],
+        asked: set[int],
+    ) -> None:
         for line in sock.makefile("rb"):
             message = json.loads(line)
             if "exit" in message:
-                child = self._children.pop(message["exit"], None)
-                if child is not None:
-                    child._end(message["code"])
+                ended = children.pop(message["exit"], None)
+                if ended is not None:
+                    ended._end(message["code"])
                 continue
             if "pid" in message:
-                child = self._children[message["pid"]] = ForkedChild(message["pid"], message["argv"])
-                message["child"] = child
+                message["child"] = children[message["pid"]] = ForkedChild(message["pid"], message["argv"])
+            asked.discard(message["id"])
             self._answers[message["id"]] = message
             self._replies.pop(message["id"]).set()
         proc.wait()
         # The template is gone; its children died with it (their deathsig).
-        for pid in list(self._children):
-            self._children.pop(pid)._end(-signal.SIGKILL)
-        for ask in list(self._replies):
+        for pid in list(children):
+            children.pop(pid)._end(-signal.SIGKILL)
+        for ask in list(asked):
+            asked.discard(ask)
             self._answers[ask] = {"error": f"the template exited with {proc.returncode}"}
             self._replies.pop(ask).set()
 

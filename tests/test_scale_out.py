@@ -483,6 +483,19 @@ def _command_of(pid: int) -> list[str]:
     return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode().split()
 
 
+def _children_of(pid: int, holding: str) -> list[int]:
+    """The children of ``pid`` whose command line holds ``holding``."""
+    found = []
+    for task in Path(f"/proc/{pid}/task").glob("*/children"):
+        for child in task.read_text().split():
+            try:
+                if holding in " ".join(_command_of(int(child))):
+                    found.append(int(child))
+            except OSError:
+                continue
+    return found
+
+
 def _lanes_of(worker: int) -> dict[str, int]:
     """The lane processes `warroom worker` runs, children of its process template: {lane: pid}."""
     found = {}
@@ -547,6 +560,17 @@ def test_a_p1_takes_the_urgent_lane_a_warm_process_of_its_own_and_a_p4_the_norma
             proc=worker,
         )
         assert _lanes_of(worker.pid)["normal"] == before["normal"]
+        # The process template they are forked from dies: both lanes die with it, and come back forked from
+        # a new one.
+        (template,) = _children_of(worker.pid, "deployments.template")
+        lanes = _lanes_of(worker.pid)
+        os.kill(template, signal.SIGKILL)
+        _wait(
+            "both lanes started again from a new template",
+            lambda: len(now := _lanes_of(worker.pid)) == 2 and not set(now.values()) & set(lanes.values()),
+            proc=worker,
+        )
+        assert _children_of(worker.pid, "deployments.template") != [template]
     finally:
         stop_up(worker)
         store.close()
