@@ -127,6 +127,8 @@ class LaunchProcess:
             else:
                 self._proc = subprocess.Popen(command, env=self._env, preexec_fn=_blocking_wake_until_ready())
             self._started.set()
+            if self._stopping.is_set():  # stopped while it was being forked: stop() found no child
+                self._proc.terminate()
             code = self._proc.wait()
             self.exits.append(code)
             if not self._stopping.is_set():
