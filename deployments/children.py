@@ -12,9 +12,10 @@ PR_SET_PDEATHSIG = 1
 
 
 def dying_with_parent(sig: signal.Signals) -> Callable[[], None]:
-    """A ``preexec_fn``: the child gets ``sig`` when the thread that started it ends (Linux)."""
+    """A ``preexec_fn`` (or a call in a child just forked): the child gets ``sig`` when the thread that
+    started it ends (Linux)."""
 
-    def arrange() -> None:  # pragma: no cover - runs in the child between fork and exec
+    def arrange() -> None:  # pragma: no cover - runs in the child, after its fork
         ctypes.CDLL("libc.so.6", use_errno=True).prctl(PR_SET_PDEATHSIG, sig)
 
     return arrange

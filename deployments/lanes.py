@@ -89,12 +89,11 @@ class LaneWorkers(threading.Thread):
         *,
         limit: int | None = None,
         restart_seconds: float = 1.0,
-        env: dict[str, str] | None = None,
         template: ProcessTemplate | None = None,
     ) -> None:
         super().__init__(name="warroom-lanes", daemon=True)
         self.pool = pool
-        self.env = {**os.environ, **(env or {})}
+        self.env = dict(os.environ)
         self.limit = limit
         self.restart_seconds = restart_seconds
         self.template = template

@@ -26,6 +26,7 @@ from contextlib import contextmanager
 from typing import Any
 
 from deployments.children import dying_with_parent
+from deployments.heap import settle
 
 log = logging.getLogger("warroom.template")
 
@@ -257,15 +258,11 @@ def _serve(control: socket.socket) -> dict[str, Any] | None:
 
 def _become(request: dict[str, Any]) -> str:
     """In the child: the command's signals, title and argv; the module it runs."""
-    import ctypes
-
-    from deployments.children import PR_SET_PDEATHSIG
-
     signal.signal(signal.SIGCHLD, signal.SIG_DFL)
     signal.signal(signal.SIGINT, signal.default_int_handler)
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
     signal.pthread_sigmask(signal.SIG_SETMASK, set(request["block"]))  # a stop sent meanwhile lands now
-    ctypes.CDLL("libc.so.6", use_errno=True).prctl(PR_SET_PDEATHSIG, request["deathsig"])
+    dying_with_parent(signal.Signals(request["deathsig"]))()  # the parent: the template
     if os.getppid() != request["template"]:  # it died before the line above: nobody would stop this one
         os._exit(1)
     import setproctitle
@@ -277,7 +274,6 @@ def _become(request: dict[str, Any]) -> str:
 
 
 def main() -> None:
-    import gc
     import importlib
     import runpy
     import warnings
@@ -293,8 +289,7 @@ def main() -> None:
             getattr(imported, call)()
     if threading.active_count() > 1:  # a fork copies only the forking thread: locks others held stay held
         raise SystemExit(f"the process template has threads after its imports: {threading.enumerate()}")
-    gc.collect()
-    gc.freeze()  # what the imports made stays shared with the children, untouched by their collections
+    settle()  # what the imports made stays shared with the children, untouched by their collections
     request = _serve(control)
     if request is None:
         return

@@ -483,16 +483,25 @@ def _command_of(pid: int) -> list[str]:
     return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode().split()
 
 
+def _children(pid: int) -> list[int]:
+    found = []
+    for task in Path(f"/proc/{pid}/task").glob("*/children"):
+        try:
+            found += [int(child) for child in task.read_text().split()]
+        except OSError:  # the thread or the process ended meanwhile
+            continue
+    return found
+
+
 def _children_of(pid: int, holding: str) -> list[int]:
     """The children of ``pid`` whose command line holds ``holding``."""
     found = []
-    for task in Path(f"/proc/{pid}/task").glob("*/children"):
-        for child in task.read_text().split():
-            try:
-                if holding in " ".join(_command_of(int(child))):
-                    found.append(int(child))
-            except OSError:
-                continue
+    for child in _children(pid):
+        try:
+            if holding in " ".join(_command_of(child)):
+                found.append(child)
+        except OSError:
+            continue
     return found
 
 
@@ -501,15 +510,14 @@ def _lanes_of(worker: int) -> dict[str, int]:
     found = {}
     todo = [worker]
     while todo:
-        for task in Path(f"/proc/{todo.pop()}/task").glob("*/children"):
-            for child in task.read_text().split():
-                try:
-                    command = _command_of(int(child))
-                except OSError:
-                    continue
-                todo.append(int(child))
-                if "--lane" in command:
-                    found[command[command.index("--lane") + 1]] = int(child)
+        for child in _children(todo.pop()):
+            try:
+                command = _command_of(child)
+            except OSError:
+                continue
+            todo.append(child)
+            if "--lane" in command:
+                found[command[command.index("--lane") + 1]] = child
     return found
 
 
