@@ -12,32 +12,29 @@ from __future__ import annotations
 import argparse
 import os
 import statistics
-import subprocess
 import sys
-import tempfile
 import time
+from contextlib import ExitStack
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != REPO / "bench"]
 sys.path.insert(0, str(REPO))
 
+from bench.postgres import throwaway_cluster  # noqa: E402
+
 
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--runs", type=int, default=20)
     args = parser.parse_args()
-    from tests.net import free_port
+    with ExitStack() as stack:
+        if not os.environ.get("WARROOM_TEST_DATABASE_URL"):
+            os.environ["WARROOM_TEST_DATABASE_URL"] = stack.enter_context(throwaway_cluster())
+        _measure(args.runs)
 
-    if not os.environ.get("WARROOM_TEST_DATABASE_URL"):
-        pgdir = tempfile.mkdtemp(prefix="warroom-bench-pg-")
-        url = subprocess.run(
-            ["bash", str(REPO / "scripts" / "pg-cluster.sh"), pgdir, str(free_port())],
-            capture_output=True,
-            text=True,
-            check=True,
-        ).stdout.strip()
-        os.environ["WARROOM_TEST_DATABASE_URL"] = url
+
+def _measure(runs: int) -> None:
     from tasks.flags import steps
     from tasks.flags.models import FlagParams
     from tests.unleash_server import ADMIN_TOKEN, running_unleash, unavailable
@@ -52,7 +49,7 @@ def main() -> None:
         os.environ["WARROOM_UNLEASH_URL"] = unleash.url
         os.environ["WARROOM_UNLEASH_TOKEN"] = ADMIN_TOKEN
         get_settings.cache_clear()
-        for i in range(args.runs):
+        for i in range(runs):
             name = f"bench-flag-{i}"
             unleash.feature(name)
             assert unleash.evaluated_on(name)
@@ -63,7 +60,7 @@ def main() -> None:
             while unleash.evaluated_on(name):
                 time.sleep(0.005)
             seen_off.append(time.perf_counter() - started)
-    print(f"flags.disable on Unleash over {args.runs} flags (read, switch, read back):")
+    print(f"flags.disable on Unleash over {runs} flags (read, switch, read back):")
     for label, values in (("step", step_times), ("until the client API sees it off", seen_off)):
         ordered = sorted(values)
         p95 = ordered[min(len(ordered) - 1, int(0.95 * len(ordered)))]
