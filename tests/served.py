@@ -263,6 +263,10 @@ class Served:
         self.store.close()
         for proc in self.ups:
             if proc.poll() is None:
+                try:
+                    os.killpg(proc.pid, signal.SIGCONT)  # a test that held it still and failed meanwhile
+                except ProcessLookupError:
+                    pass
                 stop_up(proc)
 
 

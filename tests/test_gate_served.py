@@ -25,7 +25,6 @@ from tests.served import (
     wait_for,
 )
 from tests.service import running_service
-from tests.up_process import stop_up
 from warroom.ledger import RunLedger
 from warroom.starts import START_INPUT, START_TAG
 
@@ -165,7 +164,9 @@ def test_a_run_patched_or_copied_through_the_api_has_no_proven_starter_and_one_a
     served = Served(prefect_server, tmp_path, timeout="10m")
     up = served.up()
     deployment = served.deployment()
-    stop_up(up)  # no worker for a while: the runs wait SCHEDULED, as they do for a busy worker
+    # No worker for a while: the runs wait SCHEDULED, as they do for a busy worker. `warroom up` is held
+    # still, not stopped (a second start would cost the suite another `warroom up`).
+    os.killpg(up.pid, signal.SIGSTOP)
     try:
         with running_service() as (url, state):
             victim = served.start(url)
@@ -184,7 +185,7 @@ def test_a_run_patched_or_copied_through_the_api_has_no_proven_starter_and_one_a
             made = created.json()
             copied = served.post(f"/flow_runs/{made['id']}/input", {"key": START_INPUT, "value": proof.text})
             assert copied.status_code == 201, copied.text
-            served.up()
+            os.killpg(up.pid, signal.SIGCONT)
             for run in (victim, made["id"]):
                 fr = served.paused(run)
                 incident = incident_of(fr)
