@@ -307,15 +307,21 @@ def test_alert_posted_to_the_receiver_runs_the_runbook(served: Up, tmp_path: Pat
     assert overdue.returncode == 0 and json.loads(overdue.stdout)["action_items"] == []
 
 
-def test_the_embedded_prefect_server_requires_basic_auth_when_configured(tmp_path: Path) -> None:
-    from deployments.serve import local_prefect_server
+def test_the_embedded_prefect_server_requires_its_login_and_a_configured_one_is_used(
+    served: Up, tmp_path: Path
+) -> None:
+    from deployments.serve import local_auth
     from warroom.settings import Settings
 
-    settings = Settings(home=tmp_path / "home", prefect_port=free_port(), prefect_auth="ops:s3cret")
-    with local_prefect_server(settings) as api:
-        assert httpx.post(f"{api}/deployments/filter", json={}).status_code == 401
-        assert httpx.post(f"{api}/deployments/filter", json={}, auth=("ops", "wrong")).status_code == 401
-        assert httpx.post(f"{api}/deployments/filter", json={}, auth=("ops", "s3cret")).status_code == 200
+    api, login = served.api, _login(served.env)
+    assert login is not None
+    assert httpx.post(f"{api}/deployments/filter", json={}).status_code == 401
+    assert httpx.post(f"{api}/deployments/filter", json={}, auth=(login[0], "wrong")).status_code == 401
+    assert httpx.post(f"{api}/deployments/filter", json={}, auth=login).status_code == 200
+    # A login set in the settings is the one the server is started with (tests/served.py's servers use it).
+    configured = Settings(home=tmp_path / "home", prefect_auth="ops:s3cret")
+    assert local_auth(configured) == "ops:s3cret"
+    assert not (tmp_path / "home" / "prefect-auth").exists()  # nothing generated beside it
 
 
 def test_no_deployment_starts_a_runbook_from_a_prefect_event() -> None:
