@@ -43,17 +43,19 @@ def throwaway_cluster() -> Iterator[str]:
     from tests.net import free_port
 
     pgdir = tempfile.mkdtemp(prefix="warroom-bench-pg-")
-    bin_dir = sorted(Path("/usr/lib/postgresql").glob("*/bin"), key=lambda p: int(p.parent.name))[-1]
-    as_postgres = ["runuser", "-u", "postgres", "--"] if os.getuid() == 0 else []
     try:
-        yield subprocess.run(
+        made = subprocess.run(
             ["bash", str(REPO / "scripts" / "pg-cluster.sh"), pgdir, str(free_port())],
             capture_output=True,
             text=True,
-            check=True,
-        ).stdout.strip()
+        )
+        if made.returncode != 0:
+            raise SystemExit(f"cannot start a PostgreSQL cluster: {made.stderr.strip()}")
+        yield made.stdout.strip()
     finally:
-        if (Path(pgdir) / "data" / "postmaster.pid").exists():
+        if (Path(pgdir) / "data" / "postmaster.pid").exists():  # started: the binaries are there
+            bin_dir = max(Path("/usr/lib/postgresql").glob("*/bin"), key=lambda p: int(p.parent.name))
+            as_postgres = ["runuser", "-u", "postgres", "--"] if os.getuid() == 0 else []
             subprocess.run(
                 [*as_postgres, str(bin_dir / "pg_ctl"), "-D", f"{pgdir}/data", "-m", "immediate", "stop"],
                 capture_output=True,
