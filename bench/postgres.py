@@ -54,8 +54,11 @@ def throwaway_cluster() -> Iterator[str]:
         yield made.stdout.strip()
     finally:
         if (Path(pgdir) / "data" / "postmaster.pid").exists():  # started: the binaries are there
-            bin_dir = max(Path("/usr/lib/postgresql").glob("*/bin"), key=lambda p: int(p.parent.name))
-            as_postgres = ["runuser", "-u", "postgres", "--"] if os.getuid() == 0 else []
+            from deployments.prefect_database import postgres_bin
+
+            bin_dir = postgres_bin()
+            assert bin_dir is not None
+            as_postgres = ["runuser", "-u", "postgres", "--"] if os.getuid() == 0 else []  # as pg-cluster.sh
             subprocess.run(
                 [*as_postgres, str(bin_dir / "pg_ctl"), "-D", f"{pgdir}/data", "-m", "immediate", "stop"],
                 capture_output=True,
