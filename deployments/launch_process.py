@@ -87,7 +87,8 @@ class LaunchProcess:
     def __init__(self, restart_seconds: float = 1.0, template: ProcessTemplate | None = None) -> None:
         self.restart_seconds = restart_seconds
         self.template = template
-        self._env = child_environment()
+        # Read here, in the caller's settings context; a fork takes the template's environment instead.
+        self._env = child_environment() if template is None else None
         self._proc: subprocess.Popen[bytes] | ForkedChild | None = None
         self.exits: list[int] = []  # each child's exit code, in order
         self._stopping = threading.Event()
